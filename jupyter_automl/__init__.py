@@ -1,0 +1,41 @@
+"""jupyter-automl: a notebook cell as a deep-learning AutoML study.
+
+``%load_ext jupyter_automl`` registers ``%%automl``, ``%%automl_setup`` and ``%automl``. Nothing
+here imports tensorflow, keras, plotly or optuna: they load when a study first needs them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+from .errors import AutomlError  # noqa: E402
+from .space import hp  # noqa: E402
+
+if TYPE_CHECKING:
+    from .result import AutomlResult
+
+__all__ = ["AutomlError", "hp", "load_ipython_extension", "result", "run_study"]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    # Imported here so that `import jupyter_automl` stays free of IPython's magic machinery.
+    from .magic import register
+
+    register(ipython)
+
+
+def result(name: str, runs_dir: str = "automl_runs") -> AutomlResult:
+    """The study ``name`` in ``runs_dir``: best params and value(s), trials and best model."""
+    from .result import AutomlResult
+
+    return AutomlResult.load(name, runs_dir)
+
+
+def run_study(source: str, options: str = "", namespace: dict[str, Any] | None = None,
+              **kwargs: Any) -> AutomlResult:
+    """Run ``source`` (a cell body) as a study without IPython; ``options`` is the option line."""
+    from .api import run_study as _run
+
+    return _run(source, options, namespace, **kwargs)

@@ -1,0 +1,94 @@
+"""The library API behind the magic: run a cell body as a study, or smoke-test it with --check."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ._duration import format_duration
+from ._io import write_atomic
+from .cell import Cell
+from .errors import AutomlError
+from .events import Listener
+from .export import BestExporter
+from .options import StudyOptions, parse_options
+from .progress import ProgressLine
+from .result import AutomlResult
+from .runner import StudyRunner
+from .runs import StudyPaths
+from .study import PreparedStudy, prepare
+
+
+def run_study(source: str, options: str | StudyOptions = "",
+              namespace: dict[str, Any] | None = None,
+              listeners: Sequence[Listener] | None = None,
+              setup_cells: Sequence[str] = ()) -> AutomlResult | None:
+    """Run ``source`` as the study ``options`` describe; return its result (None for --check).
+
+    ``namespace`` is where the cell's free names are looked up (the notebook's, in the magic).
+    ``listeners`` default to a progress line; the study's best model is always exported.
+    ``setup_cells`` (the ``%%automl_setup`` cells) are recorded in the study's ``setup/``.
+    """
+    opts = parse_options(options) if isinstance(options, str) else options
+    cell = Cell.parse(source, opts.name)
+    namespace = {} if namespace is None else namespace
+    if opts.check:
+        check(opts, cell, namespace)
+        return None
+    prepared = prepare(opts, cell)
+    record_setup(prepared.paths, setup_cells)
+    if prepared.kept_aside is not None:
+        print(f"--fresh: the previous study folder is kept as {prepared.kept_aside}")
+    runner = StudyRunner(prepared, cell, namespace,
+                         [BestExporter(), *(listeners if listeners is not None
+                                            else [ProgressLine()])])
+    if runner_done(runner):
+        print(f"study {opts.name!r} already has {prepared.total} finished trials; "
+              "raise --trials to run more")
+    else:
+        reason = runner.run()
+        if reason == "timeout":
+            print(f"--timeout reached: {runner.done}/{runner.total} trials finished; rerun the "
+                  "cell to continue")
+    result = AutomlResult.load(opts.name, opts.runs_dir, storage=prepared.url)
+    print(result.summary())
+    return result
+
+
+def runner_done(runner: StudyRunner) -> bool:
+    from optuna.trial import TrialState
+
+    states = (TrialState.COMPLETE, TrialState.PRUNED)
+    return len(runner.study.get_trials(deepcopy=False, states=states)) >= runner.total
+
+
+def check(options: StudyOptions, cell: Cell, namespace: dict[str, Any]) -> None:
+    """Run one short trial in memory: 1 epoch of a few batches; the study is not touched."""
+    import optuna
+
+    study = optuna.create_study(directions=options.directions)
+    with tempfile.TemporaryDirectory(prefix="automl-check-") as tmp:
+        prepared = PreparedStudy(study, StudyPaths(Path(tmp) / options.name), options,
+                                 url="memory", total=1)
+        runner = StudyRunner(prepared, cell, namespace)
+        start = time.monotonic()
+        outcome = runner.run_trial(study.ask())
+    if outcome.state == "FAIL":
+        raise AutomlError(f"--check failed:\n{outcome.error}")
+    trial = study.trials[-1]
+    values = outcome.values if outcome.state == "COMPLETE" else outcome.state.lower()
+    epochs = f", {outcome.fit.epochs_run} epoch(s) of at most 3 batches" \
+        if outcome.fit and outcome.fit.history else ""
+    print(f"--check passed in {format_duration(time.monotonic() - start)}{epochs}: "
+          f"value {values}, params {trial.params}. Remove --check to run the study.")
+
+
+def record_setup(paths: StudyPaths, cells: Sequence[str]) -> None:
+    """Write the setup cells to ``setup/NN.py``, replacing an older record."""
+    for old in paths.setup.glob("*.py") if paths.setup.exists() else []:
+        old.unlink()
+    for i, source in enumerate(cells):
+        write_atomic(paths.setup / f"{i:02d}.py", source.encode())

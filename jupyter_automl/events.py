@@ -1,0 +1,40 @@
+"""The runner's hooks: a listener sees the study start, trials start and end, epochs end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import optuna
+
+    from .keras_hooks import TrialFit
+    from .runner import StudyRunner
+
+
+@dataclass
+class Outcome:
+    """How one trial ended: its state, values, error text and the Keras side, if any."""
+
+    state: str  # "COMPLETE" | "PRUNED" | "FAIL"
+    values: list[float] | None = None
+    error: str | None = None
+    fatal: BaseException | None = None  # a configuration error: stop the study
+    fit: TrialFit | None = None
+    duration: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Listener:
+    """Base class of the runner's observers (progress line, panels); every hook is optional."""
+
+    def study_started(self, runner: StudyRunner) -> None: ...
+
+    def trial_started(self, runner: StudyRunner, trial: optuna.Trial) -> None: ...
+
+    def epoch_ended(self, runner: StudyRunner, fit: TrialFit) -> None: ...
+
+    def trial_finished(self, runner: StudyRunner, trial: optuna.trial.FrozenTrial,
+                       outcome: Outcome) -> None: ...
+
+    def study_finished(self, runner: StudyRunner, reason: str) -> None: ...

@@ -1,0 +1,93 @@
+"""Keeping the study's best model on disk: ``best/model.keras`` and ``best/params.json``.
+
+With one objective the best trial's model is saved when a trial beats it; with several, every
+trial on the Pareto front has ``best/<number>/model.keras`` and trials that fall off it are
+removed. The weights saved are those of the trial's best epoch.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._io import write_json
+from .events import Listener, Outcome
+
+if TYPE_CHECKING:
+    import optuna
+
+    from .keras_hooks import TrialFit
+    from .runner import StudyRunner
+
+
+class BestExporter(Listener):
+    def __init__(self) -> None:
+        self.front: list[tuple[int, list[float]]] = []  # (number, values) of the best trials
+
+    def study_started(self, runner: StudyRunner) -> None:
+        self.front = [(t.number, list(t.values)) for t in runner.study.best_trials]
+
+    def trial_finished(self, runner: StudyRunner, trial: optuna.trial.FrozenTrial,
+                       outcome: Outcome) -> None:
+        if outcome.state != "COMPLETE" or outcome.values is None:
+            return
+        signs = [1.0 if d == "maximize" else -1.0 for d in runner.prepared.options.directions]
+        front = pareto_front([*self.front, (trial.number, outcome.values)], signs)
+        if trial.number not in {n for n, _ in front}:
+            return
+        self.front = front
+        best = runner.paths.best
+        if len(signs) == 1:
+            _save_model(outcome.fit, best / "model.keras")
+        else:
+            _save_model(outcome.fit, best / str(trial.number) / "model.keras")
+            keep = {str(n) for n, _ in front}
+            for folder in best.iterdir():
+                if folder.is_dir() and folder.name.isdigit() and folder.name not in keep:
+                    shutil.rmtree(folder, ignore_errors=True)
+        write_json(best / "params.json", _params(runner, front))
+
+
+def pareto_front(points: list[tuple[int, list[float]]],
+                 signs: list[float]) -> list[tuple[int, list[float]]]:
+    """The points no other point dominates (``signs``: +1 to maximize, -1 to minimize)."""
+    def dominates(a: list[float], b: list[float]) -> bool:
+        pairs = [(s * x, s * y) for s, x, y in zip(signs, a, b)]
+        return all(x >= y for x, y in pairs) and any(x > y for x, y in pairs)
+
+    front = [p for p in points if not any(dominates(q[1], p[1]) for q in points)]
+    if len(signs) == 1:  # ties: the earliest trial stays best
+        front = front[:1]
+    return front
+
+
+def _params(runner: StudyRunner, front: list[tuple[int, list[float]]]) -> dict[str, Any]:
+    metrics = [o.metric for o in runner.prepared.objectives]
+    trials = []
+    for number, values in front:
+        frozen = runner.study._storage.get_trial(
+            runner.study._storage.get_trial_id_from_study_id_trial_number(
+                runner.study._study_id, number))
+        trials.append({"trial": number, "values": values, "params": frozen.params})
+    head = trials[0] if len(trials) == 1 else {}
+    return {"study": runner.name, "metrics": metrics,
+            "directions": runner.prepared.options.directions, **head, "pareto": trials}
+
+
+def _save_model(fit: TrialFit | None, path: Path) -> None:
+    if fit is None or fit.model is None:
+        return
+    model = fit.model
+    if fit.best_weights is not None:
+        model.set_weights(fit.best_weights)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".keras")
+    os.close(fd)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)

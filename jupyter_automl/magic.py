@@ -1,0 +1,93 @@
+"""The IPython magics: thin layers that parse their line and hand off to the library API."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from IPython.core.magic import Magics, cell_magic, line_cell_magic, magics_class
+from traitlets import Int, Unicode
+from traitlets.config import Configurable
+
+from .errors import AutomlError, OptionError
+from .options import PARSER, parse_options
+
+
+@magics_class
+class Automl(Magics, Configurable):  # type: ignore[misc]
+    """``%%automl``, ``%%automl_setup`` and ``%automl list|show|delete``.
+
+    Settings (``%config Automl.runs_dir = "..."``) apply to every cell of the session.
+    """
+
+    runs_dir = Unicode("automl_runs", config=True,
+                       help="Folder of the studies, relative to the notebook's directory.")
+    default_trials = Int(20, config=True, help="Total trials of a study when --trials is absent.")
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self.setup_cells: list[str] = []
+
+    @line_cell_magic
+    def automl(self, line: str, cell: str | None = None) -> None:
+        if cell is None:
+            return self._command(line)
+        options = parse_options(line, default_runs_dir=self.runs_dir)
+        if options.trials is None and not _stored_total(options):
+            options.trials = self.default_trials
+        from .api import run_study
+
+        result = run_study(cell, options, self.shell.user_ns, setup_cells=self.setup_cells)
+        if result is not None:
+            self.shell.user_ns["_automl"] = result
+        return None
+
+    @cell_magic
+    def automl_setup(self, line: str, cell: str) -> None:
+        """Run the cell here, and record it so worker kernels replay it before their trials."""
+        if line.strip():
+            raise OptionError(f"%%automl_setup takes no options, got {line.strip()!r}")
+        result = self.shell.run_cell(cell, store_history=False)
+        if result.success and cell not in self.setup_cells:
+            self.setup_cells.append(cell)
+
+    # -- %automl subcommands -----------------------------------------------------------------
+    def _command(self, line: str) -> None:
+        words = shlex.split(line)
+        command, args = (words[0], words[1:]) if words else ("list", [])
+        from . import catalog
+
+        if command == "list":
+            print(catalog.list_text(args[0] if args else self.runs_dir))
+        elif command == "show" and len(args) == 1:
+            print(catalog.show_text(args[0], self.runs_dir))
+        elif command == "delete" and args and args[0] != "--yes":
+            catalog.delete(args[0], self.runs_dir, yes="--yes" in args[1:] or "-y" in args[1:],
+                           ask=input)
+        else:
+            raise OptionError(f"%automl {line.strip()}: unknown command; use %automl list "
+                              "[RUNS_DIR], %automl show NAME or %automl delete NAME [--yes]")
+
+
+def _stored_total(options: Any) -> bool:
+    from .runs import study_paths
+
+    return bool(study_paths(options.runs_dir, options.name).read_spec().get("trials"))
+
+
+Automl.automl.__doc__ = PARSER.format_help() + """
+Line form: %automl list [RUNS_DIR] | %automl show NAME | %automl delete NAME [--yes]
+"""
+
+
+def register(shell: Any) -> None:
+    magics = Automl(shell=shell, parent=shell)
+    shell.register_magics(magics)
+    shell.configurables.append(magics)
+    if "hp" not in shell.user_ns:
+        from .space import hp
+
+        shell.push({"hp": hp}, interactive=False)
+
+
+__all__ = ["Automl", "AutomlError", "register"]

@@ -1,0 +1,281 @@
+"""The in-kernel trial loop: a template with hooks (:class:`~.events.Listener`) and typed failures.
+
+Each trial runs the cell in a copy of the notebook's namespace with ``hp`` and Keras bound to it.
+A cell that raises fails its trial (traceback shown once, kept on the trial) and the study goes
+on, until ``max_failures`` trials in a row have failed. A configuration error (a metric the logs
+lack, a bad range) stops the study at once. An interrupt checkpoints, marks the trial for retry
+and stops; rerunning the cell resumes.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from . import checkpoint, keras_hooks, space
+from .cell import Cell, trial_namespace
+from .errors import (
+    AutomlError,
+    MetricError,
+    SpaceError,
+    StudyInterrupted,
+    TooManyFailuresError,
+    TrialValueError,
+)
+from .events import Listener, Outcome
+from .recovery import RunnerLock, fail_and_retry, recover
+from .storage import storage_errors
+from .study import PreparedStudy
+
+if TYPE_CHECKING:
+    import optuna
+
+FATAL = (MetricError, SpaceError)  # the same for every parameter set: stop the study
+
+
+class StudyRunner:
+    def __init__(self, prepared: PreparedStudy, cell: Cell, user_ns: dict[str, Any],
+                 listeners: Sequence[Listener] = ()) -> None:
+        self.prepared = prepared
+        self.study = prepared.study
+        self.paths = prepared.paths
+        self.cell = cell
+        self.user_ns = user_ns
+        self.listeners = list(listeners)
+        self.name = prepared.options.name
+        self.total = prepared.total
+        self.counts: Counter[str] = Counter()
+        self.best_text = ""
+        self.started = time.monotonic()
+        self.finished_here = 0  # trials this run finished, for the ETA
+        self.recovered: list[int] = []
+        self.reason = ""
+        self._best: list[float] | None = None
+
+    # -- the template ------------------------------------------------------------------------
+    def run(self) -> str:
+        """Run trials until the study's total is reached; return why the run ended."""
+        with storage_errors(self.prepared.url), RunnerLock(self.paths) as lock:
+            self.recovered = recover(self.study, self.paths, lock)
+            self._load_counts()
+            self._emit("study_started")
+            try:
+                self.reason = self._loop(lock)
+            except KeyboardInterrupt:  # between trials: nothing is lost, the asked trial retries
+                self.reason = "interrupted"
+                raise StudyInterrupted(
+                    f"study {self.name!r} interrupted: {self.done}/{self.total} trials finished."
+                    " Rerun the cell to resume.") from None
+            finally:
+                self._emit("study_finished", self.reason or "stopped")
+        return self.reason
+
+    def _loop(self, lock: RunnerLock) -> str:
+        timeout = self.prepared.options.timeout
+        failures = 0
+        while self.done < self.total:
+            if timeout is not None and self.elapsed >= timeout:
+                return "timeout"
+            trial = self.study.ask()
+            lock.claim(trial.number)
+            self._emit("trial_started", trial)
+            try:
+                outcome = self.run_trial(trial)
+            except KeyboardInterrupt:
+                self._interrupted(trial)
+            frozen = self._tell(trial, outcome)
+            lock.claim(None)
+            self._emit("trial_finished", frozen, outcome)
+            failures = failures + 1 if outcome.state == "FAIL" else 0
+            if outcome.fatal is not None:
+                raise outcome.fatal
+            if failures >= self.prepared.options.max_failures:
+                raise TooManyFailuresError(
+                    f"{failures} trials in a row failed; the last one with:\n{outcome.error}\n"
+                    "Fix the cell (%%automl --check runs one short trial) and rerun it: the "
+                    f"{self.done} finished trials are kept.")
+        return "finished"
+
+    def run_trial(self, trial: optuna.Trial) -> Outcome:
+        """Run the cell once for ``trial``; every exception but an interrupt becomes an Outcome."""
+        import optuna
+
+        if self.cell.uses_keras or "keras" in sys.modules:
+            keras_hooks.install()
+        fit = keras_hooks.TrialFit(trial, self.paths.trial(trial.number), self._fit_settings(),
+                                   self._resume_point(trial), self._epoch_ended)
+        space_token = space.bind(space.TrialSpace(trial))
+        fit_token = keras_hooks.bind(fit)
+        start = time.monotonic()
+        try:
+            value = self.cell.run(trial_namespace(self.user_ns, self.cell))
+            outcome = Outcome("COMPLETE", values=resolve_values(value, fit, self.prepared))
+        except optuna.TrialPruned as exc:
+            outcome = Outcome("PRUNED", error=str(exc))
+        except FATAL as exc:
+            outcome = Outcome("FAIL", error=str(exc), fatal=exc)
+        except (TrialValueError, AutomlError) as exc:
+            outcome = Outcome("FAIL", error=str(exc))
+        except Exception as exc:
+            outcome = Outcome("FAIL", error=self.cell.format_error(exc))
+        finally:
+            keras_hooks.unbind(fit_token)
+            space.unbind(space_token)
+            fit.writer.wait()
+        if fit.history:
+            checkpoint.write_state(fit.folder, fit.state())
+        outcome.fit = fit
+        outcome.duration = time.monotonic() - start
+        return outcome
+
+    # -- steps -----------------------------------------------------------------------------------
+    def _tell(self, trial: optuna.Trial, outcome: Outcome) -> optuna.trial.FrozenTrial:
+        from optuna.trial import TrialState
+
+        if outcome.state == "FAIL":
+            if outcome.error:
+                trial.set_user_attr("error", outcome.error[-4000:])
+            if outcome.fatal is None:
+                print(f"trial {trial.number} failed:\n{outcome.error}", file=sys.stderr)
+        if outcome.fit is not None and outcome.fit.resumed_at:
+            trial.set_user_attr("resumed_at_epoch", outcome.fit.resumed_at)
+        state = getattr(TrialState, outcome.state)
+        frozen = self.study.tell(trial, outcome.values if state == TrialState.COMPLETE else None,
+                                 state=state, skip_if_finished=True)
+        self.counts[outcome.state] += 1
+        if outcome.state != "FAIL":
+            self.finished_here += 1
+        if outcome.values is not None:
+            self._note_best(outcome.values)
+        return frozen
+
+    def _interrupted(self, trial: optuna.Trial) -> NoReturn:
+        frozen = self.study._storage.get_trial(trial._trial_id)
+        retried = fail_and_retry(self.study, frozen, self.paths, reason="interrupted")
+        self.counts["FAIL"] += 1
+        self.reason = "interrupted"
+        saved = checkpoint.read_state(self.paths.trial(trial.number)).get("history", [])
+        where = f" at epoch {len(saved)}" if saved else ""
+        resume = (f"trial {trial.number} was checkpointed{where} and will resume from there"
+                  if retried else f"trial {trial.number} is failed")
+        raise StudyInterrupted(
+            f"study {self.name!r} interrupted: {self.done}/{self.total} trials finished, {resume}."
+            " Rerun the cell to resume.") from None
+
+    def _resume_point(self, trial: optuna.Trial) -> checkpoint.Checkpoint | None:
+        source = trial.user_attrs.get("resume_from")
+        return None if source is None else checkpoint.load(self.paths.trial(int(source)))
+
+    def _fit_settings(self) -> keras_hooks.FitSettings:
+        options = self.prepared.options
+        first = self.prepared.objectives[0]
+        return keras_hooks.FitSettings(
+            metric=first.metric, direction=first.direction,
+            prune=len(options.directions) == 1 and options.effective_pruner != "none",
+            early_stopping=options.early_stopping, check=options.check,
+            cell_supplies_value=self.cell.returns_value,
+        )
+
+    def _epoch_ended(self, fit: keras_hooks.TrialFit) -> None:
+        self._emit("epoch_ended", fit)
+
+    def _load_counts(self) -> None:
+        states = Counter(t.state.name for t in self.study.get_trials(deepcopy=False))
+        self.counts = Counter({k: states.get(k, 0) for k in ("COMPLETE", "PRUNED", "FAIL")})
+        best = self.study.best_trials
+        if best and len(self.prepared.objectives) == 1:
+            self._note_best(list(best[0].values))
+
+    def _note_best(self, values: list[float]) -> None:
+        if len(values) != 1:
+            self.best_text = f"{len(self.study.best_trials)} on the Pareto front"
+            return
+        maximize = self.prepared.options.directions[0] == "maximize"
+        if self._best is None or (values[0] > self._best[0]) == maximize \
+                and values[0] != self._best[0]:
+            self._best = values
+            metric = self.prepared.objectives[0].metric
+            self.best_text = f"{metric + ' ' if metric else ''}{values[0]:.6g}"
+
+    def _emit(self, event: str, *args: Any) -> None:
+        for listener in self.listeners:
+            getattr(listener, event)(self, *args)
+
+    # -- figures -----------------------------------------------------------------------------
+    @property
+    def done(self) -> int:
+        return self.counts["COMPLETE"] + self.counts["PRUNED"]
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    @property
+    def eta(self) -> float | None:
+        if not self.finished_here:
+            return None
+        return self.elapsed / self.finished_here * max(0, self.total - self.done)
+
+
+def resolve_values(value: Any, fit: keras_hooks.TrialFit, prepared: PreparedStudy) -> list[float]:
+    """The trial's objective values from the cell's last expression and its Keras logs."""
+    metrics = [o.metric for o in prepared.objectives]
+    named: dict[str, Any] = {}
+    if isinstance(value, dict):
+        named = value
+    elif _is_number(value) or (isinstance(value, (tuple, list)) and value
+                               and all(_is_number(v) for v in value)):
+        values = [value] if _is_number(value) else list(value)
+        if len(values) != len(metrics):
+            raise TrialValueError(f"the cell returned {len(values)} value(s) but the study has "
+                                  f"{len(metrics)} objective(s): {metrics}")
+        return [_finite(v, m) for v, m in zip(values, metrics)]
+    elif value is not None and not fit.history and not _is_history(value):
+        raise TrialValueError(
+            f"the cell's last expression is a {type(value).__name__}, not a value; end the cell "
+            "with a number, a tuple of numbers (one per objective), a dict of metric values, "
+            "or a model.fit(...) call")
+    logs = fit.best_logs
+    result = []
+    for metric in metrics:
+        name = metric or fit.metric
+        if name is None:
+            raise TrialValueError("the cell gave no value: end it with a number to minimize, a "
+                                  "model.fit(...) call, or name a metric with --maximize")
+        if name in named:
+            result.append(_finite(named[name], name))
+        elif name in logs:
+            result.append(_finite(logs[name], name))
+        else:
+            available = sorted({*named, *(k for k in logs if k != "epoch")})
+            raise MetricError(f"metric {name!r} is in neither the cell's returned values nor the "
+                              f"training logs; available: {', '.join(available) or 'none'}")
+    return result
+
+
+def _finite(value: Any, metric: str | None) -> float:
+    if not _is_number(value):
+        raise TrialValueError(f"{metric or 'the value'} is {value!r}, not a number")
+    number = float(value)
+    if not math.isfinite(number):
+        raise TrialValueError(f"{metric or 'the value'} is {number}: the trial diverged or the "
+                              "cell computed an invalid value")
+    return number
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(value, (str, bytes))
+
+
+def _is_history(value: Any) -> bool:
+    return type(value).__name__ == "History"

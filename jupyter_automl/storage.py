@@ -1,0 +1,73 @@
+"""Opening a study's storage, with clear errors for a corrupt, locked or unreachable database."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import StorageError
+
+if TYPE_CHECKING:
+    import optuna
+
+SQLITE_TIMEOUT = 30.0  # seconds a write waits for another process's lock before failing
+
+
+def storage_url(storage: str | None, default_db: Path) -> str:
+    """An SQLAlchemy URL: ``storage`` as given, a path made into ``sqlite:///``, or the default."""
+    if storage is None:
+        return f"sqlite:///{default_db}"
+    if "://" in storage:
+        return storage
+    return f"sqlite:///{Path(storage).expanduser().absolute()}"
+
+
+def open_storage(url: str, timeout: float = SQLITE_TIMEOUT) -> optuna.storages.RDBStorage:
+    import optuna
+
+    kwargs = {"connect_args": {"timeout": timeout}} if url.startswith("sqlite") else {}
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    with storage_errors(url):
+        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+
+
+@contextlib.contextmanager
+def storage_errors(url: str) -> Iterator[None]:
+    """Turn database errors inside the block into one :class:`StorageError` that says what to do."""
+    import optuna
+    import sqlalchemy.exc
+
+    try:
+        yield
+    except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError,
+            sqlite3.Error) as exc:
+        raise StorageError(_explain(url, exc)) from None
+
+
+def _explain(url: str, exc: BaseException) -> str:
+    cause = exc
+    while cause.__cause__ is not None or cause.__context__ is not None:
+        cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
+    text = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+    shown = _redact(url)
+    if "locked" in text:
+        return (f"the study database {shown} is locked by another process ({text}). Wait for "
+                "the other run to finish, or stop it (%automl stop / its kernel), then rerun.")
+    if "not a database" in text or "malformed" in text or "file is encrypted" in text:
+        return (f"the study database {shown} is corrupt ({text}). Move it away to start that "
+                "study afresh, or rerun the cell with --fresh (the old folder is kept, renamed).")
+    return f"cannot use the study storage {shown}: {text}"
+
+
+def _redact(url: str) -> str:
+    """``url`` without its password, fit for messages and logs."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"

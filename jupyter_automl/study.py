@@ -1,0 +1,117 @@
+"""Creating or resuming a study from the cell's options, the runs folder and the storage."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import __version__
+from .algorithms import make_pruner, make_sampler
+from .cell import Cell
+from .errors import OptionError, StudyConflictError
+from .options import Objective, StudyOptions
+from .runs import StudyPaths, keep_aside, study_paths
+from .storage import _redact, open_storage, storage_errors, storage_url
+
+if TYPE_CHECKING:
+    import optuna
+
+DEFAULT_TRIALS = 20
+
+
+@dataclass
+class PreparedStudy:
+    """A study opened for running, with everything the runner needs about it."""
+
+    study: optuna.Study
+    paths: StudyPaths
+    options: StudyOptions
+    url: str
+    total: int
+    kept_aside: Path | None = None
+
+    @property
+    def objectives(self) -> list[Objective]:
+        return self.options.objectives or [Objective(None, "minimize")]
+
+
+def prepare(options: StudyOptions, cell: Cell) -> PreparedStudy:
+    """Open (or create) the study the options name; check it agrees with them; record the spec."""
+    import optuna
+
+    # Optuna logs a line per trial; the progress line and the summary say it better.
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    paths = study_paths(options.runs_dir, options.name)
+    if options.fresh and options.storage is not None:
+        raise OptionError("--fresh keeps the old study folder aside, which cannot be done for a "
+                          "study in an external --storage; give the study a new name instead")
+    kept = keep_aside(paths) if options.fresh else None
+    spec = paths.read_spec()
+    total = options.trials or spec.get("trials") or DEFAULT_TRIALS
+    url = storage_url(options.storage, paths.db)
+    storage = open_storage(url)
+    with storage_errors(url):
+        existing = _existing_directions(storage, options.name)
+        if existing is not None:
+            _check_same_objectives(options, paths, spec, existing)
+        n_trials = 0 if existing is None else len(optuna.load_study(
+            study_name=options.name, storage=storage).get_trials(deepcopy=False))
+        # A resumed study must not replay the draws of its first run: offset the seed.
+        seed = None if options.seed is None else options.seed + n_trials
+        sampler = make_sampler(options.sampler, seed, len(options.directions), cell.space.params)
+        study = optuna.create_study(
+            storage=storage, study_name=options.name, directions=options.directions,
+            sampler=sampler, pruner=make_pruner(options.effective_pruner), load_if_exists=True,
+        )
+    paths.write_spec(_spec(options, cell, url, total, spec))
+    return PreparedStudy(study, paths, options, url, total, kept)
+
+
+def _existing_directions(storage: optuna.storages.BaseStorage, name: str) -> list[str] | None:
+    try:
+        study_id = storage.get_study_id_from_name(name)
+    except KeyError:
+        return None
+    return [d.name.lower() for d in storage.get_study_directions(study_id)]
+
+
+def _check_same_objectives(options: StudyOptions, paths: StudyPaths, spec: dict[str, Any],
+                           directions: list[str]) -> None:
+    stored_metrics = [o.get("metric") for o in spec.get("objectives", [])] or None
+    asked = _describe(options.directions, options.metrics)
+    if directions != options.directions or (
+            stored_metrics is not None and stored_metrics != options.metrics):
+        stored = _describe(directions, stored_metrics or [None] * len(directions))
+        raise StudyConflictError(
+            f"study {options.name!r} ({paths.root}) was created to {stored}, but this cell asks "
+            f"to {asked}. Rerun with --fresh to start over (the old folder is kept, renamed), "
+            "or give the cell another study name."
+        )
+
+
+def _describe(directions: list[str], metrics: list[str | None]) -> str:
+    return " and ".join(f"{d} {m or 'the value'}" for d, m in zip(directions, metrics))
+
+
+def _spec(options: StudyOptions, cell: Cell, url: str, total: int,
+          old: dict[str, Any]) -> dict[str, Any]:
+    now = _dt.datetime.now().isoformat(timespec="seconds")
+    return {
+        "name": options.name,
+        "version": __version__,
+        "created": old.get("created", now),
+        "updated": now,
+        "trials": total,
+        "objectives": [{"metric": m, "direction": d}
+                       for m, d in zip(options.metrics, options.directions)],
+        "sampler": options.sampler,
+        "seed": options.seed,
+        "pruner": options.effective_pruner,
+        "early_stopping": options.early_stopping,
+        "timeout": options.timeout,
+        "storage": None if options.storage is None else _redact(url),
+        "space": cell.space.to_list(),
+        "cell": cell.source,
+    }
