@@ -45,7 +45,7 @@ class ProgressLine(Listener):
     def trial_finished(self, runner: StudyRunner, trial: optuna.trial.FrozenTrial,
                        outcome: Outcome) -> None:
         self._epoch = ""
-        self._draw(runner, force=True)
+        self._draw(runner)
 
     def study_finished(self, runner: StudyRunner, reason: str) -> None:
         self._draw(runner, force=True)

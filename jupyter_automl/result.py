@@ -114,8 +114,11 @@ class AutomlResult:
             lines.append(f"Pareto front of {', '.join(map(str, self.metrics))}: trials "
                          f"{[t.number for t in self.study.best_trials]}")
         lines.append(f"runs folder: {self.paths.root}")
-        if (self.paths.best / "params.json").exists():
-            lines.append(f"best model: {self.paths.best}")
+        models = sorted(self.paths.best.glob("**/model.keras"))
+        if models:
+            lines.append(f"best model: {models[0] if len(models) == 1 else self.paths.best}")
+        elif (self.paths.best / "params.json").exists():
+            lines.append(f"best params: {self.paths.best / 'params.json'}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:

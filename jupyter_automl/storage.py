@@ -25,9 +25,10 @@ def storage_url(storage: str | None, default_db: Path) -> str:
     return f"sqlite:///{Path(storage).expanduser().absolute()}"
 
 
-def open_storage(url: str, timeout: float = SQLITE_TIMEOUT) -> optuna.storages.RDBStorage:
+def open_storage(url: str, timeout: float | None = None) -> optuna.storages.RDBStorage:
     import optuna
 
+    timeout = SQLITE_TIMEOUT if timeout is None else timeout
     kwargs = {"connect_args": {"timeout": timeout}} if url.startswith("sqlite") else {}
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)

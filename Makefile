@@ -1,0 +1,38 @@
+# `make demo` and `make test` each set up .venv from nothing (only python3 is needed).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONWARNINGS ?= ignore::DeprecationWarning
+
+.PHONY: demo test lint unit notebooks bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test,dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/jupyter-automl run notebooks/01_quickstart.ipynb --output build/demo/01_quickstart.ipynb --cwd build/demo
+
+test: lint unit notebooks
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check jupyter_automl tests benchmarks
+
+unit: $(STAMP)
+	$(PY) -m pytest -q tests
+
+# nbval runs copies, so each run starts the tutorials' studies from nothing.
+notebooks: $(STAMP)
+	rm -rf build/nbval && mkdir -p build && cp -r notebooks build/nbval && rm -rf build/nbval/automl_runs
+	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax build/nbval
+
+bench: $(STAMP)
+	$(PY) benchmarks/overhead.py
+
+clean:
+	rm -rf build $(VENV)
