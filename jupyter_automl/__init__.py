@@ -14,7 +14,7 @@ from .errors import AutomlError  # noqa: E402
 from .space import hp  # noqa: E402
 
 if TYPE_CHECKING:
-    from .result import AutomlResult
+    from .results import AutomlResult
 
 __all__ = ["AutomlError", "hp", "load_ipython_extension", "result", "run_study"]
 
@@ -28,7 +28,7 @@ def load_ipython_extension(ipython: Any) -> None:
 
 def result(name: str, runs_dir: str = "automl_runs") -> AutomlResult:
     """The study ``name`` in ``runs_dir``: best params and value(s), trials and best model."""
-    from .result import AutomlResult
+    from .results import AutomlResult
 
     return AutomlResult.load(name, runs_dir)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +32,9 @@ def make_sampler(name: str, seed: int | None, n_objectives: int,
         raise OptionError("--sampler cmaes handles one objective only; use nsga2 or tpe for "
                           "several --maximize/--minimize metrics")
     try:
-        return factories[name]()
+        with warnings.catch_warnings():  # the user asked for it: "experimental" is noise here
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return factories[name]()
     except ImportError as exc:
         package = {"gp": "torch", "cmaes": "cmaes"}.get(name, exc.name or "?")
         raise OptionError(f"--sampler {name} needs the package {package!r}: "
@@ -49,7 +52,9 @@ def make_pruner(name: str) -> optuna.pruners.BasePruner:
         "patient": lambda: p.PatientPruner(p.MedianPruner(n_startup_trials=5), patience=2),
         "none": lambda: p.NopPruner(),
     }
-    return factories[name]()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return factories[name]()
 
 
 def _grid(space: list[ParamSpec]) -> dict[str, list[Any]]:

@@ -16,7 +16,7 @@ from .events import Listener
 from .export import BestExporter
 from .options import StudyOptions, parse_options
 from .progress import ProgressLine
-from .result import AutomlResult
+from .results import AutomlResult
 from .runner import StudyRunner
 from .runs import StudyPaths
 from .study import PreparedStudy, prepare

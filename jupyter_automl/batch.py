@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 from pathlib import Path
 
-from .result import AutomlResult
+from .results import AutomlResult
 from .runs import list_study_folders
 
 

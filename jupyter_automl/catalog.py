@@ -1,4 +1,4 @@
-"""The studies under a runs folder: listing, showing and deleting them (``%automl`` and the CLI)."""
+"""The studies under a runs folder: list, show and delete them (`%automl` and the CLI)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from .errors import AutomlError, StudyNotFoundError
 from .recovery import live_claims
-from .result import AutomlResult
+from .results import AutomlResult
 from .runs import list_study_folders, study_paths
 
 

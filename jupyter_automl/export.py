@@ -24,44 +24,23 @@ if TYPE_CHECKING:
 
 
 class BestExporter(Listener):
-    def __init__(self) -> None:
-        self.front: list[tuple[int, list[float]]] = []  # (number, values) of the best trials
-
-    def study_started(self, runner: StudyRunner) -> None:
-        self.front = [(t.number, list(t.values)) for t in runner.study.best_trials]
+    """Saves a completed trial's model when it joins the runner's best trials."""
 
     def trial_finished(self, runner: StudyRunner, trial: optuna.trial.FrozenTrial,
                        outcome: Outcome) -> None:
-        if outcome.state != "COMPLETE" or outcome.values is None:
+        front = runner.front
+        if outcome.state != "COMPLETE" or trial.number not in {n for n, _ in front}:
             return
-        signs = [1.0 if d == "maximize" else -1.0 for d in runner.prepared.options.directions]
-        front = pareto_front([*self.front, (trial.number, outcome.values)], signs)
-        if trial.number not in {n for n, _ in front}:
-            return
-        self.front = front
         best = runner.paths.best
-        if len(signs) == 1:
+        if len(runner.prepared.options.directions) == 1:
             _save_model(outcome.fit, best / "model.keras")
         else:
             _save_model(outcome.fit, best / str(trial.number) / "model.keras")
             keep = {str(n) for n, _ in front}
-            for folder in best.iterdir():
-                if folder.is_dir() and folder.name.isdigit() and folder.name not in keep:
+            for folder in best.glob("*/"):
+                if folder.name.isdigit() and folder.name not in keep:
                     shutil.rmtree(folder, ignore_errors=True)
         write_json(best / "params.json", _params(runner, front))
-
-
-def pareto_front(points: list[tuple[int, list[float]]],
-                 signs: list[float]) -> list[tuple[int, list[float]]]:
-    """The points no other point dominates (``signs``: +1 to maximize, -1 to minimize)."""
-    def dominates(a: list[float], b: list[float]) -> bool:
-        pairs = [(s * x, s * y) for s, x, y in zip(signs, a, b)]
-        return all(x >= y for x, y in pairs) and any(x > y for x, y in pairs)
-
-    front = [p for p in points if not any(dominates(q[1], p[1]) for q in points)]
-    if len(signs) == 1:  # ties: the earliest trial stays best
-        front = front[:1]
-    return front
 
 
 def _params(runner: StudyRunner, front: list[tuple[int, list[float]]]) -> dict[str, Any]:

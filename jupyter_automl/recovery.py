@@ -87,7 +87,7 @@ def _read_if_live(path: Path) -> str | None:
 
 
 def recover(study: optuna.Study, paths: StudyPaths, own: RunnerLock) -> list[int]:
-    """Fail the study's orphaned RUNNING trials and enqueue their retries. Returns their numbers."""
+    """Fail the orphaned RUNNING trials and enqueue their retries; return their numbers."""
     from optuna.trial import TrialState
 
     claims, _ = live_claims(paths, own)

@@ -9,7 +9,6 @@ and stops; rerunning the cell resumes.
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from collections import Counter
@@ -30,6 +29,7 @@ from .events import Listener, Outcome
 from .recovery import RunnerLock, fail_and_retry, recover
 from .storage import storage_errors
 from .study import PreparedStudy
+from .values import pareto_front, resolve_values
 
 if TYPE_CHECKING:
     import optuna
@@ -54,7 +54,7 @@ class StudyRunner:
         self.finished_here = 0  # trials this run finished, for the ETA
         self.recovered: list[int] = []
         self.reason = ""
-        self._best: list[float] | None = None
+        self.front: list[tuple[int, list[float]]] = []  # the best trial, or the Pareto front
 
     # -- the template ------------------------------------------------------------------------
     def run(self) -> str:
@@ -150,7 +150,7 @@ class StudyRunner:
         if outcome.state != "FAIL":
             self.finished_here += 1
         if outcome.values is not None:
-            self._note_best(outcome.values)
+            self._note_values(trial.number, outcome.values)
         return frozen
 
     def _interrupted(self, trial: optuna.Trial) -> NoReturn:
@@ -186,20 +186,17 @@ class StudyRunner:
     def _load_counts(self) -> None:
         states = Counter(t.state.name for t in self.study.get_trials(deepcopy=False))
         self.counts = Counter({k: states.get(k, 0) for k in ("COMPLETE", "PRUNED", "FAIL")})
-        best = self.study.best_trials
-        if best and len(self.prepared.objectives) == 1:
-            self._note_best(list(best[0].values))
+        for trial in self.study.best_trials:
+            self._note_values(trial.number, list(trial.values))
 
-    def _note_best(self, values: list[float]) -> None:
-        if len(values) != 1:
-            self.best_text = f"{len(self.study.best_trials)} on the Pareto front"
-            return
-        maximize = self.prepared.options.directions[0] == "maximize"
-        if self._best is None or (values[0] > self._best[0]) == maximize \
-                and values[0] != self._best[0]:
-            self._best = values
+    def _note_values(self, number: int, values: list[float]) -> None:
+        signs = [1.0 if d == "maximize" else -1.0 for d in self.prepared.options.directions]
+        self.front = pareto_front([*self.front, (number, values)], signs)
+        if len(signs) > 1:
+            self.best_text = f"{len(self.front)} on the Pareto front"
+        else:
             metric = self.prepared.objectives[0].metric
-            self.best_text = f"{metric + ' ' if metric else ''}{values[0]:.6g}"
+            self.best_text = f"{metric + ' ' if metric else ''}{self.front[0][1][0]:.6g}"
 
     def _emit(self, event: str, *args: Any) -> None:
         for listener in self.listeners:
@@ -219,63 +216,3 @@ class StudyRunner:
         if not self.finished_here:
             return None
         return self.elapsed / self.finished_here * max(0, self.total - self.done)
-
-
-def resolve_values(value: Any, fit: keras_hooks.TrialFit, prepared: PreparedStudy) -> list[float]:
-    """The trial's objective values from the cell's last expression and its Keras logs."""
-    metrics = [o.metric for o in prepared.objectives]
-    named: dict[str, Any] = {}
-    if isinstance(value, dict):
-        named = value
-    elif _is_number(value) or (isinstance(value, (tuple, list)) and value
-                               and all(_is_number(v) for v in value)):
-        values = [value] if _is_number(value) else list(value)
-        if len(values) != len(metrics):
-            raise TrialValueError(f"the cell returned {len(values)} value(s) but the study has "
-                                  f"{len(metrics)} objective(s): {metrics}")
-        return [_finite(v, m) for v, m in zip(values, metrics)]
-    elif value is not None and not fit.history and not _is_history(value):
-        raise TrialValueError(
-            f"the cell's last expression is a {type(value).__name__}, not a value; end the cell "
-            "with a number, a tuple of numbers (one per objective), a dict of metric values, "
-            "or a model.fit(...) call")
-    logs = fit.best_logs
-    result = []
-    for metric in metrics:
-        name = metric or fit.metric
-        if name is None:
-            raise TrialValueError("the cell gave no value: end it with a number to minimize, a "
-                                  "model.fit(...) call, or name a metric with --maximize")
-        if name in named:
-            result.append(_finite(named[name], name))
-        elif name in logs:
-            result.append(_finite(logs[name], name))
-        else:
-            available = sorted({*named, *(k for k in logs if k != "epoch")})
-            raise MetricError(f"metric {name!r} is in neither the cell's returned values nor the "
-                              f"training logs; available: {', '.join(available) or 'none'}")
-    return result
-
-
-def _finite(value: Any, metric: str | None) -> float:
-    if not _is_number(value):
-        raise TrialValueError(f"{metric or 'the value'} is {value!r}, not a number")
-    number = float(value)
-    if not math.isfinite(number):
-        raise TrialValueError(f"{metric or 'the value'} is {number}: the trial diverged or the "
-                              "cell computed an invalid value")
-    return number
-
-
-def _is_number(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
-    return not isinstance(value, (str, bytes))
-
-
-def _is_history(value: Any) -> bool:
-    return type(value).__name__ == "History"

@@ -38,7 +38,7 @@ def open_storage(url: str, timeout: float | None = None) -> optuna.storages.RDBS
 
 @contextlib.contextmanager
 def storage_errors(url: str) -> Iterator[None]:
-    """Turn database errors inside the block into one :class:`StorageError` that says what to do."""
+    """Turn database errors in the block into one :class:`StorageError` saying what to do."""
     import optuna
     import sqlalchemy.exc
 

@@ -102,7 +102,8 @@ class AutomlResult:
 
     def summary(self) -> str:
         trials = self.study.get_trials(deepcopy=False)
-        states = {s: sum(t.state.name == s for t in trials) for s in ("COMPLETE", "PRUNED", "FAIL")}
+        states = {s: sum(t.state.name == s for t in trials)
+                  for s in ("COMPLETE", "PRUNED", "FAIL")}
         lines = [f"study {self.name!r}: {states['COMPLETE'] + states['PRUNED']}/{self.total} "
                  f"trials ({states['COMPLETE']} complete, {states['PRUNED']} pruned, "
                  f"{states['FAIL']} failed)"]

@@ -1,0 +1,287 @@
+"""Overhead of ``%%automl`` over the same study written by hand with Optuna (and Keras).
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/overhead.py           # full run, about 3 minutes on 2 cores
+    .venv/bin/python benchmarks/overhead.py --quick   # smoke test: fewer trials
+
+Two benchmarks, each timed twice per side in the order automl, optuna, optuna, automl; the
+minimum of each side is kept:
+
+* ``trivial``: a 2-parameter quadratic, TPE (seed 0), no pruner, SQLite storage, 200 trials.
+  Measures the per-trial cost of the magic (cell execution, hp binding, progress line,
+  runner lock, exporter) and its per-study cost (spec, result summary).
+* ``keras``: a Dense network on scikit-learn's digits, 10 trials x 10 epochs, TPE (seed 0),
+  no pruner, SQLite storage, per-epoch ``trial.report``. Measures the Keras instrumentation:
+  the wrapped ``fit``, per-epoch checkpoints and the export of the best model.
+
+The report always exits 0; a missed goal is printed as ``MISSED``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import shlex
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before keras is first imported (lazily)
+
+TRIVIAL_CELL = """\
+x = hp.float("x", -10, 10)
+y = hp.float("y", -10, 10)
+(x - 2) ** 2 + (y + 1) ** 2
+"""
+
+KERAS_CELL = """\
+model = build_model(hp.int("units", 16, 128, log=True), hp.float("lr", 1e-3, 3e-2, log=True))
+model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=EPOCHS, batch_size=64)
+"""
+
+EPOCHS = 10
+Timed = tuple[float, list[FrozenTrial]]  # seconds, and the trials the study ended with
+STUDY = "bench"
+ORDER = (("automl", "optuna"), ("optuna", "automl"))  # ABBA: drift hits both sides alike
+
+
+@dataclass
+class Row:
+    """One benchmark's figures: the best time of each side and the goal for their ratio."""
+
+    name: str
+    automl: float
+    optuna: float
+    goal: float
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return self.automl / self.optuna
+
+    @property
+    def ok(self) -> bool:
+        return self.ratio <= self.goal
+
+
+# -- the two sides -------------------------------------------------------------------------------
+
+
+def start_shell() -> Any:
+    from IPython.testing.globalipapp import start_ipython
+
+    ip = start_ipython()
+    ip.run_line_magic("load_ext", "jupyter_automl")
+    return ip
+
+
+def run_automl(ip: Any, cell: str, trials: int, extra: str = "") -> Timed:
+    """Time one ``%%automl`` cell in a fresh runs folder; return the time and its trials."""
+    with tempfile.TemporaryDirectory(prefix="bench-automl-") as tmp:
+        line = (f"{STUDY} --trials {trials} --sampler tpe --seed 0 --pruner none {extra} "
+                f"--runs-dir {shlex.quote(tmp)}")
+        with contextlib.redirect_stdout(io.StringIO()):
+            start = time.perf_counter()
+            ip.run_cell_magic("automl", line, cell)
+            elapsed = time.perf_counter() - start
+        study = optuna.load_study(study_name=STUDY, storage=f"sqlite:///{tmp}/{STUDY}/study.db")
+        return elapsed, study.get_trials(deepcopy=False)
+
+
+def run_optuna(objective: Callable[[optuna.Trial], float], trials: int,
+               direction: str = "minimize") -> Timed:
+    """Time the hand-written study: TPE (seed 0), no pruner, SQLite in a fresh folder."""
+    with tempfile.TemporaryDirectory(prefix="bench-optuna-") as tmp:
+        start = time.perf_counter()
+        study = optuna.create_study(
+            storage=f"sqlite:///{tmp}/plain.db", sampler=optuna.samplers.TPESampler(seed=0),
+            pruner=optuna.pruners.NopPruner(), direction=direction,
+        )
+        study.optimize(objective, n_trials=trials)
+        elapsed = time.perf_counter() - start
+        return elapsed, study.get_trials(deepcopy=False)
+
+
+def completed(trials: list[FrozenTrial]) -> list[float]:
+    return [t.value for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
+
+
+def best_of_two(automl: Callable[[], Timed], plain: Callable[[], Timed], trials: int,
+                best: Callable[[list[float]], float]) -> tuple[float, float, str]:
+    """Run each side twice (ABBA); the minimum times, and a note if a side fell short."""
+    times: dict[str, list[float]] = {"automl": [], "optuna": []}
+    values: dict[str, list[float]] = {}
+    sides = {"automl": automl, "optuna": plain}
+    for round_ in ORDER:
+        for side in round_:
+            elapsed, frozen = sides[side]()
+            values[side] = completed(frozen)
+            times[side].append(elapsed)
+            print(f"  {side:<7} {elapsed:7.2f} s", flush=True)
+    notes = [f"{side} completed {len(v)}/{trials} trials"
+             for side, v in values.items() if len(v) != trials]
+    print("  best values: " + ", ".join(f"{k} {best(v):.6g}" for k, v in values.items() if v))
+    return min(times["automl"]), min(times["optuna"]), "; ".join(notes)
+
+
+# -- benchmark (a): a trivial objective -------------------------------------------------------
+
+
+def quadratic(trial: optuna.Trial) -> float:
+    x = trial.suggest_float("x", -10, 10)
+    y = trial.suggest_float("y", -10, 10)
+    return (x - 2) ** 2 + (y + 1) ** 2
+
+
+def bench_trivial(ip: Any, trials: int) -> Row:
+    print(f"trivial: {trials} trials of a 2-parameter quadratic", flush=True)
+    run_automl(ip, TRIVIAL_CELL, 2)  # warm-up: first-call imports on both sides
+    run_optuna(quadratic, 2)
+    automl, plain, note = best_of_two(lambda: run_automl(ip, TRIVIAL_CELL, trials),
+                                      lambda: run_optuna(quadratic, trials), trials, min)
+    return Row(f"trivial x{trials}", automl, plain, goal=1.15, note=note)
+
+
+# -- benchmark (b): a small Keras model -------------------------------------------------------
+
+
+def digits() -> dict[str, np.ndarray]:
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    data = load_digits()
+    x = (data.data / 16.0).astype("float32")
+    x_train, x_val, y_train, y_val = train_test_split(x, data.target, random_state=0)
+    return {"x_train": x_train, "x_val": x_val, "y_train": y_train, "y_val": y_val}
+
+
+def build_model(units: int, lr: float) -> Any:
+    """The model of both sides: one hidden Dense layer and a softmax."""
+    import keras
+
+    model = keras.Sequential([
+        keras.Input((64,)),
+        keras.layers.Dense(units, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def report_callback(trial: optuna.Trial) -> Any:
+    """A Keras callback that reports ``val_accuracy`` to ``trial`` after every epoch."""
+    import keras
+
+    class ReportValAccuracy(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            trial.report(float((logs or {})["val_accuracy"]), epoch)
+
+    return ReportValAccuracy()
+
+
+def keras_objective(data: dict[str, np.ndarray]) -> Callable[[optuna.Trial], float]:
+    def objective(trial: optuna.Trial) -> float:
+        model = build_model(trial.suggest_int("units", 16, 128, log=True),
+                            trial.suggest_float("lr", 1e-3, 3e-2, log=True))
+        history = model.fit(data["x_train"], data["y_train"], epochs=EPOCHS, batch_size=64,
+                            validation_data=(data["x_val"], data["y_val"]), verbose=0,
+                            callbacks=[report_callback(trial)])
+        return max(history.history["val_accuracy"])
+
+    return objective
+
+
+def warm_up_keras(data: dict[str, np.ndarray]) -> None:
+    """One short fit, so that TensorFlow's start-up is counted on neither side."""
+    build_model(32, 1e-2).fit(data["x_train"], data["y_train"], epochs=1, batch_size=64,
+                              validation_data=(data["x_val"], data["y_val"]), verbose=0)
+
+
+def seeded(run: Callable[[], Timed]) -> Callable[[], Timed]:
+    def call() -> Timed:
+        import keras
+
+        keras.utils.set_random_seed(0)  # same initial weights on both sides
+        return run()
+
+    return call
+
+
+def bench_keras(ip: Any, trials: int) -> Row:
+    print(f"keras: {trials} trials x {EPOCHS} epochs on digits", flush=True)
+    data = digits()
+    ip.user_ns.update(data, build_model=build_model, EPOCHS=EPOCHS)
+    warm_up_keras(data)
+    automl = seeded(lambda: run_automl(ip, KERAS_CELL, trials, "--maximize val_accuracy"))
+    plain = seeded(lambda: run_optuna(keras_objective(data), trials, "maximize"))
+    automl_s, plain_s, note = best_of_two(automl, plain, trials, max)
+    return Row(f"keras {trials}x{EPOCHS}", automl_s, plain_s, goal=1.10, note=note)
+
+
+# -- the report ----------------------------------------------------------------------------------
+
+
+def attempt(bench: Callable[[Any, int], Row], ip: Any, trials: int, name: str) -> Row:
+    """Run one benchmark; an error is printed and becomes a row that misses its goal."""
+    try:
+        return bench(ip, trials)
+    except Exception:  # a report: show the failure, go on with the next benchmark
+        traceback.print_exc()
+        return Row(name, float("nan"), float("nan"), goal=0.0, note="ERROR (traceback above)")
+
+
+def table(rows: list[Row]) -> str:
+    lines = ["benchmark        | automl s | optuna s | ratio | goal  | ok",
+             "-----------------|----------|----------|-------|-------|-----"]
+    for r in rows:
+        ok = "yes" if r.ok else "NO"
+        lines.append(f"{r.name:<16} | {r.automl:8.2f} | {r.optuna:8.2f} | {r.ratio:5.3f} | "
+                     f"{r.goal:5.2f} | {ok}")
+    return "\n".join(lines)
+
+
+def verdicts(rows: list[Row]) -> list[str]:
+    out = [f"NOTE {r.name}: {r.note}" for r in rows if r.note]
+    out += [f"MISSED {r.name}: automl/optuna = {r.ratio:.3f} > goal {r.goal:.2f}"
+            for r in rows if not r.ok]
+    return out or ["all goals met"]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke test: 50 trivial trials and 3 Keras trials")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    trivial_n, keras_n = (50, 3) if args.quick else (200, 10)
+    ip = start_shell()
+    start = time.perf_counter()
+    rows = [attempt(bench_trivial, ip, trivial_n, f"trivial x{trivial_n}"),
+            attempt(bench_keras, ip, keras_n, f"keras {keras_n}x{EPOCHS}")]
+    print(f"\n{table(rows)}\n")
+    print("\n".join(verdicts(rows)))
+    print(f"(python {sys.version.split()[0]}, optuna {optuna.__version__}, "
+          f"{os.cpu_count()} cpus, {time.perf_counter() - start:.0f} s in all, "
+          f"run in {Path.cwd()})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""Fixtures: a real IPython shell with the extension loaded, and real Jupyter kernels."""
+
+from __future__ import annotations
+
+import os
+import queue
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(scope="session")
+def shell() -> Any:
+    from IPython.testing.globalipapp import start_ipython
+
+    ip = start_ipython()
+    ip.run_line_magic("load_ext", "jupyter_automl")
+    return ip
+
+
+@pytest.fixture
+def ip(shell: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The shell with its runs folder in ``tmp_path`` and a clean user namespace."""
+    monkeypatch.chdir(tmp_path)
+    shell.run_line_magic("config", f"Automl.runs_dir = {str(tmp_path / 'runs')!r}")
+    saved = dict(shell.user_ns)
+    yield shell
+    shell.user_ns.clear()
+    shell.user_ns.update(saved)
+
+
+def study_of(runs: Path, name: str) -> Any:
+    import optuna
+
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{runs / name / 'study.db'}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Real kernels
+
+
+@dataclass
+class Reply:
+    status: str
+    stdout: str = ""
+    stderr: str = ""
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return self.stdout + self.stderr + "\n".join(self.errors)
+
+
+class Kernel:
+    """A real IPython kernel started with jupyter_client in a working directory."""
+
+    def __init__(self, cwd: Path) -> None:
+        from jupyter_client import KernelManager
+
+        self.km = KernelManager(kernel_name="python3")
+        self.km.start_kernel(cwd=str(cwd), env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        self.kc.wait_for_ready(timeout=60)
+
+    @property
+    def pid(self) -> int:
+        return int(self.km.provisioner.process.pid)  # type: ignore[union-attr]
+
+    def execute(self, code: str, timeout: float = 300) -> Reply:
+        return self.collect(self.kc.execute(code), timeout)
+
+    def submit(self, code: str) -> str:
+        return str(self.kc.execute(code))
+
+    def collect(self, msg_id: str, timeout: float = 300) -> Reply:
+        reply = Reply("ok")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                msg = self.kc.get_iopub_msg(timeout=1)
+            except queue.Empty:
+                continue
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream":
+                setattr(reply, content["name"],
+                        getattr(reply, content["name"]) + content["text"])
+            elif kind == "error":
+                reply.status = "error"
+                reply.errors.append(f"{content['ename']}: {content['evalue']}")
+            elif kind == "status" and content["execution_state"] == "idle":
+                return reply
+        raise TimeoutError(f"no idle status within {timeout}s; got so far: {reply.text[-2000:]}")
+
+    def shutdown(self) -> None:
+        self.kc.stop_channels()
+        if self.km.is_alive():
+            self.km.shutdown_kernel(now=True)
+        else:
+            self.km.cleanup_resources()
+
+
+@pytest.fixture
+def kernels(tmp_path: Path) -> Iterator[Any]:
+    started: list[Kernel] = []
+
+    def start() -> Kernel:
+        kernel = Kernel(tmp_path)
+        started.append(kernel)
+        return kernel
+
+    yield start
+    for kernel in started:
+        kernel.shutdown()
+
+
+def wait_for(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import pytest
+
+from jupyter_automl._duration import format_duration, parse_duration
+from jupyter_automl.errors import OptionError
+from jupyter_automl.options import Objective, parse_options
+
+
+def test_defaults() -> None:
+    o = parse_options("")
+    assert (o.name, o.trials, o.sampler, o.directions, o.effective_pruner) == (
+        "automl", None, "tpe", ["minimize"], "median")
+
+
+def test_everything() -> None:
+    o = parse_options("digits --trials 40 --timeout 1h30m --maximize val_accuracy "
+                      "--minimize params --sampler nsga2 --seed 3 --early-stopping 4 "
+                      "--storage x.db --runs-dir runs --fresh")
+    assert o.name == "digits" and o.trials == 40 and o.timeout == 5400
+    assert o.objectives == [Objective("val_accuracy", "maximize"), Objective("params", "minimize")]
+    assert o.directions == ["maximize", "minimize"] and o.effective_pruner == "none"
+    assert (o.sampler, o.seed, o.early_stopping, o.storage, o.runs_dir, o.fresh) == (
+        "nsga2", 3, 4, "x.db", "runs", True)
+
+
+@pytest.mark.parametrize("text,seconds", [("90", 90), ("90s", 90), ("30m", 1800),
+                                          ("1.5h", 5400), ("2h30m", 9000), ("1d", 86400)])
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["soon", "10x", "-5", "0", "1h-2m"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(text)
+
+
+def test_format_duration() -> None:
+    assert [format_duration(s) for s in (5, 185, 3720)] == ["5s", "3m05s", "1h02m"]
+
+
+BAD_LINES = [
+    ("--trails 5", r"unknown option --trails \(did you mean --trials\?\)"),
+    ("--trials 0", r"--trials: invalid positive integer value: '0'"),
+    ("--trials many", r"--trials: invalid positive integer value: 'many'"),
+    ("--timeout soon", r"--timeout: invalid duration \(90s, 30m, 1.5h\) value: 'soon'"),
+    ("--sampler foo", r"--sampler: invalid choice: 'foo'"),
+    ("--pruner magic", r"--pruner: invalid choice: 'magic'"),
+    ("--maximize", r"--maximize: expected one argument"),
+    ("--maximize acc --minimize acc", r"each metric may appear once"),
+    ("--maximize a --maximize b --pruner median", r"--pruner median needs a single objective"),
+    ("a b", r"unexpected argument 'b': only one study name"),
+    ("bad/name", r"study name 'bad/name' must start with a letter or digit"),
+    ("--fresh --check", r"cannot be combined with --fresh"),
+    ("--seed x", r"--seed: invalid int value: 'x'"),
+    ("'unclosed", r"cannot split the option line"),
+]
+
+
+@pytest.mark.parametrize("line,message", BAD_LINES)
+def test_bad_option_lines(line: str, message: str) -> None:
+    with pytest.raises(OptionError, match=message) as info:
+        parse_options(line)
+    if "split" not in message:
+        assert "valid options: --check, --early-stopping" in str(info.value)
