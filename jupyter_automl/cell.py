@@ -8,6 +8,7 @@ import ast
 import itertools
 import linecache
 import traceback
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from .errors import AutomlError
 from .space import StaticSpace, hp, read_space
 
 _KERAS_NAMES = {"keras", "tf", "tensorflow"}
+_PACKAGE = str(Path(__file__).parent)
 _counter = itertools.count(1)
 
 
@@ -58,10 +60,11 @@ class Cell:
 
     def format_error(self, exc: BaseException) -> str:
         """The traceback of ``exc`` from the cell's frames on, without jupyter-automl's own."""
-        tb = exc.__traceback__
-        while tb is not None and tb.tb_frame.f_code.co_filename != self.filename:
-            tb = tb.tb_next
-        return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
+        frames = traceback.extract_tb(exc.__traceback__)
+        first = next((i for i, f in enumerate(frames) if f.filename == self.filename), 0)
+        kept = [f for f in frames[first:] if not f.filename.startswith(_PACKAGE)]
+        return ("Traceback (most recent call last):\n" + "".join(traceback.format_list(kept))
+                + "".join(traceback.format_exception_only(type(exc), exc)))
 
 
 def trial_namespace(user_ns: dict[str, Any], cell: Cell) -> dict[str, Any]:

@@ -58,8 +58,12 @@ class AutomlResult:
 
     @property
     def best_trial(self) -> optuna.trial.FrozenTrial | None:
-        best = self.study.best_trials
-        return best[0] if len(best) == 1 and len(self.directions) == 1 else None
+        if len(self.directions) != 1:
+            return None
+        try:
+            return self.study.best_trial
+        except ValueError:  # no finished trial yet
+            return None
 
     @property
     def best_params(self) -> dict[str, Any]:

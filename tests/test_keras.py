@@ -1,0 +1,180 @@
+"""Keras instrumentation inside trials: reporting, pruning, checkpoints, resume, export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import study_of
+
+from jupyter_automl.errors import MetricError, StudyInterrupted
+
+keras = pytest.importorskip("keras")  # a dependency: present wherever the package installs
+
+MODEL = '''
+model = keras.Sequential([keras.Input((8,)),
+                          keras.layers.Dense(hp.int("units", 4, 16), activation="relu"),
+                          keras.layers.Dense(2, activation="softmax")])
+model.compile(keras.optimizers.Adam(hp.float("lr", 1e-3, 1e-1, log=True)),
+              "sparse_categorical_crossentropy", metrics=["accuracy"])
+'''
+
+
+@pytest.fixture
+def data(ip: Any) -> Any:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 8)).astype("float32")
+    y = (x[:, 0] + x[:, 1] > 0).astype("int64")
+    ip.user_ns.update(x=x, y=y, x_val=x[:64], y_val=y[:64])
+    return ip
+
+
+def runs(tmp_path: Path) -> Path:
+    return tmp_path / "runs"
+
+
+def test_fit_reports_checkpoints_and_keeps_user_callbacks(data: Any, tmp_path: Path) -> None:
+    body = MODEL + '''
+seen = []
+model.fit(x, y, validation_data=(x_val, y_val), epochs=4, batch_size=32,
+          callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=lambda e, l: seen.append(e))])
+'''
+    data.run_cell_magic("automl", "k --trials 2 --maximize val_accuracy --pruner none", body)
+    study = study_of(runs(tmp_path), "k")
+    for trial in study.trials:
+        folder = runs(tmp_path) / "k" / "trials" / str(trial.number)
+        state = json.loads((folder / "state.json").read_text())
+        assert [h["epoch"] for h in state["history"]] == [1, 2, 3, 4]
+        assert (folder / "checkpoint.npz").exists()
+        # the value is the best epoch's metric; the per-epoch values were not reported
+        # (no pruner), but the history holds them
+        assert trial.value == max(h["val_accuracy"] for h in state["history"])
+    assert len(data.user_ns["_automl"].trials) == 2
+
+
+def test_reports_reach_the_pruner(data: Any, tmp_path: Path) -> None:
+    body = MODEL + "model.fit(x, y, validation_split=0.25, epochs=3, verbose=0)"
+    data.run_cell_magic("automl", "rep --trials 1 --minimize val_loss --pruner median", body)
+    (trial,) = study_of(runs(tmp_path), "rep").trials
+    assert sorted(trial.intermediate_values) == [1, 2, 3]
+    assert trial.value == min(trial.intermediate_values.values())
+
+
+def test_a_pruned_trial_stops_at_once(tmp_path: Path) -> None:
+    import optuna
+
+    from jupyter_automl.keras_hooks import FitSettings, TrialFit, bind, install, unbind
+
+    class PruneAtTwo(optuna.pruners.BasePruner):
+        def prune(self, study: Any, trial: Any) -> bool:
+            return trial.last_step is not None and trial.last_step >= 2
+
+    install()
+    study = optuna.create_study(pruner=PruneAtTwo())
+    trial = study.ask()
+    fit = TrialFit(trial, tmp_path, FitSettings(metric="loss"))
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    token = bind(fit)
+    try:
+        with pytest.raises(optuna.TrialPruned, match="pruned at epoch 2"):
+            model.fit(np.ones((8, 3)), np.ones(8), epochs=10)
+    finally:
+        unbind(token)
+    assert fit.epochs_run == 2
+    # outside a trial, fit is Keras's own
+    assert len(model.fit(np.ones((8, 3)), np.ones(8), epochs=3, verbose=0).history["loss"]) == 3
+
+
+def test_early_stopping(data: Any, tmp_path: Path) -> None:
+    body = MODEL.replace('keras.optimizers.Adam(hp.float("lr", 1e-3, 1e-1, log=True))',
+                         "keras.optimizers.SGD(learning_rate=0.0)")
+    body += "model.fit(x, y, validation_split=0.25, epochs=20)"
+    data.run_cell_magic("automl", "es --trials 1 --early-stopping 2 --pruner none", body)
+    state = json.loads((runs(tmp_path) / "es/trials/0/state.json").read_text())
+    assert len(state["history"]) == 3  # the first epoch, then two without improvement
+
+
+def test_a_metric_the_logs_lack_is_named_with_the_ones_they_have(data: Any,
+                                                                 tmp_path: Path) -> None:
+    body = MODEL + "model.fit(x, y, validation_split=0.25, epochs=5)"
+    with pytest.raises(MetricError, match=r"metric 'val_acc' is not in the training logs; they "
+                                          r"have: accuracy, loss, val_accuracy, val_loss"):
+        data.run_cell_magic("automl", "m --trials 4 --maximize val_acc", body)
+    (trial,) = study_of(runs(tmp_path), "m").trials  # stopped at once, not retried
+    assert trial.state.name == "FAIL"
+    assert len(json.loads((runs(tmp_path) / "m/trials/0/state.json").read_text())["history"]) == 1
+
+
+def test_best_model_is_exported_with_its_best_epoch(data: Any, tmp_path: Path) -> None:
+    body = MODEL + "model.fit(x, y, validation_data=(x_val, y_val), epochs=6, batch_size=32)"
+    data.run_cell_magic("automl", "b --trials 3 --maximize val_accuracy --pruner none --seed 0",
+                        body)
+    result = data.user_ns["_automl"]
+    params = json.loads((runs(tmp_path) / "b/best/params.json").read_text())
+    assert params["params"] == result.best_params and params["trial"] == result.best_trial.number
+    model = result.best_model
+    _, accuracy = model.evaluate(data.user_ns["x_val"], data.user_ns["y_val"], verbose=0)
+    assert accuracy == pytest.approx(result.best_value, abs=1e-6)
+
+
+def test_interrupt_checkpoints_and_the_rerun_resumes_from_there(data: Any,
+                                                                tmp_path: Path) -> None:
+    body = MODEL + '''
+class Probe(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        starts.append([w.copy() for w in self.model.get_weights()])
+    def on_epoch_begin(self, epoch, logs=None):
+        if interrupt_at == epoch:  # Ctrl-C during the third epoch: two are saved
+            raise KeyboardInterrupt
+model.fit(x, y, validation_split=0.25, epochs=5, callbacks=[Probe()])
+'''
+    data.user_ns.update(interrupt_at=2, starts=[])
+    with pytest.raises(StudyInterrupted, match=r"trial 0 was checkpointed at epoch 2 and will "
+                                               r"resume from there. Rerun the cell to resume"):
+        data.run_cell_magic("automl", "int --trials 2 --pruner none", body)
+    saved = np.load(runs(tmp_path) / "int/trials/0/checkpoint.npz")
+    data.user_ns.update(interrupt_at=None, starts=[])
+    data.run_cell_magic("automl", "int --trials 2 --pruner none", body)
+    trials = study_of(runs(tmp_path), "int").trials
+    assert [t.state.name for t in trials] == ["FAIL", "COMPLETE", "COMPLETE"]
+    retry = trials[1]
+    assert retry.user_attrs["retry_of"] == 0 and retry.user_attrs["resumed_at_epoch"] == 2
+    assert retry.params == trials[0].params
+    assert trials[0].user_attrs["failed_because"] == "interrupted"
+    restored = data.user_ns["starts"][0]
+    # on_train_begin runs before the restore; the first epoch's logs show the rest
+    history = json.loads((runs(tmp_path) / "int/trials/1/state.json").read_text())["history"]
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4, 5]
+    assert history[:2] == json.loads(
+        (runs(tmp_path) / "int/trials/0/state.json").read_text())["history"]
+    assert int(saved["epoch"]) == 2 and len(restored) == int(saved["n_weights"])
+
+
+def test_check_runs_one_short_epoch(data: Any, tmp_path: Path, capsys: Any) -> None:
+    body = MODEL + '''
+batches = []
+model.fit(x, y, validation_split=0.25, epochs=50, batch_size=8,
+          callbacks=[keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs=None: batches.append(b))])
+assert len(batches) == 3, batches
+'''
+    data.run_cell_magic("automl", "chk --check --maximize val_accuracy", body)
+    assert "--check passed" in capsys.readouterr().out
+    assert not (runs(tmp_path) / "chk").exists()
+
+
+def test_multi_objective_from_logs_and_a_dict(data: Any, tmp_path: Path) -> None:
+    body = MODEL + '''
+model.fit(x, y, validation_split=0.25, epochs=2)
+{"params": model.count_params()}
+'''
+    data.run_cell_magic("automl", "mo --trials 3 --maximize val_accuracy --minimize params",
+                        body)
+    result = data.user_ns["_automl"]
+    for trial in result.study.trials:
+        assert trial.values[1] == 8 * trial.params["units"] + trial.params["units"] + \
+            trial.params["units"] * 2 + 2
+    assert set(result.best_model) == {t.number for t in result.study.best_trials}
