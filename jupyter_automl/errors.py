@@ -1,7 +1,8 @@
 """One exception family for everything a user can get wrong.
 
-Every class derives from IPython's ``UsageError`` so that a notebook shows the message alone,
-without an internal traceback. Messages name the offending value and say how to fix it.
+Every class derives from IPython's ``UsageError`` and renders itself as its message alone (IPython
+shows a bare message only for ``UsageError`` itself, so subclasses say so through
+``_render_traceback_``): no internal traceback. Messages name the bad value and the fix.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ except ImportError:  # pragma: no cover - exercised only without IPython
 
 class AutomlError(_Base):  # type: ignore[misc,valid-type]
     """Base class of every error jupyter-automl raises for bad input or a bad state."""
+
+    def _render_traceback_(self) -> list[str]:
+        return f"{type(self).__name__}: {self}".splitlines()
 
 
 class OptionError(AutomlError):

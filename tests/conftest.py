@@ -95,7 +95,7 @@ class Kernel:
                         getattr(reply, content["name"]) + content["text"])
             elif kind == "error":
                 reply.status = "error"
-                reply.errors.append(f"{content['ename']}: {content['evalue']}")
+                reply.errors.append("\n".join(content["traceback"]))
             elif kind == "status" and content["execution_state"] == "idle":
                 return reply
         raise TimeoutError(f"no idle status within {timeout}s; got so far: {reply.text[-2000:]}")
