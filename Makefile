@@ -22,6 +22,7 @@ test: lint unit notebooks
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check jupyter_automl tests benchmarks
+	$(VENV)/bin/mypy jupyter_automl
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests

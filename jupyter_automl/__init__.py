@@ -34,8 +34,11 @@ def result(name: str, runs_dir: str = "automl_runs") -> AutomlResult:
 
 
 def run_study(source: str, options: str = "", namespace: dict[str, Any] | None = None,
-              **kwargs: Any) -> AutomlResult:
-    """Run ``source`` (a cell body) as a study without IPython; ``options`` is the option line."""
+              **kwargs: Any) -> AutomlResult | None:
+    """Run ``source`` (a cell body) as a study without IPython; ``options`` is the option line.
+
+    Returns the study's result (None with ``--check``, which runs no study).
+    """
     from .api import run_study as _run
 
     return _run(source, options, namespace, **kwargs)

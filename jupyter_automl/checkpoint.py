@@ -62,11 +62,13 @@ class CheckpointWriter:
     def _write(self, epoch: int, weights: list[np.ndarray], optimizer: list[np.ndarray],
                state: dict[str, Any]) -> None:
         try:
-            arrays = {f"w{i}": w for i, w in enumerate(weights)}
+            arrays: dict[str, Any] = {"epoch": np.int64(epoch),
+                                      "n_weights": np.int64(len(weights)),
+                                      "n_optimizer": np.int64(len(optimizer))}
+            arrays.update({f"w{i}": w for i, w in enumerate(weights)})
             arrays.update({f"o{i}": o for i, o in enumerate(optimizer)})
             buffer = io.BytesIO()
-            np.savez(buffer, epoch=np.int64(epoch), n_weights=np.int64(len(weights)),
-                     n_optimizer=np.int64(len(optimizer)), **arrays)
+            np.savez(buffer, **arrays)
             write_atomic(self.folder / CHECKPOINT, buffer.getvalue())
             write_json(self.folder / STATE, state)
         except BaseException as exc:  # surfaced on the training thread by wait()

@@ -37,9 +37,9 @@ class Automl(Magics, Configurable):  # type: ignore[misc]
             options.trials = self.default_trials
         from .api import run_study
 
-        result = run_study(cell, options, self.shell.user_ns, setup_cells=self.setup_cells)
+        result = run_study(cell, options, self._shell.user_ns, setup_cells=self.setup_cells)
         if result is not None:
-            self.shell.user_ns["_automl"] = result
+            self._shell.user_ns["_automl"] = result
         return None
 
     @cell_magic
@@ -47,9 +47,14 @@ class Automl(Magics, Configurable):  # type: ignore[misc]
         """Run the cell here, and record it so worker kernels replay it before their trials."""
         if line.strip():
             raise OptionError(f"%%automl_setup takes no options, got {line.strip()!r}")
-        result = self.shell.run_cell(cell, store_history=False)
+        result = self._shell.run_cell(cell, store_history=False)
         if result.success and cell not in self.setup_cells:
             self.setup_cells.append(cell)
+
+    @property
+    def _shell(self) -> Any:
+        assert self.shell is not None, "the magics are registered with a shell"
+        return self.shell
 
     # -- %automl subcommands -----------------------------------------------------------------
     def _command(self, line: str) -> None:

@@ -12,7 +12,7 @@ import difflib
 import re
 import shlex
 from dataclasses import dataclass, field
-from typing import NoReturn
+from typing import Literal, NoReturn
 
 from ._duration import parse_duration
 from .errors import OptionError
@@ -20,6 +20,7 @@ from .errors import OptionError
 SAMPLERS = ("tpe", "random", "grid", "gp", "cmaes", "nsga2", "qmc")
 PRUNERS = ("hyperband", "median", "sha", "patient", "none")
 DEFAULT_STUDY = "automl"
+Direction = Literal["maximize", "minimize"]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
@@ -28,7 +29,7 @@ class Objective:
     """One optimisation target: a metric name and whether to maximize it."""
 
     metric: str | None
-    direction: str  # "maximize" | "minimize"
+    direction: Direction
 
 
 @dataclass
@@ -50,7 +51,7 @@ class StudyOptions:
     max_failures: int = 3
 
     @property
-    def directions(self) -> list[str]:
+    def directions(self) -> list[Direction]:
         return [o.direction for o in self.objectives] or ["minimize"]
 
     @property

@@ -255,12 +255,13 @@ def _spec_of(node: ast.AST) -> ParamSpec | None:
     args.update({k.arg: k.value for k in node.keywords if k.arg})
     values = {k: _literal(v) for k, v in args.items()}
     name_node = args.get("name")
+    literal_name = values.get("name")
     if isinstance(name_node, ast.JoinedStr):  # f"units_{i}": keep the pattern
         name = ast.unparse(name_node)[2:-1]
+    elif isinstance(literal_name, str):
+        name = literal_name
     else:
-        name = values.get("name")
-        if not isinstance(name, str):
-            name = ast.unparse(name_node) if name_node is not None else "?"
+        name = ast.unparse(name_node) if name_node is not None else "?"
     exact = all(v is not _UNKNOWN for v in values.values()) and isinstance(name_node, ast.Constant)
     spec = ParamSpec(name, kind, line=node.lineno, exact=exact)
     if kind in ("int", "float"):

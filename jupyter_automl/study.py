@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -91,7 +92,7 @@ def _check_same_objectives(options: StudyOptions, paths: StudyPaths, spec: dict[
         )
 
 
-def _describe(directions: list[str], metrics: list[str | None]) -> str:
+def _describe(directions: Sequence[str], metrics: Sequence[str | None]) -> str:
     return " and ".join(f"{d} {m or 'the value'}" for d, m in zip(directions, metrics))
 
 
