@@ -8,8 +8,8 @@ import ast
 import itertools
 import linecache
 import traceback
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .errors import AutomlError

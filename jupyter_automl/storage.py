@@ -13,6 +13,7 @@ from .errors import StorageError
 if TYPE_CHECKING:
     import optuna
 
+_DRIVERS = {"postgresql": "psycopg2-binary", "mysql": "pymysql"}
 SQLITE_TIMEOUT = 30.0  # seconds a write waits for another process's lock before failing
 
 
@@ -47,6 +48,11 @@ def storage_errors(url: str) -> Iterator[None]:
     except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError,
             sqlite3.Error) as exc:
         raise StorageError(_explain(url, exc)) from None
+    except ImportError:  # Optuna's message for a missing database driver names no driver
+        scheme = url.split("://", 1)[0].split("+", 1)[0]
+        driver = _DRIVERS.get(scheme, "the SQLAlchemy driver for it")
+        raise StorageError(f"the storage {_redact(url)} needs a database driver: "
+                           f"pip install {driver}") from None
 
 
 def _explain(url: str, exc: BaseException) -> str:

@@ -157,8 +157,8 @@ model.fit(x, y, validation_split=0.25, epochs=5, callbacks=[Probe()])
 def test_check_runs_one_short_epoch(data: Any, tmp_path: Path, capsys: Any) -> None:
     body = MODEL + '''
 batches = []
-model.fit(x, y, validation_split=0.25, epochs=50, batch_size=8,
-          callbacks=[keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs=None: batches.append(b))])
+count = keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs=None: batches.append(b))
+model.fit(x, y, validation_split=0.25, epochs=50, batch_size=8, callbacks=[count])
 assert len(batches) == 3, batches
 '''
     data.run_cell_magic("automl", "chk --check --maximize val_accuracy", body)

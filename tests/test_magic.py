@@ -277,3 +277,21 @@ def test_run_study_without_ipython(tmp_path: Path) -> None:
 
     result = jupyter_automl.run_study(QUAD, f"lib --trials 3 --runs-dir {tmp_path}")
     assert result is not None and result.done == 3
+
+
+def test_storage_elsewhere(ip: Any, tmp_path: Path) -> None:
+    db = tmp_path / "shared" / "studies.db"
+    ip.run_cell_magic("automl", f"ext --trials 3 --storage {db}", QUAD)
+    assert db.exists() and not (runs(tmp_path) / "ext" / "study.db").exists()
+    import jupyter_automl
+
+    assert jupyter_automl.result("ext", runs(tmp_path)).done == 3
+
+
+def test_storage_passwords_stay_out_of_messages_and_files(ip: Any, tmp_path: Path) -> None:
+    url = "postgresql://bob:s3cret@127.0.0.1:9/db"
+    with pytest.raises(StorageError) as info:
+        ip.run_cell_magic("automl", f"pg --trials 1 --storage {url}", QUAD)
+    assert "s3cret" not in str(info.value) and "bob:***@127.0.0.1:9/db" in str(info.value)
+    for path in tmp_path.rglob("*"):
+        assert not path.is_file() or b"s3cret" not in path.read_bytes()
