@@ -45,24 +45,16 @@ def run_study(source: str, options: str | StudyOptions = "",
     runner = StudyRunner(prepared, cell, namespace,
                          [BestExporter(), *(listeners if listeners is not None
                                             else [ProgressLine()])])
-    if runner_done(runner):
-        print(f"study {opts.name!r} already has {prepared.total} finished trials; "
-              "raise --trials to run more")
-    else:
-        reason = runner.run()
-        if reason == "timeout":
-            print(f"--timeout reached: {runner.done}/{runner.total} trials finished; rerun the "
-                  "cell to continue")
+    reason = runner.run()
+    if reason == "already finished":
+        print(f"study {opts.name!r} already has {runner.done}/{prepared.total} finished "
+              "trials; raise --trials to run more")
+    elif reason == "timeout":
+        print(f"--timeout reached: {runner.done}/{runner.total} trials finished; rerun the "
+              "cell to continue")
     result = AutomlResult.load(opts.name, opts.runs_dir, storage=prepared.url)
     print(result.summary())
     return result
-
-
-def runner_done(runner: StudyRunner) -> bool:
-    from optuna.trial import TrialState
-
-    states = (TrialState.COMPLETE, TrialState.PRUNED)
-    return len(runner.study.get_trials(deepcopy=False, states=states)) >= runner.total
 
 
 def check(options: StudyOptions, cell: Cell, namespace: dict[str, Any]) -> None:

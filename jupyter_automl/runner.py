@@ -58,10 +58,13 @@ class StudyRunner:
 
     # -- the template ------------------------------------------------------------------------
     def run(self) -> str:
-        """Run trials until the study's total is reached; return why the run ended."""
+        """Run trials until the study's total is reached; return why the run ended:
+        "finished", "already finished" or "timeout" (an interrupt raises StudyInterrupted)."""
         with storage_errors(self.prepared.url), RunnerLock(self.paths) as lock:
             self.recovered = recover(self.study, self.paths, lock)
             self._load_counts()
+            if self.done >= self.total:
+                return "already finished"
             self._emit("study_started")
             try:
                 self.reason = self._loop(lock)

@@ -57,8 +57,8 @@ def prepare(options: StudyOptions, cell: Cell) -> PreparedStudy:
         existing = _existing_directions(storage, options.name)
         if existing is not None:
             _check_same_objectives(options, paths, spec, existing)
-        n_trials = 0 if existing is None else len(optuna.load_study(
-            study_name=options.name, storage=storage).get_trials(deepcopy=False))
+        n_trials = 0 if existing is None else storage.get_n_trials(
+            storage.get_study_id_from_name(options.name))
         # A resumed study must not replay the draws of its first run: offset the seed.
         seed = None if options.seed is None else options.seed + n_trials
         sampler = make_sampler(options.sampler, seed, len(options.directions), cell.space.params)
