@@ -52,7 +52,7 @@ def run_study(source: str, options: str | StudyOptions = "",
     elif reason == "timeout":
         print(f"--timeout reached: {runner.done}/{runner.total} trials finished; rerun the "
               "cell to continue")
-    result = AutomlResult.load(opts.name, opts.runs_dir, storage=prepared.url)
+    result = AutomlResult(prepared.paths, prepared.url, study=prepared.study)
     print(result.summary())
     return result
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 class BestExporter(Listener):
     """Saves a completed trial's model when it joins the runner's best trials."""
 
-    def trial_finished(self, runner: StudyRunner, trial: optuna.trial.FrozenTrial,
+    def trial_finished(self, runner: StudyRunner, trial: optuna.Trial,
                        outcome: Outcome) -> None:
         front = runner.front
         if outcome.state != "COMPLETE" or trial.number not in {n for n, _ in front}:

@@ -30,6 +30,7 @@ CHECK_STEPS = 3  # batches per epoch in --check mode
 class FitSettings:
     metric: str | None  # the first objective's metric; None picks val_loss, else loss
     direction: str = "minimize"
+    report: bool = True  # intermediate values, for pruners and learning curves (one objective)
     prune: bool = True
     early_stopping: int | None = None
     check: bool = False
@@ -117,9 +118,9 @@ class TrialFit:
         value = self._value_of(logs)
         weights = model.get_weights()
         self._track_best(logs, weights)
-        if value is not None and self.settings.prune:
+        if value is not None and self.settings.report:
             self.trial.report(value, step)
-            if self.trial.should_prune():
+            if self.settings.prune and self.trial.should_prune():
                 import optuna
 
                 raise optuna.TrialPruned(f"pruned at epoch {step}: {self.metric}={value:.4g}")

@@ -42,7 +42,7 @@ class ProgressLine(Listener):
         self._epoch = f" | trial {fit.trial.number} epoch {fit.epochs_run}/{fit.epochs_planned}"
         self._draw(runner)
 
-    def trial_finished(self, runner: StudyRunner, trial: optuna.trial.FrozenTrial,
+    def trial_finished(self, runner: StudyRunner, trial: optuna.Trial,
                        outcome: Outcome) -> None:
         self._epoch = ""
         self._draw(runner)

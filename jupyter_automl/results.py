@@ -21,11 +21,13 @@ if TYPE_CHECKING:
 class AutomlResult:
     """A study's results: ``best_params``, ``best_value(s)``, ``trials``, ``best_model``."""
 
-    def __init__(self, paths: StudyPaths, url: str) -> None:
+    def __init__(self, paths: StudyPaths, url: str, study: optuna.Study | None = None) -> None:
         self.paths = paths
         self.name = paths.name
         self.url = url
         self.spec = paths.read_spec()
+        if study is not None:  # the runner's own: no second connection to the storage
+            self.__dict__["study"] = study
 
     @classmethod
     def load(cls, name: str, runs_dir: str | Path = "automl_runs",

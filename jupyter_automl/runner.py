@@ -90,9 +90,9 @@ class StudyRunner:
                 outcome = self.run_trial(trial)
             except KeyboardInterrupt:
                 self._interrupted(trial)
-            frozen = self._tell(trial, outcome)
+            self._tell(trial, outcome)
             lock.claim(None)
-            self._emit("trial_finished", frozen, outcome)
+            self._emit("trial_finished", trial, outcome)
             failures = failures + 1 if outcome.state == "FAIL" else 0
             if outcome.fatal is not None:
                 raise outcome.fatal
@@ -136,7 +136,7 @@ class StudyRunner:
         return outcome
 
     # -- steps -----------------------------------------------------------------------------------
-    def _tell(self, trial: optuna.Trial, outcome: Outcome) -> optuna.trial.FrozenTrial:
+    def _tell(self, trial: optuna.Trial, outcome: Outcome) -> None:
         from optuna.trial import TrialState
 
         if outcome.state == "FAIL":
@@ -147,14 +147,12 @@ class StudyRunner:
         if outcome.fit is not None and outcome.fit.resumed_at:
             trial.set_user_attr("resumed_at_epoch", outcome.fit.resumed_at)
         state = getattr(TrialState, outcome.state)
-        frozen = self.study.tell(trial, outcome.values if state == TrialState.COMPLETE else None,
-                                 state=state, skip_if_finished=True)
+        _tell(self.study, trial, outcome.values if state == TrialState.COMPLETE else None, state)
         self.counts[outcome.state] += 1
         if outcome.state != "FAIL":
             self.finished_here += 1
         if outcome.values is not None:
             self._note_values(trial.number, outcome.values)
-        return frozen
 
     def _interrupted(self, trial: optuna.Trial) -> NoReturn:
         frozen = self.study._storage.get_trial(trial._trial_id)
@@ -178,6 +176,7 @@ class StudyRunner:
         first = self.prepared.objectives[0]
         return keras_hooks.FitSettings(
             metric=first.metric, direction=first.direction,
+            report=len(options.directions) == 1,
             prune=len(options.directions) == 1 and options.effective_pruner != "none",
             early_stopping=options.early_stopping, check=options.check,
             cell_supplies_value=self.cell.returns_value,
@@ -219,3 +218,19 @@ class StudyRunner:
         if not self.finished_here:
             return None
         return self.elapsed / self.finished_here * max(0, self.total - self.done)
+
+
+def _tell(study: optuna.Study, trial: optuna.Trial, values: list[float] | None,
+          state: optuna.trial.TrialState) -> None:
+    """``study.tell`` without the deep copy of the told trial it reads back and returns.
+
+    That copy is a database read per trial which ``study.optimize`` does not make; skipping
+    it keeps this loop as fast as Optuna's own (benchmarks/overhead.py).
+    """
+    try:
+        from optuna.study._tell import _tell_with_warning
+    except ImportError:  # a future Optuna moved it: the public call is only slower
+        study.tell(trial, values, state=state)
+        return
+    _tell_with_warning(study=study, trial=trial, value_or_values=values, state=state,
+                       suppress_warning=True)
