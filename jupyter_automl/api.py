@@ -11,6 +11,7 @@ from typing import Any
 from ._duration import format_duration
 from ._io import write_atomic
 from .cell import Cell
+from .display import display_mode
 from .errors import AutomlError
 from .events import Listener
 from .export import BestExporter
@@ -25,12 +26,14 @@ from .study import PreparedStudy, prepare
 def run_study(source: str, options: str | StudyOptions = "",
               namespace: dict[str, Any] | None = None,
               listeners: Sequence[Listener] | None = None,
-              setup_cells: Sequence[str] = ()) -> AutomlResult | None:
-    """Run ``source`` as the study ``options`` describe; return its result (None for --check).
+              setup_cells: Sequence[str] = (), display: str = "auto") -> Any:
+    """Run ``source`` as the study ``options`` describe and return its :class:`AutomlResult`.
 
     ``namespace`` is where the cell's free names are looked up (the notebook's, in the magic).
-    ``listeners`` default to a progress line; the study's best model is always exported.
+    ``listeners`` default to what ``display`` picks (see :mod:`.display`): the live panel, a
+    progress line and static charts, or a progress line. The best model is always exported.
     ``setup_cells`` (the ``%%automl_setup`` cells) are recorded in the study's ``setup/``.
+    ``--check`` returns None; ``--background`` returns the running :class:`BackgroundRun`.
     """
     opts = parse_options(options) if isinstance(options, str) else options
     cell = Cell.parse(source, opts.name)
@@ -38,20 +41,52 @@ def run_study(source: str, options: str | StudyOptions = "",
     if opts.check:
         check(opts, cell, namespace)
         return None
+    mode = display_mode(display)
+    if opts.background:
+        from .background import start
+
+        return start(opts.name, lambda: new_runner(opts, cell, namespace, setup_cells, []),
+                     mode, namespace)
+    runner = new_runner(opts, cell, namespace, setup_cells,
+                        default_listeners(mode) if listeners is None else listeners)
+    return finish(runner, runner.run())
+
+
+def new_runner(opts: StudyOptions, cell: Cell, namespace: dict[str, Any],
+               setup_cells: Sequence[str], listeners: Sequence[Listener]) -> StudyRunner:
+    """Open the study and make its runner (the best-model exporter first among listeners)."""
     prepared = prepare(opts, cell)
     record_setup(prepared.paths, setup_cells)
     if prepared.kept_aside is not None:
         print(f"--fresh: the previous study folder is kept as {prepared.kept_aside}")
-    runner = StudyRunner(prepared, cell, namespace,
-                         [BestExporter(), *(listeners if listeners is not None
-                                            else [ProgressLine()])])
-    reason = runner.run()
+        opts.fresh = False  # a Resume of this run continues it rather than starting over
+    return StudyRunner(prepared, cell, namespace, [BestExporter(), *listeners])
+
+
+def default_listeners(mode: str) -> list[Listener]:
+    if mode == "widgets":
+        from .ui.panel import StudyPanel
+
+        return [StudyPanel()]
+    if mode == "static":
+        from .ui.static import StaticReport
+
+        return [ProgressLine(), StaticReport()]
+    return [ProgressLine()]
+
+
+def finish(runner: StudyRunner, reason: str) -> AutomlResult:
+    """Say how the run ended and return the study's result."""
+    prepared = runner.prepared
     if reason == "already finished":
-        print(f"study {opts.name!r} already has {runner.done}/{prepared.total} finished "
+        print(f"study {runner.name!r} already has {runner.done}/{prepared.total} finished "
               "trials; raise --trials to run more")
     elif reason == "timeout":
         print(f"--timeout reached: {runner.done}/{runner.total} trials finished; rerun the "
               "cell to continue")
+    elif reason == "stopped":
+        print(f"study {runner.name!r} stopped: {runner.done}/{runner.total} trials finished; "
+              "Resume (or rerun the cell) to continue")
     result = AutomlResult(prepared.paths, prepared.url, study=prepared.study)
     print(result.summary())
     return result

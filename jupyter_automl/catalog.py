@@ -54,6 +54,33 @@ def show_text(name: str, runs_dir: str | Path) -> str:
     return f"{result.summary()}\n\n{result.trials!r}"
 
 
+def show(name: str, runs_dir: str | Path, display: str = "auto") -> Any:
+    """Redraw a study from its storage: the panel, static charts or text, as ``display`` says.
+
+    Returns the panel (widgets mode) so that it can be inspected."""
+    from .display import display_mode
+
+    mode = display_mode(display)
+    if mode == "text":
+        print(show_text(name, runs_dir))
+        return None
+    from .ui.model import StudyModel
+
+    result = AutomlResult.load(name, runs_dir)
+    model = StudyModel.from_result(result)
+    print(result.summary())
+    if mode == "static":
+        from .ui.static import show as show_static
+
+        show_static(model, result.study)
+        return None
+    from .ui.panel import StudyPanel
+
+    panel = StudyPanel()
+    panel.attach(model, result.study)
+    return panel
+
+
 def delete(name: str, runs_dir: str | Path, yes: bool = False,
            ask: Callable[[str], str] = input) -> bool:
     """Delete a study's folder after asking (``yes`` skips the question). Returns True if gone."""

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 CHECK_STEPS = 3  # batches per epoch in --check mode
 
 
+class StopRequested(KeyboardInterrupt):
+    """Stop was pressed: the trial ends like an interrupt, checkpointed and queued for retry."""
+
+
 @dataclass
 class FitSettings:
     metric: str | None  # the first objective's metric; None picks val_loss, else loss
@@ -42,12 +46,14 @@ class TrialFit:
 
     def __init__(self, trial: optuna.Trial, folder: Path, settings: FitSettings,
                  resume: checkpoint.Checkpoint | None = None,
-                 on_epoch: Callable[[TrialFit], None] | None = None) -> None:
+                 on_epoch: Callable[[TrialFit], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> None:
         self.trial = trial
         self.folder = folder
         self.settings = settings
         self.resume = resume
         self.on_epoch = on_epoch
+        self.should_stop = should_stop
         self.writer = checkpoint.CheckpointWriter(folder)
         self.history: list[dict[str, float]] = list(resume.history) if resume else []
         self.model: Any = None
@@ -59,6 +65,7 @@ class TrialFit:
         self.offset = 0  # epochs of earlier fit() calls in this trial
         self.epochs_planned = 0
         self.resumed_at: int | None = None
+        self.peak_mb: float | None = None
         if self.history and self.metric is None:
             self.metric = _default_metric(self.history[0])
         for logs in self.history:
@@ -124,10 +131,14 @@ class TrialFit:
                 import optuna
 
                 raise optuna.TrialPruned(f"pruned at epoch {step}: {self.metric}={value:.4g}")
+        self.peak_mb = max(self.peak_mb or 0.0, rss_mb())
         optimizer = [v.numpy() for v in getattr(model.optimizer, "variables", [])]
         self.writer.save(step, weights, optimizer, self.state())
         if self.on_epoch is not None:
             self.on_epoch(self)
+        if self.should_stop is not None and self.should_stop():
+            self.writer.wait()  # the epoch is on disk before the trial gives up
+            raise StopRequested(f"stopped after epoch {step}")
         patience = self.settings.early_stopping
         if patience is not None and self.since_best >= patience:
             model.stop_training = True
@@ -146,7 +157,8 @@ class TrialFit:
     def state(self) -> dict[str, Any]:
         return {"trial": self.trial.number, "history": self.history, "metric": self.metric,
                 "best_epoch": self.best_epoch, "best_value": self.best_value,
-                "epochs_planned": self.epochs_planned, "resumed_at": self.resumed_at}
+                "epochs_planned": self.epochs_planned, "resumed_at": self.resumed_at,
+                "peak_mb": self.peak_mb}
 
     def _value_of(self, logs: dict[str, float]) -> float | None:
         if self.metric is None:
@@ -227,6 +239,13 @@ def _callback_class() -> type:
             self.trial_fit.epoch_end(self.model, epoch, logs or {})
 
     return AutomlCallback
+
+
+def rss_mb() -> float:
+    """This process's resident memory in MB (sampled: the peak between samples is missed)."""
+    import psutil  # a dependency of ipykernel
+
+    return float(psutil.Process().memory_info().rss) / 2**20
 
 
 def _default_metric(logs: dict[str, float]) -> str:

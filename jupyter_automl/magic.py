@@ -6,7 +6,7 @@ import shlex
 from typing import Any
 
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, magics_class
-from traitlets import Int, Unicode
+from traitlets import CaselessStrEnum, Int, Unicode
 from traitlets.config import Configurable
 
 from .errors import AutomlError, OptionError
@@ -23,6 +23,9 @@ class Automl(Magics, Configurable):  # type: ignore[misc]
     runs_dir = Unicode("automl_runs", config=True,
                        help="Folder of the studies, relative to the notebook's directory.")
     default_trials = Int(20, config=True, help="Total trials of a study when --trials is absent.")
+    display = CaselessStrEnum(["auto", "widgets", "static", "text"], default_value="auto",
+                              config=True, help="How studies are shown: live widgets, static "
+                              "charts (saved notebooks), text; auto picks by where it runs.")
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -37,8 +40,9 @@ class Automl(Magics, Configurable):  # type: ignore[misc]
             options.trials = self.default_trials
         from .api import run_study
 
-        result = run_study(cell, options, self._shell.user_ns, setup_cells=self.setup_cells)
-        if result is not None:
+        result = run_study(cell, options, self._shell.user_ns, setup_cells=self.setup_cells,
+                           display=self.display)
+        if result is not None and not options.background:
             self._shell.user_ns["_automl"] = result
         return None
 
@@ -65,13 +69,26 @@ class Automl(Magics, Configurable):  # type: ignore[misc]
         if command == "list":
             print(catalog.list_text(args[0] if args else self.runs_dir))
         elif command == "show" and len(args) == 1:
-            print(catalog.show_text(args[0], self.runs_dir))
+            catalog.show(args[0], self.runs_dir, self.display)
+        elif command in ("stop", "wait") and len(args) == 1:
+            from . import background
+
+            run = background.get(args[0])
+            if command == "stop":
+                run.stop()
+                print(f"study {args[0]!r}: stopping (a Keras trial checkpoints at its next "
+                      "epoch); %automl wait to block until it has")
+            else:
+                result = run.wait()
+                if result is not None:
+                    self._shell.user_ns["_automl"] = result
         elif command == "delete" and args and args[0] != "--yes":
             catalog.delete(args[0], self.runs_dir, yes="--yes" in args[1:] or "-y" in args[1:],
                            ask=input)
         else:
             raise OptionError(f"%automl {line.strip()}: unknown command; use %automl list "
-                              "[RUNS_DIR], %automl show NAME or %automl delete NAME [--yes]")
+                              "[RUNS_DIR], show NAME, stop NAME, wait NAME or delete NAME "
+                              "[--yes]")
 
 
 def _stored_total(options: Any) -> bool:
@@ -81,7 +98,7 @@ def _stored_total(options: Any) -> bool:
 
 
 Automl.automl.__doc__ = PARSER.format_help() + """
-Line form: %automl list [RUNS_DIR] | %automl show NAME | %automl delete NAME [--yes]
+Line form: %automl list [RUNS_DIR] | show NAME | stop NAME | wait NAME | delete NAME [--yes]
 """
 
 

@@ -48,6 +48,7 @@ class StudyOptions:
     runs_dir: str = "automl_runs"
     fresh: bool = False
     check: bool = False
+    background: bool = False
     max_failures: int = 3
 
     @property
@@ -128,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start over; the old study folder is kept under a new name")
     p.add_argument("--check", action="store_true",
                    help="smoke-test the cell: one short trial, the study is not touched")
+    p.add_argument("--background", action="store_true",
+                   help="run the trials in a thread: the cell returns at once; Stop/Resume in "
+                        "the panel, %%automl stop/wait NAME")
     return p
 
 
@@ -154,6 +158,8 @@ def parse_options(line: str, *,
     if args.pruner not in (None, "none") and len(objectives) > 1:
         PARSER.error(f"--pruner {args.pruner} needs a single objective; Optuna cannot prune "
                      "multi-objective studies (drop --pruner or keep one --maximize/--minimize)")
+    if args.background and args.check:
+        PARSER.error("--check runs one short trial in the foreground; drop --background")
     if args.fresh and args.check:
         PARSER.error("--check never touches the study, so it cannot be combined with --fresh")
     return StudyOptions(
@@ -169,6 +175,7 @@ def parse_options(line: str, *,
         runs_dir=args.runs_dir or default_runs_dir,
         fresh=args.fresh,
         check=args.check,
+        background=args.background,
     )
 
 

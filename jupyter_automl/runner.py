@@ -10,6 +10,7 @@ and stops; rerunning the cell resumes.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ from .errors import (
     TrialValueError,
 )
 from .events import Listener, Outcome
+from .keras_hooks import StopRequested
 from .recovery import RunnerLock, fail_and_retry, recover
 from .storage import storage_errors
 from .study import PreparedStudy
@@ -55,6 +57,7 @@ class StudyRunner:
         self.recovered: list[int] = []
         self.reason = ""
         self.front: list[tuple[int, list[float]]] = []  # the best trial, or the Pareto front
+        self.stop_event = threading.Event()  # Stop: the trial checkpoints at its next epoch
 
     # -- the template ------------------------------------------------------------------------
     def run(self) -> str:
@@ -83,13 +86,17 @@ class StudyRunner:
         while self.done < self.total:
             if timeout is not None and self.elapsed >= timeout:
                 return "timeout"
+            if self.stop_event.is_set():
+                return "stopped"
             trial = self.study.ask()
             lock.claim(trial.number)
             self._emit("trial_started", trial)
             try:
                 outcome = self.run_trial(trial)
+            except StopRequested:
+                self._interrupted(trial, "stopped")
             except KeyboardInterrupt:
-                self._interrupted(trial)
+                self._interrupted(trial, "interrupted")
             self._tell(trial, outcome)
             lock.claim(None)
             self._emit("trial_finished", trial, outcome)
@@ -110,7 +117,8 @@ class StudyRunner:
         if self.cell.uses_keras or "keras" in sys.modules:
             keras_hooks.install()
         fit = keras_hooks.TrialFit(trial, self.paths.trial(trial.number), self._fit_settings(),
-                                   self._resume_point(trial), self._epoch_ended)
+                                   self._resume_point(trial), self._epoch_ended,
+                                   should_stop=self.stop_event.is_set)
         space_token = space.bind(space.TrialSpace(trial))
         fit_token = keras_hooks.bind(fit)
         start = time.monotonic()
@@ -154,17 +162,17 @@ class StudyRunner:
         if outcome.values is not None:
             self._note_values(trial.number, outcome.values)
 
-    def _interrupted(self, trial: optuna.Trial) -> NoReturn:
+    def _interrupted(self, trial: optuna.Trial, reason: str) -> NoReturn:
         frozen = self.study._storage.get_trial(trial._trial_id)
-        retried = fail_and_retry(self.study, frozen, self.paths, reason="interrupted")
+        retried = fail_and_retry(self.study, frozen, self.paths, reason=reason)
         self.counts["FAIL"] += 1
-        self.reason = "interrupted"
+        self.reason = reason
         saved = checkpoint.read_state(self.paths.trial(trial.number)).get("history", [])
         where = f" at epoch {len(saved)}" if saved else ""
         resume = (f"trial {trial.number} was checkpointed{where} and will resume from there"
                   if retried else f"trial {trial.number} is failed")
         raise StudyInterrupted(
-            f"study {self.name!r} interrupted: {self.done}/{self.total} trials finished, {resume}."
+            f"study {self.name!r} {reason}: {self.done}/{self.total} trials finished, {resume}."
             " Rerun the cell to resume.") from None
 
     def _resume_point(self, trial: optuna.Trial) -> checkpoint.Checkpoint | None:

@@ -1,0 +1,170 @@
+"""Plotly figures of a :class:`~.model.StudyModel`.
+
+Every chart is built once with a fixed set of traces (``make_*``) and refreshed by assigning
+new data to those traces (``fill_*``), so the same code draws a static ``go.Figure`` for a
+saved notebook and updates a live ``FigureWidget`` in place. Many trials share one trace
+(lines separated by gaps), so a chart of 1000 trials is still a handful of traces.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .model import Series, StudyModel
+
+CURVES = ("complete", "pruned", "running", "failed", "selected")
+_CURVE_STATE = {"complete": "COMPLETE", "pruned": "PRUNED", "running": "RUNNING",
+                "failed": "FAIL"}
+_STYLE = {
+    "complete": {"color": "rgba(31,119,180,0.55)", "width": 1.5},
+    "pruned": {"color": "rgba(150,150,150,0.45)", "width": 1, "dash": "dot"},
+    "running": {"color": "rgba(255,127,14,0.9)", "width": 2},
+    "failed": {"color": "rgba(214,39,40,0.35)", "width": 1, "dash": "dash"},
+    "selected": {"color": "crimson", "width": 4},
+}
+
+
+def _go() -> Any:
+    import plotly.graph_objects as go  # plotly loads with the first chart, never at %load_ext
+
+    return go
+
+
+def _layout(title: str, x: str, y: str, **extra: Any) -> dict[str, Any]:
+    return {"title": {"text": title, "font": {"size": 14}}, "xaxis": {"title": {"text": x}},
+            "yaxis": {"title": {"text": y}}, "height": 320, "margin": {"l": 60, "r": 20,
+            "t": 40, "b": 45}, "template": "plotly_white", "showlegend": True, **extra}
+
+
+def _assign(trace: Any, series: Series) -> None:
+    trace.x, trace.y, trace.customdata = series.x, series.y, series.trial
+
+
+# -- learning curves ---------------------------------------------------------------------------
+def make_curves(model: StudyModel, figure_class: Any = None) -> Any:
+    go = _go()
+    fig = (figure_class or go.Figure)(layout=_layout(
+        "Learning curves", "epoch", model.metrics[0], legend={"orientation": "h", "y": -0.25}))
+    for name in CURVES:
+        fig.add_scatter(name=name, mode="lines", line=_STYLE[name], connectgaps=False,
+                        hovertemplate="trial %{customdata}<br>epoch %{x}: %{y:.4g}"
+                                      "<extra></extra>")
+    fill_curves(fig, model)
+    return fig
+
+
+def fill_curves(fig: Any, model: StudyModel) -> None:
+    groups = model.curves()
+    for trace in fig.data:
+        series = model.selected_curve() if trace.name == "selected" \
+            else groups[_CURVE_STATE[trace.name]]
+        _assign(trace, series)
+
+
+# -- history -----------------------------------------------------------------------------------
+def make_history(model: StudyModel, figure_class: Any = None) -> Any:
+    go = _go()
+    fig = (figure_class or go.Figure)(layout=_layout(
+        "Optimization history", "trial", model.metrics[0]))
+    fig.add_scatter(name="trial value", mode="markers", marker={"color": "#1f77b4", "size": 7},
+                    hovertemplate="trial %{customdata}: %{y:.4g}<extra></extra>")
+    fig.add_scatter(name="best so far", mode="lines", line={"shape": "hv", "color": "#2ca02c"},
+                    hoverinfo="skip")
+    fig.add_scatter(name="selected", mode="markers", hoverinfo="skip",
+                    marker={"color": "crimson", "size": 14, "symbol": "circle-open",
+                            "line": {"width": 3}})
+    fill_history(fig, model)
+    return fig
+
+
+def fill_history(fig: Any, model: StudyModel) -> None:
+    values, best = model.history()
+    _assign(fig.data[0], values)
+    _assign(fig.data[1], best)
+    _assign(fig.data[2], _selected_point(model, values))
+
+
+def _selected_point(model: StudyModel, series: Series) -> Series:
+    picked = Series()
+    for x, y, t in zip(series.x, series.y, series.trial):
+        if t is not None and t == model.selected:
+            picked.x.append(x)
+            picked.y.append(y)
+            picked.trial.append(t)
+    return picked
+
+
+# -- parallel coordinates ------------------------------------------------------------------------
+def make_parallel(model: StudyModel, figure_class: Any = None) -> Any:
+    go = _go()
+    layout = _layout("Parameters of complete trials", "", "")
+    layout.update(margin={"l": 60, "r": 60, "t": 60, "b": 30}, showlegend=False)
+    fig = (figure_class or go.Figure)(layout=layout)
+    fig.add_parcoords(line={"colorscale": "Viridis", "showscale": True})
+    fill_parallel(fig, model)
+    return fig
+
+
+def fill_parallel(fig: Any, model: StudyModel) -> None:
+    dims, color = model.parallel()
+    trace = fig.data[0]
+    trace.dimensions = dims
+    trace.line.color = color
+    trace.line.reversescale = model.directions[0] == "minimize"
+
+
+# -- importance --------------------------------------------------------------------------------
+def make_importance(importances: dict[str, float], figure_class: Any = None) -> Any:
+    go = _go()
+    layout = _layout("Parameter importance", "importance", "")
+    layout.update(showlegend=False)
+    fig = (figure_class or go.Figure)(layout=layout)
+    fig.add_bar(orientation="h", marker={"color": "#9467bd"})
+    fill_importance(fig, importances)
+    return fig
+
+
+def fill_importance(fig: Any, importances: dict[str, float]) -> None:
+    ordered = sorted(importances.items(), key=lambda kv: kv[1])
+    fig.data[0].x = [v for _, v in ordered]
+    fig.data[0].y = [k for k, _ in ordered]
+
+
+# -- Pareto front ------------------------------------------------------------------------------
+def make_pareto(model: StudyModel, figure_class: Any = None) -> Any:
+    go = _go()
+    fig = (figure_class or go.Figure)(layout=_layout(
+        "Pareto front", model.metrics[0], model.metrics[1]))
+    fig.add_scatter(name="trials", mode="markers", marker={"color": "#bbbbbb", "size": 7},
+                    hovertemplate="trial %{customdata}: (%{x:.4g}, %{y:.4g})<extra></extra>")
+    fig.add_scatter(name="Pareto front", mode="lines+markers", line={"color": "#d62728"},
+                    marker={"size": 9},
+                    hovertemplate="trial %{customdata}: (%{x:.4g}, %{y:.4g})<extra></extra>")
+    fig.add_scatter(name="selected", mode="markers", hoverinfo="skip",
+                    marker={"color": "crimson", "size": 15, "symbol": "circle-open",
+                            "line": {"width": 3}})
+    fill_pareto(fig, model)
+    return fig
+
+
+def fill_pareto(fig: Any, model: StudyModel) -> None:
+    everything, front = model.pareto()
+    _assign(fig.data[0], everything)
+    _assign(fig.data[1], front)
+    _assign(fig.data[2], _selected_point(model, everything))
+
+
+def importances(study: Any) -> dict[str, float]:
+    """Parameter importances of ``study``'s first objective; empty when it cannot tell yet."""
+    import warnings
+
+    import optuna
+
+    try:
+        with warnings.catch_warnings():  # "too few trials": the chart fills in as they come
+            warnings.simplefilter("ignore")
+            return optuna.importance.get_param_importances(
+                study, evaluator=optuna.importance.PedAnovaImportanceEvaluator(),
+                target=(lambda t: t.values[0]) if len(study.directions) > 1 else None)
+    except (ValueError, RuntimeError, ZeroDivisionError):
+        return {}
