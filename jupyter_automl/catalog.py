@@ -24,7 +24,8 @@ def rows(runs_dir: str | Path) -> list[dict[str, Any]]:
         try:
             row["done"] = result.done
             trial = result.best_trial
-            row["best"] = trial.value if trial else None
+            row["best"] = trial.value if trial else (
+                f"front of {len(result.best_values)}" if len(result.directions) > 1 else None)
         except AutomlError as exc:
             row.update(done=None, best=None, state=f"unreadable: {exc}")
             out.append(row)
@@ -42,7 +43,8 @@ def list_text(runs_dir: str | Path) -> str:
         return f"no studies in {Path(runs_dir).absolute()}"
     lines = [("name", "state", "trials", "best", "updated")]
     for r in table:
-        best = "" if r["best"] is None else f"{r['best']:.6g}"
+        best = r["best"] if isinstance(r["best"], str) else (
+            "" if r["best"] is None else f"{r['best']:.6g}")
         done = "?" if r["done"] is None else r["done"]
         lines.append((r["name"], r["state"], f"{done}/{r['total']}", best, r["updated"]))
     widths = [max(len(str(line[i])) for line in lines) for i in range(5)]

@@ -39,6 +39,8 @@ class FitSettings:
     early_stopping: int | None = None
     check: bool = False
     cell_supplies_value: bool = False  # the cell returns its value: a missing metric may be there
+    # further objectives (metric, direction): the best epoch follows the first one in the logs
+    others: tuple[tuple[str, str], ...] = ()
 
 
 class TrialFit:
@@ -58,6 +60,7 @@ class TrialFit:
         self.history: list[dict[str, float]] = list(resume.history) if resume else []
         self.model: Any = None
         self.metric = settings.metric
+        self.direction = settings.direction
         self.best_value: float | None = None
         self.best_epoch: int | None = None
         self.best_weights: list[Any] | None = None
@@ -164,9 +167,13 @@ class TrialFit:
         if self.metric is None:
             self.metric = _default_metric(logs)
         value = logs.get(self.metric)
-        if value is None:
-            if self.settings.cell_supplies_value:
+        if value is None and self.settings.cell_supplies_value:
+            # e.g. --minimize params (returned by the cell) --maximize val_accuracy (logged)
+            logged = [(m, d) for m, d in self.settings.others if m in logs]
+            if not logged:
                 return None
+            (self.metric, self.direction), value = logged[0], logs[logged[0][0]]
+        if value is None:
             available = ", ".join(k for k in logs if k != "epoch")
             raise MetricError(f"metric {self.metric!r} is not in the training logs; they have: "
                               f"{available}. Pass one of those to --maximize/--minimize (val_* "
@@ -180,7 +187,7 @@ class TrialFit:
         if value is None:
             return
         better = (self.best_value is None or (value > self.best_value
-                  if self.settings.direction == "maximize" else value < self.best_value))
+                  if self.direction == "maximize" else value < self.best_value))
         if better:
             self.best_value, self.best_epoch = value, int(logs["epoch"])
             self.best_weights = weights

@@ -80,7 +80,7 @@ def line(runner: StudyRunner) -> str:
     if c["PRUNED"] or c["FAIL"]:
         parts[0] += f" ({c['PRUNED']} pruned, {c['FAIL']} failed)"
     if runner.best_text:
-        parts.append(f"best {runner.best_text}")
+        parts.append(runner.best_text)
     elapsed = runner.elapsed
     eta = runner.eta
     parts.append(format_duration(elapsed) + (f", ETA {format_duration(eta)}" if eta else ""))

@@ -13,6 +13,7 @@ from ._duration import format_duration
 from .errors import StudyNotFoundError
 from .runs import StudyPaths, list_study_folders, study_paths
 from .storage import open_storage, storage_errors, storage_url
+from .values import value_columns
 
 if TYPE_CHECKING:
     import optuna
@@ -139,7 +140,7 @@ class TrialTable:
     """The study's trials as rows of plain dicts (``to_pandas()`` if pandas is installed)."""
 
     def __init__(self, result: AutomlResult) -> None:
-        self.metrics = [m or "value" for m in result.metrics]
+        self.metrics = value_columns(result.metrics)
         self.rows = [_row(t, result.paths, self.metrics)
                      for t in result.study.get_trials(deepcopy=False)]
 

@@ -188,6 +188,8 @@ class StudyRunner:
             prune=len(options.directions) == 1 and options.effective_pruner != "none",
             early_stopping=options.early_stopping, check=options.check,
             cell_supplies_value=self.cell.returns_value,
+            others=tuple((o.metric, o.direction) for o in self.prepared.objectives[1:]
+                         if o.metric is not None),
         )
 
     def _epoch_ended(self, fit: keras_hooks.TrialFit) -> None:
@@ -203,10 +205,10 @@ class StudyRunner:
         signs = [1.0 if d == "maximize" else -1.0 for d in self.prepared.options.directions]
         self.front = pareto_front([*self.front, (number, values)], signs)
         if len(signs) > 1:
-            self.best_text = f"{len(self.front)} on the Pareto front"
+            self.best_text = f"Pareto front: {len(self.front)} trials"
         else:
             metric = self.prepared.objectives[0].metric
-            self.best_text = f"{metric + ' ' if metric else ''}{self.front[0][1][0]:.6g}"
+            self.best_text = f"best {metric + ' ' if metric else ''}{self.front[0][1][0]:.6g}"
 
     def _emit(self, event: str, *args: Any) -> None:
         for listener in self.listeners:

@@ -5,6 +5,7 @@ best trials (the Pareto front) among finished ones.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .errors import MetricError, TrialValueError
@@ -85,3 +86,12 @@ def pareto_front(points: list[tuple[int, list[float]]],
     if len(signs) == 1:  # ties: the earliest trial stays best
         front = front[:1]
     return front
+
+
+TABLE_COLUMNS = {"number", "state", "params", "epochs", "duration", "kernel", "peak_mb", "error"}
+
+
+def value_columns(metrics: Sequence[str | None]) -> list[str]:
+    """The objectives' column names in trial tables: each metric's name, or ``value``; a name
+    that is also a table column is renamed (``params`` -> ``params (value)``)."""
+    return [f"{m} (value)" if m in TABLE_COLUMNS else (m or "value") for m in metrics]

@@ -178,3 +178,17 @@ model.fit(x, y, validation_split=0.25, epochs=2)
         assert trial.values[1] == 8 * trial.params["units"] + trial.params["units"] + \
             trial.params["units"] * 2 + 2
     assert set(result.best_model) == {t.number for t in result.study.best_trials}
+
+
+def test_the_best_epoch_follows_a_logged_objective_in_any_position(data: Any,
+                                                                   tmp_path: Path) -> None:
+    body = MODEL + '''
+model.fit(x, y, validation_split=0.25, epochs=3)
+{"params": model.count_params()}
+'''
+    data.run_cell_magic("automl", "order --trials 1 --minimize params --maximize val_accuracy",
+                        body)
+    (trial,) = study_of(runs(tmp_path), "order").trials
+    state = json.loads((runs(tmp_path) / "order/trials/0/state.json").read_text())
+    assert state["metric"] == "val_accuracy"
+    assert trial.values[1] == max(h["val_accuracy"] for h in state["history"])

@@ -295,3 +295,14 @@ def test_storage_passwords_stay_out_of_messages_and_files(ip: Any, tmp_path: Pat
     assert "s3cret" not in str(info.value) and "bob:***@127.0.0.1:9/db" in str(info.value)
     for path in tmp_path.rglob("*"):
         assert not path.is_file() or b"s3cret" not in path.read_bytes()
+
+
+def test_a_metric_named_like_a_table_column_keeps_its_values(ip: Any, capsys: Any) -> None:
+    body = 'x = hp.float("x", 0, 1)\n{"acc": x, "params": int(100 * x)}'
+    ip.run_cell_magic("automl", "cols --trials 3 --maximize acc --minimize params", body)
+    table = ip.user_ns["_automl"].trials
+    assert table.columns[:4] == ["number", "state", "acc", "params (value)"]
+    assert table[0]["params (value)"] == int(100 * table[0]["params"]["x"])
+    capsys.readouterr()
+    ip.run_line_magic("automl", "list")
+    assert "cols  finished  3/3     front of" in capsys.readouterr().out

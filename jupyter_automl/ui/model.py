@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import checkpoint
-from ..values import pareto_front
+from ..values import pareto_front, value_columns
 
 if TYPE_CHECKING:
     import optuna
@@ -65,6 +65,7 @@ class StudyModel:
                  total: int) -> None:
         self.name = name
         self.metrics = [m or "value" for m in metrics]
+        self.value_columns = value_columns(metrics)
         self.directions = directions
         self.total = total
         self.records: dict[int, TrialRecord] = {}
@@ -217,8 +218,8 @@ class StudyModel:
         for number in sorted(self.records):
             r = self.records[number]
             row: dict[str, Any] = {"number": r.number, "state": r.state}
-            for i, metric in enumerate(self.metrics):
-                row[metric] = r.values[i] if r.values else None
+            for i, column in enumerate(self.value_columns):
+                row[column] = r.values[i] if r.values else None
             row.update(params=", ".join(f"{k}={_short(v)}" for k, v in r.params.items()),
                        epochs=r.epochs or None, duration=r.duration, kernel=r.kernel,
                        peak_mb=r.peak_mb, error=r.error)
@@ -227,8 +228,8 @@ class StudyModel:
 
     @property
     def columns(self) -> list[str]:
-        return ["number", "state", *self.metrics, "params", "epochs", "duration", "kernel",
-                "peak_mb"]
+        return ["number", "state", *self.value_columns, "params", "epochs", "duration",
+                "kernel", "peak_mb"]
 
 
 def _short(value: Any) -> str:

@@ -119,8 +119,9 @@ class StudyPanel(Listener):
                          layout=w.Layout(grid_template_columns="repeat(2, minmax(0, 1fr))"))
         self.root = w.VBox([w.HBox([self.header, self.stop_button, self.resume_button]),
                             self.best, grid, self.table]).add_class("automl-panel")
-        self._last = 0.0
-        self.refresh(force=True)
+        self._last = time.monotonic()  # the charts were just drawn: only the text is due
+        self._trials_dirty = False
+        self._fill_text(model)
         if self.display:
             from IPython.display import display
 
@@ -139,15 +140,20 @@ class StudyPanel(Listener):
             return
         self._last = now
         model = self._need()
-        self.header.value = self._header_html(model)
-        self._controls()
         with self.figures["curves"].batch_update():
             charts.fill_curves(self.figures["curves"], model)
         if self._trials_dirty:
             self._trials_dirty = False
-            self.best.value = self._best_html(model)
             self._fill_trial_charts(model, force)
-            self.table.set_rows(model.columns, model.table_rows())
+            self._fill_text(model)
+        else:
+            self.header.value = self._header_html(model)
+
+    def _fill_text(self, model: StudyModel) -> None:
+        self.header.value = self._header_html(model)
+        self.best.value = self._best_html(model)
+        self.table.set_rows(model.columns, model.table_rows())
+        self._controls()
 
     def _fill_trial_charts(self, model: StudyModel, force: bool) -> None:
         history = self.figures["history"]

@@ -1,0 +1,157 @@
+"""The study panel, its chart data, static output and background runs (no browser here:
+widgets are checked through their traits, as a front end would receive them)."""
+
+from __future__ import annotations
+
+import time
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jupyter_automl import background, catalog
+from jupyter_automl.errors import AutomlError, StudyNotFoundError
+from jupyter_automl.ui import charts
+from jupyter_automl.ui.model import StudyModel
+from jupyter_automl.ui.table import TrialTable, table_html
+
+QUAD = 'x = hp.float("x", -10, 10)\nk = hp.choice("k", ["a", "b"])\n(x - 2) ** 2 + (k == "b")'
+
+
+def model_with(curves: dict[int, tuple[str, list[float]]], maximize: bool = False) -> StudyModel:
+    model = StudyModel("m", ["val_loss"], ["maximize" if maximize else "minimize"], 10)
+    for number, (state, curve) in curves.items():
+        record = model.start(number, {"lr": 0.1 * (number + 1), "act": "relu"})
+        record.curve = list(enumerate(curve, 1))
+        values = [min(curve)] if state == "COMPLETE" else None
+        model.finish(number, state, values, record.params, 1.0, 100.0, None)
+    return model
+
+
+def test_curves_group_trials_by_state_in_one_trace_each() -> None:
+    model = model_with({0: ("COMPLETE", [3.0, 2.0, 1.0]), 1: ("PRUNED", [4.0]),
+                        2: ("COMPLETE", [2.5, 0.5, 0.4])})
+    groups = model.curves()
+    assert groups["COMPLETE"].x == [1, 2, 3, None, 1, 2, 3]
+    assert groups["COMPLETE"].trial == [0, 0, 0, None, 2, 2, 2]
+    assert groups["PRUNED"].y == [4.0] and groups["RUNNING"].x == []
+
+
+def test_history_keeps_the_best_so_far() -> None:
+    model = model_with({0: ("COMPLETE", [3.0]), 1: ("COMPLETE", [5.0]), 2: ("COMPLETE", [1.0])})
+    values, best = model.history()
+    assert values.y == [3.0, None, 5.0, None, 1.0] and best.y == [3.0, 3.0, 1.0]
+    up = model_with({0: ("COMPLETE", [3.0]), 1: ("COMPLETE", [5.0])}, maximize=True)
+    assert up.history()[1].y == [3.0, 5.0]
+
+
+def test_parallel_coordinates_encode_choices() -> None:
+    dims, color = model_with({0: ("COMPLETE", [3.0]), 1: ("COMPLETE", [1.0])}).parallel()
+    by_label = {d["label"]: d for d in dims}
+    assert by_label["act"]["ticktext"] == ["relu"] and by_label["lr"]["values"][1] == 0.2
+    assert color == [3.0, 1.0] and by_label["val_loss"]["values"] == [3.0, 1.0]
+
+
+def test_pareto_front_of_two_objectives() -> None:
+    model = StudyModel("mo", ["acc", "size"], ["maximize", "minimize"], 5)
+    for number, values in enumerate([[0.9, 100], [0.8, 10], [0.7, 50], [0.95, 500]]):
+        model.finish(number, "COMPLETE", values, {}, 1.0, None, None)
+    everything, front = model.pareto()
+    assert front.trial == [1, 0, 3] and len([t for t in everything.trial if t is not None]) == 4
+
+
+def test_figures_have_a_fixed_set_of_traces() -> None:
+    model = model_with({0: ("COMPLETE", [3.0, 2.0]), 1: ("PRUNED", [4.0])})
+    assert [t.name for t in charts.make_curves(model).data] == list(charts.CURVES)
+    assert len(charts.make_history(model).data) == 3
+    assert charts.make_parallel(model).data[0].type == "parcoords"
+
+
+def test_table_sorts_in_python_and_keeps_blanks_last() -> None:
+    table = TrialTable()
+    rows = [{"number": 0, "state": "COMPLETE", "value": 2.0},
+            {"number": 1, "state": "FAIL", "value": None},
+            {"number": 2, "state": "COMPLETE", "value": 1.0}]
+    table.set_rows(["number", "state", "value"], rows)
+    table.sort_by = "value"
+    assert [r["number"] for r in table.rows] == [2, 0, 1]
+    table.ascending = False
+    assert [r["number"] for r in table.rows] == [0, 2, 1]
+    assert table.rows[0]["_text"]["value"] == "2"
+    assert "<td>COMPLETE</td>" in table_html(["number", "state"], rows)
+
+
+def test_panel_follows_a_study(ip: Any, tmp_path: Path) -> None:
+    ip.run_line_magic("config", 'Automl.display = "widgets"')
+    try:
+        ip.run_cell_magic("automl", "pan --trials 6 --seed 0", QUAD)
+        panel = catalog.show("pan", tmp_path / "runs", "widgets")
+    finally:
+        ip.run_line_magic("config", 'Automl.display = "auto"')
+    assert "automl-panel" in panel.root._dom_classes
+    assert "6/6 trials" in panel.header.value and "finished" in panel.header.value
+    assert "best value <b>" in panel.best.value
+    history = panel.figures["history"]
+    assert len([t for t in history.data[0].customdata if t is not None]) == 6
+    assert len(panel.table.rows) == 6 and panel.table.columns[:3] == ["number", "state", "value"]
+    # a click on a point of the history selects its trial in the table and the charts
+    panel._clicked(history.data[0], types.SimpleNamespace(point_inds=[2]), None)
+    chosen = history.data[0].customdata[2]
+    assert panel.table.selected == chosen
+    assert list(history.data[2].customdata) == [chosen]
+    panel.table.selected = 0  # a click on a table row does the same
+    assert list(history.data[2].customdata) == [0]
+
+
+def test_panel_refreshes_are_throttled(ip: Any) -> None:
+    from jupyter_automl.api import run_study
+    from jupyter_automl.ui.panel import StudyPanel
+
+    panel = StudyPanel(interval=3600, display=False)
+    calls = []
+    original = charts.fill_history
+    charts.fill_history = lambda fig, model: (calls.append(1), original(fig, model))[1]
+    try:
+        run_study(QUAD, "thr --trials 20", {}, listeners=[panel])
+    finally:
+        charts.fill_history = original
+    assert len(calls) == 2  # when the panel is built, and once at the end
+    assert "20/20 trials" in panel.header.value
+
+
+def test_static_output_for_saved_notebooks(ip: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    shown: list[Any] = []
+    monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append(obj))
+    from jupyter_automl.api import run_study
+
+    run_study(QUAD, "st --trials 4", {}, display="static")
+    bundles = [o for o in shown if isinstance(o, dict)]
+    assert [b["text/plain"] for b in bundles][:3] == [
+        "<Learning curves: 5 traces>", "<Optimization history: 3 traces>",
+        "<Parameters of complete trials: 1 traces>"]
+    assert all("application/vnd.plotly.v1+json" in b and "<div" in b["text/html"]
+               for b in bundles)
+    assert "automl-trials" in shown[-1].data
+
+
+def test_background_runs_stop_and_resume(ip: Any, tmp_path: Path) -> None:
+    body = 'import time\ntime.sleep(0.05)\nhp.float("x", 0, 1)'
+    run = ip.run_cell_magic("automl", "bg --trials 200 --background", body)
+    assert run is None  # the cell returns at once
+    handle = background.get("bg")
+    time.sleep(0.5)
+    assert handle.running
+    ip.run_line_magic("automl", "stop bg")
+    ip.run_line_magic("automl", "wait bg")
+    done = ip.user_ns["_automl"].done
+    assert 0 < done < 200 and not handle.running
+    handle.resume()  # what the panel's Resume button calls
+    with pytest.raises(AutomlError, match="already running"):
+        handle.start()
+    time.sleep(0.5)
+    handle.stop()
+    handle.wait()
+    assert ip.user_ns["_automl"].done > done  # Resume continued the same study
+    with pytest.raises(StudyNotFoundError, match="no background study 'nope'"):
+        ip.run_line_magic("automl", "wait nope")
