@@ -21,7 +21,6 @@ from .space import _ARGS, _UNKNOWN, ParamSpec, _literal, _spec_of, check_consist
 
 _DEFAULT_STEP: dict[str, int | None] = {"int": 1, "float": None}
 _RESERVED = {"hp", *keyword.kwlist, *dir(builtins)}
-_COMPUTED = "is computed in the cell"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -92,7 +91,7 @@ def _value_or_computed(spec: ParamSpec, field: str, arg: str, computed: dict[str
         return _number(spec, value) if field in ("low", "high") else value_source(value)
     if arg in computed:
         return computed[arg]
-    raise SpaceError(f"{_where(spec)}: {arg} is not set; give a value")
+    raise SpaceError(f"{_where(spec)}: no value for {arg} (the cell computes it); give one")
 
 
 def _number(spec: ParamSpec, value: Any) -> str:

@@ -77,15 +77,18 @@ def _is_history(value: Any) -> bool:
 
 def pareto_front(points: list[tuple[int, list[float]]],
                  signs: list[float]) -> list[tuple[int, list[float]]]:
-    """The points no other point dominates (``signs``: +1 to maximize, -1 to minimize)."""
+    """The points no other point dominates (``signs``: +1 to maximize, -1 to minimize).
+
+    With one objective, the single best point (the earliest of ties), in linear time.
+    """
+    if len(signs) == 1:
+        return [max(points, key=lambda p: signs[0] * p[1][0])] if points else []
+
     def dominates(a: list[float], b: list[float]) -> bool:
         pairs = [(s * x, s * y) for s, x, y in zip(signs, a, b)]
         return all(x >= y for x, y in pairs) and any(x > y for x, y in pairs)
 
-    front = [p for p in points if not any(dominates(q[1], p[1]) for q in points)]
-    if len(signs) == 1:  # ties: the earliest trial stays best
-        front = front[:1]
-    return front
+    return [p for p in points if not any(dominates(q[1], p[1]) for q in points)]
 
 
 TABLE_COLUMNS = {"number", "state", "params", "epochs", "duration", "kernel", "peak_mb", "error"}

@@ -19,6 +19,10 @@ from jupyter_automl.ui.table import TrialTable, table_html
 QUAD = 'x = hp.float("x", -10, 10)\nk = hp.choice("k", ["a", "b"])\n(x - 2) ** 2 + (k == "b")'
 
 
+def as_list(values: Any) -> list[Any]:
+    return [None if v != v else v for v in values.tolist()]  # NaN (a gap) -> None
+
+
 def model_with(curves: dict[int, tuple[str, list[float]]], maximize: bool = False) -> StudyModel:
     model = StudyModel("m", ["val_loss"], ["maximize" if maximize else "minimize"], 10)
     for number, (state, curve) in curves.items():
@@ -33,24 +37,24 @@ def test_curves_group_trials_by_state_in_one_trace_each() -> None:
     model = model_with({0: ("COMPLETE", [3.0, 2.0, 1.0]), 1: ("PRUNED", [4.0]),
                         2: ("COMPLETE", [2.5, 0.5, 0.4])})
     groups = model.curves()
-    assert groups["COMPLETE"].x == [1, 2, 3, None, 1, 2, 3]
-    assert groups["COMPLETE"].trial == [0, 0, 0, None, 2, 2, 2]
-    assert groups["PRUNED"].y == [4.0] and groups["RUNNING"].x == []
+    assert as_list(groups["COMPLETE"].x) == [1, 2, 3, None, 1, 2, 3]
+    assert as_list(groups["COMPLETE"].trial) == [0, 0, 0, None, 2, 2, 2]
+    assert as_list(groups["PRUNED"].y) == [4.0] and len(groups["RUNNING"]) == 0
 
 
 def test_history_keeps_the_best_so_far() -> None:
     model = model_with({0: ("COMPLETE", [3.0]), 1: ("COMPLETE", [5.0]), 2: ("COMPLETE", [1.0])})
     values, best = model.history()
-    assert values.y == [3.0, None, 5.0, None, 1.0] and best.y == [3.0, 3.0, 1.0]
+    assert as_list(values.y) == [3.0, 5.0, 1.0] and as_list(best.y) == [3.0, 3.0, 1.0]
     up = model_with({0: ("COMPLETE", [3.0]), 1: ("COMPLETE", [5.0])}, maximize=True)
-    assert up.history()[1].y == [3.0, 5.0]
+    assert as_list(up.history()[1].y) == [3.0, 5.0]
 
 
 def test_parallel_coordinates_encode_choices() -> None:
     dims, color = model_with({0: ("COMPLETE", [3.0]), 1: ("COMPLETE", [1.0])}).parallel()
     by_label = {d["label"]: d for d in dims}
     assert by_label["act"]["ticktext"] == ["relu"] and by_label["lr"]["values"][1] == 0.2
-    assert color == [3.0, 1.0] and by_label["val_loss"]["values"] == [3.0, 1.0]
+    assert color.tolist() == [3.0, 1.0] and by_label["val_loss"]["values"].tolist() == [3.0, 1.0]
 
 
 def test_pareto_front_of_two_objectives() -> None:
@@ -58,7 +62,7 @@ def test_pareto_front_of_two_objectives() -> None:
     for number, values in enumerate([[0.9, 100], [0.8, 10], [0.7, 50], [0.95, 500]]):
         model.finish(number, "COMPLETE", values, {}, 1.0, None, None)
     everything, front = model.pareto()
-    assert front.trial == [1, 0, 3] and len([t for t in everything.trial if t is not None]) == 4
+    assert as_list(front.trial) == [1, 0, 3] and len(everything) == 4
 
 
 def test_figures_have_a_fixed_set_of_traces() -> None:
@@ -93,13 +97,15 @@ def test_panel_follows_a_study(ip: Any, tmp_path: Path) -> None:
     assert "6/6 trials" in panel.header.value and "finished" in panel.header.value
     assert "best value <b>" in panel.best.value
     history = panel.figures["history"]
-    assert len([t for t in history.data[0].customdata if t is not None]) == 6
+    assert len(history.data[0].customdata) == 6
     assert len(panel.table.rows) == 6 and panel.table.columns[:3] == ["number", "state", "value"]
     # a click on a point of the history selects its trial in the table and the charts
     panel._clicked(history.data[0], types.SimpleNamespace(point_inds=[2]), None)
-    chosen = history.data[0].customdata[2]
+    chosen = int(history.data[0].customdata[2])
     assert panel.table.selected == chosen
     assert list(history.data[2].customdata) == [chosen]
+    assert chosen in set(panel.figures["curves"].data[-1].customdata) or \
+        len(panel.figures["curves"].data[-1].customdata) == 0  # no epochs: no curve
     panel.table.selected = 0  # a click on a table row does the same
     assert list(history.data[2].customdata) == [0]
 

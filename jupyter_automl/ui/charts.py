@@ -86,11 +86,9 @@ def fill_history(fig: Any, model: StudyModel) -> None:
 
 def _selected_point(model: StudyModel, series: Series) -> Series:
     picked = Series()
-    for x, y, t in zip(series.x, series.y, series.trial):
-        if t is not None and t == model.selected:
-            picked.x.append(x)
-            picked.y.append(y)
-            picked.trial.append(t)
+    if model.selected is not None:
+        rows = series.trial == model.selected
+        picked.add(model.selected, list(zip(series.x[rows], series.y[rows])), gap=False)
     return picked
 
 

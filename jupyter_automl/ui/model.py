@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from .. import checkpoint
 from ..values import pareto_front, value_columns
 
@@ -40,24 +42,49 @@ class TrialRecord:
         return len(self.curve)
 
 
-@dataclass
 class Series:
-    """x/y with ``None`` between trials (one Plotly trace draws many lines) and the trial of
-    every point, so a click on any point names its trial."""
+    """x, y and the trial of every point as NumPy arrays, with a NaN gap between trials: one
+    Plotly trace draws many lines, and a click on any point names its trial. Arrays (not
+    lists) because Plotly validates lists element by element: 50 000 points would take
+    hundreds of milliseconds."""
 
-    x: list[float | None] = field(default_factory=list)
-    y: list[float | None] = field(default_factory=list)
-    trial: list[int | None] = field(default_factory=list)
+    _GAP = np.full((1, 3), np.nan)
 
-    def add(self, number: int, points: list[tuple[Any, Any]]) -> None:
-        if self.x:
-            self.x.append(None)
-            self.y.append(None)
-            self.trial.append(None)
-        for x, y in points:
-            self.x.append(x)
-            self.y.append(y)
-            self.trial.append(number)
+    def __init__(self) -> None:
+        self._chunks: list[np.ndarray] = []
+        self._array: np.ndarray | None = None
+
+    def add(self, number: int, points: list[tuple[Any, Any]], gap: bool = True) -> None:
+        """Append a trial's points; ``gap`` separates them from the previous trial's."""
+        if not points:
+            return
+        chunk = np.empty((len(points), 3))
+        chunk[:, :2] = points
+        chunk[:, 2] = number
+        if gap and self._chunks:
+            self._chunks.append(self._GAP)
+        self._chunks.append(chunk)
+        self._array = None
+
+    def _columns(self) -> np.ndarray:
+        if self._array is None:
+            self._array = np.concatenate(self._chunks) if self._chunks else np.empty((0, 3))
+        return self._array
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._columns()[:, 0]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._columns()[:, 1]
+
+    @property
+    def trial(self) -> np.ndarray:
+        return self._columns()[:, 2]
+
+    def __len__(self) -> int:
+        return len(self._columns())
 
 
 class StudyModel:
@@ -175,15 +202,13 @@ class StudyModel:
         current: float | None = None
         for record in sorted(self._complete(), key=lambda r: r.number):
             value = record.values[0]  # type: ignore[index]
-            values.add(record.number, [(record.number, value)])
+            values.add(record.number, [(record.number, value)], gap=False)
             if current is None or sign * value > sign * current:
                 current = value
-            best.x.append(record.number)
-            best.y.append(current)
-            best.trial.append(record.number)
+            best.add(record.number, [(record.number, current)], gap=False)
         return values, best
 
-    def parallel(self) -> tuple[list[dict[str, Any]], list[float]]:
+    def parallel(self) -> tuple[list[dict[str, Any]], np.ndarray]:
         """Parallel-coordinates dimensions (numeric params; choices as indices) and the color."""
         records = self._complete()
         names = sorted({k for r in records for k in r.params})
@@ -191,13 +216,14 @@ class StudyModel:
         for name in names:
             raw = [r.params.get(name) for r in records]
             if all(isinstance(v, (int, float)) or v is None for v in raw):
-                values = [math.nan if v is None else float(v) for v in raw]
+                values = np.array([math.nan if v is None else v for v in raw], dtype=float)
                 dims.append({"label": name, "values": values})
             else:
                 labels = sorted({str(v) for v in raw})
-                dims.append({"label": name, "values": [labels.index(str(v)) for v in raw],
+                index = {label: i for i, label in enumerate(labels)}
+                dims.append({"label": name, "values": np.array([index[str(v)] for v in raw]),
                              "tickvals": list(range(len(labels))), "ticktext": labels})
-        color = [r.values[0] for r in records]  # type: ignore[index]
+        color = np.array([r.values[0] for r in records if r.values], dtype=np.float64)
         if records:
             dims.append({"label": self.metrics[0], "values": color})
         return dims, color
@@ -206,11 +232,9 @@ class StudyModel:
         """All complete trials and the front, on the first two objectives."""
         everything, front = Series(), Series()
         for record in sorted(self._complete(), key=lambda r: r.number):
-            everything.add(record.number, [tuple(record.values[:2])])  # type: ignore[index]
+            everything.add(record.number, [tuple(record.values[:2])], gap=False)  # type: ignore[index]
         for record in sorted(self.front, key=lambda r: r.values[0]):  # type: ignore[index]
-            front.x.append(record.values[0])  # type: ignore[index]
-            front.y.append(record.values[1])  # type: ignore[index]
-            front.trial.append(record.number)
+            front.add(record.number, [tuple(record.values[:2])], gap=False)  # type: ignore[index]
         return everything, front
 
     def table_rows(self) -> list[dict[str, Any]]:

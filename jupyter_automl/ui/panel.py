@@ -8,6 +8,7 @@ are refreshed at most every ``interval`` seconds (and once at the end), inside
 from __future__ import annotations
 
 import html
+import math
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -182,7 +183,7 @@ class StudyPanel(Listener):
     def _clicked(self, trace: Any, points: Any, _selector: Any) -> None:
         for index in points.point_inds:
             number = trace.customdata[index] if trace.customdata is not None else None
-            if number is not None:
+            if number is not None and not math.isnan(number):
                 self.select(int(number))
                 return
 

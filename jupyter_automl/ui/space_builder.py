@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import html
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +25,7 @@ from ..space import KINDS, ParamSpec, check_consistent, validate
 _RANGE = ("int", "float")
 _COMPUTED = "computed in the cell"
 _DEFAULT_RUNS_DIR = "automl_runs"
+_ITEM = re.compile(r"""(?:"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|[^,'"])+""")
 
 
 def _layout(width: str) -> widgets.Layout:
@@ -398,8 +400,8 @@ def parse_items(text: str) -> list[Any]:
         if isinstance(value, list):
             return value
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        pass
-    return [parse_item(part) for part in text.split(",") if part.strip()]
+        pass  # bare words (relu, tanh): split at the commas outside quotes
+    return [parse_item(part) for part in _ITEM.findall(text) if part.strip()]
 
 
 def _item_text(value: Any) -> str:
