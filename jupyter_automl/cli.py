@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from .display import HEADLESS_ENV
 from .errors import AutomlError
 
 
@@ -60,6 +62,7 @@ def _run(args: argparse.Namespace) -> int:
     cwd.mkdir(parents=True, exist_ok=True)
     output.parent.mkdir(parents=True, exist_ok=True)
     parameters = {name: parse_value(value) for name, value in args.parameter}
+    os.environ[HEADLESS_ENV] = "1"  # the kernel inherits it: static charts, no widget state
     started = time.time()
     try:
         papermill.execute_notebook(str(notebook), str(output), parameters=parameters,

@@ -43,6 +43,11 @@ def test_run_reports_the_study_and_a_rerun_resumes(tmp_path: Path) -> None:
     assert f"runs folder: {tmp_path / 'automl_runs'}" in done.stdout
     executed = nbformat.read(tmp_path / "tune.out.ipynb", as_version=4)
     assert any("n_trials = 3" in c.source for c in executed.cells)  # papermill's injected cell
+    outputs = [o for c in executed.cells if "%%automl" in c.source for o in c.outputs]
+    kinds = {k for o in outputs for k in o.get("data", {})}
+    assert {"application/vnd.plotly.v1+json", "text/html"} <= kinds  # static charts, table
+    assert "application/vnd.jupyter.widget-view+json" not in kinds  # no stale widgets
+    assert "widgets" not in executed.metadata
 
     again = cli("run", str(nb), "-p", "n_trials", "5", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
