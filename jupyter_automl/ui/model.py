@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import checkpoint
+from ..recovery import live_claims
 from ..values import pareto_front, value_columns
 
 if TYPE_CHECKING:
@@ -115,7 +116,9 @@ class StudyModel:
             if not record.curve and metric:
                 record.curve = [(int(h["epoch"]), h[metric]) for h in state.get("history", [])
                                 if metric in h]
-        model.status = "finished" if model.done >= model.total else "stopped"
+        _, live = live_claims(result.paths)
+        model.status = "running" if live else (
+            "finished" if model.done >= model.total else "stopped")
         times = [t for trial in result.study.get_trials(deepcopy=False)
                  for t in (trial.datetime_start, trial.datetime_complete) if t is not None]
         model.span = (max(times) - min(times)).total_seconds() if times else 0.0
