@@ -36,6 +36,9 @@ def run_study(source: str, options: str | StudyOptions = "",
     ``--check`` returns None; ``--background`` returns the running :class:`BackgroundRun`.
     """
     opts = parse_options(options) if isinstance(options, str) else options
+    if opts.edit:
+        raise AutomlError("--edit works on a notebook cell (where %load_ext jupyter_automl "
+                          "turns it into the space builder), not through run_study")
     cell = Cell.parse(source, opts.name)
     namespace = {} if namespace is None else namespace
     if opts.check:

@@ -106,6 +106,10 @@ def register(shell: Any) -> None:
     magics = Automl(shell=shell, parent=shell)
     shell.register_magics(magics)
     shell.configurables.append(magics)
+    from .edit import transform
+
+    if transform not in shell.input_transformers_cleanup:
+        shell.input_transformers_cleanup.append(transform)
     if "hp" not in shell.user_ns:
         from .space import hp
 

@@ -49,6 +49,8 @@ class StudyOptions:
     fresh: bool = False
     check: bool = False
     background: bool = False
+    space: str | None = None  # a saved space whose ranges replace the cell's, by name
+    edit: bool = False
     max_failures: int = 3
 
     @property
@@ -129,6 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start over; the old study folder is kept under a new name")
     p.add_argument("--check", action="store_true",
                    help="smoke-test the cell: one short trial, the study is not touched")
+    p.add_argument("--space", default=None, metavar="NAME",
+                   help="use the ranges of the space saved as NAME (space builder) instead of "
+                        "the cell's own, parameter by parameter")
+    p.add_argument("--edit", action="store_true",
+                   help="open the space builder on the cell's hp calls; 'Write to cell' writes "
+                        "the edited ranges back into the cell")
     p.add_argument("--background", action="store_true",
                    help="run the trials in a thread: the cell returns at once; Stop/Resume in "
                         "the panel, %%automl stop/wait NAME")
@@ -176,6 +184,8 @@ def parse_options(line: str, *,
         fresh=args.fresh,
         check=args.check,
         background=args.background,
+        space=args.space,
+        edit=args.edit,
     )
 
 

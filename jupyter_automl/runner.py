@@ -119,7 +119,7 @@ class StudyRunner:
         fit = keras_hooks.TrialFit(trial, self.paths.trial(trial.number), self._fit_settings(),
                                    self._resume_point(trial), self._epoch_ended,
                                    should_stop=self.stop_event.is_set)
-        space_token = space.bind(space.TrialSpace(trial))
+        space_token = space.bind(space.TrialSpace(trial, self.prepared.overrides))
         fit_token = keras_hooks.bind(fit)
         start = time.monotonic()
         try:

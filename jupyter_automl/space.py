@@ -51,8 +51,10 @@ class ParamSpec:
         return all(getattr(self, k) == getattr(other, k) for k in keys)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None and v is not False
-                or k in ("name", "kind")}
+        """Its fields, without the empty ones (a fixed value and ``exact`` are always kept)."""
+        keep = {"name", "kind", "exact"} | ({"value"} if self.kind == "fixed" else set())
+        return {k: v for k, v in asdict(self).items()
+                if k in keep or (v is not None and v is not False)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ParamSpec:
@@ -116,12 +118,16 @@ def check_consistent(specs: list[ParamSpec]) -> None:
 
 
 class TrialSpace:
-    """The parameters one trial has drawn, bound to its Optuna trial."""
+    """The parameters one trial has drawn, bound to its Optuna trial.
 
-    def __init__(self, trial: optuna.Trial) -> None:
+    ``overrides`` (a saved space, ``--space NAME``) replace the cell's ranges by name.
+    """
+
+    def __init__(self, trial: optuna.Trial,
+                 overrides: dict[str, ParamSpec] | None = None) -> None:
         self.trial = trial
+        self.overrides = overrides or {}
         self.specs: dict[str, ParamSpec] = {}
-        self.objects: dict[str, Any] = {}  # choices that are not primitives, by label
 
 
 _current: contextvars.ContextVar[TrialSpace | None] = contextvars.ContextVar(
@@ -146,38 +152,32 @@ class HyperParameters:
 
     def int(self, name: str, low: int, high: int, step: int = 1, log: bool = False) -> int:
         """An integer in ``[low, high]``; ``log=True`` samples on a log scale."""
-        spec = ParamSpec(name, "int", low=low, high=high, step=step, log=log)
-        space = self._register(spec)
-        return space.trial.suggest_int(name, int(low), int(high), step=int(step), log=log)
+        return self._draw(ParamSpec(name, "int", low=low, high=high, step=step, log=log))
 
     def float(self, name: str, low: float, high: float, step: float | None = None,
               log: bool = False) -> float:
         """A float in ``[low, high]``; ``step`` discretises it, ``log=True`` samples log-scale."""
-        spec = ParamSpec(name, "float", low=low, high=high, step=step, log=log)
-        space = self._register(spec)
-        return space.trial.suggest_float(name, float(low), float(high), step=step, log=log)
+        return self._draw(ParamSpec(name, "float", low=low, high=high, step=step, log=log))
 
     def choice(self, name: str, options: Any) -> Any:
         """One of ``options``; options may be any objects (non-primitives are stored by label)."""
         options = list(options)
         labels = [_label(o) for o in options]
-        spec = ParamSpec(name, "choice", choices=labels)
-        space = self._register(spec)
         if len(set(labels)) != len(labels):
             raise SpaceError(f"hp.choice({name!r}): options {labels} are not distinct")
-        label = space.trial.suggest_categorical(name, labels)
-        return options[labels.index(label)]
+        return self._draw(ParamSpec(name, "choice", choices=labels), dict(zip(labels, options)))
 
     def bool(self, name: str) -> bool:
         """``True`` or ``False``."""
-        space = self._register(ParamSpec(name, "bool"))
-        return bool(space.trial.suggest_categorical(name, [False, True]))
+        return bool(self._draw(ParamSpec(name, "bool")))
 
     def fixed(self, name: str, value: Any) -> Any:
         """A constant recorded with the trial's parameters (handy to compare studies)."""
-        space = self._register(ParamSpec(name, "fixed", value=_label(value)))
-        space.trial.suggest_categorical(name, [_label(value)])
-        return value
+        return self._draw(ParamSpec(name, "fixed", value=_label(value)), {_label(value): value})
+
+    def _draw(self, spec: ParamSpec, objects: dict[Any, Any] | None = None) -> Any:
+        space = self._register(spec)
+        return _suggest(space.trial, space.overrides.get(spec.name, spec), objects or {})
 
     def _register(self, spec: ParamSpec) -> TrialSpace:
         space = _current.get()
@@ -200,6 +200,22 @@ class HyperParameters:
 
     def __repr__(self) -> str:
         return "<jupyter_automl hp: int, float, choice, bool, fixed>"
+
+
+def _suggest(trial: optuna.Trial, spec: ParamSpec, objects: dict[Any, Any]) -> Any:
+    """Draw ``spec`` from ``trial``; a choice's label maps back to the cell's own object."""
+    assert spec.low is not None or spec.kind not in ("int", "float")
+    if spec.kind == "int":
+        return trial.suggest_int(spec.name, int(spec.low), int(spec.high),  # type: ignore[arg-type]
+                                 step=int(spec.step or 1), log=spec.log)
+    if spec.kind == "float":
+        return trial.suggest_float(spec.name, float(spec.low),  # type: ignore[arg-type]
+                                   float(spec.high), step=spec.step,  # type: ignore[arg-type]
+                                   log=spec.log)
+    labels = [False, True] if spec.kind == "bool" else (
+        list(spec.choices or []) if spec.kind == "choice" else [spec.value])
+    label = trial.suggest_categorical(spec.name, labels)
+    return objects.get(label, label)
 
 
 def _label(option: Any) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +14,7 @@ from .cell import Cell
 from .errors import OptionError, StudyConflictError
 from .options import Objective, StudyOptions
 from .runs import StudyPaths, keep_aside, study_paths
+from .space import ParamSpec
 from .storage import _redact, open_storage, storage_errors, storage_url
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ class PreparedStudy:
     url: str
     total: int
     kept_aside: Path | None = None
+    overrides: dict[str, ParamSpec] = field(default_factory=dict)  # from --space NAME
 
     @property
     def objectives(self) -> list[Objective]:
@@ -51,6 +53,8 @@ def prepare(options: StudyOptions, cell: Cell) -> PreparedStudy:
     kept = keep_aside(paths) if options.fresh else None
     spec = paths.read_spec()
     total = options.trials or spec.get("trials") or DEFAULT_TRIALS
+    overrides = saved_space(options)
+    space = [overrides.get(p.name, p) for p in cell.space.params]
     url = storage_url(options.storage, paths.db)
     storage = open_storage(url)
     with storage_errors(url):
@@ -61,13 +65,22 @@ def prepare(options: StudyOptions, cell: Cell) -> PreparedStudy:
             storage.get_study_id_from_name(options.name))
         # A resumed study must not replay the draws of its first run: offset the seed.
         seed = None if options.seed is None else options.seed + n_trials
-        sampler = make_sampler(options.sampler, seed, len(options.directions), cell.space.params)
+        sampler = make_sampler(options.sampler, seed, len(options.directions), space)
         study = optuna.create_study(
             storage=storage, study_name=options.name, directions=options.directions,
             sampler=sampler, pruner=make_pruner(options.effective_pruner), load_if_exists=True,
         )
-    paths.write_spec(_spec(options, cell, url, total, spec))
-    return PreparedStudy(study, paths, options, url, total, kept)
+    paths.write_spec(_spec(options, cell, url, total, spec, space))
+    return PreparedStudy(study, paths, options, url, total, kept, overrides)
+
+
+def saved_space(options: StudyOptions) -> dict[str, ParamSpec]:
+    """The ranges of ``--space NAME`` by parameter name (empty without the option)."""
+    if options.space is None:
+        return {}
+    from . import spaces
+
+    return {spec.name: spec for spec in spaces.load(options.runs_dir, options.space)}
 
 
 def _existing_directions(storage: optuna.storages.BaseStorage, name: str) -> list[str] | None:
@@ -97,7 +110,7 @@ def _describe(directions: Sequence[str], metrics: Sequence[str | None]) -> str:
 
 
 def _spec(options: StudyOptions, cell: Cell, url: str, total: int,
-          old: dict[str, Any]) -> dict[str, Any]:
+          old: dict[str, Any], space: list[ParamSpec]) -> dict[str, Any]:
     now = _dt.datetime.now().isoformat(timespec="seconds")
     return {
         "name": options.name,
@@ -113,6 +126,7 @@ def _spec(options: StudyOptions, cell: Cell, url: str, total: int,
         "early_stopping": options.early_stopping,
         "timeout": options.timeout,
         "storage": None if options.storage is None else _redact(url),
-        "space": cell.space.to_list(),
+        "space": [p.to_dict() for p in space],
+        "space_name": options.space,
         "cell": cell.source,
     }
