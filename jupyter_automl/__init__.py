@@ -15,8 +15,18 @@ from .space import hp  # noqa: E402
 
 if TYPE_CHECKING:
     from .results import AutomlResult
+    from .ui.space_builder import SpaceBuilder
 
-__all__ = ["AutomlError", "hp", "load_ipython_extension", "result", "run_study"]
+__all__ = ["AutomlError", "SpaceBuilder", "hp", "load_ipython_extension", "result", "run_study"]
+
+
+def __getattr__(name: str) -> Any:
+    # The builder imports ipywidgets: load it on first use, never with the package.
+    if name == "SpaceBuilder":
+        from .ui.space_builder import SpaceBuilder
+
+        return SpaceBuilder
+    raise AttributeError(f"module 'jupyter_automl' has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython: Any) -> None:

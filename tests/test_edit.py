@@ -89,3 +89,11 @@ def test_edit_in_a_real_kernel_waits_for_the_click(kernels: Any) -> None:
     (payload,) = reply["content"]["payload"]
     assert payload["source"] == "set_next_input" and payload["replace"] is True
     assert payload["text"] == '%%automl ed --trials 3\nx = hp.int("x", 1, 9)  # depth\nx * 1.0\n'
+
+
+def test_space_builder_is_exported_lazily(ip: Any, tmp_path: Path) -> None:
+    import jupyter_automl
+
+    builder = jupyter_automl.SpaceBuilder(runs_dir=tmp_path)
+    builder.add_row(ParamSpec("lr", "float", low=1e-4, high=1e-1, log=True))
+    assert builder.to_code() == 'lr = hp.float("lr", 0.0001, 0.1, log=True)\n'
