@@ -70,9 +70,7 @@ def make_history(model: StudyModel, figure_class: Any = None) -> Any:
                     hovertemplate="trial %{customdata}: %{y:.4g}<extra></extra>")
     fig.add_scatter(name="best so far", mode="lines", line={"shape": "hv", "color": "#2ca02c"},
                     hoverinfo="skip")
-    fig.add_scatter(name="selected", mode="markers", hoverinfo="skip",
-                    marker={"color": "crimson", "size": 14, "symbol": "circle-open",
-                            "line": {"width": 3}})
+    _add_selected_marker(fig)
     fill_history(fig, model)
     return fig
 
@@ -82,6 +80,13 @@ def fill_history(fig: Any, model: StudyModel) -> None:
     _assign(fig.data[0], values)
     _assign(fig.data[1], best)
     _assign(fig.data[2], _selected_point(model, values))
+
+
+def _add_selected_marker(fig: Any) -> None:
+    """The last trace of a per-trial chart: a ring around the selected trial's point."""
+    fig.add_scatter(name="selected", mode="markers", hoverinfo="skip",
+                    marker={"color": "crimson", "size": 14, "symbol": "circle-open",
+                            "line": {"width": 3}})
 
 
 def _selected_point(model: StudyModel, series: Series) -> Series:
@@ -138,9 +143,7 @@ def make_pareto(model: StudyModel, figure_class: Any = None) -> Any:
     fig.add_scatter(name="Pareto front", mode="lines+markers", line={"color": "#d62728"},
                     marker={"size": 9},
                     hovertemplate="trial %{customdata}: (%{x:.4g}, %{y:.4g})<extra></extra>")
-    fig.add_scatter(name="selected", mode="markers", hoverinfo="skip",
-                    marker={"color": "crimson", "size": 15, "symbol": "circle-open",
-                            "line": {"width": 3}})
+    _add_selected_marker(fig)
     fill_pareto(fig, model)
     return fig
 
