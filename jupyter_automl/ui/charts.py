@@ -30,10 +30,15 @@ def _go() -> Any:
     return go
 
 
+WIDTH = 520  # two charts side by side fit a notebook's usual width
+
+
 def _layout(title: str, x: str, y: str, **extra: Any) -> dict[str, Any]:
-    return {"title": {"text": title, "font": {"size": 14}}, "xaxis": {"title": {"text": x}},
-            "yaxis": {"title": {"text": y}}, "height": 320, "margin": {"l": 60, "r": 20,
-            "t": 40, "b": 45}, "template": "plotly_white", "showlegend": True, **extra}
+    return {"title": {"text": title, "font": {"size": 14}},
+            "xaxis": {"title": {"text": x}, "tickformat": "d" if x in ("epoch", "trial") else ""},
+            "yaxis": {"title": {"text": y}}, "width": WIDTH, "height": 320,
+            "margin": {"l": 60, "r": 20, "t": 40, "b": 45}, "template": "plotly_white",
+            "showlegend": True, **extra}
 
 
 def _assign(trace: Any, series: Series) -> None:
@@ -101,7 +106,7 @@ def _selected_point(model: StudyModel, series: Series) -> Series:
 def make_parallel(model: StudyModel, figure_class: Any = None) -> Any:
     go = _go()
     layout = _layout("Parameters of complete trials", "", "")
-    layout.update(margin={"l": 60, "r": 60, "t": 60, "b": 30}, showlegend=False)
+    layout.update(margin={"l": 60, "r": 60, "t": 80, "b": 30}, showlegend=False)
     fig = (figure_class or go.Figure)(layout=layout)
     fig.add_parcoords(line={"colorscale": "Viridis", "showscale": True})
     fill_parallel(fig, model)
