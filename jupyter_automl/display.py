@@ -13,7 +13,9 @@ from typing import Any, Literal
 Mode = Literal["widgets", "static", "text"]
 MODES = ("auto", "widgets", "static", "text")
 HEADLESS_ENV = "JUPYTER_AUTOML_HEADLESS"
-_HEADLESS_PARENTS = ("papermill", "nbclient", "nbconvert", "jupyter-automl", "nbval", "pytest")
+# Programs (or `python -m` modules) whose kernels no person watches.
+_HEADLESS_PARENTS = {"papermill", "nbclient", "nbconvert", "jupyter-nbconvert", "jupyter-automl",
+                     "jupyter_automl.cli", "pytest", "py.test"}
 
 
 def display_mode(setting: str = "auto") -> Mode:
@@ -31,10 +33,13 @@ def headless() -> bool:
     try:
         import psutil
 
-        parent = " ".join(psutil.Process().parent().cmdline())  # type: ignore[union-attr]
+        argv = psutil.Process().parent().cmdline()  # type: ignore[union-attr]
     except Exception:  # no parent to read: assume a person is watching
         return False
-    return any(name in parent for name in _HEADLESS_PARENTS)
+    # Only the program and its module count: its arguments may hold any word (a folder
+    # named pytest-of-root/ under a JupyterLab server must not make its kernels headless).
+    program = [os.path.basename(a) for a in argv[:3] if a != "-m"]
+    return any(name in _HEADLESS_PARENTS for name in program[:2])
 
 
 def _in_kernel() -> bool:

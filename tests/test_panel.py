@@ -161,3 +161,27 @@ def test_background_runs_stop_and_resume(ip: Any, tmp_path: Path) -> None:
     assert ip.user_ns["_automl"].done > done  # Resume continued the same study
     with pytest.raises(StudyNotFoundError, match="no background study 'nope'"):
         ip.run_line_magic("automl", "wait nope")
+
+
+@pytest.mark.parametrize("argv,headless", [
+    (["/venv/bin/python", "-m", "papermill", "a.ipynb", "b.ipynb"], True),
+    (["/venv/bin/jupyter-automl", "run", "nb.ipynb"], True),
+    (["/venv/bin/python", "-m", "jupyter_automl.cli", "run", "nb.ipynb"], True),
+    (["/venv/bin/python", "-m", "pytest", "--nbval-lax"], True),
+    (["/venv/bin/python", "-m", "jupyterlab", "--ServerApp.root_dir=/tmp/pytest-of-root/x"],
+     False),
+    (["/venv/bin/jupyter-lab", "--notebook-dir=/home/me/papermill-notes"], False),
+])
+def test_headless_is_told_by_the_parent_program(argv: list[str], headless: bool,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import psutil
+
+    from jupyter_automl import display
+
+    class Parent:
+        def cmdline(self) -> list[str]:
+            return argv
+
+    monkeypatch.delenv(display.HEADLESS_ENV, raising=False)
+    monkeypatch.setattr(psutil.Process, "parent", lambda self: Parent())
+    assert display.headless() is headless

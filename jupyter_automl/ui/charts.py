@@ -8,7 +8,10 @@ saved notebook and updates a live ``FigureWidget`` in place. Many trials share o
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+import numpy as np
 
 from .model import Series, StudyModel
 
@@ -30,15 +33,19 @@ def _go() -> Any:
     return go
 
 
-WIDTH = 520  # two charts side by side fit a notebook's usual width
-
-
 def _layout(title: str, x: str, y: str, **extra: Any) -> dict[str, Any]:
-    return {"title": {"text": title, "font": {"size": 14}},
-            "xaxis": {"title": {"text": x}, "tickformat": "d" if x in ("epoch", "trial") else ""},
-            "yaxis": {"title": {"text": y}}, "width": WIDTH, "height": 320,
+    # No width: with autosize a chart is drawn at the width of its grid cell.
+    return {"title": {"text": title, "font": {"size": 14}}, "xaxis": {"title": {"text": x}},
+            "yaxis": {"title": {"text": y}}, "autosize": True, "height": 320,
             "margin": {"l": 60, "r": 20, "t": 40, "b": 45}, "template": "plotly_white",
             "showlegend": True, **extra}
+
+
+def _whole_ticks(fig: Any, series: Series) -> None:
+    """Epochs and trial numbers are whole: a tick per step, or per a round few steps."""
+    finite = series.x[~np.isnan(series.x)]
+    largest = float(finite.max()) if len(finite) else 1.0
+    fig.layout.xaxis.dtick = max(1, math.ceil(largest / 10))
 
 
 def _assign(trace: Any, series: Series) -> None:
@@ -64,6 +71,7 @@ def fill_curves(fig: Any, model: StudyModel) -> None:
         series = model.selected_curve() if trace.name == "selected" \
             else groups[_CURVE_STATE[trace.name]]
         _assign(trace, series)
+    _whole_ticks(fig, groups["COMPLETE"] if len(groups["COMPLETE"]) else groups["RUNNING"])
 
 
 # -- history -----------------------------------------------------------------------------------
@@ -82,6 +90,7 @@ def make_history(model: StudyModel, figure_class: Any = None) -> Any:
 
 def fill_history(fig: Any, model: StudyModel) -> None:
     values, best = model.history()
+    _whole_ticks(fig, values)
     _assign(fig.data[0], values)
     _assign(fig.data[1], best)
     _assign(fig.data[2], _selected_point(model, values))

@@ -1,0 +1,245 @@
+"""The live panel in a real browser: JupyterLab + headless Chromium (Playwright).
+
+A throwaway JupyterLab server opens a small notebook whose ``%%automl`` cell tunes a Keras model
+(4 trials of 3 epochs on generated data); Run > Run All Cells runs it, and the checks read the
+page's DOM, as a person would see it: the panel, the five learning-curve traces, the four rows
+of the trial table, the progress line; a click on a row selects that trial, in the table and
+(through the kernel) in the learning curves. A screenshot of the panel goes to
+``build/screenshots/panel.png`` on every run (and ``failure.png`` of the page when it fails).
+
+Needs Debian's ``chromium`` and the ``playwright`` package: skipped without them, except under
+``CI=true`` where their absence fails (tests/browser/require.py).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser.require import chromium_path, has_module, require_or_skip
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+SHOTS = REPO / "build" / "screenshots"
+NOTEBOOK = "panel.ipynb"
+TRIALS = 4
+
+CELLS = [
+    "%load_ext jupyter_automl",
+    # The panel is what this test is about: ask for it whatever `auto` would pick.
+    '%config Automl.display = "widgets"',
+    "import numpy as np\n"
+    "rng = np.random.default_rng(0)\n"
+    "x = rng.normal(size=(600, 8)).astype('float32')\n"
+    "y = (x[:, 0] + x[:, 1] * x[:, 2] > 0).astype('int32')",
+    f"%%automl browser --trials {TRIALS} --maximize val_accuracy --seed 0 --pruner none\n"
+    "model = keras.Sequential([keras.Input((8,))])\n"
+    "model.add(keras.layers.Dense(hp.int('units', 8, 64, log=True),\n"
+    "                             activation=hp.choice('activation', ['relu', 'tanh'])))\n"
+    "model.add(keras.layers.Dense(2, activation='softmax'))\n"
+    "model.compile(keras.optimizers.Adam(hp.float('lr', 1e-3, 3e-2, log=True)),\n"
+    "              'sparse_categorical_crossentropy', metrics=['accuracy'])\n"
+    "model.fit(x, y, validation_split=0.25, epochs=3, batch_size=64)",
+]
+
+# The open notebook, its kernel idle and its cells rendered (window.jupyterapp: the server
+# runs with LabApp.expose_app_in_browser).
+NOTEBOOK_READY = """(cells) => {
+  const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const ctx = panel && panel.sessionContext;
+  const kernel = ctx && ctx.session && ctx.session.kernel;
+  return !!(kernel && kernel.status === 'idle' && kernel.connectionStatus === 'connected'
+            && panel.content && panel.content.widgets.length === cells);
+}"""
+
+STUDY_DONE = """(trials) => {
+  const progress = document.querySelector('.automl-panel .automl-progress');
+  const rows = document.querySelectorAll('.automl-panel .automl-trials tbody tr');
+  return !!progress && progress.textContent.includes(`${trials}/${trials} trials`)
+         && progress.textContent.includes('finished') && rows.length === trials;
+}"""
+
+# The first error output of the notebook ("RuntimeError: boom"), or null.
+CELL_ERROR = """() => {
+  const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  for (const cell of (panel && panel.content ? panel.content.widgets : [])) {
+    const outputs = cell.model.outputs;
+    for (let i = 0; outputs && i < outputs.length; i++) {
+      const out = outputs.get(i).toJSON();
+      if (out.output_type === 'error') return `${out.ename}: ${out.evalue}`;
+    }
+  }
+  return null;
+}"""
+
+KERNEL_IDLE = """() => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  const kernel = panel.sessionContext.session.kernel;
+  const cells = panel.content.widgets;
+  const last = cells[cells.length - 1];
+  return kernel.status === 'idle' && last.model.executionCount !== null;
+}"""
+
+# A chart's plotly graph div: with plotly 7 (an anywidget) it is the widget's element itself
+# (`.automl-curves.js-plotly-plot`); older front ends put it inside the widget.
+PLOT_OF = """(name) => {
+  const el = document.querySelector(`.automl-panel .automl-${name}`);
+  return el && (el.matches('.js-plotly-plot') ? el : el.querySelector('.js-plotly-plot'));
+}"""
+
+# Every chart as the page has it: its box, the width plotly drew, and per trace the name,
+# type and number of drawn points (gaps excluded).
+FIGURES = f"""() => {{
+  const plotOf = {PLOT_OF};
+  const out = {{}};
+  for (const name of ['curves', 'history', 'parallel', 'importance']) {{
+    const widget = document.querySelector(`.automl-panel .automl-${{name}}`);
+    const plot = plotOf(name);
+    const box = widget ? widget.getBoundingClientRect() : null;
+    const svg = plot && plot.querySelector('.main-svg');
+    out[name] = {{
+      widget: !!widget, plot: !!plot,
+      box: box ? [Math.round(box.width), Math.round(box.height)] : null,
+      drawn: svg ? [Math.round(svg.getBoundingClientRect().width),
+                    Math.round(svg.getBoundingClientRect().height)] : null,
+      traces: plot && plot.data ? Array.from(plot.data, (t) => {{
+        const ys = t.y || (t.dimensions && t.dimensions[0] && t.dimensions[0].values) || [];
+        const points = Array.from(ys).filter((v) => v !== null && !Number.isNaN(v)).length;
+        return {{name: t.name ?? null, type: t.type ?? 'scatter', points}};
+      }}) : null,
+    }};
+  }}
+  return out;
+}}"""
+
+
+def exactly(text: str) -> re.Pattern[str]:
+    return re.compile(f"^{re.escape(text)}$")
+
+
+def traces(figures: dict[str, Any], chart: str) -> dict[str, int]:
+    return {t["name"]: t["points"] for t in figures[chart]["traces"] or []}
+
+
+@pytest.mark.timeout(240)
+def test_live_panel_in_jupyterlab(tmp_path: Path) -> None:
+    require_or_skip(has_module("playwright"),
+                    "the playwright package is missing (pip install -e '.[test]')")
+    chromium = chromium_path()
+    require_or_skip(chromium, "chromium is missing (apt-get install chromium)")
+    assert chromium is not None
+    from browser.chromium import launch
+    from browser.lab import LabServer, write_notebook
+    from playwright.sync_api import sync_playwright
+
+    root, home = tmp_path / "lab", tmp_path / "home"
+    root.mkdir()
+    write_notebook(root / NOTEBOOK, CELLS)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    (SHOTS / "failure.png").unlink(missing_ok=True)
+    server = LabServer(root, home)
+    problems: list[str] = []  # the page's console errors, for the failure message
+    t0 = time.monotonic()
+    try:
+        server.start()
+        with sync_playwright() as pw:
+            context = launch(pw, chromium, home / "chromium")
+            try:
+                page = context.new_page()
+                page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
+                page.on("console", lambda msg: problems.append(f"console: {msg.text}")
+                        if msg.type == "error" else None)
+                try:
+                    facts = drive(page, server, t0)
+                except Exception as exc:
+                    try:
+                        page.screenshot(path=str(SHOTS / "failure.png"), full_page=True)
+                    except Exception as shot:  # a crashed page: the first error matters
+                        problems.append(f"no failure screenshot: {shot}")
+                    log = "\n".join(server.redact(p) for p in problems[-20:])
+                    raise AssertionError(
+                        f"{server.redact(str(exc))}\n-- page errors --\n{log}\n"
+                        f"-- server log --\n{server.log()[-3000:]}\n"
+                        f"(page screenshot: {SHOTS / 'failure.png'})") from None
+                finally:
+                    server.track()
+            finally:
+                context.close()
+    finally:
+        server.stop()
+    assert not server.descendants(), "the server's processes outlived it"
+    facts["seconds"] = round(time.monotonic() - t0, 1)
+    (SHOTS / "panel.json").write_text(json.dumps(facts, indent=1))
+
+
+def wait_unless_error(page: Any, predicate: str, arg: Any, timeout: float) -> None:
+    """Wait for ``predicate``; a cell that fails meanwhile fails the test at once, with its
+    error (rather than at the timeout)."""
+    page.wait_for_function(f"(arg) => ({predicate})(arg) || !!({CELL_ERROR})()", arg=arg,
+                           timeout=timeout * 1000)
+    error = page.evaluate(CELL_ERROR)
+    assert error is None, f"a notebook cell failed: {error}"
+
+
+def drive(page: Any, server: Any, t0: float) -> dict[str, Any]:
+    """Open the notebook, run it from the menu, check the panel; return what was measured."""
+    facts: dict[str, Any] = {}
+    page.goto(server.url(f"lab/tree/{NOTEBOOK}"), wait_until="domcontentloaded")
+    page.wait_for_function(NOTEBOOK_READY, arg=len(CELLS), timeout=60_000)
+    facts["notebook_ready_s"] = round(time.monotonic() - t0, 1)
+
+    page.evaluate("window.jupyterapp.shell.collapseLeft()")  # the file browser: more width
+    page.locator(".jp-Notebook .jp-Cell").first.click()  # the notebook has the focus
+    page.locator("#jp-MainMenu .lm-MenuBar-itemLabel", has_text=exactly("Run")).click()
+    page.locator(".lm-Menu .lm-Menu-itemLabel", has_text=exactly("Run All Cells")).click()
+
+    wait_unless_error(page, "() => !!document.querySelector('.automl-panel')", None, 60)
+    facts["panel_shown_s"] = round(time.monotonic() - t0, 1)
+    wait_unless_error(page, STUDY_DONE, TRIALS, 120)
+    page.wait_for_function(KERNEL_IDLE, timeout=30_000)
+    facts["study_done_s"] = round(time.monotonic() - t0, 1)
+
+    assert page.locator(".automl-panel").count() == 1
+    assert page.locator(".automl-panel .automl-trials tbody tr").count() == TRIALS
+    progress = page.locator(".automl-panel .automl-progress").inner_text()
+    assert f"{TRIALS}/{TRIALS} trials" in progress, progress
+    facts["progress"] = progress
+    facts["best"] = page.locator(".automl-panel .automl-best").inner_text()
+    n_curves = page.evaluate(f"({PLOT_OF})('curves').data.length")
+    assert n_curves == 5, n_curves
+    figures = page.evaluate(FIGURES)
+    facts["figures"] = figures
+    curves = traces(figures, "curves")
+    assert list(curves) == ["complete", "pruned", "running", "failed", "selected"], curves
+    # 4 complete trials of 3 epochs: 12 points on the complete trace (gaps excluded).
+    assert curves["complete"] == TRIALS * 3, curves
+    assert len(figures["history"]["traces"]) == 3, figures["history"]
+
+    # A click on a row selects its trial: the row at once (front end), the curves after the
+    # kernel has seen the selection.
+    row = '.automl-panel .automl-trials tbody tr[data-trial="2"]'
+    page.locator(row).click()
+    page.wait_for_function(
+        "(sel) => document.querySelector(sel)?.classList.contains('selected')", arg=row,
+        timeout=10_000)
+    assert page.locator(".automl-panel .automl-trials tbody tr.selected").count() == 1
+    page.wait_for_function(
+        f"""() => {{ const t = ({PLOT_OF})('curves').data.find((d) => d.name === 'selected');
+                    return !!t && !!t.y && t.y.length === 3; }}""", timeout=15_000)
+    facts["figures_after_click"] = page.evaluate(FIGURES)
+    # A warning, not a failure: a chart drawn wider than its grid cell (a fixed layout width,
+    # or plotly's default 700px) has its right edge cut off.
+    wide = {name: f"{f['drawn'][0]}px drawn in a {f['box'][0]}px box"
+            for name, f in figures.items() if f["drawn"] and f["drawn"][0] > f["box"][0] + 1}
+    if wide:
+        warnings.warn(f"charts wider than their grid cell: {wide}", stacklevel=1)
+    page.wait_for_timeout(500)  # plotly's relayout transitions
+    page.locator(".automl-panel").screenshot(path=str(SHOTS / "panel.png"))
+    facts["panel_box"] = page.locator(".automl-panel").bounding_box()
+    return facts
