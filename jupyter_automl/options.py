@@ -51,6 +51,9 @@ class StudyOptions:
     background: bool = False
     space: str | None = None  # a saved space whose ranges replace the cell's, by name
     edit: bool = False
+    kernels: int = 0  # worker kernels; 0 runs the trials in this kernel
+    ship: list[str] = field(default_factory=list)
+    listen: str = "127.0.0.1"
     max_failures: int = 3
 
     @property
@@ -137,6 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--edit", action="store_true",
                    help="open the space builder on the cell's hp calls; 'Write to cell' writes "
                         "the edited ranges back into the cell")
+    p.add_argument("--kernels", type=_positive_int, default=0, metavar="N",
+                   help="run the trials on N local worker kernels (this kernel owns the study)")
+    p.add_argument("--ship", default="", metavar="X,Y",
+                   help="notebook variables to send to the worker kernels")
+    p.add_argument("--listen", default="127.0.0.1", metavar="HOST",
+                   help="address the study is served on for worker kernels (default loopback)")
     p.add_argument("--background", action="store_true",
                    help="run the trials in a thread: the cell returns at once; Stop/Resume in "
                         "the panel, %%automl stop/wait NAME")
@@ -166,6 +175,8 @@ def parse_options(line: str, *,
     if args.pruner not in (None, "none") and len(objectives) > 1:
         PARSER.error(f"--pruner {args.pruner} needs a single objective; Optuna cannot prune "
                      "multi-objective studies (drop --pruner or keep one --maximize/--minimize)")
+    if args.ship and not args.kernels:
+        PARSER.error("--ship sends variables to worker kernels: add --kernels N")
     if args.background and args.check:
         PARSER.error("--check runs one short trial in the foreground; drop --background")
     if args.fresh and args.check:
@@ -186,6 +197,9 @@ def parse_options(line: str, *,
         background=args.background,
         space=args.space,
         edit=args.edit,
+        kernels=args.kernels,
+        ship=[n.strip() for n in args.ship.split(",") if n.strip()],
+        listen=args.listen,
     )
 
 

@@ -32,9 +32,19 @@ class RunnerLock:
         self.path = paths.runners / name
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._claimed: set[int] = set()
 
-    def claim(self, trial_number: int | None) -> None:
-        data = b"" if trial_number is None else str(trial_number).encode()
+    def claim(self, trial_number: int) -> None:
+        """Mark ``trial_number`` as running here (a runner with worker kernels runs several)."""
+        self._claimed.add(trial_number)
+        self._write()
+
+    def release_trial(self, trial_number: int) -> None:
+        self._claimed.discard(trial_number)
+        self._write()
+
+    def _write(self) -> None:
+        data = " ".join(map(str, sorted(self._claimed))).encode()
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, data, 0)
 
@@ -65,8 +75,7 @@ def live_claims(paths: StudyPaths, own: RunnerLock | None = None) -> tuple[set[i
         if text is None:
             continue
         others += 1
-        if text.strip().isdigit():
-            claims.add(int(text))
+        claims.update(int(word) for word in text.split() if word.isdigit())
     return claims, others
 
 
@@ -78,7 +87,7 @@ def _read_if_live(path: Path) -> str | None:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        return os.pread(fd, 64, 0).decode(errors="replace")
+        return os.pread(fd, 1 << 16, 0).decode(errors="replace")
     else:  # we got the lock: its owner is dead
         path.unlink(missing_ok=True)
         return None

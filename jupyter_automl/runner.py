@@ -98,7 +98,7 @@ class StudyRunner:
             except KeyboardInterrupt:
                 self._interrupted(trial, "interrupted")
             self._tell(trial, outcome)
-            lock.claim(None)
+            lock.release_trial(trial.number)
             self._emit("trial_finished", trial, outcome)
             failures = failures + 1 if outcome.state == "FAIL" else 0
             if outcome.fatal is not None:

@@ -1,0 +1,209 @@
+"""Trials on worker kernels: the driver (the notebook's kernel) owns the study and serves it
+over gRPC; one thread per worker asks a trial, has the worker run it and tells the result.
+
+A worker that dies mid-trial fails that trial, queues its retry (resumed from its checkpoint,
+on whichever kernel is free) and is restarted with the setup replayed. A setup cell that fails
+on a worker stops the study with that worker's traceback; nothing is retried. Every worker is
+shut down when the run ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import pickle
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from . import worker
+from .errors import AutomlError, OptionError, StudyInterrupted, TooManyFailuresError
+from .events import Listener, Outcome
+from .kernels import SetupError, WorkerDied, WorkerKernel, proxy
+from .recovery import RunnerLock, fail_and_retry
+from .runner import StudyRunner
+
+if TYPE_CHECKING:
+    import optuna
+
+    from .cell import Cell
+    from .study import PreparedStudy
+
+SETUP_TIMEOUT = 600.0  # seconds a setup cell may take on a worker
+
+
+class PoolRunner(StudyRunner):
+    def __init__(self, prepared: PreparedStudy, cell: Cell, namespace: dict[str, Any],
+                 listeners: Sequence[Listener], kernels: Sequence[WorkerKernel],
+                 setup_cells: Sequence[str] = (), ship: Sequence[str] = (),
+                 host: str = "127.0.0.1") -> None:
+        super().__init__(prepared, cell, namespace, listeners)
+        self.kernels = list(kernels)
+        self.setup_cells = list(setup_cells)
+        self.host = host
+        self.shipped = ship_variables(prepared, namespace, ship)
+        self._lock = threading.RLock()
+        self._in_flight = 0
+        self._failures = 0
+        self._fatal: BaseException | None = None
+        self.running: dict[str, int] = {}  # kernel label -> the trial it runs
+
+    def _loop(self, lock: RunnerLock) -> str:
+        with proxy.serve(self.study._storage, self.host) as (host, port):
+            threads = [threading.Thread(target=self._work, args=(k, i, host, port, lock),
+                                        name=f"automl-{k.label}", daemon=True)
+                       for i, k in enumerate(self.kernels)]
+            for thread in threads:
+                thread.start()
+            try:
+                while any(t.is_alive() for t in threads):
+                    for thread in threads:
+                        thread.join(0.2)
+            except KeyboardInterrupt:
+                self.reason = "interrupted"
+                self.stop_event.set()
+                self._shutdown()  # the running trials fail and are queued for retry
+                for thread in threads:
+                    thread.join()
+                raise StudyInterrupted(
+                    f"study {self.name!r} interrupted: {self.done}/{self.total} trials "
+                    "finished; the running trials are queued to resume from their "
+                    "checkpoints. Rerun the cell to resume.") from None
+            finally:
+                self._shutdown()
+        if self._fatal is not None:
+            raise self._fatal
+        if self.stop_event.is_set():
+            return "stopped"
+        timeout = self.prepared.options.timeout
+        return "timeout" if timeout is not None and self.done < self.total else "finished"
+
+    # -- one worker ------------------------------------------------------------------------------
+    def _work(self, kernel: WorkerKernel, index: int, host: str, port: int,
+              lock: RunnerLock) -> None:
+        try:
+            self._prepare_worker(kernel, index, host, port)
+            while (trial := self._next_trial(lock)) is not None:
+                try:
+                    outcome = self._dispatch(kernel, trial)
+                except WorkerDied as exc:
+                    self._lost(trial, kernel, exc, lock)
+                    kernel.shutdown()
+                    if self.stop_event.is_set():
+                        return
+                    self._prepare_worker(kernel, index, host, port)  # a new kernel
+                    continue
+                self._finished(trial, outcome, lock)
+        except BaseException as exc:  # a setup error, a dead restart: stop the study with it
+            with self._lock:
+                if self._fatal is None and not self.stop_event.is_set():
+                    self._fatal = exc
+                self.stop_event.set()
+
+    def _prepare_worker(self, kernel: WorkerKernel, index: int, host: str, port: int) -> None:
+        """Start the kernel, replay the setup and ship the variables into it."""
+        kernel.start()
+        config = worker.config_json(self.prepared, self.cell.source, host, port, index)
+        steps = ["%load_ext jupyter_automl", *self.setup_cells, *self.shipped,
+                 "import jupyter_automl.worker as __automl_worker\n"
+                 f"__automl_worker.configure({config!r})"]
+        for code in steps:
+            reply = kernel.execute(code, timeout=SETUP_TIMEOUT)
+            if reply.status != "ok":
+                raise SetupError(f"the setup failed on {kernel.label}, so no trial can run "
+                                 f"there; fix the %%automl_setup cell and rerun.\n"
+                                 f"{reply.error or reply.output}")
+
+    def _next_trial(self, lock: RunnerLock) -> optuna.Trial | None:
+        with self._lock:
+            timeout = self.prepared.options.timeout
+            if self.stop_event.is_set() or self.done + self._in_flight >= self.total or (
+                    timeout is not None and self.elapsed >= timeout):
+                return None
+            trial = self.study.ask()
+            lock.claim(trial.number)
+            self._in_flight += 1
+            self._emit("trial_started", trial)
+            return trial
+
+    def _dispatch(self, kernel: WorkerKernel, trial: optuna.Trial) -> Outcome:
+        self.running[kernel.label] = trial.number
+        try:
+            reply = kernel.execute(f"__automl_out = __automl_worker.run({trial.number})",
+                                   {"out": "__automl_out"})
+        finally:
+            self.running.pop(kernel.label, None)
+        data = reply.expressions.get("out", {})
+        if reply.status != "ok" or data.get("status") != "ok":
+            return Outcome("FAIL", error=f"{kernel.label}: {reply.error or data}")
+        result = json.loads(ast.literal_eval(data["data"]["text/plain"]))
+        outcome = Outcome(result["state"], values=result["values"], error=result["error"],
+                          duration=result["duration"])
+        if result["fatal"]:
+            outcome.fatal = AutomlError(result["error"])
+        outcome.extra = {"kernel": kernel.label, "curve": result["curve"],
+                         "peak_mb": result["peak_mb"], "output": reply.output}
+        if result["resumed_at"]:
+            trial.set_user_attr("resumed_at_epoch", result["resumed_at"])
+        if reply.output.strip():
+            for line in reply.output.rstrip().splitlines():
+                print(f"[{kernel.label}, trial {trial.number}] {line}")
+        return outcome
+
+    def _finished(self, trial: optuna.Trial, outcome: Outcome, lock: RunnerLock) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            trial.set_user_attr("kernel", outcome.extra.get("kernel", ""))
+            self._tell(trial, outcome)
+            lock.release_trial(trial.number)
+            self._emit("trial_finished", trial, outcome)
+            self._failures = self._failures + 1 if outcome.state == "FAIL" else 0
+            if outcome.fatal is not None:
+                raise outcome.fatal
+            if self._failures >= self.prepared.options.max_failures:
+                raise TooManyFailuresError(
+                    f"{self._failures} trials in a row failed; the last one with:\n"
+                    f"{outcome.error}\nFix the cell (%%automl --check runs one short trial) "
+                    f"and rerun it: the {self.done} finished trials are kept.")
+
+    def _lost(self, trial: optuna.Trial, kernel: WorkerKernel, exc: WorkerDied,
+              lock: RunnerLock) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            frozen = self.study._storage.get_trial(trial._trial_id)
+            if frozen.state.is_finished():
+                return
+            why = "interrupted" if self.stop_event.is_set() else f"its kernel died ({exc})"
+            retried = fail_and_retry(self.study, frozen, self.paths, reason=why)
+            self.counts["FAIL"] += 1
+            lock.release_trial(trial.number)
+            if not self.stop_event.is_set():
+                again = "queued to resume from its checkpoint" if retried else "not retried"
+                print(f"{kernel.label} died during trial {trial.number}: the trial is "
+                      f"{again}; restarting the kernel")
+
+    def _shutdown(self) -> None:
+        for kernel in self.kernels:
+            try:
+                kernel.shutdown()
+            except Exception as exc:  # the others must still be shut down
+                print(f"could not shut down {kernel.label}: {exc}")
+
+
+def ship_variables(prepared: PreparedStudy, namespace: dict[str, Any],
+                   names: Sequence[str]) -> list[str]:
+    """Pickle the named notebook variables next to the study; return the code that loads them."""
+    missing = [n for n in names if n not in namespace]
+    if missing:
+        raise OptionError(f"--ship: {', '.join(missing)} not defined in the notebook; define "
+                          "them first (or ship only existing variables)")
+    folder = prepared.paths.root / "ship"
+    folder.mkdir(parents=True, exist_ok=True)
+    code = []
+    for name in names:
+        path = folder / f"{name}.pkl"
+        with open(path, "wb") as f:
+            pickle.dump(namespace[name], f, protocol=pickle.HIGHEST_PROTOCOL)
+        code.append(f"import pickle as __p\nwith open({str(path)!r}, 'rb') as __f:\n"
+                    f"    {name} = __p.load(__f)")
+    return code

@@ -1,0 +1,115 @@
+"""Trials on real local worker kernels: setup replay, shipped variables, the gRPC storage proxy,
+a worker killed mid-trial, a failing setup, and no orphan kernel left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from conftest import study_of, wait_for
+
+from jupyter_automl import background
+from jupyter_automl.kernels import SetupError
+
+pytestmark = pytest.mark.slow
+
+
+def kernels_alive() -> list[int]:
+    return [p.pid for p in psutil.Process().children(recursive=True)
+            if "ipykernel" in " ".join(p.cmdline())]
+
+
+def test_workers_run_the_trials_with_the_setup_and_shipped_data(ip: Any, tmp_path: Path,
+                                                                capsys: Any) -> None:
+    import numpy as np
+
+    ip.run_cell_magic("automl_setup", "", "offset = 3")
+    ip.user_ns["weights"] = np.arange(4.0)
+    body = ('x = hp.float("x", -5, 5)\nimport os\nprint("worker", os.getpid())\n'
+            '(x - 1) ** 2 + offset + weights.sum()')
+    ip.run_cell_magic("automl", "pool --trials 6 --kernels 2 --ship weights --seed 0", body)
+    trials = study_of(tmp_path / "runs", "pool").trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 6
+    assert all(t.value >= 9 for t in trials)  # offset and the shipped weights were there
+    labels = {t.user_attrs["kernel"] for t in trials}
+    assert labels <= {"local kernel 0", "local kernel 1"} and len(labels) == 2
+    out = capsys.readouterr().out
+    pids = {line.split()[-1] for line in out.splitlines() if "] worker " in line}
+    assert len(pids) == 2 and str(os.getpid()) not in pids  # the trials ran elsewhere
+    assert kernels_alive() == []  # every worker was shut down
+
+
+def test_a_failing_setup_is_one_clear_error(ip: Any, tmp_path: Path) -> None:
+    ip.user_ns["offset"] = 1
+    ip.run_cell_magic("automl_setup", "", "offset = 1")
+    ip.magics_manager.registry["Automl"].setup_cells.append("import not_a_module_here")
+    try:
+        with pytest.raises(SetupError, match=r"(?s)the setup failed on local kernel \d.*"
+                                             r"ModuleNotFoundError.*not_a_module_here"):
+            ip.run_cell_magic("automl", "bad --trials 4 --kernels 2", 'hp.float("x", 0, 1)')
+    finally:
+        ip.magics_manager.registry["Automl"].setup_cells.clear()
+    assert study_of(tmp_path / "runs", "bad").trials == []  # no trial started, none retried
+    assert kernels_alive() == []
+
+
+def test_a_worker_killed_mid_trial_is_replaced_and_its_trial_resumes(ip: Any,
+                                                                     tmp_path: Path) -> None:
+    ip.run_cell_magic("automl_setup", "", '''
+import time
+import numpy as np
+import keras
+rng = np.random.default_rng(0)
+x = rng.normal(size=(256, 8)).astype("float32")
+y = (x[:, 0] > 0).astype("int64")
+slow = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs=None: time.sleep(0.5))
+''')
+    body = '''
+model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(hp.int("units", 4, 16)),
+                          keras.layers.Dense(2, activation="softmax")])
+model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+model.fit(x, y, validation_split=0.25, epochs=5, callbacks=[slow])
+'''
+    try:
+        ip.run_cell_magic("automl", "kill --trials 4 --kernels 2 --background --pruner none",
+                          body)
+        run = background.get("kill")
+        runner = run.runner
+
+        def saved(number: int) -> int:
+            state = tmp_path / "runs" / "kill" / "trials" / str(number) / "state.json"
+            try:
+                return len(json.loads(state.read_text())["history"])
+            except (OSError, ValueError):
+                return 0
+
+        victim: dict[str, Any] = {}
+
+        def busy_with_two_epochs() -> bool:
+            for label, number in list(runner.running.items()):
+                if saved(number) >= 2:
+                    victim.update(label=label, number=number, saved=saved(number))
+                    return True
+            return False
+
+        wait_for(busy_with_two_epochs, 180, "a worker with two epochs saved")
+        kernel = next(k for k in runner.kernels if k.label == victim["label"])
+        victim["pid"] = kernel.pid
+        os.kill(kernel.pid, signal.SIGKILL)
+        run.wait(300)
+    finally:
+        ip.magics_manager.registry["Automl"].setup_cells.clear()
+    trials = study_of(tmp_path / "runs", "kill").trials
+    assert sum(t.state.name == "COMPLETE" for t in trials) == 4
+    lost = trials[victim["number"]]
+    assert lost.state.name == "FAIL" and "its kernel died" in lost.user_attrs["failed_because"]
+    (retry,) = [t for t in trials if t.user_attrs.get("retry_of") == lost.number]
+    assert retry.state.name == "COMPLETE" and retry.params == lost.params
+    assert retry.user_attrs["resumed_at_epoch"] >= victim["saved"]
+    assert [t.number for t in trials] == list(range(len(trials)))
+    assert kernels_alive() == []
