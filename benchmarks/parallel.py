@@ -1,0 +1,104 @@
+"""Trials on two local worker kernels against the same trials in the notebook's kernel.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/parallel.py            # 16 Keras trials, 40 trivial trials
+    .venv/bin/python benchmarks/parallel.py --quick    # 6 Keras trials, 20 trivial trials
+
+* ``keras``: the same CPU-bound Keras trials (a dense network on scikit-learn's digits, fixed
+  epochs, no pruning), TensorFlow pinned to one thread in every kernel (a setup cell, replayed
+  in the workers): in this kernel, then with ``--kernels 2``. Prints the speedup (goal >= 1.6
+  on 2 cores). Worker start-up (kernel, TensorFlow import, setup) is included.
+* ``dispatch``: trivial trials through ``--kernels 2``, after the workers are up, against the
+  same trials in this kernel: the added time per trial, in ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import sys
+import tempfile
+import time
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+SETUP = """
+EPOCHS = 20
+import tensorflow as tf
+tf.config.threading.set_intra_op_parallelism_threads(1)
+tf.config.threading.set_inter_op_parallelism_threads(1)
+import keras
+from sklearn.datasets import load_digits
+x, y = load_digits(return_X_y=True)
+x = (x / 16.0).astype("float32")
+"""
+
+KERAS = """
+model = keras.Sequential([keras.Input((64,)),
+                          keras.layers.Dense(hp.int("units", 192, 256), activation="relu"),
+                          keras.layers.Dense(hp.int("units2", 192, 256), activation="relu"),
+                          keras.layers.Dense(10, activation="softmax")])
+model.compile(keras.optimizers.Adam(hp.float("lr", 1e-3, 1e-2, log=True)),
+              "sparse_categorical_crossentropy", metrics=["accuracy"])
+model.fit(x, y, validation_split=0.2, epochs=EPOCHS, batch_size=32)
+"""
+
+TRIVIAL = 'x = hp.float("x", -5, 5)\n(x - 1) ** 2'
+EPOCHS = 20  # also set by the setup cell, which the workers replay
+
+
+def shell(runs: str) -> Any:
+    from IPython.testing.globalipapp import start_ipython
+
+    ip = start_ipython()
+    ip.run_line_magic("load_ext", "jupyter_automl")
+    ip.run_line_magic("config", f"Automl.runs_dir = {runs!r}")
+    ip.run_line_magic("config", 'Automl.display = "text"')
+    ip.run_cell_magic("automl_setup", "", SETUP)
+    return ip
+
+
+def timed(ip: Any, line: str, body: str) -> float:
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        ip.run_cell_magic("automl", line, body)
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="6 Keras and 20 trivial trials")
+    args = parser.parse_args(argv)
+    keras_n, trivial_n = (6, 20) if args.quick else (16, 40)
+    with tempfile.TemporaryDirectory() as runs:
+        ip = shell(runs)
+        common = f"--trials {keras_n} --pruner none --sampler random --seed 0"
+        one = timed(ip, f"k1 {common}", KERAS)
+        two = timed(ip, f"k2 {common} --kernels 2", KERAS)
+        here = timed(ip, f"t1 --trials {trivial_n} --sampler random --seed 0", TRIVIAL)
+        # the workers' start-up, measured alone, is taken out of the dispatch figure
+        start_only = timed(ip, "t0 --trials 2 --sampler random --seed 0 --kernels 2", TRIVIAL)
+        pool = timed(ip, f"t2 --trials {trivial_n + 2} --sampler random --seed 0 --kernels 2",
+                     TRIVIAL)
+    speedup = one / two
+    # pool - start_only: the time of trivial_n more trials on running workers
+    per_trial = ((pool - start_only) - here) / trivial_n
+    print(f"keras: {keras_n} trials x {EPOCHS} epochs, TensorFlow on 1 thread per kernel")
+    print(f"  this kernel      {one:7.1f} s")
+    print(f"  --kernels 2      {two:7.1f} s (worker start-up included)")
+    verdict = "ok" if speedup >= 1.6 else "MISSED"
+    print(f"  speedup          {speedup:7.2f}x (goal >= 1.6) {verdict}")
+    print(f"dispatch: {trivial_n} trivial trials")
+    print(f"  this kernel      {here:7.2f} s; --kernels 2: {pool:.2f} s with start-up "
+          f"{start_only:.2f} s")
+    print(f"  dispatch overhead per trial {max(0.0, per_trial) * 1000:7.1f} ms")
+    print(f"(python {sys.version.split()[0]}, {os.cpu_count()} cpus)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
