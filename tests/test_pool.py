@@ -113,3 +113,19 @@ model.fit(x, y, validation_split=0.25, epochs=5, callbacks=[slow])
     assert retry.user_attrs["resumed_at_epoch"] >= victim["saved"]
     assert [t.number for t in trials] == list(range(len(trials)))
     assert kernels_alive() == []
+
+
+def test_the_panel_shows_worker_trials(ip: Any) -> None:
+    from jupyter_automl.api import run_study
+    from jupyter_automl.ui.panel import StudyPanel
+
+    panel = StudyPanel(display=False)
+    ip.run_cell_magic("automl_setup", "", "offset = 0")
+    try:
+        run_study('hp.float("x", 0, 1)', "pw --trials 4 --kernels 2", ip.user_ns,
+                  listeners=[panel], setup_cells=["offset = 0"])
+    finally:
+        ip.magics_manager.registry["Automl"].setup_cells.clear()
+    kernels = {r["kernel"] for r in panel.table.rows}
+    assert kernels <= {"local kernel 0", "local kernel 1"} and kernels
+    assert "4/4 trials" in panel.header.value

@@ -72,11 +72,17 @@ class StudyPanel(Listener):
         self.refresh()
 
     def trial_finished(self, runner: StudyRunner, trial: optuna.Trial, outcome: Outcome) -> None:
-        fit = outcome.fit
-        peak = fit.peak_mb if fit is not None and fit.peak_mb else rss_mb()
+        fit, extra = outcome.fit, outcome.extra  # extra: what a worker kernel reported
+        peak = extra.get("peak_mb") or (fit.peak_mb if fit is not None and fit.peak_mb
+                                        else rss_mb())
         error = outcome.error.strip().splitlines()[-1] if outcome.error else None
-        self._need().finish(trial.number, outcome.state, outcome.values, trial.params,
-                            outcome.duration, peak, error)
+        model = self._need()
+        model.finish(trial.number, outcome.state, outcome.values, trial.params,
+                     outcome.duration, peak, error)
+        record = model.records[trial.number]
+        if "kernel" in extra:
+            record.kernel = extra["kernel"]
+            record.curve = [(int(e), float(v)) for e, v in extra.get("curve", [])]
         self._trials_dirty = True
         self.refresh()
 
