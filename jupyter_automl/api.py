@@ -63,11 +63,14 @@ def new_runner(opts: StudyOptions, cell: Cell, namespace: dict[str, Any],
     if prepared.kept_aside is not None:
         print(f"--fresh: the previous study folder is kept as {prepared.kept_aside}")
         opts.fresh = False  # a Resume of this run continues it rather than starting over
-    if opts.kernels:
+    if opts.kernels or opts.gateways:
+        from .kernels.gateway import GatewayKernel
         from .kernels.local import LocalKernel
         from .pool import PoolRunner
 
-        kernels = [LocalKernel(i, Path.cwd()) for i in range(opts.kernels)]
+        kernels: list[Any] = [LocalKernel(i, Path.cwd()) for i in range(opts.kernels)]
+        for url, count in opts.gateways:
+            kernels += [GatewayKernel(len(kernels), url) for _ in range(count)]
         return PoolRunner(prepared, cell, namespace, [BestExporter(), *listeners], kernels,
                           setup_cells, opts.ship, opts.listen)
     return StudyRunner(prepared, cell, namespace, [BestExporter(), *listeners])

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from .runner import StudyRunner
 
 
+TRIAL_MODEL = "model.keras"  # a worker kernel's trial leaves its model here
+
+
 class BestExporter(Listener):
     """Saves a completed trial's model when it joins the runner's best trials."""
 
@@ -32,10 +35,15 @@ class BestExporter(Listener):
         if outcome.state != "COMPLETE" or trial.number not in {n for n, _ in front}:
             return
         best = runner.paths.best
-        if len(runner.prepared.options.directions) == 1:
-            _save_model(outcome.fit, best / "model.keras")
+        target = best / "model.keras" if len(runner.prepared.options.directions) == 1 \
+            else best / str(trial.number) / "model.keras"
+        saved = runner.paths.trial(trial.number) / TRIAL_MODEL
+        if outcome.fit is None and saved.exists():  # the trial ran on a worker kernel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(saved, target)
         else:
-            _save_model(outcome.fit, best / str(trial.number) / "model.keras")
+            _save_model(outcome.fit, target)
+        if len(runner.prepared.options.directions) > 1:
             keep = {str(n) for n, _ in front}
             for folder in best.glob("*/"):
                 if folder.name.isdigit() and folder.name not in keep:

@@ -51,7 +51,8 @@ class StudyOptions:
     background: bool = False
     space: str | None = None  # a saved space whose ranges replace the cell's, by name
     edit: bool = False
-    kernels: int = 0  # worker kernels; 0 runs the trials in this kernel
+    kernels: int = 0  # local worker kernels; 0 (and no gateway) runs trials in this kernel
+    gateways: list[tuple[str, int]] = field(default_factory=list)  # (URL, kernels) each
     ship: list[str] = field(default_factory=list)
     listen: str = "127.0.0.1"
     max_failures: int = 3
@@ -107,6 +108,24 @@ def _duration(text: str) -> float:
 _duration.__name__ = "duration (90s, 30m, 1.5h)"
 
 
+def _kernel_specs(text: str) -> tuple[int, list[tuple[str, int]]]:
+    local, gateways = 0, []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        if part.startswith("gateway:"):
+            url, _, count = part[len("gateway:"):].partition("*")
+            if not url.startswith(("http://", "https://")):
+                raise ValueError
+            gateways.append((url, _positive_int(count) if count else 1))
+        else:
+            local += _positive_int(part)
+    if not local and not gateways:
+        raise ValueError
+    return local, gateways
+
+
+_kernel_specs.__name__ = "kernels (N, gateway:http://HOST:PORT[*N], comma-separated)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="%%automl", add_help=False, description="Run the cell as an AutoML study.")
     p.add_argument("name", nargs="?", default=DEFAULT_STUDY,
@@ -140,8 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--edit", action="store_true",
                    help="open the space builder on the cell's hp calls; 'Write to cell' writes "
                         "the edited ranges back into the cell")
-    p.add_argument("--kernels", type=_positive_int, default=0, metavar="N",
-                   help="run the trials on N local worker kernels (this kernel owns the study)")
+    p.add_argument("--kernels", type=_kernel_specs, default=(0, []), metavar="N|gateway:URL[*N]",
+                   help="run the trials on worker kernels: N local ones, and/or N on a Kernel "
+                        "Gateway (comma-separated, e.g. 2,gateway:http://host:8888*4); this "
+                        "kernel owns the study")
     p.add_argument("--ship", default="", metavar="X,Y",
                    help="notebook variables to send to the worker kernels")
     p.add_argument("--listen", default="127.0.0.1", metavar="HOST",
@@ -175,7 +196,7 @@ def parse_options(line: str, *,
     if args.pruner not in (None, "none") and len(objectives) > 1:
         PARSER.error(f"--pruner {args.pruner} needs a single objective; Optuna cannot prune "
                      "multi-objective studies (drop --pruner or keep one --maximize/--minimize)")
-    if args.ship and not args.kernels:
+    if args.ship and args.kernels == (0, []):
         PARSER.error("--ship sends variables to worker kernels: add --kernels N")
     if args.background and args.check:
         PARSER.error("--check runs one short trial in the foreground; drop --background")
@@ -197,7 +218,8 @@ def parse_options(line: str, *,
         background=args.background,
         space=args.space,
         edit=args.edit,
-        kernels=args.kernels,
+        kernels=args.kernels[0],
+        gateways=args.kernels[1],
         ship=[n.strip() for n in args.ship.split(",") if n.strip()],
         listen=args.listen,
     )

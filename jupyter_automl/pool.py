@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from . import worker
 from .errors import AutomlError, OptionError, StudyInterrupted, TooManyFailuresError
 from .events import Listener, Outcome
-from .kernels import SetupError, WorkerDied, WorkerKernel, proxy
+from .kernels import KernelError, SetupError, WorkerDied, WorkerKernel, proxy
 from .recovery import RunnerLock, fail_and_retry
 from .runner import StudyRunner
 
@@ -47,8 +47,12 @@ class PoolRunner(StudyRunner):
         self._failures = 0
         self._fatal: BaseException | None = None
         self.running: dict[str, int] = {}  # kernel label -> the trial it runs
+        self._alive = len(self.kernels)
 
     def _loop(self, lock: RunnerLock) -> str:
+        for kernel in self.kernels:  # an unreachable gateway or a wrong token: say so now
+            kernel.preflight()
+        self._alive = len(self.kernels)
         with proxy.serve(self.study._storage, self.host) as (host, port):
             threads = [threading.Thread(target=self._work, args=(k, i, host, port, lock),
                                         name=f"automl-{k.label}", daemon=True)
@@ -89,16 +93,36 @@ class PoolRunner(StudyRunner):
                 except WorkerDied as exc:
                     self._lost(trial, kernel, exc, lock)
                     kernel.shutdown()
-                    if self.stop_event.is_set():
+                    if self.stop_event.is_set() or not self._replace(kernel, index, host, port):
                         return
-                    self._prepare_worker(kernel, index, host, port)  # a new kernel
                     continue
                 self._finished(trial, outcome, lock)
-        except BaseException as exc:  # a setup error, a dead restart: stop the study with it
+        except BaseException as exc:  # a setup error, a fatal trial: stop the study with it
+            self._stop_with(exc)
+
+    def _replace(self, kernel: WorkerKernel, index: int, host: str, port: int) -> bool:
+        """Start a new kernel in place of a dead one; False when none can be had there (a
+        gateway that went away): the other kernels go on with the study."""
+        try:
+            self._prepare_worker(kernel, index, host, port)
+        except (KernelError, WorkerDied) as exc:
+            if isinstance(exc, SetupError):
+                raise
             with self._lock:
-                if self._fatal is None and not self.stop_event.is_set():
-                    self._fatal = exc
-                self.stop_event.set()
+                self._alive -= 1
+                alive = self._alive
+            if not alive:
+                raise KernelError(f"every worker kernel is gone; the last: {exc}") from None
+            print(f"{kernel.label} cannot be replaced ({exc}); its trials go on on the "
+                  f"{alive} other kernel(s)")
+            return False
+        return True
+
+    def _stop_with(self, exc: BaseException) -> None:
+        with self._lock:
+            if self._fatal is None and not self.stop_event.is_set():
+                self._fatal = exc
+            self.stop_event.set()
 
     def _prepare_worker(self, kernel: WorkerKernel, index: int, host: str, port: int) -> None:
         """Start the kernel, replay the setup and ship the variables into it."""

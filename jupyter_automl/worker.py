@@ -65,6 +65,11 @@ def run(number: int) -> str:
     trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
     outcome = runner.run_trial(optuna.trial.Trial(study, trial_id))
     fit = outcome.fit
+    if outcome.state == "COMPLETE" and fit is not None and fit.model is not None:
+        from .export import TRIAL_MODEL, _save_model
+
+        # The driver cannot reach this kernel's model object: it copies this file instead.
+        _save_model(fit, runner.paths.trial(number) / TRIAL_MODEL)
     curve = [] if fit is None or fit.metric is None else [
         (int(h["epoch"]), h[fit.metric]) for h in fit.history if fit.metric in h]
     return json.dumps({

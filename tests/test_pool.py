@@ -112,6 +112,7 @@ model.fit(x, y, validation_split=0.25, epochs=5, callbacks=[slow])
     assert retry.state.name == "COMPLETE" and retry.params == lost.params
     assert retry.user_attrs["resumed_at_epoch"] >= victim["saved"]
     assert [t.number for t in trials] == list(range(len(trials)))
+    assert (tmp_path / "runs" / "kill" / "best" / "model.keras").exists()  # copied from a worker
     assert kernels_alive() == []
 
 

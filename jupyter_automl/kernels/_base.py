@@ -36,6 +36,9 @@ class WorkerKernel(abc.ABC):
 
     label: str
 
+    def preflight(self) -> None:  # noqa: B027 - most kernels have nothing to check
+        """Raise :class:`KernelError` now if this kernel cannot be had (before any trial)."""
+
     @abc.abstractmethod
     def start(self) -> None: ...
 
