@@ -13,7 +13,7 @@ from .errors import StorageError
 if TYPE_CHECKING:
     import optuna
 
-_DRIVERS = {"postgresql": "psycopg2-binary", "mysql": "pymysql"}
+_DRIVERS = {"postgresql": "'psycopg[binary]'", "mysql": "pymysql"}
 SQLITE_TIMEOUT = 30.0  # seconds a write waits for another process's lock before failing
 
 
