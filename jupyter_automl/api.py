@@ -68,7 +68,8 @@ def new_runner(opts: StudyOptions, cell: Cell, namespace: dict[str, Any],
         from .kernels.local import LocalKernel
         from .pool import PoolRunner
 
-        kernels: list[Any] = [LocalKernel(i, Path.cwd()) for i in range(opts.kernels)]
+        kernels: list[Any] = [LocalKernel(i, Path.cwd(), env)
+                              for i, env in enumerate(gpu_env(opts))]
         for url, count in opts.gateways:
             kernels += [GatewayKernel(len(kernels), url) for _ in range(count)]
         return PoolRunner(prepared, cell, namespace, [BestExporter(), *listeners], kernels,
@@ -132,3 +133,13 @@ def record_setup(paths: StudyPaths, cells: Sequence[str]) -> None:
         old.unlink()
     for i, source in enumerate(cells):
         write_atomic(paths.setup / f"{i:02d}.py", source.encode())
+
+
+def gpu_env(opts: StudyOptions) -> list[dict[str, str]]:
+    """The environment of each local worker kernel: its GPUs under ``--gpus-per-trial``."""
+    if opts.gpus_per_trial is None:
+        return [{} for _ in range(opts.kernels)]
+    from .strategy import gpu_count, gpu_sets
+
+    return [{"CUDA_VISIBLE_DEVICES": devices, "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
+            for devices in gpu_sets(opts.kernels, opts.gpus_per_trial, gpu_count())]

@@ -55,6 +55,8 @@ class StudyOptions:
     gateways: list[tuple[str, int]] = field(default_factory=list)  # (URL, kernels) each
     ship: list[str] = field(default_factory=list)
     listen: str = "127.0.0.1"
+    strategy: str | None = None  # None: no strategy scope at all
+    gpus_per_trial: float | None = None
     max_failures: int = 3
 
     @property
@@ -99,6 +101,16 @@ def _positive_int(text: str) -> int:
 
 
 _positive_int.__name__ = "positive integer"
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError
+    return value
+
+
+_positive_float.__name__ = "positive number"
 
 
 def _duration(text: str) -> float:
@@ -167,6 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="notebook variables to send to the worker kernels")
     p.add_argument("--listen", default="127.0.0.1", metavar="HOST",
                    help="address the study is served on for worker kernels (default loopback)")
+    p.add_argument("--strategy", choices=("auto", "default", "one-device", "mirrored"),
+                   default=None, help="TensorFlow distribution strategy of each trial (auto: "
+                   "OneDevice on one GPU, Mirrored on several, default on CPU)")
+    p.add_argument("--gpus-per-trial", type=_positive_float, default=None, metavar="K",
+                   help="GPUs of each local worker kernel (0.5: two kernels share a GPU); "
+                        "memory growth is on")
     p.add_argument("--background", action="store_true",
                    help="run the trials in a thread: the cell returns at once; Stop/Resume in "
                         "the panel, %%automl stop/wait NAME")
@@ -196,6 +214,9 @@ def parse_options(line: str, *,
     if args.pruner not in (None, "none") and len(objectives) > 1:
         PARSER.error(f"--pruner {args.pruner} needs a single objective; Optuna cannot prune "
                      "multi-objective studies (drop --pruner or keep one --maximize/--minimize)")
+    if args.gpus_per_trial and not args.kernels[0]:
+        PARSER.error("--gpus-per-trial splits GPUs between local worker kernels: add "
+                     "--kernels N")
     if args.ship and args.kernels == (0, []):
         PARSER.error("--ship sends variables to worker kernels: add --kernels N")
     if args.background and args.check:
@@ -220,6 +241,8 @@ def parse_options(line: str, *,
         edit=args.edit,
         kernels=args.kernels[0],
         gateways=args.kernels[1],
+        strategy=args.strategy or ("auto" if args.gpus_per_trial else None),
+        gpus_per_trial=args.gpus_per_trial,
         ship=[n.strip() for n in args.ship.split(",") if n.strip()],
         listen=args.listen,
     )

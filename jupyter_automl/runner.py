@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from . import checkpoint, keras_hooks, space
+from . import checkpoint, keras_hooks, space, strategy
 from .cell import Cell, trial_namespace
 from .errors import (
     AutomlError,
@@ -123,7 +123,8 @@ class StudyRunner:
         fit_token = keras_hooks.bind(fit)
         start = time.monotonic()
         try:
-            value = self.cell.run(trial_namespace(self.user_ns, self.cell))
+            with strategy.scope(self.prepared.options.strategy):
+                value = self.cell.run(trial_namespace(self.user_ns, self.cell))
             outcome = Outcome("COMPLETE", values=resolve_values(value, fit, self.prepared))
         except optuna.TrialPruned as exc:
             outcome = Outcome("PRUNED", error=str(exc))
