@@ -56,6 +56,7 @@ class StudyOptions:
     ship: list[str] = field(default_factory=list)
     listen: str = "127.0.0.1"
     strategy: str | None = None  # None: no strategy scope at all
+    trial_timeout: float | None = None  # a worker silent for longer is taken for dead
     gpus_per_trial: float | None = None
     max_failures: int = 3
 
@@ -185,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gpus-per-trial", type=_positive_float, default=None, metavar="K",
                    help="GPUs of each local worker kernel (0.5: two kernels share a GPU); "
                         "memory growth is on")
+    p.add_argument("--trial-timeout", type=_duration, default=None, metavar="DURATION",
+                   help="a worker kernel that has not finished a trial after DURATION is "
+                        "taken for dead: the trial is retried, the kernel replaced")
     p.add_argument("--background", action="store_true",
                    help="run the trials in a thread: the cell returns at once; Stop/Resume in "
                         "the panel, %%automl stop/wait NAME")
@@ -243,6 +247,7 @@ def parse_options(line: str, *,
         gateways=args.kernels[1],
         strategy=args.strategy or ("auto" if args.gpus_per_trial else None),
         gpus_per_trial=args.gpus_per_trial,
+        trial_timeout=args.trial_timeout,
         ship=[n.strip() for n in args.ship.split(",") if n.strip()],
         listen=args.listen,
     )

@@ -154,7 +154,8 @@ class PoolRunner(StudyRunner):
         self.running[kernel.label] = trial.number
         try:
             reply = kernel.execute(f"__automl_out = __automl_worker.run({trial.number})",
-                                   {"out": "__automl_out"})
+                                   {"out": "__automl_out"},
+                                   timeout=self.prepared.options.trial_timeout)
         finally:
             self.running.pop(kernel.label, None)
         data = reply.expressions.get("out", {})
@@ -200,11 +201,12 @@ class PoolRunner(StudyRunner):
             why = "interrupted" if self.stop_event.is_set() else f"its kernel died ({exc})"
             retried = fail_and_retry(self.study, frozen, self.paths, reason=why)
             self.counts["FAIL"] += 1
+            self._failures += 1  # a cell that hangs every time must not loop for ever
             lock.release_trial(trial.number)
             if not self.stop_event.is_set():
                 again = "queued to resume from its checkpoint" if retried else "not retried"
-                print(f"{kernel.label} died during trial {trial.number}: the trial is "
-                      f"{again}; restarting the kernel")
+                print(f"trial {trial.number} lost: {exc}; the trial is {again}; starting a "
+                      "new kernel")
 
     def _shutdown(self) -> None:
         for kernel in self.kernels:

@@ -130,3 +130,20 @@ def test_the_panel_shows_worker_trials(ip: Any) -> None:
     kernels = {r["kernel"] for r in panel.table.rows}
     assert kernels <= {"local kernel 0", "local kernel 1"} and kernels
     assert "4/4 trials" in panel.header.value
+
+
+def test_a_worker_that_never_answers_times_out_and_is_replaced(ip: Any, tmp_path: Path,
+                                                               capsys: Any) -> None:
+    flag = tmp_path / "hung-once"
+    body = (f"import os, time\nx = hp.float('x', 0, 1)\nif not os.path.exists({str(flag)!r}):\n"
+            f"    open({str(flag)!r}, 'w').close()\n    time.sleep(600)\nx")
+    ip.run_cell_magic("automl", "hang --trials 2 --kernels 1 --trial-timeout 5s", body)
+    trials = study_of(tmp_path / "runs", "hang").trials
+    assert trials[0].state.name == "FAIL"
+    assert "did not answer within 5s" in trials[0].user_attrs["failed_because"]
+    (retry,) = [t for t in trials if t.user_attrs.get("retry_of") == 0]
+    assert retry.state.name == "COMPLETE" and retry.params == trials[0].params
+    assert sum(t.state.name == "COMPLETE" for t in trials) == 2
+    assert "trial 0 lost: local kernel 0 did not answer within 5s; the trial is queued" in \
+        capsys.readouterr().out
+    assert kernels_alive() == []
