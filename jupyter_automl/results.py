@@ -160,7 +160,7 @@ class TrialTable:
 
     @property
     def columns(self) -> list[str]:
-        return ["number", "state", *self.metrics, "params", "epochs", "duration"]
+        return ["number", "state", *self.metrics, "params", "epochs", "duration", "kernel"]
 
     def text_rows(self) -> list[list[str]]:
         return [[_duration_text(row.get(c)) if c == "duration" else _cell(row.get(c))
@@ -188,6 +188,7 @@ def _row(trial: optuna.trial.FrozenTrial, paths: StudyPaths, metrics: list[str])
     end = trial.datetime_complete or (_dt.datetime.now() if trial.datetime_start else None)
     row["duration"] = (end - trial.datetime_start).total_seconds() \
         if trial.datetime_start and end else None
+    row["kernel"] = trial.user_attrs.get("kernel", "this kernel")
     if trial.user_attrs.get("error"):
         row["error"] = trial.user_attrs["error"].strip().splitlines()[-1]
     return row
