@@ -72,9 +72,10 @@ def trial_namespace(user_ns: dict[str, Any], cell: Cell) -> dict[str, Any]:
     namespace = dict(user_ns)
     namespace["hp"] = hp
     if cell.uses_keras and "keras" not in namespace:
-        import keras  # the cell uses keras without importing it: provide it, as tutorials do
+        from .keras_hooks import import_keras
 
-        namespace["keras"] = keras
+        # the cell uses keras without importing it: provide it, as the tutorials do
+        namespace["keras"] = import_keras()
     return namespace
 
 

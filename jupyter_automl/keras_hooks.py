@@ -12,6 +12,10 @@ import contextvars
 import functools
 import inspect
 import math
+import os
+import re
+import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,9 +213,35 @@ def unbind(token: contextvars.Token[TrialFit | None]) -> None:
     _current.reset(token)
 
 
+# TensorFlow's C++ start-up lines (absl, oneDNN, CUDA probing) ignore TF_CPP_MIN_LOG_LEVEL.
+_STARTUP_NOISE = re.compile(r"^(WARNING: All log messages before absl::InitializeLog|"
+                            r"To enable the following instructions: |"
+                            r"[IW]\d{4} [\d:.]+ +\d+ (port|cudart_stub|cpu_feature_guard)\.cc)")
+
+
+def import_keras() -> Any:
+    """``import keras``, without TensorFlow's start-up chatter on stderr (other lines stay)."""
+    if "keras" in sys.modules:
+        return sys.modules["keras"]
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import keras
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [line for line in captured.read().decode(errors="replace").splitlines()
+                    if not _STARTUP_NOISE.match(line)]
+            if kept:
+                print("\n".join(kept), file=sys.stderr)
+    return keras
+
+
 def install() -> None:
     """Wrap ``keras.Model.fit`` (once per process). Imports keras: call only when it is used."""
-    import keras
+    keras = import_keras()
 
     if getattr(keras.Model.fit, "_jupyter_automl", False):
         return

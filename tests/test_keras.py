@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -192,3 +193,22 @@ model.fit(x, y, validation_split=0.25, epochs=3)
     state = json.loads((runs(tmp_path) / "order/trials/0/state.json").read_text())
     assert state["metric"] == "val_accuracy"
     assert trial.values[1] == max(h["val_accuracy"] for h in state["history"])
+
+
+def test_tensorflow_start_up_chatter_is_kept_off_stderr(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = ("import jupyter_automl, numpy as np\n"
+            "x = np.zeros((8, 4), 'float32'); y = np.zeros((8, 2), 'float32')\n"
+            "jupyter_automl.run_study('m = keras.Sequential([keras.Input((4,)), "
+            "keras.layers.Dense(2)])\\nm.compile(\"sgd\", \"mse\")\\nm.fit(x, y, epochs=1)', "
+            f"'q --trials 1 --runs-dir {tmp_path}', {{'x': x, 'y': y}})\n"
+            "import sys; print('the user still sees stderr', file=sys.stderr)\n")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "oneDNN custom operations" not in done.stderr
+    assert "All log messages before absl" not in done.stderr
+    assert "the user still sees stderr" in done.stderr
