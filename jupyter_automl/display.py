@@ -21,7 +21,7 @@ _HEADLESS_PARENTS = {"papermill", "nbclient", "nbconvert", "jupyter-nbconvert", 
 def display_mode(setting: str = "auto") -> Mode:
     if setting in ("widgets", "static", "text"):
         return setting  # type: ignore[return-value]
-    if not _in_kernel():
+    if not in_kernel():
         return "text"
     return "static" if headless() else "widgets"
 
@@ -42,7 +42,8 @@ def headless() -> bool:
     return any(name in _HEADLESS_PARENTS for name in program[:2])
 
 
-def _in_kernel() -> bool:
+def in_kernel() -> bool:
+    """True in a Jupyter kernel (a front end may show widgets), False in a terminal or script."""
     try:
         from IPython import get_ipython
     except ImportError:

@@ -16,6 +16,7 @@ import shlex
 from collections.abc import Callable
 from typing import Any
 
+from .display import in_kernel
 from .errors import AutomlError
 from .options import parse_options
 
@@ -91,7 +92,7 @@ def _view(source: str, runs_dir: str, written: asyncio.Future[str | None]) -> An
 def _check_front_end(shell: Any, on_shown: Any) -> None:
     if on_shown is not None:
         return
-    if shell is None or type(shell).__name__ != "ZMQInteractiveShell":
+    if shell is None or not in_kernel():
         raise AutomlError("--edit shows a form and waits for its 'Write to cell' button: it needs "
                           "a live Jupyter front end (JupyterLab, Notebook 7, VS Code)")
     import ipykernel

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import checkpoint
 from .errors import MetricError, TrialValueError
+from .values import is_number
 
 if TYPE_CHECKING:
     import optuna
@@ -125,7 +126,7 @@ class TrialFit:
         self.offset = 0
 
     def epoch_end(self, model: Any, epoch: int, raw_logs: dict[str, Any]) -> None:
-        logs = {k: float(v) for k, v in raw_logs.items() if _is_number(v)}
+        logs = {k: float(v) for k, v in raw_logs.items() if is_number(v)}
         step = self.offset + epoch + 1
         logs["epoch"] = step
         self.history.append(logs)
@@ -292,10 +293,3 @@ def _default_metric(logs: dict[str, float]) -> str:
 def _as_list(callbacks: Any) -> list[Any]:
     return list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
 
-
-def _is_number(value: Any) -> bool:
-    try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
-    return True

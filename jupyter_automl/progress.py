@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ._duration import format_duration
+from .display import in_kernel
 from .events import Listener, Outcome
 
 if TYPE_CHECKING:
@@ -89,12 +90,8 @@ def line(runner: StudyRunner) -> str:
 
 def _display_handle() -> Any:
     """A display handle when running in a Jupyter kernel, else None (terminal)."""
-    try:
-        from IPython import get_ipython
-        from IPython.display import display
-    except ImportError:
+    if not in_kernel():
         return None
-    shell = get_ipython()
-    if shell is None or type(shell).__name__ != "ZMQInteractiveShell":
-        return None
+    from IPython.display import display
+
     return display({"text/plain": ""}, raw=True, display_id=True)

@@ -21,9 +21,9 @@ def resolve_values(value: Any, fit: TrialFit, prepared: PreparedStudy) -> list[f
     named: dict[str, Any] = {}
     if isinstance(value, dict):
         named = value
-    elif _is_number(value) or (isinstance(value, (tuple, list)) and value
-                               and all(_is_number(v) for v in value)):
-        values = [value] if _is_number(value) else list(value)
+    elif is_number(value) or (isinstance(value, (tuple, list)) and value
+                               and all(is_number(v) for v in value)):
+        values = [value] if is_number(value) else list(value)
         if len(values) != len(metrics):
             raise TrialValueError(f"the cell returned {len(values)} value(s) but the study has "
                                   f"{len(metrics)} objective(s): {metrics}")
@@ -52,7 +52,7 @@ def resolve_values(value: Any, fit: TrialFit, prepared: PreparedStudy) -> list[f
 
 
 def _finite(value: Any, metric: str | None) -> float:
-    if not _is_number(value):
+    if not is_number(value):
         raise TrialValueError(f"{metric or 'the value'} is {value!r}, not a number")
     number = float(value)
     if not math.isfinite(number):
@@ -61,7 +61,7 @@ def _finite(value: Any, metric: str | None) -> float:
     return number
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
     if isinstance(value, bool):
         return False
     try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser.lab import free_port
 from browser.require import has_module, require_or_skip
 from conftest import study_of, wait_for
 
@@ -21,12 +21,6 @@ from jupyter_automl.kernels import KernelError
 from jupyter_automl.kernels.gateway import TOKEN_ENV
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Gateway:

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser.lab import free_port
 from browser.require import has_module, require_or_skip
-from test_gateway import free_port
 
 pytestmark = pytest.mark.slow
 

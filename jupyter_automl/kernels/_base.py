@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,11 @@ class Reply:
     output: str = ""
     error: str = ""
     expressions: dict[str, Any] = field(default_factory=dict)
+
+
+def plain(traceback: str) -> str:
+    """A kernel's traceback without its terminal colours."""
+    return re.sub(r"\x1b\[[0-9;]*m", "", traceback)
 
 
 class WorkerKernel(abc.ABC):

@@ -16,7 +16,7 @@ import urllib.request
 import uuid
 from typing import Any
 
-from ._base import KernelError, Reply, WorkerDied, WorkerKernel
+from ._base import KernelError, Reply, WorkerDied, WorkerKernel, plain
 
 TOKEN_ENV = "JUPYTER_GATEWAY_AUTH_TOKEN"
 POLL = 0.5
@@ -182,7 +182,5 @@ class GatewayKernel(WorkerKernel):
         if kind == "stream":
             reply.output += content["text"]
         elif kind == "error":
-            from .local import _plain
-
-            reply.error = _plain("\n".join(content["traceback"]))
+            reply.error = plain("\n".join(content["traceback"]))
         return ""

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ._base import KernelError, Reply, WorkerDied, WorkerKernel
+from ._base import KernelError, Reply, WorkerDied, WorkerKernel, plain
 
 POLL = 0.2  # seconds between two liveness checks while a worker runs something
 
@@ -83,7 +83,7 @@ class LocalKernel(WorkerKernel):
             if kind == "stream":
                 reply.output += content["text"]
             elif kind == "error":
-                reply.error = _plain("\n".join(content["traceback"]))
+                reply.error = plain("\n".join(content["traceback"]))
 
     def shutdown(self) -> None:
         if self.kc is not None:
@@ -98,9 +98,3 @@ class LocalKernel(WorkerKernel):
             finally:
                 self.km = None
 
-
-def _plain(text: str) -> str:
-    """A traceback without its terminal colours."""
-    import re
-
-    return re.sub(r"\x1b\[[0-9;]*m", "", text)
