@@ -45,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     studies = sub.add_parser("studies", help="list the studies under a runs folder")
     studies.add_argument("runs_dir", nargs="?", default="automl_runs")
     studies.set_defaults(func=_studies)
+    from . import cli_study
+
+    cli_study.add_commands(sub)
     return parser
 
 
