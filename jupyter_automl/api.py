@@ -72,8 +72,13 @@ def new_runner(opts: StudyOptions, cell: Cell, namespace: dict[str, Any],
                               for i, env in enumerate(gpu_env(opts))]
         for url, count in opts.gateways:
             kernels += [GatewayKernel(len(kernels), url) for _ in range(count)]
-        return PoolRunner(prepared, cell, namespace, [BestExporter(), *listeners], kernels,
-                          setup_cells, opts.ship, opts.listen)
+        runner: type[PoolRunner] = PoolRunner
+        if opts.strategy == "multi-worker":  # each trial across all the kernels
+            from .cluster import ClusterRunner
+
+            runner = ClusterRunner
+        return runner(prepared, cell, namespace, [BestExporter(), *listeners], kernels,
+                      setup_cells, opts.ship, opts.listen)
     return StudyRunner(prepared, cell, namespace, [BestExporter(), *listeners])
 
 

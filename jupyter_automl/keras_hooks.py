@@ -46,6 +46,12 @@ class FitSettings:
     cell_supplies_value: bool = False  # the cell returns its value: a missing metric may be there
     # further objectives (metric, direction): the best epoch follows the first one in the logs
     others: tuple[tuple[str, str], ...] = ()
+    # one of the other kernels of a multi-worker trial: it trains in step with the chief, which
+    # alone reports, checkpoints and decides (see ``agree``)
+    follower: bool = False
+
+
+CONTINUE, PRUNE, STOP = 0, 1, 2  # what the chief decided at the end of an epoch
 
 
 class TrialFit:
@@ -54,13 +60,15 @@ class TrialFit:
     def __init__(self, trial: optuna.Trial, folder: Path, settings: FitSettings,
                  resume: checkpoint.Checkpoint | None = None,
                  on_epoch: Callable[[TrialFit], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> None:
+                 should_stop: Callable[[], bool] | None = None,
+                 agree: Callable[[int], int] | None = None) -> None:
         self.trial = trial
         self.folder = folder
         self.settings = settings
         self.resume = resume
         self.on_epoch = on_epoch
         self.should_stop = should_stop
+        self.agree = agree  # multi-worker: every kernel learns the chief's decision
         self.writer = checkpoint.CheckpointWriter(folder)
         self.history: list[dict[str, float]] = list(resume.history) if resume else []
         self.model: Any = None
@@ -131,25 +139,44 @@ class TrialFit:
         logs["epoch"] = step
         self.history.append(logs)
         value = self._value_of(logs)
+        if self.settings.follower:
+            self._track_best(logs, None)
+            self._decide(CONTINUE, step, value)
+        else:
+            self._lead(model, step, logs, value)
+        patience = self.settings.early_stopping
+        if patience is not None and self.since_best >= patience:
+            model.stop_training = True
+
+    def _lead(self, model: Any, step: int, logs: dict[str, float], value: float | None) -> None:
+        """Report, checkpoint, and decide whether the trial goes on."""
         weights = model.get_weights()
         self._track_best(logs, weights)
         if value is not None and self.settings.report:
             self.trial.report(value, step)
             if self.settings.prune and self.trial.should_prune():
-                import optuna
-
-                raise optuna.TrialPruned(f"pruned at epoch {step}: {self.metric}={value:.4g}")
+                self._decide(PRUNE, step, value)
         self.peak_mb = max(self.peak_mb or 0.0, rss_mb())
         optimizer = [v.numpy() for v in getattr(model.optimizer, "variables", [])]
         self.writer.save(step, weights, optimizer, self.state())
         if self.on_epoch is not None:
             self.on_epoch(self)
-        if self.should_stop is not None and self.should_stop():
+        stop = self.should_stop is not None and self.should_stop()
+        if stop:
             self.writer.wait()  # the epoch is on disk before the trial gives up
+        self._decide(STOP if stop else CONTINUE, step, value)
+
+    def _decide(self, decision: int, step: int, value: float | None) -> None:
+        """Act on ``decision``, once every kernel of the trial knows it (see ``agree``)."""
+        if self.agree is not None:
+            decision = self.agree(decision)
+        if decision == PRUNE:
+            import optuna
+
+            shown = "" if value is None else f": {self.metric}={value:.4g}"
+            raise optuna.TrialPruned(f"pruned at epoch {step}{shown}")
+        if decision == STOP:
             raise StopRequested(f"stopped after epoch {step}")
-        patience = self.settings.early_stopping
-        if patience is not None and self.since_best >= patience:
-            model.stop_training = True
 
     # -- results ---------------------------------------------------------------------------------
     @property

@@ -16,6 +16,7 @@ from typing import Literal, NoReturn
 
 from ._duration import parse_duration
 from .errors import OptionError
+from .strategy import STRATEGIES
 
 SAMPLERS = ("tpe", "random", "grid", "gp", "cmaes", "nsga2", "qmc")
 PRUNERS = ("hyperband", "median", "sha", "patient", "none")
@@ -180,9 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="notebook variables to send to the worker kernels")
     p.add_argument("--listen", default="127.0.0.1", metavar="HOST",
                    help="address the study is served on for worker kernels (default loopback)")
-    p.add_argument("--strategy", choices=("auto", "default", "one-device", "mirrored"),
+    p.add_argument("--strategy", choices=STRATEGIES,
                    default=None, help="TensorFlow distribution strategy of each trial (auto: "
-                   "OneDevice on one GPU, Mirrored on several, default on CPU)")
+                   "OneDevice on one GPU, Mirrored on several, default on CPU; multi-worker: "
+                   "each trial across all the --kernels)")
     p.add_argument("--gpus-per-trial", type=_positive_float, default=None, metavar="K",
                    help="GPUs of each local worker kernel (0.5: two kernels share a GPU); "
                         "memory growth is on")
@@ -223,6 +225,10 @@ def parse_options(line: str, *,
                      "--kernels N")
     if args.ship and args.kernels == (0, []):
         PARSER.error("--ship sends variables to worker kernels: add --kernels N")
+    if args.strategy == "multi-worker" and (args.kernels[0] < 2 or args.kernels[1]):
+        PARSER.error("--strategy multi-worker runs each trial across local worker kernels: add "
+                     "--kernels N with N >= 2 (gateway kernels cannot join; the workers talk "
+                     "over loopback ports)")
     if args.background and args.check:
         PARSER.error("--check runs one short trial in the foreground; drop --background")
     if args.fresh and args.check:

@@ -33,6 +33,8 @@ SETUP_TIMEOUT = 600.0  # seconds a setup cell may take on a worker
 
 
 class PoolRunner(StudyRunner):
+    restart_text = "starting a new kernel"  # what follows a lost trial
+
     def __init__(self, prepared: PreparedStudy, cell: Cell, namespace: dict[str, Any],
                  listeners: Sequence[Listener], kernels: Sequence[WorkerKernel],
                  setup_cells: Sequence[str] = (), ship: Sequence[str] = (),
@@ -54,9 +56,7 @@ class PoolRunner(StudyRunner):
             kernel.preflight()
         self._alive = len(self.kernels)
         with proxy.serve(self.study._storage, self.host) as (host, port):
-            threads = [threading.Thread(target=self._work, args=(k, i, host, port, lock),
-                                        name=f"automl-{k.label}", daemon=True)
-                       for i, k in enumerate(self.kernels)]
+            threads = self._threads(host, port, lock)
             for thread in threads:
                 thread.start()
             try:
@@ -81,6 +81,12 @@ class PoolRunner(StudyRunner):
             return "stopped"
         timeout = self.prepared.options.timeout
         return "timeout" if timeout is not None and self.done < self.total else "finished"
+
+    def _threads(self, host: str, port: int, lock: RunnerLock) -> list[threading.Thread]:
+        """The threads that run the study: one per worker, each asking its own trials."""
+        return [threading.Thread(target=self._work, args=(k, i, host, port, lock),
+                                 name=f"automl-{k.label}", daemon=True)
+                for i, k in enumerate(self.kernels)]
 
     # -- one worker ------------------------------------------------------------------------------
     def _work(self, kernel: WorkerKernel, index: int, host: str, port: int,
@@ -128,7 +134,8 @@ class PoolRunner(StudyRunner):
         """Start the kernel, replay the setup and ship the variables into it."""
         kernel.start()
         config = worker.config_json(self.prepared, self.cell.source, host, port, index)
-        steps = ["%load_ext jupyter_automl", *self.setup_cells, *self.shipped,
+        steps = ["%load_ext jupyter_automl", *self._first_steps(), *self.setup_cells,
+                 *self.shipped,
                  "import jupyter_automl.worker as __automl_worker\n"
                  f"__automl_worker.configure({config!r})"]
         for code in steps:
@@ -137,6 +144,10 @@ class PoolRunner(StudyRunner):
                 raise SetupError(f"the setup failed on {kernel.label}, so no trial can run "
                                  f"there; fix the %%automl_setup cell and rerun.\n"
                                  f"{reply.error or reply.output}")
+
+    def _first_steps(self) -> list[str]:
+        """Code a new worker runs before the setup cells."""
+        return []
 
     def _next_trial(self, lock: RunnerLock) -> optuna.Trial | None:
         with self._lock:
@@ -205,8 +216,8 @@ class PoolRunner(StudyRunner):
             lock.release_trial(trial.number)
             if not self.stop_event.is_set():
                 again = "queued to resume from its checkpoint" if retried else "not retried"
-                print(f"trial {trial.number} lost: {exc}; the trial is {again}; starting a "
-                      "new kernel")
+                print(f"trial {trial.number} lost: {exc}; the trial is {again}; "
+                      f"{self.restart_text}")
 
     def _shutdown(self) -> None:
         for kernel in self.kernels:

@@ -110,20 +110,29 @@ class StudyRunner:
                     f"{self.done} finished trials are kept.")
         return "finished"
 
-    def run_trial(self, trial: optuna.Trial) -> Outcome:
-        """Run the cell once for ``trial``; every exception but an interrupt becomes an Outcome."""
+    def run_trial(self, trial: optuna.Trial, follower: bool = False) -> Outcome:
+        """Run the cell once for ``trial``; every exception but an interrupt becomes an Outcome.
+
+        A ``follower`` is another kernel of a multi-worker trial: it trains in step with the
+        chief and leaves the reporting, the checkpoints and the decisions to it."""
         import optuna
 
         if self.cell.uses_keras or "keras" in sys.modules:
             keras_hooks.install()
-        fit = keras_hooks.TrialFit(trial, self.paths.trial(trial.number), self._fit_settings(),
+        settings = self._fit_settings()
+        if follower:
+            settings.report = settings.prune = False
+            settings.follower = True
+        name = self.prepared.options.strategy
+        fit = keras_hooks.TrialFit(trial, self.paths.trial(trial.number), settings,
                                    self._resume_point(trial), self._epoch_ended,
-                                   should_stop=self.stop_event.is_set)
+                                   should_stop=self.stop_event.is_set,
+                                   agree=strategy.agree(name) if name else None)
         space_token = space.bind(space.TrialSpace(trial, self.prepared.overrides))
         fit_token = keras_hooks.bind(fit)
         start = time.monotonic()
         try:
-            with strategy.scope(self.prepared.options.strategy):
+            with strategy.scope(name):
                 value = self.cell.run(trial_namespace(self.user_ns, self.cell))
             outcome = Outcome("COMPLETE", values=resolve_values(value, fit, self.prepared))
         except optuna.TrialPruned as exc:
@@ -138,7 +147,7 @@ class StudyRunner:
             keras_hooks.unbind(fit_token)
             space.unbind(space_token)
             fit.writer.wait()
-        if fit.history:
+        if fit.history and not follower:
             checkpoint.write_state(fit.folder, fit.state())
         outcome.fit = fit
         outcome.duration = time.monotonic() - start

@@ -8,9 +8,12 @@ the driver asked for, and runs the cell with the same runner code as the noteboo
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+FOLLOW_POLL = 0.05  # seconds between two looks for a parameter the chief has not drawn yet
 
 _state: dict[str, Any] = {}
 
@@ -79,3 +82,49 @@ def run(number: int) -> str:
         "peak_mb": None if fit is None else fit.peak_mb,
         "resumed_at": None if fit is None else fit.resumed_at,
     })
+
+
+def follow(number: int) -> str:
+    """Run trial ``number`` alongside the chief kernel of a multi-worker trial."""
+    runner = _state["runner"]
+    study = runner.study
+    trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
+    outcome = runner.run_trial(cast(Any, FollowerTrial(study._storage, trial_id)), follower=True)
+    return json.dumps({"state": outcome.state, "error": outcome.error})
+
+
+class ChiefEnded(Exception):
+    """The chief finished the trial before drawing a parameter this kernel asks for."""
+
+
+class FollowerTrial:
+    """The chief's trial, seen from another kernel of a multi-worker trial.
+
+    The cell runs the same code with the same parameters on every kernel, so each ``hp`` call
+    here waits for the chief to draw that parameter and takes its value from the study.
+    """
+
+    def __init__(self, storage: Any, trial_id: int) -> None:
+        self._storage = storage
+        self._trial_id = trial_id
+        frozen = storage.get_trial(trial_id)
+        self.number = frozen.number
+        self.user_attrs = frozen.user_attrs
+
+    def suggest_int(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        return self._drawn(name)
+
+    def suggest_float(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        return self._drawn(name)
+
+    def suggest_categorical(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        return self._drawn(name)
+
+    def _drawn(self, name: str) -> Any:
+        while True:
+            frozen = self._storage.get_trial(self._trial_id)
+            if name in frozen.params:
+                return frozen.params[name]
+            if frozen.state.is_finished():
+                raise ChiefEnded(f"trial {self.number} ended before its chief drew {name!r}")
+            time.sleep(FOLLOW_POLL)

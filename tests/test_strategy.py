@@ -3,6 +3,7 @@ GPU sets of local kernels."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +69,121 @@ def test_mirrored_over_two_logical_cpus(ip: Any, tmp_path: Path) -> None:
     assert [t.state.name for t in trials] == ["COMPLETE", "COMPLETE"], \
         [t.user_attrs.get("error") for t in trials]
     assert (tmp_path / "runs" / "mir" / "best" / "model.keras").exists()
+
+
+MW_SETUP = '''
+import numpy as np
+import keras
+x = np.random.default_rng(0).normal(size=(256, 4)).astype("float32")
+y = (x[:, 0] > 0).astype("int64")
+'''
+
+MW_BODY = '''
+import tensorflow as tf
+strategy = tf.distribute.get_strategy()
+assert isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy), strategy
+assert strategy.num_replicas_in_sync == 2, strategy.num_replicas_in_sync
+with strategy.scope():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(hp.int("units", 2, 8)),
+                              keras.layers.Dense(2, activation=hp.choice("act", ["softmax"]))])
+    model.compile(hp.choice("opt", ["adam", "sgd"]), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+model.fit(x, y, validation_split=0.25, epochs=3, batch_size=32)
+'''
+
+
+@pytest.mark.slow
+def test_multi_worker_runs_each_trial_across_two_kernels(ip: Any, tmp_path: Path) -> None:
+    ip.magics_manager.registry["Automl"].setup_cells.append(MW_SETUP)
+    try:
+        ip.run_cell_magic("automl", "mw --trials 3 --kernels 2 --strategy multi-worker "
+                                    "--pruner none --maximize val_accuracy", MW_BODY)
+    finally:
+        ip.magics_manager.registry["Automl"].setup_cells.clear()
+    trials = study_of(tmp_path / "runs", "mw").trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 3, \
+        [t.user_attrs.get("error") for t in trials]
+    assert {t.user_attrs["kernel"] for t in trials} == {"2 kernels (multi-worker)"}
+    assert all(len(t.intermediate_values) == 3 for t in trials)
+    assert (tmp_path / "runs" / "mw" / "best" / "model.keras").exists()
+
+
+NOISY = '''
+noise = hp.float("noise", 0.0, 3.0)
+rng = np.random.default_rng(1)
+target = x[:, :1] * 2 + noise * rng.normal(size=(256, 1)).astype("float32")
+model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+model.compile(keras.optimizers.SGD(0.05), "mse")
+model.fit(x, target, validation_split=0.25, epochs=4, batch_size=32)
+'''
+
+
+@pytest.mark.slow
+def test_multi_worker_prunes_on_every_kernel_at_once(ip: Any, tmp_path: Path) -> None:
+    """The chief's pruning decision reaches the follower at the same epoch: no kernel is left
+    waiting in a collective op, and the study goes on."""
+    ip.magics_manager.registry["Automl"].setup_cells.append(MW_SETUP)
+    try:
+        ip.run_cell_magic("automl", "mwp --trials 8 --kernels 2 --strategy multi-worker "
+                                    "--pruner median --sampler random --seed 3 "
+                                    "--minimize val_loss --trial-timeout 2m", NOISY)
+    finally:
+        ip.magics_manager.registry["Automl"].setup_cells.clear()
+    trials = study_of(tmp_path / "runs", "mwp").trials
+    states = [t.state.name for t in trials]
+    assert "PRUNED" in states and "FAIL" not in states, \
+        [(t.state.name, t.params, t.user_attrs.get("error")) for t in trials]
+    assert len(trials) == 8
+
+
+SLOW_BODY = '''
+import time
+slow = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs=None: time.sleep(0.5))
+model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(hp.int("units", 2, 8)),
+                          keras.layers.Dense(2, activation="softmax")])
+model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+model.fit(x, y, validation_split=0.25, epochs=5, batch_size=32, callbacks=[slow])
+'''
+
+
+@pytest.mark.slow
+def test_a_follower_killed_mid_trial_restarts_the_cluster_and_the_trial_resumes(
+        ip: Any, tmp_path: Path) -> None:
+    import os
+    import signal
+
+    from conftest import wait_for
+    from test_pool import kernels_alive
+
+    from jupyter_automl import background
+
+    ip.magics_manager.registry["Automl"].setup_cells.append(MW_SETUP)
+    try:
+        ip.run_cell_magic("automl", "mwk --trials 2 --kernels 2 --strategy multi-worker "
+                                    "--pruner none --background", SLOW_BODY)
+        run = background.get("mwk")
+        runner = run.runner
+        folder = tmp_path / "runs" / "mwk" / "trials"
+
+        def saved() -> int:
+            try:
+                return len(json.loads((folder / "0" / "state.json").read_text())["history"])
+            except (OSError, ValueError):
+                return 0
+
+        wait_for(lambda: saved() >= 2, 180, "trial 0 with two epochs saved")
+        before = saved()
+        follower = runner.kernels[1]
+        os.kill(follower.pid, signal.SIGKILL)
+        run.wait(300)
+    finally:
+        ip.magics_manager.registry["Automl"].setup_cells.clear()
+    trials = study_of(tmp_path / "runs", "mwk").trials
+    assert sum(t.state.name == "COMPLETE" for t in trials) == 2
+    assert trials[0].state.name == "FAIL"
+    assert "local kernel 1 died" in trials[0].user_attrs["failed_because"]
+    (retry,) = [t for t in trials if t.user_attrs.get("retry_of") == 0]
+    assert retry.state.name == "COMPLETE" and retry.params == trials[0].params
+    assert retry.user_attrs["resumed_at_epoch"] >= before
+    assert [t.number for t in trials] == list(range(len(trials)))
+    assert kernels_alive() == []

@@ -49,13 +49,14 @@ class LocalKernel(WorkerKernel):
                 timeout: float | None = None) -> Reply:
         if not self.is_alive():
             raise WorkerDied(f"{self.label} is not running")
-        msg_id = self.kc.execute(code, user_expressions=expressions or {}, allow_stdin=False)
+        kc = self.kc  # shutdown() from another thread may drop self.kc meanwhile
+        msg_id = kc.execute(code, user_expressions=expressions or {}, allow_stdin=False)
         reply = Reply("ok")
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            self._drain(msg_id, reply)
             try:
-                msg = self.kc.get_shell_msg(timeout=POLL)
+                self._drain(kc, msg_id, reply)
+                msg = kc.get_shell_msg(timeout=POLL)
             except queue.Empty:
                 if not self.is_alive():
                     raise WorkerDied(f"{self.label} died") from None
@@ -63,18 +64,21 @@ class LocalKernel(WorkerKernel):
                     raise WorkerDied(f"{self.label} did not answer within {timeout:.0f}s") \
                         from None
                 continue
+            except Exception as exc:  # its channels were closed under it: a shutdown
+                raise WorkerDied(f"{self.label} was shut down ({exc})") from None
             if msg["parent_header"].get("msg_id") == msg_id:
                 break
-        self._drain(msg_id, reply)
+        self._drain(kc, msg_id, reply)
         content = msg["content"]
         reply.status = content["status"]
         reply.expressions = content.get("user_expressions", {})
         return reply
 
-    def _drain(self, msg_id: str, reply: Reply) -> None:
+    @staticmethod
+    def _drain(kc: Any, msg_id: str, reply: Reply) -> None:
         while True:
             try:
-                msg = self.kc.get_iopub_msg(timeout=0)
+                msg = kc.get_iopub_msg(timeout=0)
             except queue.Empty:
                 return
             if msg["parent_header"].get("msg_id") != msg_id:
