@@ -1,58 +1,112 @@
-"""The studies under a runs folder: list, show and delete them (`%automl` and the CLI)."""
+"""The studies under a runs folder: list, show and delete them (`%automl` and the CLI).
+
+Listing and showing only read: the storage is opened read-only (see :func:`.open_storage`), so
+a study running in another process is neither blocked nor changed by them.
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import AutomlError, StudyNotFoundError
 from .recovery import live_claims
 from .results import AutomlResult
 from .runs import list_study_folders, study_paths
+from .storage import open_storage, storage_errors
+
+if TYPE_CHECKING:
+    import optuna
+
+
+class ReadOnlyResult(AutomlResult):
+    """An :class:`AutomlResult` whose storage is opened read-only."""
+
+    @functools.cached_property
+    def study(self) -> optuna.Study:
+        import optuna
+
+        with storage_errors(self.url):
+            return optuna.load_study(study_name=self.name,
+                                     storage=open_storage(self.url, read_only=True))
+
+
+def load_result(name: str, runs_dir: str | Path = "automl_runs",
+                storage: str | None = None) -> ReadOnlyResult:
+    """The study ``name`` for reading; ``storage`` overrides the URL recorded in its spec."""
+    loaded = AutomlResult.load(name, runs_dir, storage)  # says which studies exist if not
+    result = ReadOnlyResult(loaded.paths, loaded.url)
+    stored = result.spec.get("storage") or ""
+    if storage is None and "***" in stored:
+        raise AutomlError(f"study {name!r} lives in {stored}, whose password is not kept in "
+                          f"{result.paths.spec}; pass its full URL with --storage URL")
+    return result
 
 
 def rows(runs_dir: str | Path) -> list[dict[str, Any]]:
-    """One row per study: name, state, done, total, best, updated."""
-    out = []
-    for paths in list_study_folders(runs_dir):
-        result = AutomlResult.load(paths.name, runs_dir)
-        row: dict[str, Any] = {"name": paths.name, "total": result.total,
-                               "updated": result.spec.get("updated", "")}
-        try:
-            row["done"] = result.done
-            trial = result.best_trial
-            row["best"] = trial.value if trial else (
-                f"front of {len(result.best_values)}" if len(result.directions) > 1 else None)
-        except AutomlError as exc:
-            row.update(done=None, best=None, state=f"unreadable: {exc}")
-            out.append(row)
-            continue
-        _, live = live_claims(paths)
-        row["state"] = "running" if live else ("finished" if row["done"] >= row["total"]
-                                               else "stopped")
-        out.append(row)
-    return out
+    """One row per study: name, state, done, total, best, updated (its latest trial event)."""
+    return [_row(paths.name, runs_dir) for paths in list_study_folders(runs_dir)]
+
+
+def _row(name: str, runs_dir: str | Path) -> dict[str, Any]:
+    paths = study_paths(runs_dir, name)
+    spec = paths.read_spec()
+    row: dict[str, Any] = {"name": name, "total": int(spec.get("trials", 0)),
+                           "updated": spec.get("updated", "")}
+    try:
+        result = load_result(name, runs_dir)
+        row.update(done=result.done, best=_best(result), updated=_last_update(result))
+    except (AutomlError, KeyError) as exc:  # KeyError: the study is not in its storage
+        row.update(done=None, best=None, state=f"unreadable: {exc}")
+        return row
+    _, live = live_claims(paths)
+    row["state"] = "running" if live else ("finished" if row["done"] >= row["total"]
+                                           else "stopped")
+    return row
+
+
+def _best(result: AutomlResult) -> float | str | None:
+    trial = result.best_trial
+    if trial is not None:
+        return trial.value
+    return f"front of {len(result.best_values)}" if len(result.directions) > 1 else None
+
+
+def _last_update(result: AutomlResult) -> str:
+    """When the study last changed: its latest trial start or end, else when it was opened."""
+    stamps = [t.datetime_complete or t.datetime_start
+              for t in result.study.get_trials(deepcopy=False)]
+    opened = result.spec.get("updated")
+    if opened:
+        stamps.append(_dt.datetime.fromisoformat(opened))
+    latest = max((s for s in stamps if s is not None), default=None)
+    return "" if latest is None else f"{latest:%Y-%m-%d %H:%M:%S}"
 
 
 def list_text(runs_dir: str | Path) -> str:
+    """The studies under ``runs_dir`` as a text table (``jupyter-automl studies``)."""
     table = rows(runs_dir)
+    folder = Path(runs_dir).expanduser().absolute()
     if not table:
-        return f"no studies in {Path(runs_dir).absolute()}"
-    lines = [("name", "state", "trials", "best", "updated")]
+        return f"no studies in {folder}" + ("" if folder.is_dir() else " (no such folder)")
+    lines = [("name", "state", "trials", "best", "last update")]
     for r in table:
         best = r["best"] if isinstance(r["best"], str) else (
             "" if r["best"] is None else f"{r['best']:.6g}")
         done = "?" if r["done"] is None else r["done"]
         lines.append((r["name"], r["state"], f"{done}/{r['total']}", best, r["updated"]))
     widths = [max(len(str(line[i])) for line in lines) for i in range(5)]
-    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(line, widths)) for line in lines)
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip()
+                     for line in lines)
 
 
-def show_text(name: str, runs_dir: str | Path) -> str:
-    result = AutomlResult.load(name, runs_dir)
+def show_text(name: str, runs_dir: str | Path, storage: str | None = None) -> str:
+    """One study as text: its summary, then its trial table (``jupyter-automl show``)."""
+    result = load_result(name, runs_dir, storage)
     return f"{result.summary()}\n\n{result.trials!r}"
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import StorageError
 
@@ -26,15 +27,52 @@ def storage_url(storage: str | None, default_db: Path) -> str:
     return f"sqlite:///{Path(storage).expanduser().absolute()}"
 
 
-def open_storage(url: str, timeout: float | None = None) -> optuna.storages.RDBStorage:
+def open_storage(url: str, timeout: float | None = None,
+                 read_only: bool = False) -> optuna.storages.RDBStorage:
+    """Optuna's storage at ``url``; SQLite waits ``timeout`` seconds for another process's lock.
+
+    ``read_only`` is for readers of a study that may be running elsewhere (listing, dashboard):
+    an SQLite file is opened with ``mode=ro`` (it is neither created nor written, and a writer
+    never waits on a write lock of ours), and no table is created or schema checked.
+    """
     import optuna
 
     timeout = SQLITE_TIMEOUT if timeout is None else timeout
-    kwargs = {"connect_args": {"timeout": timeout}} if url.startswith("sqlite") else {}
-    if url.startswith("sqlite:///"):
+    kwargs: dict[str, Any] = {"connect_args": {"timeout": timeout}} \
+        if url.startswith("sqlite") else {}
+    if read_only:
+        kwargs = _read_only_sqlite(url, timeout) or kwargs
+    elif url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     with storage_errors(url):
-        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs,
+                                          skip_compatibility_check=read_only,
+                                          skip_table_creation=read_only)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of an ``sqlite:///`` URL (None for other URLs and in-memory SQLite)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:") \
+            or parsed.database.startswith("file:"):
+        return None
+    return Path(parsed.database).expanduser().absolute()
+
+
+def _read_only_sqlite(url: str, timeout: float) -> dict[str, Any]:
+    """Engine options connecting to the SQLite file of ``url`` read-only ({} if not SQLite)."""
+    path = sqlite_file(url)
+    if path is None:
+        return {}
+    if not path.is_file():
+        raise StorageError(f"no study database at {path}: check the path, or the runs folder "
+                           "(--runs-dir) the study was run in")
+    # A URI filename, quoted here: SQLAlchemy would unquote it if it were part of the URL.
+    uri = f"file:{urllib.parse.quote(str(path))}?mode=ro"
+    return {"creator": lambda: sqlite3.connect(uri, uri=True, timeout=timeout,
+                                               check_same_thread=False)}
 
 
 @contextlib.contextmanager
