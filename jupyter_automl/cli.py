@@ -7,19 +7,22 @@ from __future__ import annotations
 
 import argparse
 import ast
-import os
+import shlex
 import sys
-import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .display import HEADLESS_ENV
 from .errors import AutomlError
+
+if TYPE_CHECKING:
+    from . import batch
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    # Said back in "run the same command again to resume" messages.
+    args.command_line = shlex.join(["jupyter-automl", *(sys.argv[1:] if argv is None else argv)])
     try:
         return int(args.func(args))
     except AutomlError as exc:
@@ -34,14 +37,29 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="execute a notebook with papermill and report its studies")
     run.add_argument("notebook", type=Path)
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
-                     metavar=("NAME", "VALUE"), help="a notebook parameter (repeatable)")
+                     metavar=("NAME", "VALUE"),
+                     help="a notebook parameter (repeatable; overrides the parameters file)")
+    run.add_argument("-f", "--parameters-file", type=Path, default=None, metavar="PARAMS.yaml",
+                     help="a YAML mapping of notebook parameters, like 'n_trials: 20'")
     run.add_argument("--output", type=Path, default=None,
                      help="executed notebook (default: NB.out.ipynb beside NB)")
-    run.add_argument("--kernel", default=None, help="kernel name (default: the notebook's)")
+    _kernel_options(run)
     run.add_argument("--cwd", type=Path, default=None,
                      help="working directory of the kernel (default: the notebook's folder); "
                           "the runs folder is created there")
     run.set_defaults(func=_run)
+    sweep = sub.add_parser("sweep", help="run a notebook once per point of a parameter grid")
+    sweep.add_argument("notebook", type=Path)
+    sweep.add_argument("--grid", type=Path, required=True, metavar="PARAMS.yaml",
+                       help="a YAML mapping of parameter names to lists of values (their "
+                            "product is the grid), and/or 'points:', a list of mappings")
+    sweep.add_argument("--parallel", type=int, default=1, metavar="K",
+                       help="points run at a time (default 1)")
+    sweep.add_argument("--output-dir", type=Path, default=None, metavar="DIR",
+                       help="folder of the points and the summary (default: NB_sweep/ beside "
+                            "NB)")
+    _kernel_options(sweep)
+    sweep.set_defaults(func=_sweep)
     studies = sub.add_parser("studies", help="list the studies under a runs folder")
     studies.add_argument("runs_dir", nargs="?", default="automl_runs")
     studies.set_defaults(func=_studies)
@@ -51,37 +69,66 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(args: argparse.Namespace) -> int:
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
+def _kernel_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kernel", default=None, help="kernel name (default: the notebook's)")
 
-    from .batch import studies_since
+
+def _run(args: argparse.Namespace) -> int:
+    from . import batch
 
     notebook: Path = args.notebook
     if not notebook.exists():
         raise AutomlError(f"notebook {notebook} does not exist")
-    output = args.output or notebook.with_suffix(".out.ipynb")
-    cwd = (args.cwd or notebook.parent).absolute()
-    cwd.mkdir(parents=True, exist_ok=True)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    parameters = {name: parse_value(value) for name, value in args.parameter}
-    os.environ[HEADLESS_ENV] = "1"  # the kernel inherits it: static charts, no widget state
-    started = time.time()
-    try:
-        papermill.execute_notebook(str(notebook), str(output), parameters=parameters,
-                                   kernel_name=args.kernel, cwd=str(cwd), progress_bar=True)
-    except PapermillExecutionError as exc:
-        print(f"\nnotebook failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}",
-              file=sys.stderr)
-        print(f"partial output notebook: {output.absolute()}", file=sys.stderr)
-        return 1
-    ok = True
-    for result in studies_since(cwd / "automl_runs", started):
+    parameters = batch.read_parameters_file(args.parameters_file) \
+        if args.parameters_file else {}
+    parameters.update({name: parse_value(value) for name, value in args.parameter})
+    for warning in batch.parameter_warnings(notebook, list(parameters)):
+        print(f"jupyter-automl: warning: {warning}", file=sys.stderr)
+    run = batch.run_notebook(notebook, args.output or notebook.with_suffix(".out.ipynb"),
+                             parameters, kernel=args.kernel, cwd=args.cwd, progress=True)
+    _report(run, args.command_line)
+    return 0 if run.ok else 1
+
+
+def _report(run: batch.NotebookRun, command: str) -> None:
+    from .batch import describe_unfinished
+
+    for result in run.studies:
         print(f"\n{result.summary()}")
-        ok &= result.done >= result.total
-    print(f"\nexecuted notebook: {output.absolute()}")
-    print(f"runs folder: {(cwd / 'automl_runs').absolute()}")
-    return 0 if ok else 1
+    if run.status == "failed":
+        _print_cell(f"notebook failed in cell {run.cell}: {run.error}", run.source)
+    elif run.status == "kernel died":
+        _print_cell(f"the kernel died in cell {run.cell} (killed, or out of memory)", run.source)
+        print(f"finished trials are kept, and a trial that was running is retried from its last "
+              f"checkpoint: run the same command again to resume:\n  {command}", file=sys.stderr)
+    for result in run.unfinished() if run.status == "unfinished" else []:
+        print(f"\n{describe_unfinished(result)}; run the same command again to continue it:"
+              f"\n  {command}", file=sys.stderr)
+    label = "executed notebook" if run.status in ("finished", "unfinished") \
+        else "partial output notebook"
+    print(f"\n{label}: {run.output}")
+    print(f"runs folder: {run.runs_dir}")
+
+
+def _print_cell(headline: str, source: str, lines: int = 6) -> None:
+    print(f"\n{headline}", file=sys.stderr)
+    shown = source.splitlines()
+    for line in shown[:lines]:
+        print(f"  | {line}", file=sys.stderr)
+    if len(shown) > lines:
+        print(f"  | ... ({len(shown) - lines} more lines)", file=sys.stderr)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from .sweep import run_sweep
+
+    if not args.notebook.exists():
+        raise AutomlError(f"notebook {args.notebook} does not exist")
+    if args.parallel < 1:
+        raise AutomlError(f"--parallel {args.parallel}: give at least 1 point at a time")
+    results = run_sweep(args.notebook, args.grid, parallel=args.parallel,
+                        output_dir=args.output_dir, kernel=args.kernel)
+    return 0 if all(r.ok for r in results) else 1
 
 
 def _studies(args: argparse.Namespace) -> int:
