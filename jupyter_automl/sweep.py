@@ -28,6 +28,7 @@ import re
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -348,7 +349,8 @@ def _html_cell(column: str, value: Any, output_dir: Path) -> str:
     if column == "notebook" and value:
         path = Path(value)
         href = path.relative_to(output_dir) if path.is_relative_to(output_dir) else path
-        return f"<a href='{html.escape(href.as_posix())}'>{html.escape(str(href))}</a>"
+        link = html.escape(urllib.parse.quote(href.as_posix()))
+        return f"<a href='{link}'>{html.escape(str(href))}</a>"
     if column == "duration_s" and value is not None:
         return html.escape(format_duration(float(value)))
     return "" if value is None else html.escape(str(_csv_cell(value)))
