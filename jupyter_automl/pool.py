@@ -10,6 +10,7 @@ shut down when the run ends, however it ends.
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import pickle
 import threading
@@ -20,6 +21,7 @@ from . import worker
 from .errors import AutomlError, OptionError, StudyInterrupted, TooManyFailuresError
 from .events import Listener, Outcome
 from .kernels import KernelError, SetupError, WorkerDied, WorkerKernel, proxy
+from .kernels.local import LocalKernel
 from .recovery import RunnerLock, fail_and_retry
 from .runner import StudyRunner
 
@@ -50,12 +52,22 @@ class PoolRunner(StudyRunner):
         self._fatal: BaseException | None = None
         self.running: dict[str, int] = {}  # kernel label -> the trial it runs
         self._alive = len(self.kernels)
+        # A server database (--storage postgresql://...) is reached straight from local kernels,
+        # its URL in their environment (a password in it stays out of code and outputs);
+        # other storages, and remote kernels, go through the driver's gRPC proxy.
+        self.direct = "://" in prepared.url and not prepared.url.startswith("sqlite")
+        for kernel in self.kernels:
+            if self.direct and isinstance(kernel, LocalKernel):
+                kernel.env = {**kernel.env, worker.STORAGE_ENV: prepared.url}
 
     def _loop(self, lock: RunnerLock) -> str:
         for kernel in self.kernels:  # an unreachable gateway or a wrong token: say so now
             kernel.preflight()
         self._alive = len(self.kernels)
-        with proxy.serve(self.study._storage, self.host) as (host, port):
+        proxied = not self.direct or not all(isinstance(k, LocalKernel) for k in self.kernels)
+        serving = proxy.serve(self.study._storage, self.host) if proxied \
+            else contextlib.nullcontext((self.host, 0))
+        with serving as (host, port):
             threads = self._threads(host, port, lock)
             for thread in threads:
                 thread.start()

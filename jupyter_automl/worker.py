@@ -8,11 +8,13 @@ the driver asked for, and runs the cell with the same runner code as the noteboo
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, cast
 
+STORAGE_ENV = "JUPYTER_AUTOML_STORAGE_URL"  # a server database the worker reaches itself
 FOLLOW_POLL = 0.05  # seconds between two looks for a parameter the chief has not drawn yet
 
 _state: dict[str, Any] = {}
@@ -37,6 +39,7 @@ def configure(config: str) -> None:
     from .runner import StudyRunner
     from .runs import StudyPaths
     from .space import ParamSpec
+    from .storage import open_storage
     from .study import PreparedStudy
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -48,13 +51,15 @@ def configure(config: str) -> None:
     space = [overrides.get(p.name, p) for p in cell.space.params]
     # Each worker draws with its own seed, or all of them would propose the same points.
     seed = None if options.seed is None else options.seed + 1000 * (cfg["index"] + 1)
-    storage = optuna.storages.GrpcStorageProxy(host=cfg["host"], port=cfg["port"])
+    url = os.environ.get(STORAGE_ENV)
+    storage = open_storage(url) if url else \
+        optuna.storages.GrpcStorageProxy(host=cfg["host"], port=cfg["port"])
     study = optuna.load_study(
         study_name=options.name, storage=storage,
         sampler=make_sampler(options.sampler, seed, len(options.directions), space),
         pruner=make_pruner(options.effective_pruner))
     prepared = PreparedStudy(study, StudyPaths(Path(cfg["root"])), options,
-                             f"grpc://{cfg['host']}:{cfg['port']}", cfg["total"],
+                             url or f"grpc://{cfg['host']}:{cfg['port']}", cfg["total"],
                              overrides=overrides)
     _state["runner"] = StudyRunner(prepared, cell, get_ipython().user_ns)
 
@@ -65,6 +70,7 @@ def run(number: int) -> str:
 
     runner = _state["runner"]
     study = runner.study
+    study.get_trials(deepcopy=False)  # a database's cache in this process learns of the trial
     trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
     outcome = runner.run_trial(optuna.trial.Trial(study, trial_id))
     fit = outcome.fit
