@@ -119,6 +119,7 @@ class StudyRunner:
 
         if self.cell.uses_keras or "keras" in sys.modules:
             keras_hooks.install()
+            keras_hooks.fresh_session()
         settings = self._fit_settings()
         if follower:
             settings.report = settings.prune = False
