@@ -93,13 +93,35 @@ def run_notebook(notebook: Path, output: Path, parameters: dict[str, Any] | None
     except Exception as exc:
         if type(exc).__name__ != "NoSuchKernel":
             raise
-        raise AutomlError(f"there is no Jupyter kernel named {exc}; `jupyter kernelspec list` "
-                          "shows the installed ones") from None
+        raise AutomlError(_no_kernel(getattr(exc, "name", str(exc)))) from None
     run.duration = time.time() - started
     run.studies = studies_since(run.runs_dir, started)
     if run.ok and run.unfinished():
         run.status = "unfinished"
     return run
+
+
+def check_kernel(notebook: Path, kernel: str | None) -> None:
+    """Fail before any run when the kernel ``notebook`` would run in is not installed."""
+    import nbformat
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    name = kernel or nbformat.read(notebook, as_version=4).metadata.get("kernelspec", {}).get(
+        "name")
+    if name is None:  # papermill says what it needs
+        return
+    try:
+        KernelSpecManager().get_kernel_spec(name)
+    except NoSuchKernel:
+        raise AutomlError(_no_kernel(name)) from None
+
+
+def _no_kernel(name: str) -> str:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    known = ", ".join(sorted(KernelSpecManager().find_kernel_specs())) or "none"
+    return (f"there is no Jupyter kernel named {name!r} (installed: {known}); pick one with "
+            "--kernel NAME, or install it (python -m ipykernel install --user --name NAME)")
 
 
 def running_cell(output: Path) -> tuple[int | None, str]:

@@ -82,6 +82,7 @@ def _run(args: argparse.Namespace) -> int:
     parameters = batch.read_parameters_file(args.parameters_file) \
         if args.parameters_file else {}
     parameters.update({name: parse_value(value) for name, value in args.parameter})
+    batch.check_kernel(notebook, args.kernel)
     for warning in batch.parameter_warnings(notebook, list(parameters)):
         print(f"jupyter-automl: warning: {warning}", file=sys.stderr)
     run = batch.run_notebook(notebook, args.output or notebook.with_suffix(".out.ipynb"),

@@ -39,6 +39,7 @@ from ._duration import format_duration
 from ._io import read_json, write_atomic, write_json
 from .batch import (
     NotebookRun,
+    check_kernel,
     check_names,
     describe_unfinished,
     parameter_warnings,
@@ -191,6 +192,7 @@ def run_sweep(notebook: Path, grid_file: Path, parallel: int = 1, output_dir: Pa
     """
     output_dir = (output_dir or notebook.parent / f"{notebook.stem}_sweep").absolute()
     points = make_points(load_grid(grid_file), output_dir)
+    check_kernel(notebook, kernel)
     say = say or _printer()
     names = list(dict.fromkeys(k for p in points for k in p.parameters))
     for warning in parameter_warnings(notebook, names):

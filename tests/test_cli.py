@@ -149,3 +149,40 @@ def test_jupyter_finds_the_automl_subcommand(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "-f PARAMS.yaml, --parameters-file PARAMS.yaml" in done.stdout
+
+
+def test_the_watcher_reads_a_running_study_without_disturbing_it(tmp_path: Path) -> None:
+    import datetime as dt
+    import io
+    import threading
+    import time
+
+    import optuna
+
+    from jupyter_automl.batch import TrialWatcher, read_progress
+    from jupyter_automl.runs import study_paths
+    from jupyter_automl.storage import open_storage
+
+    paths = study_paths(tmp_path / "automl_runs", "quad")
+    paths.write_spec({"name": "quad", "trials": 60, "storage": None,
+                      "updated": dt.datetime.now().isoformat(timespec="seconds")})
+    study = optuna.create_study(study_name="quad", storage=open_storage(f"sqlite:///{paths.db}"))
+    writer = threading.Thread(target=study.optimize, args=(
+        lambda t: (t.suggest_float("x", -5, 5) - 1) ** 2,), kwargs={"n_trials": 60})
+    seen: list[int] = []
+    stream = io.StringIO()
+    with TrialWatcher(paths.root.parent, time.time() - 1, interval=0.01, stream=stream):
+        writer.start()
+        while writer.is_alive():  # as fast as it can: the writer must not notice
+            progress = read_progress(paths)
+            seen += [progress.done] if progress else []
+        writer.join()
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 60
+    assert seen == sorted(seen) and len(seen) > 10
+    final = read_progress(paths)
+    assert final is not None and (final.done, final.total) == (60, 60)
+    assert final.best == study.best_value
+    assert f"study quad: 60/60 trials, best {study.best_value:.6g}" in stream.getvalue()
+
+    paths.db.write_bytes(b"not a database" * 100)  # unreadable: skipped, no exception
+    assert read_progress(paths) is None

@@ -150,11 +150,13 @@ def test_a_point_whose_kernel_died_resumes_its_study_when_the_sweep_runs_again(
     (["--grid", "nope.yaml"], "grid file nope.yaml does not exist"),
     (["--grid", "bad.yaml"], "'lr' must be a non-empty list of values, got 0.1"),
     (["--grid", "bad.yaml", "--parallel", "0"], "--parallel 0: give at least 1 point at a time"),
+    (["--grid", "good.yaml", "--kernel", "nope"], "there is no Jupyter kernel named 'nope'"),
 ])
 def test_bad_sweep_input_is_a_clear_error(tmp_path: Path, args: list[str],
                                           message: str) -> None:
     nb = notebook(tmp_path / "tune.ipynb", BODY)
     grid_file(tmp_path / "bad.yaml", "lr: 0.1\n")
+    grid_file(tmp_path / "good.yaml", "high: [1]\n")
     done = sweep(str(nb), *args, cwd=tmp_path)
     assert done.returncode == 2 and message in done.stderr, done.stderr
     assert not (tmp_path / "tune_sweep").exists()
