@@ -16,6 +16,7 @@ import sqlite3
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -272,7 +273,8 @@ def read_progress(paths: StudyPaths) -> StudyProgress | None:
     if spec.get("storage") is not None or not paths.db.exists():
         return None
     try:
-        db = sqlite3.connect(f"file:{paths.db}?mode=ro", uri=True, timeout=0.5)
+        db = sqlite3.connect(f"file:{urllib.parse.quote(str(paths.db))}?mode=ro", uri=True,
+                             timeout=0.5)
         try:
             counts = dict(db.execute(_COUNTS, (paths.name,)).fetchall())
             directions = [d for (d,) in db.execute(_DIRECTIONS, (paths.name,))]
