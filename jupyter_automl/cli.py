@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("notebook", type=Path)
     sweep.add_argument("--grid", type=Path, required=True, metavar="PARAMS.yaml",
                        help="a YAML mapping of parameter names to lists of values (their "
-                            "product is the grid), and/or 'points:', a list of mappings")
+                            "product is the grid), or 'points:', a list of mappings, one a point")
     sweep.add_argument("--parallel", type=int, default=1, metavar="K",
                        help="points run at a time (default 1)")
     sweep.add_argument("--output-dir", type=Path, default=None, metavar="DIR",
