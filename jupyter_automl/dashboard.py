@@ -1,0 +1,133 @@
+"""``jupyter-automl dashboard``: optuna-dashboard for a study, served on 127.0.0.1.
+
+The target is a study name in the runs folder (its storage is the one its spec records), an
+SQLite ``.db`` file, or a storage URL. An SQLite storage is opened read-only with a busy
+timeout (see :func:`.open_storage`), so a study running meanwhile is neither blocked nor
+changed; the dashboard's editing features (notes, deleting studies) are then unavailable.
+"""
+
+from __future__ import annotations
+
+import errno
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from .errors import AutomlError
+from .storage import _redact, open_storage, sqlite_file, storage_errors, storage_url
+
+if TYPE_CHECKING:
+    import optuna
+
+DEFAULT_PORT = 8080
+_SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to serve: a storage URL, and the study to point at (None: the storage's list)."""
+
+    url: str
+    study: str | None = None
+
+    @property
+    def shown(self) -> str:
+        """The storage as it may be printed: no password."""
+        return _redact(self.url)
+
+
+def resolve(target: str, runs_dir: str | Path = "automl_runs") -> Target:
+    """Read ``target`` as a storage URL, an SQLite file, or a study name under ``runs_dir``."""
+    if "://" in target:
+        return Target(target)
+    if target.endswith(_SQLITE_SUFFIXES) or Path(target).expanduser().is_file():
+        path = Path(target).expanduser().absolute()
+        if not path.is_file():
+            raise AutomlError(f"no SQLite file {path}; give a study name, a .db file or a "
+                              "storage URL")
+        return Target(storage_url(str(path), path))
+    from .catalog import load_result
+
+    result = load_result(target, runs_dir)  # names the studies there if there is none
+    return Target(result.url, result.name)
+
+
+def open_app(target: Target) -> tuple[Any, str]:
+    """optuna-dashboard's WSGI app on the target's storage, and the path of the page to open."""
+    from optuna_dashboard import wsgi
+
+    storage = open_storage(target.url, read_only=True)
+    return wsgi(storage), _page(storage, target)
+
+
+def _page(storage: optuna.storages.RDBStorage, target: Target) -> str:
+    if target.study is None:
+        return "/dashboard"
+    with storage_errors(target.url):
+        try:
+            return f"/dashboard/studies/{storage.get_study_id_from_name(target.study)}"
+        except KeyError:
+            raise AutomlError(f"study {target.study!r} is not in its storage {target.shown} "
+                              "(yet): has it started?") from None
+
+
+def bind(app: Any, host: str, port: int | None) -> WSGIServer:
+    """A server for ``app`` on ``host``: ``port``, or 8080 falling back to a free port if None."""
+    if port is None:
+        try:
+            return make_server(host, DEFAULT_PORT, app, handler_class=_QuietHandler)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise _bind_error(host, DEFAULT_PORT, exc) from None
+            port = 0
+    try:
+        return make_server(host, port, app, handler_class=_QuietHandler)
+    except OSError as exc:
+        raise _bind_error(host, port, exc) from None
+
+
+def _bind_error(host: str, port: int, exc: OSError) -> AutomlError:
+    return AutomlError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); choose another "
+                       "--port, or --port 0 for any free one")
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Logs failed requests only: the dashboard polls every few seconds."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if str(code).isdigit() and int(code) >= 400:
+            super().log_request(code, size)
+
+
+def serve(target: str, runs_dir: str | Path = "automl_runs", host: str = "127.0.0.1",
+          port: int | None = None) -> None:
+    """Serve optuna-dashboard for ``target`` until Ctrl-C (or SIGTERM); print where it is."""
+    resolved = resolve(target, runs_dir)
+    app, page = open_app(resolved)
+    server = bind(app, host, port)
+    what = f"study {resolved.study!r}" if resolved.study else "the studies"
+    mode = ", read-only" if sqlite_file(resolved.url) else ""
+    print(f"optuna-dashboard for {what} in {resolved.shown}{mode}", flush=True)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: the dashboard has no login; anyone who can reach {host} can read "
+              "these studies", file=sys.stderr, flush=True)
+    print(f"serving at http://{host}:{server.server_port}{page} (Ctrl-C stops it)", flush=True)
+    _run_until_stopped(server)
+    print("dashboard stopped", flush=True)
+
+
+def _run_until_stopped(server: WSGIServer) -> None:
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        server.serve_forever(poll_interval=0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.server_close()
