@@ -38,7 +38,7 @@ class ClusterRunner(PoolRunner):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._envs = [dict(getattr(k, "env", {})) for k in self.kernels]
+        self._envs = [dict(k.env) for k in self.kernels]
         self.label = f"{len(self.kernels)} kernels (multi-worker)"
         self._stale = False  # a follower hung: restart the cluster before the next trial
         self._address = ("127.0.0.1", 0)  # where the driver serves the study
@@ -76,7 +76,7 @@ class ClusterRunner(PoolRunner):
         workers = [f"127.0.0.1:{p}" for p in free_ports(len(self.kernels))]
         for index, kernel in enumerate(self.kernels):
             task = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-            kernel.env = {**self._envs[index], "TF_CONFIG": json.dumps(task)}  # type: ignore[attr-defined]
+            kernel.env = {**self._envs[index], "TF_CONFIG": json.dumps(task)}
         errors: list[BaseException] = []
 
         def prepare(kernel: WorkerKernel, index: int) -> None:

@@ -41,6 +41,7 @@ class WorkerKernel(abc.ABC):
     """One kernel of the pool: started, fed code, watched, restarted, shut down."""
 
     label: str
+    env: dict[str, str]  # added to the kernel's environment when it starts
 
     def preflight(self) -> None:  # noqa: B027 - most kernels have nothing to check
         """Raise :class:`KernelError` now if this kernel cannot be had (before any trial)."""
