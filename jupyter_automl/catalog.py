@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import AutomlError, StudyNotFoundError
+from .errors import AutomlError, StorageError, StudyNotFoundError
 from .recovery import live_claims
 from .results import AutomlResult
 from .runs import list_study_folders, study_paths
@@ -39,11 +39,22 @@ def load_result(name: str, runs_dir: str | Path = "automl_runs",
                 storage: str | None = None) -> ReadOnlyResult:
     """The study ``name`` for reading; ``storage`` overrides the URL recorded in its spec."""
     loaded = AutomlResult.load(name, runs_dir, storage)  # says which studies exist if not
-    result = ReadOnlyResult(loaded.paths, loaded.url)
-    stored = result.spec.get("storage") or ""
+    stored = loaded.spec.get("storage") or ""
     if storage is None and "***" in stored:
-        raise AutomlError(f"study {name!r} lives in {stored}, whose password is not kept in "
-                          f"{result.paths.spec}; pass its full URL with --storage URL")
+        return _without_password(loaded, stored)
+    return ReadOnlyResult(loaded.paths, loaded.url)
+
+
+def _without_password(loaded: AutomlResult, stored: str) -> ReadOnlyResult:
+    """A study whose spec has its storage URL redacted: the URL with the user name only, for
+    the database client to find the password (libpq: ``PGPASSWORD``, ``~/.pgpass``)."""
+    result = ReadOnlyResult(loaded.paths, stored.replace(":***@", "@"))
+    try:
+        _ = result.study  # connect now: a failure gets the hint below
+    except StorageError as exc:
+        raise StorageError(f"{exc}. The password of the storage of study {loaded.name!r} is not "
+                           f"kept in {loaded.paths.spec}: set PGPASSWORD (or ~/.pgpass), or "
+                           "pass the full URL with --storage URL") from None
     return result
 
 

@@ -1,9 +1,10 @@
 """``jupyter-automl dashboard``: optuna-dashboard for a study, served on 127.0.0.1.
 
 The target is a study name in the runs folder (its storage is the one its spec records), an
-SQLite ``.db`` file, or a storage URL. An SQLite storage is opened read-only with a busy
-timeout (see :func:`.open_storage`), so a study running meanwhile is neither blocked nor
-changed; the dashboard's editing features (notes, deleting studies) are then unavailable.
+SQLite ``.db`` file, or a storage URL. SQLite and PostgreSQL storages are opened read-only,
+SQLite with a busy timeout (see :func:`.open_storage`), so a study running meanwhile is
+neither blocked nor changed; the dashboard's editing features (notes, deleting studies) then
+answer with an error.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from __future__ import annotations
 import errno
 import signal
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from .errors import AutomlError
-from .storage import _redact, open_storage, sqlite_file, storage_errors, storage_url
+from .storage import _redact, open_storage, opens_read_only, storage_errors, storage_url
 
 if TYPE_CHECKING:
     import optuna
@@ -109,7 +111,7 @@ def serve(target: str, runs_dir: str | Path = "automl_runs", host: str = "127.0.
     app, page = open_app(resolved)
     server = bind(app, host, port)
     what = f"study {resolved.study!r}" if resolved.study else "the studies"
-    mode = ", read-only" if sqlite_file(resolved.url) else ""
+    mode = ", read-only" if opens_read_only(resolved.url) else ""
     print(f"optuna-dashboard for {what} in {resolved.shown}{mode}", flush=True)
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: the dashboard has no login; anyone who can reach {host} can read "
@@ -120,14 +122,21 @@ def serve(target: str, runs_dir: str | Path = "automl_runs", host: str = "127.0.
 
 
 def _run_until_stopped(server: WSGIServer) -> None:
-    def stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+    """Serve in a thread until SIGINT or SIGTERM, then let the request in hand finish.
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    The signal is not turned into an exception: raised in the middle of a request, wsgiref
+    would take it for an error of that request and serve on."""
+    stop = threading.Event()
+    previous = {signum: signal.signal(signum, lambda *_: stop.set())
+                for signum in (signal.SIGINT, signal.SIGTERM)}
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+                              name="dashboard", daemon=True)
+    thread.start()
     try:
-        server.serve_forever(poll_interval=0.5)
-    except KeyboardInterrupt:
-        pass
+        while thread.is_alive() and not stop.wait(0.5):
+            pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        server.shutdown()
         server.server_close()

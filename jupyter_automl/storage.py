@@ -33,7 +33,8 @@ def open_storage(url: str, timeout: float | None = None,
 
     ``read_only`` is for readers of a study that may be running elsewhere (listing, dashboard):
     an SQLite file is opened with ``mode=ro`` (it is neither created nor written, and a writer
-    never waits on a write lock of ours), and no table is created or schema checked.
+    never waits on a write lock of ours), PostgreSQL sessions are read-only transactions, and
+    no table is created or schema checked.
     """
     import optuna
 
@@ -41,7 +42,7 @@ def open_storage(url: str, timeout: float | None = None,
     kwargs: dict[str, Any] = {"connect_args": {"timeout": timeout}} \
         if url.startswith("sqlite") else {}
     if read_only:
-        kwargs = _read_only_sqlite(url, timeout) or kwargs
+        kwargs = _read_only_engine(url, timeout) or kwargs
     elif url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     with storage_errors(url):
@@ -61,8 +62,19 @@ def sqlite_file(url: str) -> Path | None:
     return Path(parsed.database).expanduser().absolute()
 
 
-def _read_only_sqlite(url: str, timeout: float) -> dict[str, Any]:
-    """Engine options connecting to the SQLite file of ``url`` read-only ({} if not SQLite)."""
+def opens_read_only(url: str) -> bool:
+    """Whether ``open_storage(url, read_only=True)`` makes the database refuse writes."""
+    return sqlite_file(url) is not None or _is_postgresql(url)
+
+
+def _is_postgresql(url: str) -> bool:
+    return url.split("://", 1)[0].split("+", 1)[0] in ("postgresql", "postgres")
+
+
+def _read_only_engine(url: str, timeout: float) -> dict[str, Any]:
+    """Engine options whose connections cannot write ({} where none are known for ``url``)."""
+    if _is_postgresql(url):
+        return {"connect_args": {"options": "-c default_transaction_read_only=on"}}
     path = sqlite_file(url)
     if path is None:
         return {}

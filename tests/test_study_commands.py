@@ -23,18 +23,21 @@ from typing import Any
 
 import pytest
 from conftest import study_of, wait_for
+from test_postgres import postgres_url  # noqa: F401  (a fixture: a real PostgreSQL server)
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
-def cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, cwd: Path, timeout: float = 300,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "jupyter_automl.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout, env=ENV)
+                          capture_output=True, text=True, timeout=timeout, env=env or ENV)
 
 
-def python(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def python(code: str, cwd: Path,
+           env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     done = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True,
-                          text=True, timeout=600, env=ENV)
+                          text=True, timeout=600, env=env or ENV)
     assert done.returncode == 0, done.stdout + done.stderr
     return done
 
@@ -281,10 +284,10 @@ def test_export_of_a_multi_objective_study_needs_a_front_trial(trained: Path) ->
 class Dashboard:
     """``jupyter-automl dashboard`` in a subprocess, with the URL it printed."""
 
-    def __init__(self, cwd: Path, *args: str) -> None:
+    def __init__(self, cwd: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "jupyter_automl.cli", "dashboard", *args, "--port", "0"],
-            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env or ENV)
         self.lines: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
         serving = self._wait_for_line("serving at ", timeout=60)
@@ -320,12 +323,21 @@ class Dashboard:
                                            "\n".join(self.lines), err)
 
 
+def assert_read_only(dashboard: Dashboard, study_id: int) -> None:
+    """The dashboard cannot delete the study: its storage refuses writes."""
+    request = urllib.request.Request(f"{dashboard.root}/api/studies/{study_id}", method="DELETE")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 500
+    assert dashboard.get(f"/api/studies/{study_id}")[0] == 200
+
+
 @pytest.fixture
 def dashboards() -> Iterator[Any]:
     started: list[Dashboard] = []
 
-    def start(cwd: Path, *args: str) -> Dashboard:
-        started.append(Dashboard(cwd, *args))
+    def start(cwd: Path, *args: str, env: dict[str, str] | None = None) -> Dashboard:
+        started.append(Dashboard(cwd, *args, env=env))
         return started[-1]
 
     yield start
@@ -351,6 +363,7 @@ def test_dashboard_serves_the_study_on_localhost(plain: Path, dashboards: Any) -
     assert dashboard.url.endswith(f"/dashboard/studies/{summary['study_id']}")
     status, body = dashboard.get(f"/api/studies/{summary['study_id']}")
     assert status == 200 and len(json.loads(body)["trials"]) == 3
+    assert_read_only(dashboard, summary["study_id"])
     stopped = dashboard.stop()
     assert stopped.returncode == 0, stopped.stderr
     assert stopped.stdout.strip().endswith("dashboard stopped")
@@ -434,3 +447,39 @@ def test_readers_do_not_disturb_a_running_study(tmp_path: Path, dashboards: Any)
     final = cli("studies", "runs", cwd=tmp_path).stdout.splitlines()[1].split()
     assert final[1:3] == ["finished", "20/20"]
     assert dashboard.stop(signal.SIGINT).returncode == 0
+
+
+@pytest.mark.slow
+def test_a_postgresql_study_is_read_with_its_password_never_shown(
+        postgres_url: str, tmp_path: Path, dashboards: Any) -> None:  # noqa: F811
+    password = postgres_url.split(":")[2].split("@")[0]
+    url = postgres_url.replace(f":{password}@", "@")  # libpq takes the password from PGPASSWORD
+    with_password = {**ENV, "PGPASSWORD": password}
+    python(f"""
+import jupyter_automl
+jupyter_automl.run_study('x = hp.float("x", -5, 5)\\n(x - 1) ** 2',
+                         "pg --trials 2 --seed 0 --runs-dir runs --storage {url}", display="text")
+""", tmp_path, env=with_password)
+    outputs = []
+
+    listed = cli("studies", "runs", cwd=tmp_path, env=with_password)
+    assert listed.stdout.splitlines()[1].split()[:3] == ["pg", "finished", "2/2"], listed.stdout
+    shown = cli("show", "pg", "--runs-dir", "runs", cwd=tmp_path, env=with_password)
+    assert shown.returncode == 0 and "study 'pg': 2/2 trials" in shown.stdout, shown.stderr
+    dashboard = dashboards(tmp_path, "pg", "--runs-dir", "runs", env=with_password)
+    assert dashboard.lines[0].startswith(
+        f"optuna-dashboard for study 'pg' in {url.replace('automl@', 'automl:***@')}, read-only")
+    assert '"study_name": "pg"' in dashboard.get("/api/studies")[1]
+    assert_read_only(dashboard, int(dashboard.url.rsplit("/", 1)[1]))
+    outputs += [listed, shown, dashboard.stop()]
+    dashboard = dashboards(tmp_path, postgres_url)  # the full URL, password included
+    assert "pg" in dashboard.get("/api/studies")[1]
+    outputs.append(dashboard.stop())
+
+    refused = cli("show", "pg", "--runs-dir", "runs", cwd=tmp_path)  # no PGPASSWORD
+    usage_error(refused, "set PGPASSWORD (or ~/.pgpass), or pass the full URL with --storage URL")
+    given = cli("show", "pg", "--runs-dir", "runs", "--storage", postgres_url, cwd=tmp_path)
+    assert given.returncode == 0, given.stderr
+    outputs += [refused, given]
+    assert all(password not in done.stdout + done.stderr for done in outputs)
+    assert password not in (tmp_path / "runs" / "pg" / "spec.json").read_text()
