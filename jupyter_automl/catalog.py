@@ -51,6 +51,8 @@ def _without_password(loaded: AutomlResult, stored: str) -> ReadOnlyResult:
     result = ReadOnlyResult(loaded.paths, stored.replace(":***@", "@"))
     try:
         _ = result.study  # connect now: a failure gets the hint below
+    except KeyError:
+        raise StudyNotFoundError(f"study {loaded.name!r} is not in its storage {stored}") from None
     except StorageError as exc:
         raise StorageError(f"{exc}. The password of the storage of study {loaded.name!r} is not "
                            f"kept in {loaded.paths.spec}: set PGPASSWORD (or ~/.pgpass), or "

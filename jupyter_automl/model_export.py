@@ -123,7 +123,7 @@ def output_path(output: str | Path | None, name: str, format: str, quantize: boo
     if output is None:
         return Path(default).absolute()
     path = Path(output).expanduser().absolute()
-    if path.is_dir() and format != "savedmodel":
+    if path.is_dir() and not (path / "saved_model.pb").exists():  # a SavedModel is replaced
         return path / default
     if format == "keras" and path.suffix != ".keras":
         raise AutomlError(f"--output {output}: a Keras model file must end in .keras "

@@ -219,9 +219,14 @@ def test_export_savedmodel_serves_the_same_predictions(trained: Path,
     loaded = tf.saved_model.load(str(path))  # kept: serve() needs its variables alive
     np.testing.assert_allclose(loaded.serve(sample).numpy(), expected, rtol=1e-5, atol=1e-6)
     assert export(trained, "--format", "savedmodel", "--output", "out/sm") == path  # replaced
-    (trained / "notes").mkdir()
+    (trained / "models").mkdir()  # a folder that is not a SavedModel receives the default name
+    assert export(trained, "--format", "savedmodel", "--output", "models") == \
+        trained / "models" / "digits_savedmodel"
+    (trained / "notes.txt").write_text("mine")
     usage_error(cli("export", "digits", "--runs-dir", "runs", "--format", "savedmodel",
-                    "--output", "notes", cwd=trained), "exists and is not a SavedModel")
+                    "--output", "notes.txt", cwd=trained), "notes.txt exists and is not a "
+                "SavedModel: choose another --output")
+    assert (trained / "notes.txt").read_text() == "mine"
 
 
 def tflite_predict(path: Path, sample: Any) -> Any:
@@ -247,7 +252,7 @@ def test_export_tflite_float_and_quantized(trained: Path, reference: tuple[Any, 
     assert plain == trained / "digits.tflite"
     np.testing.assert_allclose(tflite_predict(plain, sample), expected, rtol=1e-4, atol=1e-5)
 
-    (trained / "models").mkdir()
+    (trained / "models").mkdir(exist_ok=True)
     quantized = export(trained, "--format", "tflite", "--quantize", "--output", "models")
     assert quantized == trained / "models" / "digits-quant.tflite"
     assert quantized.stat().st_size < 0.7 * plain.stat().st_size
