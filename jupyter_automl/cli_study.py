@@ -62,7 +62,7 @@ def _add_export(sub: Any) -> None:
 
 def _add_dashboard(sub: Any) -> None:
     dash = sub.add_parser("dashboard", help="serve optuna-dashboard for a study (read-only for "
-                                            "SQLite; Ctrl-C stops it)")
+                                            "SQLite and PostgreSQL; Ctrl-C stops it)")
     dash.add_argument("target", metavar="NAME|STORAGE",
                       help="a study name in the runs folder, an SQLite .db file, or a storage "
                            "URL (sqlite:///..., postgresql://...)")
