@@ -129,3 +129,11 @@ def wait_for(predicate: Any, timeout: float, what: str) -> None:
             return
         time.sleep(0.1)
     raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+def kernels_alive() -> list[int]:
+    """The ipykernel processes this test process has started and not shut down."""
+    import psutil
+
+    return [p.pid for p in psutil.Process().children(recursive=True)
+            if "ipykernel" in " ".join(p.cmdline())]

@@ -9,19 +9,13 @@ import signal
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
-from conftest import study_of, wait_for
+from conftest import kernels_alive, study_of, wait_for
 
 from jupyter_automl import background
 from jupyter_automl.kernels import SetupError
 
 pytestmark = pytest.mark.slow
-
-
-def kernels_alive() -> list[int]:
-    return [p.pid for p in psutil.Process().children(recursive=True)
-            if "ipykernel" in " ".join(p.cmdline())]
 
 
 def test_workers_run_the_trials_with_the_setup_and_shipped_data(ip: Any, tmp_path: Path,

@@ -1,15 +1,21 @@
-"""Distribution strategies: Mirrored over two logical CPU devices in a worker kernel, and the
+"""Distribution strategies: Mirrored over two logical CPU devices in a worker kernel,
+MultiWorkerMirrored across two local kernels (parameters, pruning, a killed follower), and the
 GPU sets of local kernels."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import study_of
+from conftest import kernels_alive, study_of, wait_for
 
+from jupyter_automl import background
 from jupyter_automl.errors import OptionError
 from jupyter_automl.options import parse_options
 from jupyter_automl.strategy import gpu_sets
@@ -36,6 +42,17 @@ def test_gpu_requests_that_cannot_be_met() -> None:
     assert parse_options("--kernels 2 --gpus-per-trial 0.5").strategy == "auto"
 
 
+@contextlib.contextmanager
+def setup_cell(ip: Any, source: str) -> Iterator[None]:
+    """``source`` is an %%automl_setup cell while the block runs."""
+    cells = ip.magics_manager.registry["Automl"].setup_cells
+    cells.append(source)
+    try:
+        yield
+    finally:
+        cells.clear()
+
+
 SETUP = '''
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
@@ -59,12 +76,9 @@ model.fit(x, y, validation_split=0.25, epochs=2, batch_size=32)
 
 @pytest.mark.slow
 def test_mirrored_over_two_logical_cpus(ip: Any, tmp_path: Path) -> None:
-    ip.magics_manager.registry["Automl"].setup_cells.append(SETUP)
-    try:
+    with setup_cell(ip, SETUP):
         ip.run_cell_magic("automl", "mir --trials 2 --kernels 1 --strategy mirrored "
                                     "--pruner none --maximize val_accuracy", BODY)
-    finally:
-        ip.magics_manager.registry["Automl"].setup_cells.clear()
     trials = study_of(tmp_path / "runs", "mir").trials
     assert [t.state.name for t in trials] == ["COMPLETE", "COMPLETE"], \
         [t.user_attrs.get("error") for t in trials]
@@ -94,12 +108,9 @@ model.fit(x, y, validation_split=0.25, epochs=3, batch_size=32)
 
 @pytest.mark.slow
 def test_multi_worker_runs_each_trial_across_two_kernels(ip: Any, tmp_path: Path) -> None:
-    ip.magics_manager.registry["Automl"].setup_cells.append(MW_SETUP)
-    try:
+    with setup_cell(ip, MW_SETUP):
         ip.run_cell_magic("automl", "mw --trials 3 --kernels 2 --strategy multi-worker "
                                     "--pruner none --maximize val_accuracy", MW_BODY)
-    finally:
-        ip.magics_manager.registry["Automl"].setup_cells.clear()
     trials = study_of(tmp_path / "runs", "mw").trials
     assert [t.state.name for t in trials] == ["COMPLETE"] * 3, \
         [t.user_attrs.get("error") for t in trials]
@@ -122,13 +133,10 @@ model.fit(x, target, validation_split=0.25, epochs=4, batch_size=32)
 def test_multi_worker_prunes_on_every_kernel_at_once(ip: Any, tmp_path: Path) -> None:
     """The chief's pruning decision reaches the follower at the same epoch: no kernel is left
     waiting in a collective op, and the study goes on."""
-    ip.magics_manager.registry["Automl"].setup_cells.append(MW_SETUP)
-    try:
+    with setup_cell(ip, MW_SETUP):
         ip.run_cell_magic("automl", "mwp --trials 8 --kernels 2 --strategy multi-worker "
                                     "--pruner median --sampler random --seed 3 "
                                     "--minimize val_loss --trial-timeout 2m", NOISY)
-    finally:
-        ip.magics_manager.registry["Automl"].setup_cells.clear()
     trials = study_of(tmp_path / "runs", "mwp").trials
     states = [t.state.name for t in trials]
     assert "PRUNED" in states and "FAIL" not in states, \
@@ -149,16 +157,7 @@ model.fit(x, y, validation_split=0.25, epochs=5, batch_size=32, callbacks=[slow]
 @pytest.mark.slow
 def test_a_follower_killed_mid_trial_restarts_the_cluster_and_the_trial_resumes(
         ip: Any, tmp_path: Path) -> None:
-    import os
-    import signal
-
-    from conftest import wait_for
-    from test_pool import kernels_alive
-
-    from jupyter_automl import background
-
-    ip.magics_manager.registry["Automl"].setup_cells.append(MW_SETUP)
-    try:
+    with setup_cell(ip, MW_SETUP):
         ip.run_cell_magic("automl", "mwk --trials 2 --kernels 2 --strategy multi-worker "
                                     "--pruner none --background", SLOW_BODY)
         run = background.get("mwk")
@@ -176,8 +175,6 @@ def test_a_follower_killed_mid_trial_restarts_the_cluster_and_the_trial_resumes(
         follower = runner.kernels[1]
         os.kill(follower.pid, signal.SIGKILL)
         run.wait(300)
-    finally:
-        ip.magics_manager.registry["Automl"].setup_cells.clear()
     trials = study_of(tmp_path / "runs", "mwk").trials
     assert sum(t.state.name == "COMPLETE" for t in trials) == 2
     assert trials[0].state.name == "FAIL"
