@@ -62,6 +62,7 @@ def configure(config: str) -> None:
                              url or f"grpc://{cfg['host']}:{cfg['port']}", cfg["total"],
                              overrides=overrides)
     _state["runner"] = StudyRunner(prepared, cell, get_ipython().user_ns)
+    _state["direct"] = bool(url)
 
 
 def run(number: int) -> str:
@@ -70,7 +71,8 @@ def run(number: int) -> str:
 
     runner = _state["runner"]
     study = runner.study
-    study.get_trials(deepcopy=False)  # a database's cache in this process learns of the trial
+    if _state["direct"]:  # Optuna's cache of a database, in this process, learns of the trial
+        study.get_trials(deepcopy=False)
     trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
     outcome = runner.run_trial(optuna.trial.Trial(study, trial_id))
     fit = outcome.fit
