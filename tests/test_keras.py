@@ -7,13 +7,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
 import pytest
 from conftest import study_of
 
 from jupyter_automl.errors import MetricError, StudyInterrupted
-
-keras = pytest.importorskip("keras")  # a dependency: present wherever the package installs
 
 MODEL = '''
 model = keras.Sequential([keras.Input((8,)),
