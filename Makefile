@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+DEMO_DIR ?= build/demo
+# pytest processes: the real-kernel tests mostly wait (on kernels, epochs, servers), so more
+# processes than cores shortens the suite without starving them.
+JOBS ?= 4
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
@@ -16,7 +20,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/jupyter-automl run notebooks/01_quickstart.ipynb --output build/demo/01_quickstart.ipynb --cwd build/demo
+	$(VENV)/bin/jupyter-automl run notebooks/01_quickstart.ipynb --output $(DEMO_DIR)/01_quickstart.ipynb --cwd $(DEMO_DIR)
 
 test: lint unit notebooks
 
@@ -25,7 +29,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy jupyter_automl
 
 unit: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n $(JOBS) tests
 
 # nbval runs copies, so each run starts the tutorials' studies from nothing.
 notebooks: $(STAMP)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ._duration import format_duration
+from ._headless_kernel import HeadlessKernelManager
 from .display import HEADLESS_ENV
 from .errors import AutomlError
 from .results import AutomlResult
@@ -38,7 +39,7 @@ class NotebookRun:
 
     output: Path
     cwd: Path
-    status: str = "finished"  # finished | failed | kernel died | unfinished
+    status: str = "finished"  # finished | failed | interrupted | kernel died | unfinished
     error: str = ""  # "SpaceError: ..." for a failed cell
     cell: int | None = None  # execution count of the failing cell
     source: str = ""  # that cell's source
@@ -84,10 +85,13 @@ def run_notebook(notebook: Path, output: Path, parameters: dict[str, Any] | None
             papermill.execute_notebook(
                 str(notebook.absolute()), str(run.output), parameters=parameters or {},
                 kernel_name=kernel, progress_bar=progress,
-                resources={"metadata": {"path": str(cwd)}})
+                resources={"metadata": {"path": str(cwd)}},
+                kernel_manager_class=HeadlessKernelManager)
     except PapermillExecutionError as exc:
         run.status, run.cell, run.source = "failed", exc.exec_count, exc.source
         run.error = f"{exc.ename}: {exc.evalue}"
+        if exc.ename == "StudyInterrupted":
+            run.status = "interrupted"
     except DeadKernelError:
         run.status, run.error = "kernel died", "the kernel died"
         run.cell, run.source = running_cell(run.output)

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import AutomlError
 
+INTERRUPTED = 130  # the exit code of a run stopped by Ctrl-C, as shells give it
+
 if TYPE_CHECKING:
     from . import batch
 
@@ -75,6 +77,7 @@ def _kernel_options(parser: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from . import batch
+    from ._headless_kernel import forward_interrupts
 
     notebook: Path = args.notebook
     if not notebook.exists():
@@ -85,10 +88,11 @@ def _run(args: argparse.Namespace) -> int:
     batch.check_kernel(notebook, args.kernel)
     for warning in batch.parameter_warnings(notebook, list(parameters)):
         print(f"jupyter-automl: warning: {warning}", file=sys.stderr)
-    run = batch.run_notebook(notebook, args.output or notebook.with_suffix(".out.ipynb"),
-                             parameters, kernel=args.kernel, cwd=args.cwd, progress=True)
+    with forward_interrupts():
+        run = batch.run_notebook(notebook, args.output or notebook.with_suffix(".out.ipynb"),
+                                 parameters, kernel=args.kernel, cwd=args.cwd, progress=True)
     _report(run, args.command_line)
-    return 0 if run.ok else 1
+    return 0 if run.ok else INTERRUPTED if run.status == "interrupted" else 1
 
 
 def _report(run: batch.NotebookRun, command: str) -> None:
@@ -98,6 +102,9 @@ def _report(run: batch.NotebookRun, command: str) -> None:
         print(f"\n{result.summary()}")
     if run.status == "failed":
         _print_cell(f"notebook failed in cell {run.cell}: {run.error}", run.source)
+    elif run.status == "interrupted":
+        print(f"\ninterrupted in cell {run.cell}: {run.error}", file=sys.stderr)
+        print(f"run the same command again to resume:\n  {command}", file=sys.stderr)
     elif run.status == "kernel died":
         _print_cell(f"the kernel died in cell {run.cell} (killed, or out of memory)", run.source)
         print(f"finished trials are kept, and a trial that was running is retried from its last "
@@ -121,14 +128,16 @@ def _print_cell(headline: str, source: str, lines: int = 6) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from ._headless_kernel import forward_interrupts
     from .sweep import run_sweep
 
     if not args.notebook.exists():
         raise AutomlError(f"notebook {args.notebook} does not exist")
     if args.parallel < 1:
         raise AutomlError(f"--parallel {args.parallel}: give at least 1 point at a time")
-    results = run_sweep(args.notebook, args.grid, parallel=args.parallel,
-                        output_dir=args.output_dir, kernel=args.kernel)
+    with forward_interrupts():
+        results = run_sweep(args.notebook, args.grid, parallel=args.parallel,
+                            output_dir=args.output_dir, kernel=args.kernel)
     return 0 if all(r.ok for r in results) else 1
 
 

@@ -13,7 +13,6 @@ import functools
 import inspect
 import math
 import os
-import re
 import sys
 import tempfile
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import checkpoint
+from ._noise import is_noise
 from .errors import MetricError, TrialValueError
 from .values import is_number
 
@@ -241,12 +241,6 @@ def unbind(token: contextvars.Token[TrialFit | None]) -> None:
     _current.reset(token)
 
 
-# TensorFlow's C++ start-up lines (absl, oneDNN, CUDA probing) ignore TF_CPP_MIN_LOG_LEVEL.
-_STARTUP_NOISE = re.compile(r"^(WARNING: All log messages before absl::InitializeLog|"
-                            r"To enable the following instructions: |"
-                            r"[IW]\d{4} [\d:.]+ +\d+ (port|cudart_stub|cpu_feature_guard)\.cc)")
-
-
 def import_keras() -> Any:
     """``import keras``, without TensorFlow's start-up chatter on stderr (other lines stay)."""
     if "keras" in sys.modules:
@@ -261,7 +255,7 @@ def import_keras() -> Any:
             os.close(saved)
             captured.seek(0)
             kept = [line for line in captured.read().decode(errors="replace").splitlines()
-                    if not _STARTUP_NOISE.match(line)]
+                    if not is_noise(line)]
             if kept:
                 print("\n".join(kept), file=sys.stderr)
     return keras

@@ -186,3 +186,21 @@ def test_the_watcher_reads_a_running_study_without_disturbing_it(tmp_path: Path)
 
     paths.db.write_bytes(b"not a database" * 100)  # unreadable: skipped, no exception
     assert read_progress(paths) is None
+
+
+NOISE = ["without encryption", "cuInit", "absl::InitializeLog", "oneDNN", "cudart_stub",
+         "cpu_feature_guard"]
+
+
+def test_make_demo_shows_the_results_and_no_start_up_noise(tmp_path: Path) -> None:
+    """A newcomer's first command: results, where they are, and nothing else of note (the
+    kernel's and TensorFlow's start-up chatter is filtered; real errors would pass)."""
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(["make", "-s", "-o", ".venv/.installed-stamp", "demo",
+                           f"DEMO_DIR={tmp_path}"], cwd=root, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "study 'digits': 8/8 trials" in done.stdout and "best val_accuracy = " in done.stdout
+    assert f"executed notebook: {tmp_path / '01_quickstart.ipynb'}" in done.stdout
+    shown = done.stdout + done.stderr
+    assert not [word for word in NOISE if word in shown], shown

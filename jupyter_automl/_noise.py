@@ -1,0 +1,23 @@
+"""Start-up chatter that tells a user nothing: TensorFlow's C++ lines and the kernel's
+unencrypted-transport warning. One list, used wherever jupyter-automl keeps them off a screen.
+
+Only lines known to be harmless are here: TensorFlow's absl/oneDNN/CPU-feature notes, its
+"no CUDA driver" probe on a machine without a GPU, and ipykernel's transport warning (the
+kernels jupyter-automl starts itself are encrypted where pyzmq supports it). Anything else,
+errors included, passes through.
+"""
+
+from __future__ import annotations
+
+import re
+
+NOISE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog"
+    r"|To enable the following instructions: "
+    r"|[IW]\d{4} [\d:.]+ +\d+ (port|cudart_stub|cpu_feature_guard)\.cc"
+    r"|E\d{4} [\d:.]+ +\d+ cuda_platform\.cc:\d+\] failed call to cuInit"
+    r"|\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption)")
+
+
+def is_noise(line: str) -> bool:
+    return NOISE.match(line) is not None
