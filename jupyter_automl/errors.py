@@ -54,3 +54,7 @@ class StudyInterrupted(AutomlError):
 
 class StudyNotFoundError(AutomlError):
     """No study of that name exists in the runs folder."""
+
+
+class ExportError(AutomlError):
+    """The study's best model could not be written (disk full, permissions)."""

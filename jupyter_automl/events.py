@@ -23,10 +23,19 @@ class Outcome:
     fit: TrialFit | None = None
     duration: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    taken: bool = False  # another runner failed the trial while it ran here (it took us for dead)
 
 
 class Listener:
-    """Base class of the runner's observers (progress line, panels); every hook is optional."""
+    """Base class of the runner's observers (progress line, panels); every hook is optional.
+
+    A listener that raises is switched off for the rest of the run with a warning, and the
+    trials go on: showing a study must never fail it. An ``essential`` listener's error stops
+    the study instead (after the trial is told, so nothing finished is lost).
+    """
+
+    title = "a listener"  # how warnings name it
+    essential = False
 
     def study_started(self, runner: StudyRunner) -> None: ...
 

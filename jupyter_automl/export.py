@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._io import write_json
+from .errors import ExportError
 from .events import Listener, Outcome
 
 if TYPE_CHECKING:
@@ -26,18 +27,59 @@ if TYPE_CHECKING:
 TRIAL_MODEL = "model.keras"  # a worker kernel's trial leaves its model here
 
 
+# Models this process could not save (study folder -> trial number and outcome): the next run
+# of that study in this process saves them first, so a full disk costs no model.
+_UNSAVED: dict[Path, tuple[int, Outcome]] = {}
+
+
 class BestExporter(Listener):
-    """Saves a completed trial's model when it joins the runner's best trials."""
+    """Saves a completed trial's model when it joins the runner's best trials.
+
+    Essential: a model that cannot be saved (disk full, no permission) stops the study with an
+    :class:`~.errors.ExportError`, raised after the trial is told, so the trial is kept; the
+    model stays in memory and the study's next run in this kernel saves it."""
+
+    title = "the best-model exporter"
+    essential = True
+
+    def study_started(self, runner: StudyRunner) -> None:
+        unsaved = _UNSAVED.get(runner.paths.root)
+        if unsaved is None or unsaved[0] not in {n for n, _ in runner.front}:
+            _UNSAVED.pop(runner.paths.root, None)
+            return
+        number, outcome = unsaved
+        self._save(runner, number, outcome)
+        print(f"saved the best model of trial {number}, which could not be saved before, in "
+              f"{runner.paths.best}")
 
     def trial_finished(self, runner: StudyRunner, trial: optuna.Trial,
                        outcome: Outcome) -> None:
+        if outcome.state == "COMPLETE" and trial.number in {n for n, _ in runner.front}:
+            self._save(runner, trial.number, outcome)
+
+    def _save(self, runner: StudyRunner, number: int, outcome: Outcome) -> None:
+        try:
+            self._export(runner, number, outcome)
+        except OSError as exc:
+            if outcome.fit is not None:
+                _UNSAVED[runner.paths.root] = (number, outcome)
+            raise ExportError(
+                f"trial {number} finished ({outcome.state}, value {outcome.values}) and is kept "
+                f"in the study, but it is the best so far and its model could not be saved in "
+                f"{runner.paths.best}: {exc}. Free disk space or fix the folder's permissions, "
+                "then rerun the cell: the study resumes"
+                + (", and saves this model first (it is kept in this kernel's memory)."
+                   if outcome.fit is not None else ".")) from None
+        _UNSAVED.pop(runner.paths.root, None)
+
+    def _export(self, runner: StudyRunner, number: int, outcome: Outcome) -> None:
         front = runner.front
-        if outcome.state != "COMPLETE" or trial.number not in {n for n, _ in front}:
-            return
         best = runner.paths.best
         target = best / "model.keras" if len(runner.prepared.options.directions) == 1 \
-            else best / str(trial.number) / "model.keras"
-        saved = runner.paths.trial(trial.number) / TRIAL_MODEL
+            else best / str(number) / "model.keras"
+        saved = runner.paths.trial(number) / TRIAL_MODEL
+        if outcome.extra.get("export_error"):  # the worker kernel could not write it
+            raise OSError(outcome.extra["export_error"])
         if outcome.fit is None and saved.exists():  # the trial ran on a worker kernel
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(saved, target)

@@ -24,6 +24,8 @@ THROTTLE = 0.5  # seconds between two redraws caused by epochs
 
 
 class ProgressLine(Listener):
+    title = "the progress line"
+
     def __init__(self, stream: Any = None) -> None:
         self.stream = stream
         self._handle: Any = None

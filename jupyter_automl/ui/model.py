@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import checkpoint
-from ..recovery import live_claims
+from ..recovery import is_running
 from ..values import pareto_front, value_columns
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from ..results import AutomlResult
 
-STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING")
+STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")  # every Optuna trial state
 
 
 @dataclass
@@ -116,8 +116,7 @@ class StudyModel:
             if not record.curve and metric:
                 record.curve = [(int(h["epoch"]), h[metric]) for h in state.get("history", [])
                                 if metric in h]
-        _, live = live_claims(result.paths)
-        model.status = "running" if live else (
+        model.status = "running" if is_running(result.study, result.paths) else (
             "finished" if model.done >= model.total else "stopped")
         times = [t for trial in result.study.get_trials(deepcopy=False)
                  for t in (trial.datetime_start, trial.datetime_complete) if t is not None]
@@ -137,7 +136,10 @@ class StudyModel:
         )
 
     def start(self, number: int, params: dict[str, Any] | None = None) -> TrialRecord:
+        """The record of trial ``number``, which runs now (a queued retry starts running)."""
         record = self.records.setdefault(number, TrialRecord(number))
+        if record.state == "WAITING":
+            record.state, record.started = "RUNNING", time.monotonic()
         record.params = dict(params or record.params)
         return record
 
@@ -188,7 +190,7 @@ class StudyModel:
         for number in sorted(self.records):
             record = self.records[number]
             if record.curve:
-                groups[record.state].add(number, record.curve)
+                groups.setdefault(record.state, Series()).add(number, record.curve)
         return groups
 
     def selected_curve(self) -> Series:

@@ -31,6 +31,8 @@ IMPORTANCE_EVERY = 10  # finished trials between two recomputations of the impor
 
 
 class StudyPanel(Listener):
+    title = "the live panel"
+
     def __init__(self, interval: float = INTERVAL, display: bool = True) -> None:
         self.interval = interval
         self.display = display
@@ -65,9 +67,13 @@ class StudyPanel(Listener):
 
     def epoch_ended(self, runner: StudyRunner, fit: TrialFit) -> None:
         record = self._need().start(fit.trial.number, fit.trial.params)
-        logs = fit.history[-1]
-        if fit.metric in logs:
-            record.curve.append((int(logs["epoch"]), logs[fit.metric]))
+        if len(record.curve) + 1 == len(fit.history):  # one more epoch
+            logs = fit.history[-1]
+            if fit.metric in logs:
+                record.curve.append((int(logs["epoch"]), logs[fit.metric]))
+        else:  # a resumed trial: its earlier epochs came from the checkpoint
+            record.curve = [(int(h["epoch"]), h[fit.metric]) for h in fit.history
+                            if fit.metric in h]
         record.peak_mb = fit.peak_mb
         self.refresh()
 

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 class StaticReport(Listener):
     """Shows the study's figures and table once, when the run ends."""
 
+    title = "the static report"
+
     def study_finished(self, runner: StudyRunner, reason: str) -> None:
         from ..results import AutomlResult
 

@@ -59,6 +59,7 @@ _CSS = """
 .automl-trials tr.state-pruned td { color: #888; }
 .automl-trials tr.state-fail td { color: #c33; }
 .automl-trials tr.state-running td { color: #e67e00; }
+.automl-trials tr.state-waiting td { color: #888; font-style: italic; }
 .automl-trials tr.selected td { background: #ffe3e3; }
 """
 
