@@ -103,6 +103,9 @@ def finish(runner: StudyRunner, reason: str) -> AutomlResult:
     elif reason == "timeout":
         print(f"--timeout reached: {runner.done}/{runner.total} trials finished; rerun the "
               "cell to continue")
+    elif reason == "elsewhere":
+        print(f"study {runner.name!r}: {runner.done}/{runner.total} trials finished; the "
+              f"{runner.in_flight} running in other processes complete its total")
     elif reason == "stopped":
         print(f"study {runner.name!r} stopped: {runner.done}/{runner.total} trials finished; "
               "Resume (or rerun the cell) to continue")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import AutomlError, StorageError, StudyNotFoundError
-from .recovery import live_claims
+from .recovery import is_running, live_claims
 from .results import AutomlResult
 from .runs import list_study_folders, study_paths
 from .storage import open_storage, storage_errors
@@ -76,9 +76,8 @@ def _row(name: str, runs_dir: str | Path) -> dict[str, Any]:
     except (AutomlError, KeyError) as exc:  # KeyError: the study is not in its storage
         row.update(done=None, best=None, state=f"unreadable: {exc}")
         return row
-    _, live = live_claims(paths)
-    row["state"] = "running" if live else ("finished" if row["done"] >= row["total"]
-                                           else "stopped")
+    row["state"] = "running" if is_running(result.study, paths) else (
+        "finished" if row["done"] >= row["total"] else "stopped")
     return row
 
 
@@ -156,8 +155,11 @@ def delete(name: str, runs_dir: str | Path, yes: bool = False,
     paths = study_paths(runs_dir, name)
     if not paths.spec.exists():
         raise StudyNotFoundError(f"no study {name!r} in {paths.root.parent}")
-    _, live = live_claims(paths)
-    if live:
+    try:
+        running = is_running(load_result(name, runs_dir).study, paths)
+    except (AutomlError, KeyError):  # an unreadable storage: its runners' locks still tell
+        running = bool(live_claims(paths)[1])
+    if running:
         raise AutomlError(f"study {name!r} is running in another process; stop it first")
     if not yes:
         trials = AutomlResult.load(name, runs_dir).done

@@ -8,7 +8,6 @@ replaced atomically, so a kill at any instant leaves the previous epoch's checkp
 from __future__ import annotations
 
 import io
-import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,6 @@ import numpy as np
 
 from ._io import read_json, write_atomic, write_json
 
-log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.npz"
 STATE = "state.json"
 
@@ -83,8 +81,16 @@ def read_state(folder: Path) -> dict[str, Any]:
     return read_json(folder / STATE) or {}
 
 
+class Unreadable(Exception):
+    """A checkpoint file that exists but cannot be read (truncated, corrupt)."""
+
+
 def load(folder: Path) -> Checkpoint | None:
-    """The checkpoint saved in ``folder``; ``None`` (with a warning) if absent or unreadable."""
+    """The checkpoint saved in ``folder``; ``None`` if there is none.
+
+    Raises :class:`Unreadable` for a file that cannot be read: that costs the epochs it held,
+    never the study, and the caller says so.
+    """
     path = folder / CHECKPOINT
     if not path.exists():
         return None
@@ -96,10 +102,8 @@ def load(folder: Path) -> Checkpoint | None:
                 weights=[data[f"w{i}"] for i in range(n_w)],
                 optimizer=[data[f"o{i}"] for i in range(n_o)],
             )
-    except Exception as exc:  # a corrupt file costs the epochs it held, never the study
-        log.warning("jupyter-automl: checkpoint %s is unreadable (%s); the trial restarts from "
-                    "epoch 0", path, exc)
-        return None
+    except Exception as exc:
+        raise Unreadable(f"{path} is unreadable ({type(exc).__name__}: {exc})") from None
     history = read_state(folder).get("history", [])
     checkpoint.history = [h for h in history if h.get("epoch", 0) <= checkpoint.epoch]
     return checkpoint

@@ -47,6 +47,7 @@ class StudyOptions:
     early_stopping: int | None = None
     storage: str | None = None
     runs_dir: str = "automl_runs"
+    checkpoint_dir: str | None = None  # where the trials' checkpoints go (a shared disk)
     fresh: bool = False
     check: bool = False
     background: bool = False
@@ -163,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="SQLAlchemy URL or .db path (default: RUNS_DIR/NAME/study.db)")
     p.add_argument("--runs-dir", default=None, metavar="PATH",
                    help="folder of the studies (default automl_runs next to the notebook)")
+    p.add_argument("--checkpoint-dir", default=None, metavar="PATH",
+                   help="keep the trials' checkpoints in PATH/NAME/trials (a disk every runner "
+                        "of the study shares, so that a trial resumes on another machine)")
     p.add_argument("--fresh", action="store_true",
                    help="start over; the old study folder is kept under a new name")
     p.add_argument("--check", action="store_true",
@@ -244,6 +248,7 @@ def parse_options(line: str, *,
         early_stopping=args.early_stopping,
         storage=args.storage,
         runs_dir=args.runs_dir or default_runs_dir,
+        checkpoint_dir=args.checkpoint_dir,
         fresh=args.fresh,
         check=args.check,
         background=args.background,

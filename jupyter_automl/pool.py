@@ -17,7 +17,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import worker
+from . import _optuna, worker
 from .errors import AutomlError, OptionError, StudyInterrupted, TooManyFailuresError
 from .events import Listener, Outcome
 from .kernels import KernelError, SetupError, WorkerDied, WorkerKernel, proxy
@@ -47,7 +47,6 @@ class PoolRunner(StudyRunner):
         self.host = host
         self.shipped = ship_variables(prepared, namespace, ship)
         self._lock = threading.RLock()
-        self._in_flight = 0
         self._failures = 0
         self._fatal: BaseException | None = None
         self.running: dict[str, int] = {}  # kernel label -> the trial it runs
@@ -55,7 +54,7 @@ class PoolRunner(StudyRunner):
         # A server database (--storage postgresql://...) is reached straight from local kernels,
         # its URL in their environment (a password in it stays out of code and outputs);
         # other storages, and remote kernels, go through the driver's gRPC proxy.
-        self.direct = "://" in prepared.url and not prepared.url.startswith("sqlite")
+        self.direct = prepared.shared
         for kernel in self.kernels:
             if self.direct and isinstance(kernel, LocalKernel):
                 kernel.env = {**kernel.env, worker.STORAGE_ENV: prepared.url}
@@ -91,8 +90,11 @@ class PoolRunner(StudyRunner):
             raise self._fatal
         if self.stop_event.is_set():
             return "stopped"
+        self._census()
         timeout = self.prepared.options.timeout
-        return "timeout" if timeout is not None and self.done < self.total else "finished"
+        if self.done >= self.total:
+            return "finished"
+        return "timeout" if timeout is not None and self.elapsed >= timeout else "elsewhere"
 
     def _threads(self, host: str, port: int, lock: RunnerLock) -> list[threading.Thread]:
         """The threads that run the study: one per worker, each asking its own trials."""
@@ -164,12 +166,12 @@ class PoolRunner(StudyRunner):
     def _next_trial(self, lock: RunnerLock) -> optuna.Trial | None:
         with self._lock:
             timeout = self.prepared.options.timeout
-            if self.stop_event.is_set() or self.done + self._in_flight >= self.total or (
-                    timeout is not None and self.elapsed >= timeout):
+            if self.stop_event.is_set() or (timeout is not None and self.elapsed >= timeout):
+                return None
+            if self._rest(lock) is not None:  # the total is reached, or running elsewhere
                 return None
             trial = self.study.ask()
-            lock.claim(trial.number)
-            self._in_flight += 1
+            lock.claim(trial)
             self._emit("trial_started", trial)
             return trial
 
@@ -190,9 +192,10 @@ class PoolRunner(StudyRunner):
         if result["fatal"]:
             outcome.fatal = AutomlError(result["error"])
         outcome.extra = {"kernel": kernel.label, "curve": result["curve"],
-                         "peak_mb": result["peak_mb"], "output": reply.output}
-        if result["resumed_at"]:
-            trial.set_user_attr("resumed_at_epoch", result["resumed_at"])
+                         "peak_mb": result["peak_mb"], "output": reply.output,
+                         "resumed_at": result["resumed_at"],
+                         "export_error": result.get("export_error")}
+        outcome.taken = bool(result.get("taken"))
         if reply.output.strip():
             for line in reply.output.rstrip().splitlines():
                 print(f"[{kernel.label}, trial {trial.number}] {line}")
@@ -200,12 +203,11 @@ class PoolRunner(StudyRunner):
 
     def _finished(self, trial: optuna.Trial, outcome: Outcome, lock: RunnerLock) -> None:
         with self._lock:
-            self._in_flight -= 1
-            trial.set_user_attr("kernel", outcome.extra.get("kernel", ""))
             self._tell(trial, outcome)
             lock.release_trial(trial.number)
             self._emit("trial_finished", trial, outcome)
-            self._failures = self._failures + 1 if outcome.state == "FAIL" else 0
+            taken = outcome.taken
+            self._failures = self._failures + 1 if outcome.state == "FAIL" and not taken else 0
             if outcome.fatal is not None:
                 raise outcome.fatal
             if self._failures >= self.prepared.options.max_failures:
@@ -216,16 +218,20 @@ class PoolRunner(StudyRunner):
 
     def _lost(self, trial: optuna.Trial, kernel: WorkerKernel, exc: WorkerDied,
               lock: RunnerLock) -> None:
+        import optuna
+
         with self._lock:
-            self._in_flight -= 1
-            frozen = self.study._storage.get_trial(trial._trial_id)
-            if frozen.state.is_finished():
+            lock.release_trial(trial.number)
+            stored = _optuna.frozen(self.study, trial)
+            if stored.state.is_finished():
                 return
             why = "interrupted" if self.stop_event.is_set() else f"its kernel died ({exc})"
-            retried = fail_and_retry(self.study, frozen, self.paths, reason=why)
+            try:
+                retried = fail_and_retry(self.study, stored, self.paths, reason=why)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                return  # told or taken over meanwhile
             self.counts["FAIL"] += 1
             self._failures += 1  # a cell that hangs every time must not loop for ever
-            lock.release_trial(trial.number)
             if not self.stop_event.is_set():
                 again = "queued to resume from its checkpoint" if retried else "not retried"
                 print(f"trial {trial.number} lost: {exc}; the trial is {again}; "

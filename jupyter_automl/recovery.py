@@ -1,9 +1,19 @@
-"""Finding trials whose runner died, and retrying them from their checkpoints.
+"""Telling live runners from dead ones, and retrying the trials of the dead from their checkpoints.
 
-Each process running a study holds an ``flock`` on ``runners/<host>-<pid>.lock`` and writes the
-number of its current trial into it. The kernel releases the lock when the process dies (even by
-``kill -9``), so a RUNNING trial that no live runner claims was orphaned: it is failed and a new
-trial with the same parameters is enqueued that resumes from the dead trial's checkpoint.
+Any number of processes, on one machine or several, may run one study. Each claims the trials
+it runs in two ways:
+
+- a lock file, ``runners/<host>-<pid>-<id>.lock``, held with ``flock`` and listing the numbers of
+  its trials. The kernel releases the lock when the process dies (even by ``kill -9``), so on
+  one machine a dead runner is known at once. This is the fast path.
+- with a server database (PostgreSQL, MySQL), a heartbeat stored in the study for each of its
+  running trials (Optuna's heartbeat table), which every machine sharing the study can read.
+  A trial whose heartbeat is older than the grace period lost its runner, wherever it ran.
+
+Each trial also records which runner claimed it (its ``runner`` user attribute: host and lock
+file), so a runner knows which rule applies to a trial it did not start. A trial found dead is
+failed and a new trial with the same parameters is enqueued; it resumes from the dead trial's
+checkpoint where that checkpoint can be reached.
 """
 
 from __future__ import annotations
@@ -11,44 +21,109 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
+import sys
+import threading
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import _optuna
 from .runs import StudyPaths
 
 if TYPE_CHECKING:
     import optuna
 
 MAX_ATTEMPTS = 3  # one trial's parameters are tried at most this often after crashes
+HOST = socket.gethostname()
+HEARTBEAT_ENV = "JUPYTER_AUTOML_HEARTBEAT"  # seconds between two heartbeats (default 15)
+HEARTBEAT = 15.0
+GRACE_BEATS = 4  # heartbeats a runner may miss before its trials are taken for dead
+CLAIM_WINDOW = 30.0  # seconds a runner has between asking for a trial and claiming it
+
+
+def heartbeat_interval() -> float:
+    try:
+        return max(0.2, float(os.environ.get(HEARTBEAT_ENV, HEARTBEAT)))
+    except ValueError:
+        return HEARTBEAT
 
 
 class RunnerLock:
-    """This process's claim on a study and on the trial it is running."""
+    """This process's claim on a study and on the trials it is running.
 
-    def __init__(self, paths: StudyPaths) -> None:
+    ``study`` given, each claimed trial records this runner (its ``runner`` attribute) and,
+    on a storage that keeps heartbeats, gets one every :func:`heartbeat_interval` seconds
+    until it is released.
+    """
+
+    def __init__(self, paths: StudyPaths, study: optuna.Study | None = None,
+                 heartbeats: bool = False) -> None:
         paths.runners.mkdir(parents=True, exist_ok=True)
-        name = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}.lock"
+        name = f"{HOST}-{os.getpid()}-{uuid.uuid4().hex[:6]}.lock"
         self.path = paths.runners / name
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        self._claimed: set[int] = set()
+        self.study = study
+        self._claimed: dict[int, int] = {}  # trial number -> trial id
+        self._mutex = threading.Lock()
+        self._stop = threading.Event()
+        self._beats: threading.Thread | None = None
+        if heartbeats and study is not None and _optuna.supports_heartbeats(study):
+            self._beats = threading.Thread(target=self._beat, name="automl-heartbeat",
+                                           daemon=True)
+            self._beats.start()
 
-    def claim(self, trial_number: int) -> None:
-        """Mark ``trial_number`` as running here (a runner with worker kernels runs several)."""
-        self._claimed.add(trial_number)
-        self._write()
+    @property
+    def heartbeats(self) -> bool:
+        return self._beats is not None
 
-    def release_trial(self, trial_number: int) -> None:
-        self._claimed.discard(trial_number)
-        self._write()
+    @property
+    def claimed(self) -> set[int]:
+        return set(self._claimed)
+
+    def claim(self, trial: Any) -> None:
+        """Mark ``trial`` as running here (a runner with worker kernels runs several)."""
+        with self._mutex:
+            self._claimed[trial.number] = _optuna.trial_id(trial)
+            self._write()
+        if self.study is not None:
+            storage = _optuna.storage_of(self.study)
+            storage.set_trial_user_attr(_optuna.trial_id(trial), "runner",
+                                        {"host": HOST, "lock": str(self.path)})
+            if self.heartbeats:
+                _optuna.record_heartbeat(self.study, [_optuna.trial_id(trial)])
+
+    def release_trial(self, number: int) -> None:
+        with self._mutex:
+            self._claimed.pop(number, None)
+            self._write()
 
     def _write(self) -> None:
         data = " ".join(map(str, sorted(self._claimed))).encode()
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, data, 0)
 
+    def _beat(self) -> None:
+        assert self.study is not None
+        failing = False
+        while not self._stop.wait(heartbeat_interval()):
+            with self._mutex:
+                ids = list(self._claimed.values())
+            try:
+                _optuna.record_heartbeat(self.study, ids)
+                failing = False
+            except Exception as exc:  # a database hiccup: say so once, keep beating
+                if not failing:
+                    print(f"jupyter-automl: could not record the heartbeat of trials "
+                          f"{sorted(self._claimed)} ({type(exc).__name__}: {exc}); retrying",
+                          file=sys.stderr)
+                failing = True
+
     def release(self) -> None:
+        self._stop.set()
+        if self._beats is not None:
+            self._beats.join()
+            self._beats = None
         if self._fd >= 0:
             self.path.unlink(missing_ok=True)
             os.close(self._fd)
@@ -75,14 +150,34 @@ def live_claims(paths: StudyPaths, own: RunnerLock | None = None) -> tuple[set[i
         if text is None:
             continue
         others += 1
-        claims.update(int(word) for word in text.split() if word.isdigit())
+        claims.update(_numbers(text))
     return claims, others
+
+
+def is_running(study: optuna.Study, paths: StudyPaths) -> bool:
+    """Whether a runner is running ``study`` now: a live lock in its runs folder, or (a study
+    in a database server) a RUNNING trial whose heartbeat is fresh, from any machine."""
+    from optuna.trial import TrialState
+
+    _, live = live_claims(paths)
+    if live:
+        return True
+    if _optuna.database(study) is None:
+        return False
+    running = [t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))]
+    grace = heartbeat_interval() * GRACE_BEATS
+    return any(age is not None and age <= grace
+               for age in _optuna.heartbeat_ages(study, running).values())
+
+
+def _numbers(text: str) -> set[int]:
+    return {int(word) for word in text.split() if word.isdigit()}
 
 
 def _read_if_live(path: Path) -> str | None:
     try:
         fd = os.open(path, os.O_RDWR)
-    except FileNotFoundError:
+    except (FileNotFoundError, PermissionError):
         return None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -95,16 +190,60 @@ def _read_if_live(path: Path) -> str | None:
         os.close(fd)
 
 
-def recover(study: optuna.Study, paths: StudyPaths, own: RunnerLock) -> list[int]:
-    """Fail the orphaned RUNNING trials and enqueue their retries; return their numbers."""
+def orphans(study: optuna.Study, paths: StudyPaths,
+            own: RunnerLock) -> list[optuna.trial.FrozenTrial]:
+    """The RUNNING trials whose runner is dead, by the rules in this module's docstring."""
     from optuna.trial import TrialState
 
-    claims, _ = live_claims(paths, own)
-    orphans = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-               if t.number not in claims]
-    for trial in orphans:
-        fail_and_retry(study, trial, paths, reason="its kernel died")
-    return [t.number for t in orphans]
+    running = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+               if t.number not in own.claimed]
+    if not running:
+        return []
+    here, _ = live_claims(paths, own)
+    ages = _optuna.heartbeat_ages(study, [t.number for t in running]) if own.heartbeats \
+        else None
+    grace = heartbeat_interval() * GRACE_BEATS
+    dead = []
+    for trial in running:
+        if trial.number in here:
+            continue
+        runner = trial.user_attrs.get("runner") or {}
+        lock = Path(runner.get("lock", ""))
+        if runner.get("host") == HOST and lock.parent == paths.runners:
+            dead.append(trial)  # its lock is here, and not held any more
+        elif ages is not None:  # another machine's trial: its heartbeat decides
+            beat = ages.get(trial.number)
+            if (beat if beat is not None else _optuna.age(trial)) > grace:
+                dead.append(trial)
+        elif runner.get("host") == HOST:  # another runs folder on this machine
+            text = _read_if_live(lock)
+            if text is None or trial.number not in _numbers(text):
+                dead.append(trial)
+        elif not runner and _optuna.age(trial) > CLAIM_WINDOW:
+            dead.append(trial)  # asked, never claimed: its runner died in between
+    return dead
+
+
+def recover(study: optuna.Study, paths: StudyPaths, own: RunnerLock) -> list[int]:
+    """Fail the orphaned RUNNING trials and enqueue their retries; return their numbers."""
+    import optuna
+
+    lost = []
+    for trial in orphans(study, paths, own):
+        try:
+            fail_and_retry(study, trial, paths, reason=_why(trial, own))
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # another runner recovered it first, or its runner told it just now
+        lost.append(trial.number)
+    return lost
+
+
+def _why(trial: optuna.trial.FrozenTrial, own: RunnerLock) -> str:
+    runner = trial.user_attrs.get("runner") or {}
+    if runner.get("host") not in (None, HOST) or (
+            own.heartbeats and Path(runner.get("lock", "")).parent != own.path.parent):
+        return f"its runner stopped sending heartbeats (host {runner.get('host', '?')})"
+    return "its kernel died"
 
 
 def fail_and_retry(study: optuna.Study, trial: optuna.trial.FrozenTrial, paths: StudyPaths,
@@ -112,18 +251,40 @@ def fail_and_retry(study: optuna.Study, trial: optuna.trial.FrozenTrial, paths: 
     """Mark ``trial`` failed and enqueue its parameters again, resuming from its checkpoint.
 
     Returns False when the trial already used up its attempts (it is then only failed).
+    Raises Optuna's ``UpdateFinishedTrialError`` when the trial has finished meanwhile.
     """
     from optuna.trial import TrialState
 
-    study._storage.set_trial_user_attr(trial._trial_id, "failed_because", reason)
-    study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+    storage = _optuna.storage_of(study)
+    # the reason first: a finished trial takes no more attributes
+    storage.set_trial_user_attr(_optuna.trial_id(trial), "failed_because", reason)
+    storage.set_trial_state_values(_optuna.trial_id(trial), TrialState.FAIL)
     attempt = int(trial.user_attrs.get("attempt", 1))
     if attempt >= MAX_ATTEMPTS:
         return False
-    saved = (paths.trial(trial.number) / "checkpoint.npz").exists()
-    resume_from = trial.number if saved else trial.user_attrs.get("resume_from")
     attrs: dict[str, Any] = {"retry_of": trial.number, "attempt": attempt + 1}
+    resume_from = resume_source(trial, paths)
     if resume_from is not None:
         attrs["resume_from"] = resume_from
     study.enqueue_trial(trial.params, user_attrs=attrs)
     return True
+
+
+def resume_source(trial: optuna.trial.FrozenTrial, paths: StudyPaths) -> int | None:
+    """The trial whose checkpoint a retry of ``trial`` resumes from.
+
+    ``trial`` itself when it saved a checkpoint, or when it ran elsewhere (its checkpoint may
+    be reachable there, or through a shared ``--checkpoint-dir``; the retry says so if not);
+    else the trial it was itself resuming from.
+    """
+    if ran_elsewhere(trial, paths) or (paths.trial(trial.number) / "checkpoint.npz").exists():
+        return trial.number
+    source = trial.user_attrs.get("resume_from")
+    return None if source is None else int(source)
+
+
+def ran_elsewhere(trial: optuna.trial.FrozenTrial, paths: StudyPaths) -> bool:
+    """Whether ``trial`` ran on another machine or from another runs folder than ``paths``."""
+    runner = trial.user_attrs.get("runner") or {}
+    return bool(runner) and (runner.get("host") != HOST
+                             or Path(runner.get("lock", "")).parent != paths.runners)

@@ -12,11 +12,12 @@ from __future__ import annotations
 import sys
 import threading
 import time
+import traceback
 from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from . import checkpoint, keras_hooks, space, strategy
+from . import _optuna, checkpoint, keras_hooks, space, strategy
 from .cell import Cell, trial_namespace
 from .errors import (
     AutomlError,
@@ -28,7 +29,7 @@ from .errors import (
 )
 from .events import Listener, Outcome
 from .keras_hooks import StopRequested
-from .recovery import RunnerLock, fail_and_retry, recover
+from .recovery import RunnerLock, fail_and_retry, heartbeat_interval, ran_elsewhere, recover
 from .storage import storage_errors
 from .study import PreparedStudy
 from .values import pareto_front, resolve_values
@@ -54,18 +55,23 @@ class StudyRunner:
         self.best_text = ""
         self.started = time.monotonic()
         self.finished_here = 0  # trials this run finished, for the ETA
-        self.recovered: list[int] = []
+        self.in_flight = 0  # trials of the study running now, here or in other processes
         self.reason = ""
+        self.lock: RunnerLock | None = None
+        self._recovered_at = 0.0
+        self._broken: set[int] = set()  # listeners switched off after they raised
         self.front: list[tuple[int, list[float]]] = []  # the best trial, or the Pareto front
         self.stop_event = threading.Event()  # Stop: the trial checkpoints at its next epoch
 
     # -- the template ------------------------------------------------------------------------
     def run(self) -> str:
         """Run trials until the study's total is reached; return why the run ended:
-        "finished", "already finished" or "timeout" (an interrupt raises StudyInterrupted)."""
-        with storage_errors(self.prepared.url), RunnerLock(self.paths) as lock:
-            self.recovered = recover(self.study, self.paths, lock)
-            self._load_counts()
+        "finished", "already finished", "timeout", "stopped" or "elsewhere" (the rest of the
+        total is running in other processes). An interrupt raises StudyInterrupted."""
+        with storage_errors(self.prepared.url), self._claim() as lock:
+            self.lock = lock
+            self._recover(lock)
+            self._census()
             if self.done >= self.total:
                 return "already finished"
             self._emit("study_started")
@@ -80,16 +86,23 @@ class StudyRunner:
                 self._emit("study_finished", self.reason or "stopped")
         return self.reason
 
+    def _claim(self) -> RunnerLock:
+        """This run's lock file, and heartbeats where other machines may share the study."""
+        return RunnerLock(self.paths, self.study, heartbeats=self.prepared.shared)
+
     def _loop(self, lock: RunnerLock) -> str:
         timeout = self.prepared.options.timeout
         failures = 0
-        while self.done < self.total:
+        while True:
             if timeout is not None and self.elapsed >= timeout:
                 return "timeout"
             if self.stop_event.is_set():
                 return "stopped"
+            rest = self._rest(lock)
+            if rest is not None:
+                return rest
             trial = self.study.ask()
-            lock.claim(trial.number)
+            lock.claim(trial)
             self._emit("trial_started", trial)
             try:
                 outcome = self.run_trial(trial)
@@ -100,7 +113,7 @@ class StudyRunner:
             self._tell(trial, outcome)
             lock.release_trial(trial.number)
             self._emit("trial_finished", trial, outcome)
-            failures = failures + 1 if outcome.state == "FAIL" else 0
+            failures = failures + 1 if outcome.state == "FAIL" and not outcome.taken else 0
             if outcome.fatal is not None:
                 raise outcome.fatal
             if failures >= self.prepared.options.max_failures:
@@ -108,7 +121,37 @@ class StudyRunner:
                     f"{failures} trials in a row failed; the last one with:\n{outcome.error}\n"
                     "Fix the cell (%%automl --check runs one short trial) and rerun it: the "
                     f"{self.done} finished trials are kept.")
-        return "finished"
+
+    def _rest(self, lock: RunnerLock) -> str | None:
+        """None while this runner should ask for another trial, else why it should not.
+
+        The study's total counts every runner's trials (read from the storage before each
+        trial, as Optuna's ``MaxTrialsCallback`` does): a runner asks for one only while the
+        finished and running trials leave room for it. If the rest is running elsewhere, the
+        runners of those trials are checked first: the trials of dead ones are retried here.
+        """
+        if lock.heartbeats and time.monotonic() - self._recovered_at > heartbeat_interval():
+            self._recover(lock)
+        self._census()
+        if self.done >= self.total:
+            return "finished"
+        if self.done + self.in_flight < self.total:
+            return None
+        if self._recover(lock):
+            self._census()
+            if self.done + self.in_flight < self.total:
+                return None
+        return "elsewhere"
+
+    def _recover(self, lock: RunnerLock) -> list[int]:
+        """Fail the trials of dead runners and queue their retries."""
+        self._recovered_at = time.monotonic()
+        lost = recover(self.study, self.paths, lock)
+        if lost:
+            print(f"trial{'s' * (len(lost) > 1)} {', '.join(map(str, lost))} of study "
+                  f"{self.name!r} lost {'their' if len(lost) > 1 else 'its'} runner (killed, "
+                  "or out of memory): queued to resume from the last checkpoint")
+        return lost
 
     def run_trial(self, trial: optuna.Trial, follower: bool = False) -> Outcome:
         """Run the cell once for ``trial``; every exception but an interrupt becomes an Outcome.
@@ -138,6 +181,8 @@ class StudyRunner:
             outcome = Outcome("COMPLETE", values=resolve_values(value, fit, self.prepared))
         except optuna.TrialPruned as exc:
             outcome = Outcome("PRUNED", error=str(exc))
+        except optuna.exceptions.UpdateFinishedTrialError:  # another runner took the trial
+            outcome = Outcome("FAIL", taken=True)
         except FATAL as exc:
             outcome = Outcome("FAIL", error=str(exc), fatal=exc)
         except (TrialValueError, AutomlError) as exc:
@@ -156,26 +201,61 @@ class StudyRunner:
 
     # -- steps -----------------------------------------------------------------------------------
     def _tell(self, trial: optuna.Trial, outcome: Outcome) -> None:
-        from optuna.trial import TrialState
+        """Record the outcome on the trial; a trial another runner has meanwhile failed (it
+        took this runner for dead) is left as it is, and the run goes on."""
+        import optuna
 
-        if outcome.state == "FAIL":
-            if outcome.error:
-                trial.set_user_attr("error", outcome.error[-4000:])
-            if outcome.fatal is None:
-                print(f"trial {trial.number} failed:\n{outcome.error}", file=sys.stderr)
-        if outcome.fit is not None and outcome.fit.resumed_at:
-            trial.set_user_attr("resumed_at_epoch", outcome.fit.resumed_at)
-        state = getattr(TrialState, outcome.state)
-        _tell(self.study, trial, outcome.values if state == TrialState.COMPLETE else None, state)
+        try:
+            if not outcome.taken:
+                self._record(trial, outcome)
+        except (optuna.exceptions.UpdateFinishedTrialError, ValueError):
+            if not _optuna.frozen(self.study, trial).state.is_finished():
+                raise
+            outcome.taken = True
+        if outcome.taken:
+            self._taken(trial, outcome)
+            return
         self.counts[outcome.state] += 1
         if outcome.state != "FAIL":
             self.finished_here += 1
         if outcome.values is not None:
             self._note_values(trial.number, outcome.values)
 
+    def _record(self, trial: optuna.Trial, outcome: Outcome) -> None:
+        from optuna.trial import TrialState
+
+        if outcome.state == "FAIL" and outcome.error:
+            trial.set_user_attr("error", outcome.error[-4000:])
+        resumed = outcome.fit.resumed_at if outcome.fit is not None \
+            else outcome.extra.get("resumed_at")
+        if resumed:
+            trial.set_user_attr("resumed_at_epoch", resumed)
+        if "kernel" in outcome.extra:  # the worker kernel that ran it
+            trial.set_user_attr("kernel", outcome.extra["kernel"])
+        state = getattr(TrialState, outcome.state)
+        _optuna.tell(self.study, trial, outcome.values if state == TrialState.COMPLETE
+                     else None, state)
+        if outcome.state == "FAIL" and outcome.fatal is None:
+            print(f"trial {trial.number} failed:\n{outcome.error}", file=sys.stderr)
+
+    def _taken(self, trial: optuna.Trial, outcome: Outcome) -> None:
+        stored = _optuna.frozen(self.study, trial)
+        why = stored.user_attrs.get("failed_because", "another runner ended it")
+        outcome.state, outcome.values = stored.state.name, None
+        outcome.error = (f"trial {trial.number} was taken over while it ran here: another "
+                         f"runner of the study found it {stored.state.name} ({why}) and queued "
+                         "its retry. Its result here is dropped; this run goes on with the "
+                         "next trial.")
+        print(outcome.error, file=sys.stderr)
+
     def _interrupted(self, trial: optuna.Trial, reason: str) -> NoReturn:
-        frozen = self.study._storage.get_trial(trial._trial_id)
-        retried = fail_and_retry(self.study, frozen, self.paths, reason=reason)
+        import optuna
+
+        try:
+            retried = fail_and_retry(self.study, _optuna.frozen(self.study, trial), self.paths,
+                                     reason=reason)
+        except optuna.exceptions.UpdateFinishedTrialError:  # taken over meanwhile
+            retried = False
         self.counts["FAIL"] += 1
         self.reason = reason
         saved = checkpoint.read_state(self.paths.trial(trial.number)).get("history", [])
@@ -187,8 +267,25 @@ class StudyRunner:
             " Rerun the cell to resume.") from None
 
     def _resume_point(self, trial: optuna.Trial) -> checkpoint.Checkpoint | None:
+        """The checkpoint a retried trial resumes from; None (saying why) if it cannot."""
         source = trial.user_attrs.get("resume_from")
-        return None if source is None else checkpoint.load(self.paths.trial(int(source)))
+        if source is None:
+            return None
+        folder = self.paths.trial(int(source))
+        try:
+            saved = checkpoint.load(folder)
+        except checkpoint.Unreadable as exc:
+            why = str(exc)
+        else:
+            if saved is not None or not ran_elsewhere(
+                    _optuna.trial_by_number(self.study, int(source)), self.paths):
+                return saved
+            why = (f"it ran in another runs folder or on another machine, and its checkpoint "
+                   f"is not in {folder}; give every runner of the study the same "
+                   "--checkpoint-dir on a shared disk to resume across machines")
+        print(f"jupyter-automl: the checkpoint of trial {source} cannot be used ({why}); "
+              f"trial {trial.number} restarts at epoch 0", file=sys.stderr)
+        return None
 
     def _fit_settings(self) -> keras_hooks.FitSettings:
         options = self.prepared.options
@@ -206,11 +303,15 @@ class StudyRunner:
     def _epoch_ended(self, fit: keras_hooks.TrialFit) -> None:
         self._emit("epoch_ended", fit)
 
-    def _load_counts(self) -> None:
-        states = Counter(t.state.name for t in self.study.get_trials(deepcopy=False))
+    def _census(self) -> None:
+        """The study's trials by state, as the storage has them now (every runner's)."""
+        states = _optuna.state_counts(self.study)
+        first = not self.counts
         self.counts = Counter({k: states.get(k, 0) for k in ("COMPLETE", "PRUNED", "FAIL")})
-        for trial in self.study.best_trials:
-            self._note_values(trial.number, list(trial.values))
+        self.in_flight = states.get("RUNNING", 0)
+        if first:
+            for trial in self.study.best_trials:
+                self._note_values(trial.number, list(trial.values))
 
     def _note_values(self, number: int, values: list[float]) -> None:
         signs = [1.0 if d == "maximize" else -1.0 for d in self.prepared.options.directions]
@@ -222,8 +323,20 @@ class StudyRunner:
             self.best_text = f"best {metric + ' ' if metric else ''}{self.front[0][1][0]:.6g}"
 
     def _emit(self, event: str, *args: Any) -> None:
+        """Tell every listener; one that raises is switched off with a warning, and the trial
+        and the study go on. An essential listener (the best-model exporter) raises."""
         for listener in self.listeners:
-            getattr(listener, event)(self, *args)
+            if id(listener) in self._broken:
+                continue
+            try:
+                getattr(listener, event)(self, *args)
+            except Exception:
+                if listener.essential:
+                    raise
+                self._broken.add(id(listener))
+                print(f"jupyter-automl: {listener.title} failed in {event} and is switched off "
+                      f"for the rest of this run; the trials go on.\n{traceback.format_exc()}",
+                      file=sys.stderr)
 
     # -- figures -----------------------------------------------------------------------------
     @property
@@ -240,18 +353,3 @@ class StudyRunner:
             return None
         return self.elapsed / self.finished_here * max(0, self.total - self.done)
 
-
-def _tell(study: optuna.Study, trial: optuna.Trial, values: list[float] | None,
-          state: optuna.trial.TrialState) -> None:
-    """``study.tell`` without the deep copy of the told trial it reads back and returns.
-
-    That copy is a database read per trial which ``study.optimize`` does not make; skipping
-    it keeps this loop as fast as Optuna's own (benchmarks/overhead.py).
-    """
-    try:
-        from optuna.study._tell import _tell_with_warning
-    except ImportError:  # a future Optuna moved it: the public call is only slower
-        study.tell(trial, values, state=state)
-        return
-    _tell_with_warning(study=study, trial=trial, value_or_values=values, state=state,
-                       suppress_warning=True)

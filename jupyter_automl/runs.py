@@ -2,6 +2,8 @@
 live, next to the notebook::
 
     automl_runs/<study>/study.db  spec.json  setup/  trials/<number>/  best/  runners/
+
+With ``--checkpoint-dir DIR`` the trials' folders are ``DIR/<study>/trials/<number>/`` instead.
 """
 
 from __future__ import annotations
@@ -17,6 +19,17 @@ from ._io import read_json, write_json
 @dataclass(frozen=True)
 class StudyPaths:
     root: Path
+    # --checkpoint-dir: the trials' folders live in checkpoint_dir/<study>/trials (a shared disk,
+    # so that another machine can resume a trial) instead of the study's own folder
+    checkpoint_dir: Path | None = None
+
+    @classmethod
+    def at(cls, root: Path, checkpoint_dir: str | Path | None = None) -> StudyPaths:
+        """The study folder ``root``; its checkpoint folder as given, else as its spec says."""
+        if checkpoint_dir is None:
+            checkpoint_dir = (read_json(root / "spec.json") or {}).get("checkpoint_dir")
+        return cls(root, None if checkpoint_dir is None
+                   else Path(checkpoint_dir).expanduser().absolute())
 
     @property
     def name(self) -> str:
@@ -36,6 +49,8 @@ class StudyPaths:
 
     @property
     def trials(self) -> Path:
+        if self.checkpoint_dir is not None:
+            return self.checkpoint_dir / self.name / "trials"
         return self.root / "trials"
 
     @property
@@ -56,8 +71,9 @@ class StudyPaths:
         write_json(self.spec, spec)
 
 
-def study_paths(runs_dir: str | Path, name: str) -> StudyPaths:
-    return StudyPaths(Path(runs_dir).expanduser().absolute() / name)
+def study_paths(runs_dir: str | Path, name: str,
+                checkpoint_dir: str | Path | None = None) -> StudyPaths:
+    return StudyPaths.at(Path(runs_dir).expanduser().absolute() / name, checkpoint_dir)
 
 
 def keep_aside(paths: StudyPaths) -> Path | None:
@@ -65,12 +81,18 @@ def keep_aside(paths: StudyPaths) -> Path | None:
     if not paths.root.exists():
         return None
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    target = paths.root.with_name(f"{paths.name}.old-{stamp}")
+    if paths.checkpoint_dir is not None and paths.trials.parent.exists():
+        _rename_aside(paths.trials.parent, stamp)  # its checkpoints go with it
+    return _rename_aside(paths.root, stamp)
+
+
+def _rename_aside(folder: Path, stamp: str) -> Path:
+    target = folder.with_name(f"{folder.name}.old-{stamp}")
     suffix = 1
     while target.exists():
         suffix += 1
-        target = paths.root.with_name(f"{paths.name}.old-{stamp}-{suffix}")
-    paths.root.rename(target)
+        target = folder.with_name(f"{folder.name}.old-{stamp}-{suffix}")
+    folder.rename(target)
     return target
 
 
@@ -79,5 +101,5 @@ def list_study_folders(runs_dir: str | Path) -> list[StudyPaths]:
     root = Path(runs_dir).expanduser().absolute()
     if not root.is_dir():
         return []
-    return [StudyPaths(p) for p in sorted(root.iterdir())
+    return [StudyPaths.at(p) for p in sorted(root.iterdir())
             if (p / "spec.json").exists() and ".old-" not in p.name]

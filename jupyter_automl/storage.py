@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import random
 import sqlite3
+import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
 
 _DRIVERS = {"postgresql": "'psycopg[binary]'", "mysql": "pymysql"}
 SQLITE_TIMEOUT = 30.0  # seconds a write waits for another process's lock before failing
+CREATE_ATTEMPTS = 8  # tries at opening a database that another runner may be creating now
 
 
 def storage_url(storage: str | None, default_db: Path) -> str:
@@ -46,9 +49,31 @@ def open_storage(url: str, timeout: float | None = None,
     elif url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     with storage_errors(url):
-        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs,
-                                          skip_compatibility_check=read_only,
-                                          skip_table_creation=read_only)
+        for attempt in range(CREATE_ATTEMPTS):
+            try:
+                return optuna.storages.RDBStorage(url, engine_kwargs=kwargs,
+                                                  skip_compatibility_check=read_only,
+                                                  skip_table_creation=read_only)
+            except Exception as exc:
+                # Two runners creating the same new database at once: one of them creates the
+                # tables and stamps the schema, the other fails on a duplicate; a second try
+                # finds them made.
+                if read_only or attempt + 1 == CREATE_ATTEMPTS or not _creation_race(exc):
+                    raise
+                time.sleep(random.uniform(0.05, 0.3))
+    raise AssertionError("unreachable")
+
+
+def _creation_race(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return any(words in text for words in ("already exists", "unique constraint",
+                                           "duplicate key", "duplicate entry"))
+
+
+def is_server(url: str) -> bool:
+    """Whether ``url`` is a database server (PostgreSQL, MySQL...) that several machines can
+    share, rather than an SQLite file or memory."""
+    return "://" in url and not url.startswith("sqlite")
 
 
 def sqlite_file(url: str) -> Path | None:

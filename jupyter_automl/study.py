@@ -15,7 +15,7 @@ from .errors import OptionError, StudyConflictError
 from .options import Objective, StudyOptions
 from .runs import StudyPaths, keep_aside, study_paths
 from .space import ParamSpec
-from .storage import _redact, open_storage, storage_errors, storage_url
+from .storage import _redact, is_server, open_storage, storage_errors, storage_url
 
 if TYPE_CHECKING:
     import optuna
@@ -36,6 +36,12 @@ class PreparedStudy:
     overrides: dict[str, ParamSpec] = field(default_factory=dict)  # from --space NAME
 
     @property
+    def shared(self) -> bool:
+        """Whether other machines may run this study too (a database server): its runners then
+        keep heartbeats in it."""
+        return is_server(self.url)
+
+    @property
     def objectives(self) -> list[Objective]:
         return self.options.objectives or [Objective(None, "minimize")]
 
@@ -46,7 +52,7 @@ def prepare(options: StudyOptions, cell: Cell) -> PreparedStudy:
 
     # Optuna logs a line per trial; the progress line and the summary say it better.
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    paths = study_paths(options.runs_dir, options.name)
+    paths = study_paths(options.runs_dir, options.name, options.checkpoint_dir)
     if options.fresh and options.storage is not None:
         raise OptionError("--fresh keeps the old study folder aside, which cannot be done for a "
                           "study in an external --storage; give the study a new name instead")
@@ -70,7 +76,7 @@ def prepare(options: StudyOptions, cell: Cell) -> PreparedStudy:
             storage=storage, study_name=options.name, directions=options.directions,
             sampler=sampler, pruner=make_pruner(options.effective_pruner), load_if_exists=True,
         )
-    paths.write_spec(_spec(options, cell, url, total, spec, space))
+    paths.write_spec(_spec(options, cell, url, total, spec, space, paths))
     return PreparedStudy(study, paths, options, url, total, kept, overrides)
 
 
@@ -110,7 +116,7 @@ def _describe(directions: Sequence[str], metrics: Sequence[str | None]) -> str:
 
 
 def _spec(options: StudyOptions, cell: Cell, url: str, total: int,
-          old: dict[str, Any], space: list[ParamSpec]) -> dict[str, Any]:
+          old: dict[str, Any], space: list[ParamSpec], paths: StudyPaths) -> dict[str, Any]:
     now = _dt.datetime.now().isoformat(timespec="seconds")
     return {
         "name": options.name,
@@ -126,6 +132,7 @@ def _spec(options: StudyOptions, cell: Cell, url: str, total: int,
         "early_stopping": options.early_stopping,
         "timeout": options.timeout,
         "storage": None if options.storage is None else _redact(url),
+        "checkpoint_dir": None if paths.checkpoint_dir is None else str(paths.checkpoint_dir),
         "space": [p.to_dict() for p in space],
         "space_name": options.space,
         "cell": cell.source,

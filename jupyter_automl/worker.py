@@ -25,6 +25,8 @@ def config_json(prepared: Any, cell_source: str, host: str, port: int, index: in
     options = asdict(prepared.options)
     return json.dumps({"options": options, "cell": cell_source, "host": host, "port": port,
                        "index": index, "root": str(prepared.paths.root),
+                       "checkpoint_dir": None if prepared.paths.checkpoint_dir is None
+                       else str(prepared.paths.checkpoint_dir),
                        "total": prepared.total,
                        "overrides": [s.to_dict() for s in prepared.overrides.values()]})
 
@@ -58,9 +60,9 @@ def configure(config: str) -> None:
         study_name=options.name, storage=storage,
         sampler=make_sampler(options.sampler, seed, len(options.directions), space),
         pruner=make_pruner(options.effective_pruner))
-    prepared = PreparedStudy(study, StudyPaths(Path(cfg["root"])), options,
-                             url or f"grpc://{cfg['host']}:{cfg['port']}", cfg["total"],
-                             overrides=overrides)
+    paths = StudyPaths.at(Path(cfg["root"]), cfg["checkpoint_dir"])
+    prepared = PreparedStudy(study, paths, options, url or f"grpc://{cfg['host']}:{cfg['port']}",
+                             cfg["total"], overrides=overrides)
     _state["runner"] = StudyRunner(prepared, cell, get_ipython().user_ns)
     _state["direct"] = bool(url)
 
@@ -76,11 +78,15 @@ def run(number: int) -> str:
     trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
     outcome = runner.run_trial(optuna.trial.Trial(study, trial_id))
     fit = outcome.fit
+    export_error = None
     if outcome.state == "COMPLETE" and fit is not None and fit.model is not None:
         from .export import TRIAL_MODEL, _save_model
 
         # The driver cannot reach this kernel's model object: it copies this file instead.
-        _save_model(fit, runner.paths.trial(number) / TRIAL_MODEL)
+        try:
+            _save_model(fit, runner.paths.trial(number) / TRIAL_MODEL)
+        except OSError as exc:  # the driver says so if this trial is the best
+            export_error = f"{type(exc).__name__}: {exc}"
     curve = [] if fit is None or fit.metric is None else [
         (int(h["epoch"]), h[fit.metric]) for h in fit.history if fit.metric in h]
     return json.dumps({
@@ -89,6 +95,7 @@ def run(number: int) -> str:
         "duration": outcome.duration, "curve": curve,
         "peak_mb": None if fit is None else fit.peak_mb,
         "resumed_at": None if fit is None else fit.resumed_at,
+        "taken": outcome.taken, "export_error": export_error,
     })
 
 

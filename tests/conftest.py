@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+pytest_plugins = ["postgres"]  # the postgres_url fixture: a real server on 127.0.0.1
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,6 @@ from typing import Any
 
 import pytest
 from conftest import study_of, wait_for
-from test_postgres import postgres_url  # noqa: F401  (a fixture: a real PostgreSQL server)
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 

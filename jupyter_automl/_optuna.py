@@ -1,0 +1,138 @@
+"""Optuna internals, in one place: what this package needs of Optuna beyond its public API.
+
+Each helper says why the public API does not do. An Optuna upgrade that moves one of them
+touches this file only; where a private name is gone, the helper falls back to public calls
+that give the same answer, only slower.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections import Counter
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import optuna
+
+
+def storage_of(study: optuna.Study) -> Any:
+    """The study's storage object (``Study`` keeps it private)."""
+    return study._storage
+
+
+def database(study: optuna.Study) -> Any | None:
+    """The study's ``RDBStorage`` (Optuna wraps it in a cache), None for other storages."""
+    storage = storage_of(study)
+    storage = getattr(storage, "_backend", storage)
+    return storage if hasattr(storage, "scoped_session") else None
+
+
+def study_id(study: optuna.Study) -> int:
+    return int(study._study_id)
+
+
+def trial_id(trial: Any) -> int:
+    """The storage id of a ``Trial`` or ``FrozenTrial`` (numbers count per study, ids do not)."""
+    return int(trial._trial_id)
+
+
+def frozen(study: optuna.Study, trial: Any) -> optuna.trial.FrozenTrial:
+    """The stored state of ``trial``, read now (not from a cache)."""
+    return storage_of(study).get_trial(trial_id(trial))
+
+
+def trial_by_number(study: optuna.Study, number: int) -> optuna.trial.FrozenTrial:
+    storage = storage_of(study)
+    return storage.get_trial(
+        storage.get_trial_id_from_study_id_trial_number(study_id(study), number))
+
+
+def state_counts(study: optuna.Study) -> Counter[str]:
+    """How many trials of the study are in each state (``"COMPLETE"``, ``"RUNNING"``...).
+
+    One ``GROUP BY`` query on a database storage: ``get_n_trials`` would load every trial, and
+    a runner counts before each trial it asks for.
+    """
+    storage = database(study)
+    if storage is not None:
+        try:
+            return _count_rdb(storage, study_id(study))
+        except ImportError:  # a future Optuna moved its models: count the slow way
+            pass
+    return Counter(t.state.name for t in study.get_trials(deepcopy=False))
+
+
+def _count_rdb(storage: Any, sid: int) -> Counter[str]:
+    import sqlalchemy
+    from optuna.storages._rdb import models
+
+    with storage.scoped_session() as session:
+        rows = (session.query(models.TrialModel.state, sqlalchemy.func.count())
+                .filter(models.TrialModel.study_id == sid)
+                .group_by(models.TrialModel.state).all())
+    return Counter({state.name: int(n) for state, n in rows})
+
+
+def heartbeat_ages(study: optuna.Study, numbers: Iterable[int]) -> dict[int, float | None]:
+    """Seconds since the last heartbeat of each RUNNING trial in ``numbers`` (None: never had
+    one), by the database's own clock, so that machines with skewed clocks agree.
+
+    Optuna records heartbeats (``record_heartbeat``, public) but reads them only inside
+    ``fail_stale_trials``, which fails them too and needs the storage built for it.
+    """
+    import sqlalchemy
+    from optuna.storages._rdb import models
+
+    wanted = set(numbers)
+    storage = database(study)
+    assert storage is not None, "heartbeats are kept by database storages only"
+    with storage.scoped_session() as session:
+        now = session.execute(sqlalchemy.func.now()).scalar().replace(tzinfo=None)
+        rows = (session.query(models.TrialModel.number, models.TrialHeartbeatModel.heartbeat)
+                .outerjoin(models.TrialHeartbeatModel,
+                           models.TrialHeartbeatModel.trial_id == models.TrialModel.trial_id)
+                .filter(models.TrialModel.study_id == study_id(study))
+                .filter(models.TrialModel.state == _running()).all())
+    return {number: None if beat is None else (now - beat.replace(tzinfo=None)).total_seconds()
+            for number, beat in rows if number in wanted}
+
+
+def _running() -> Any:
+    from optuna.trial import TrialState
+
+    return TrialState.RUNNING
+
+
+def record_heartbeat(study: optuna.Study, trial_ids: Iterable[int]) -> None:
+    storage = database(study)
+    assert storage is not None, "heartbeats are kept by database storages only"
+    for tid in trial_ids:
+        storage.record_heartbeat(tid)
+
+
+def supports_heartbeats(study: optuna.Study) -> bool:
+    return database(study) is not None
+
+
+def tell(study: optuna.Study, trial: optuna.Trial, values: list[float] | None,
+         state: optuna.trial.TrialState) -> None:
+    """``study.tell`` without the deep copy of the told trial it reads back and returns.
+
+    That copy is a database read per trial which ``study.optimize`` does not make; skipping
+    it keeps the runner's loop as fast as Optuna's own (benchmarks/overhead.py).
+    """
+    try:
+        from optuna.study._tell import _tell_with_warning
+    except ImportError:  # a future Optuna moved it: the public call is only slower
+        study.tell(trial, values, state=state)
+        return
+    _tell_with_warning(study=study, trial=trial, value_or_values=values, state=state,
+                       suppress_warning=True)
+
+
+def age(trial: optuna.trial.FrozenTrial) -> float:
+    """Seconds since ``trial`` started (by this machine's clock)."""
+    if trial.datetime_start is None:
+        return 0.0
+    return (_dt.datetime.now() - trial.datetime_start).total_seconds()

@@ -1,0 +1,160 @@
+"""The small Keras study that fault tests hurt, and the invariants they check after a fault.
+
+Each epoch sleeps a little, so a test can act while a trial is between two epochs.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from conftest import wait_for
+
+NAME = "m"
+TRIALS = 4
+EPOCHS = 4
+
+SETUP = '''\
+import time
+import numpy as np
+import keras
+rng = np.random.default_rng(0)
+x = rng.normal(size=(256, 8)).astype("float32")
+y = (x[:, 0] + x[:, 1] > 0).astype("int64")
+slow = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs=None: time.sleep(0.5))
+'''
+
+BODY = f'''\
+model = keras.Sequential([keras.Input((8,)),
+                          keras.layers.Dense(hp.int("units", 4, 16), activation="relu"),
+                          keras.layers.Dense(2, activation="softmax")])
+model.compile(keras.optimizers.Adam(hp.float("lr", 1e-3, 1e-1, log=True)),
+              "sparse_categorical_crossentropy", metrics=["accuracy"])
+model.fit(x, y, validation_split=0.25, epochs={EPOCHS}, batch_size=64, callbacks=[slow])
+'''
+
+OPTIONS = f"{NAME} --trials {TRIALS} --pruner none --seed 0 --maximize val_accuracy"
+
+
+def script(options: str = OPTIONS) -> str:
+    """A Python program running the study outside Jupyter (``python -c``)."""
+    return (f"import jupyter_automl\nns = {{}}\nexec({SETUP!r}, ns)\n"
+            f"jupyter_automl.run_study({BODY!r}, {options!r}, namespace=ns)\n")
+
+
+class Study:
+    """The study as the tests read it: from its storage, opened read-only (a reader must not
+    create the database it waits for), and from its trials' checkpoint folders."""
+
+    def __init__(self, runs: Path, url: str | None = None, trials_dir: Path | None = None,
+                 name: str = NAME) -> None:
+        self.name = name
+        self.url = url or f"sqlite:///{runs / name / 'study.db'}"
+        self.trials_dir = trials_dir or runs / name / "trials"
+
+    def trials(self) -> list[Any]:
+        import optuna
+
+        from jupyter_automl.errors import StorageError
+        from jupyter_automl.storage import open_storage
+
+        try:
+            storage = open_storage(self.url, read_only=True)
+            return list(optuna.load_study(study_name=self.name, storage=storage).trials)
+        except (KeyError, StorageError):
+            return []
+
+    def saved(self, number: int) -> int:
+        """Epochs saved in trial ``number``'s checkpoint."""
+        try:
+            state = json.loads((self.trials_dir / str(number) / "state.json").read_text())
+        except (OSError, ValueError):
+            return 0
+        return len(state.get("history", []))
+
+    def running_with_epochs(self, epochs: int = 1) -> list[int]:
+        """Trials still RUNNING with at least ``epochs`` saved (and one more to go)."""
+        return [t.number for t in self.trials()
+                if t.state.name == "RUNNING" and epochs <= self.saved(t.number) < EPOCHS - 1]
+
+    def wait_mid_trial(self, after: int = 1, pid: int | None = None) -> int:
+        """Block until a trial numbered ``after`` or later (run by the process ``pid``, if
+        given) is mid-training; return its number."""
+        found: list[int] = []
+
+        def mid() -> bool:
+            mine = None if pid is None else set(self.running_by(pid))
+            found[:] = [n for n in self.running_with_epochs()
+                        if n >= after and (mine is None or n in mine)]
+            return bool(found)
+
+        wait_for(mid, 240, f"a trial numbered {after}+ to save an epoch")
+        return found[0]
+
+    def running_by(self, pid: int) -> list[int]:
+        """The RUNNING trials that the process ``pid`` claimed."""
+        return [t.number for t in self.trials() if t.state.name == "RUNNING"
+                and f"-{pid}-" in (t.user_attrs.get("runner") or {}).get("lock", "")]
+
+    def finished(self) -> dict[int, Any]:
+        return {t.number: t.values for t in self.trials()
+                if t.state.name in ("COMPLETE", "PRUNED")}
+
+    def lost(self) -> list[int]:
+        """The trials a fault cut short: failed, and queued again."""
+        return sorted(t.number for t in self.trials() if "failed_because" in t.user_attrs)
+
+    def truncate_checkpoint(self, number: int) -> None:
+        path = self.trials_dir / str(number) / "checkpoint.npz"
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+
+    def snapshot(self) -> dict[int, int]:
+        """The epochs saved by each trial running now (taken at a fault: a trial that had
+        saved one must resume from it, one that had not starts over)."""
+        return {t.number: self.saved(t.number) for t in self.trials()
+                if t.state.name == "RUNNING"}
+
+    def check(self, kept: dict[int, Any], lost: list[int], resumed: bool = True,
+              total: int = TRIALS, saved: dict[int, int] | None = None) -> None:
+        """The invariants of every fault test: every finished trial kept as it was, the lost
+        trials retried with their parameters (from their checkpoints, unless ``resumed`` is
+        False or ``saved``, the :meth:`snapshot` at the fault, says a trial had none) and
+        finished, no trial number reused, none RUNNING or WAITING, the total reached."""
+        study = self.trials()
+        states = {t.number: t.state.name for t in study}
+        for number, values in kept.items():
+            assert states[number] in ("COMPLETE", "PRUNED") and study[number].values == values
+        assert [t.number for t in study] == list(range(len(study)))
+        assert not [n for n, s in states.items() if s in ("RUNNING", "WAITING")], states
+        assert sum(s in ("COMPLETE", "PRUNED") for s in states.values()) >= total, states
+        for number in lost:
+            assert states[number] == "FAIL", states
+            retries = [t for t in study if t.user_attrs.get("retry_of") == number]
+            assert len(retries) == 1, states
+            retry = retries[0]
+            assert retry.params == study[number].params
+            assert retry.state.name in ("COMPLETE", "PRUNED"), (retry.number, retry.user_attrs)
+            if resumed and (saved is None or saved.get(number, 0) >= 1):
+                assert retry.user_attrs.get("resumed_at_epoch", 0) >= 1, retry.user_attrs
+            else:
+                assert "resumed_at_epoch" not in retry.user_attrs, retry.user_attrs
+
+
+def hold_lock(db: Path, seconds: float) -> subprocess.Popen[bytes]:
+    """A second process holding an exclusive lock on the SQLite file ``db`` for ``seconds``."""
+    code = textwrap.dedent(f"""
+        import sqlite3, time
+        db = sqlite3.connect({str(db)!r}, timeout=30, isolation_level=None)
+        db.execute("BEGIN EXCLUSIVE")
+        print("locked", flush=True)
+        time.sleep({seconds})
+        db.execute("COMMIT")
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == b"locked"
+    return proc

@@ -1,0 +1,160 @@
+"""One study, many runners: processes sharing a runs folder (SQLite), and "machines" (each its
+own runs folder) sharing a real PostgreSQL, started at once, killed, paused."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import wait_for
+from fault_study import EPOCHS, NAME, OPTIONS, Study, script
+
+pytestmark = pytest.mark.slow
+
+QUAD = 'import time\ntime.sleep(0.1)\nx = hp.float("x", -5, 5)\n(x - 1) ** 2'
+
+
+def runner(code: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", code], cwd=cwd, text=True,
+                            env={**os.environ, **(env or {})},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def output(proc: subprocess.Popen[str], ok: bool = True) -> str:
+    out, _ = proc.communicate(timeout=300)
+    if ok:
+        assert proc.returncode == 0, out
+    return out
+
+
+def quad_at(start: float, trials: int) -> str:
+    """A quick study run by a process that waits until ``start`` (to start runners at once)."""
+    return (f"import time\nwhile time.time() < {start}: time.sleep(0.001)\n"
+            f"import jupyter_automl\njupyter_automl.run_study({QUAD!r}, "
+            f"'quad --trials {trials}', namespace={{}}, display='text')\n")
+
+
+def states(runs: Path, name: str = "quad") -> list[str]:
+    return [t.state.name for t in Study(runs, name=name).trials()]
+
+
+def test_two_processes_create_one_new_study_at_once(tmp_path: Path) -> None:
+    start = time.time() + 4  # both past their imports, then both create the study
+    procs = [runner(quad_at(start, 12), tmp_path) for _ in range(2)]
+    outs = [output(p) for p in procs]
+    assert not [o for o in outs if "Error" in o], outs
+    done = states(tmp_path / "automl_runs")
+    # the total counts both runners; at most one trial in flight beyond it
+    assert 12 <= done.count("COMPLETE") <= 13 and "FAIL" not in done, done
+
+
+def test_two_processes_share_the_total_of_an_existing_study(tmp_path: Path) -> None:
+    output(runner(quad_at(0, 4), tmp_path))
+    start = time.time() + 3
+    procs = [runner(quad_at(start, 16), tmp_path) for _ in range(2)]
+    for proc in procs:
+        output(proc)
+    done = states(tmp_path / "automl_runs")
+    assert 16 <= done.count("COMPLETE") <= 17 and "FAIL" not in done, done  # not 4 + 2 x 12
+
+
+def test_kill_9_of_one_runner_the_other_retries_its_trial(tmp_path: Path) -> None:
+    study = Study(tmp_path / "automl_runs")
+    options = OPTIONS.replace("--trials 4", "--trials 6")
+    first = runner(script(options), tmp_path)
+    study.wait_mid_trial(after=0)
+    second = runner(script(options), tmp_path)
+    wait_for(lambda: any(study.running_by(second.pid)), 120, "the second runner's first trial")
+    lost = study.wait_mid_trial(after=0, pid=first.pid)
+    first.kill()
+    first.wait()
+    out = output(second)
+    assert f"trial {lost} of study '{NAME}' lost its runner" in out, out
+    study.check({}, [lost], total=6)
+    assert study.trials()[lost].user_attrs["failed_because"] == "its kernel died"
+
+
+# -- two machines: two runs folders, one PostgreSQL study ----------------------------------------
+FAST_BEATS = {"JUPYTER_AUTOML_HEARTBEAT": "0.5"}  # a dead runner is known after 2 s
+
+
+def machine(url: str, root: Path, checkpoints: Path | None, trials: int = 6) -> str:
+    options = OPTIONS.replace("--trials 4", f"--trials {trials}") + f" --storage {url}"
+    if checkpoints is not None:
+        options += f" --checkpoint-dir {checkpoints}"
+    root.mkdir(parents=True, exist_ok=True)
+    return script(options)
+
+
+def test_a_second_machine_leaves_the_first_ones_trial_alone(postgres_url: str,
+                                                            tmp_path: Path) -> None:
+    """The bug this file began with: machine B, starting while A was in a trial, took A's trial
+    for dead (no lock of A's in B's runs folder) and A crashed on telling it."""
+    study = Study(tmp_path, url=postgres_url, trials_dir=tmp_path / "ckpt" / NAME / "trials")
+    a = runner(machine(postgres_url, tmp_path / "a", tmp_path / "ckpt"), tmp_path / "a",
+               FAST_BEATS)
+    study.wait_mid_trial(after=0)
+    b = runner(machine(postgres_url, tmp_path / "b", tmp_path / "ckpt"), tmp_path / "b",
+               FAST_BEATS)
+    outs = output(a) + output(b)
+    assert "Traceback" not in outs and "lost its runner" not in outs, outs
+    study.check({}, [], total=6)
+    assert not [t.number for t in study.trials() if t.state.name == "FAIL"]
+    runners = {t.user_attrs["runner"]["lock"].split("/runners/")[0] for t in study.trials()}
+    assert runners == {str(tmp_path / "a" / "automl_runs" / NAME),
+                       str(tmp_path / "b" / "automl_runs" / NAME)}  # both machines ran trials
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared-checkpoints", "own-checkpoints"])
+def test_a_machine_killed_mid_trial_is_found_by_its_heartbeat(
+        postgres_url: str, tmp_path: Path, shared: bool) -> None:
+    """kill -9 of machine A: B sees A's heartbeat go stale and retries A's trial, from its
+    checkpoint when both keep them on a shared disk, else from epoch 0 with a line why."""
+    ckpt_a = tmp_path / "ckpt" if shared else None
+    ckpt_b = tmp_path / "ckpt" if shared else None
+    trials_a = tmp_path / "ckpt" / NAME / "trials" if shared else \
+        tmp_path / "a" / "automl_runs" / NAME / "trials"
+    study_a = Study(tmp_path, url=postgres_url, trials_dir=trials_a)
+    a = runner(machine(postgres_url, tmp_path / "a", ckpt_a), tmp_path / "a", FAST_BEATS)
+    study_a.wait_mid_trial(after=0)
+    b = runner(machine(postgres_url, tmp_path / "b", ckpt_b), tmp_path / "b", FAST_BEATS)
+    wait_for(lambda: any(study_a.running_by(b.pid)), 120, "machine B's first trial")
+    lost = study_a.wait_mid_trial(after=0, pid=a.pid)
+    a.kill()
+    a.wait()
+    out = output(b)
+    assert f"trial {lost} of study '{NAME}' lost its runner" in out, out
+    study_a.check({}, [lost], resumed=shared, total=6)
+    why = study_a.trials()[lost].user_attrs["failed_because"]
+    assert why.startswith("its runner stopped sending heartbeats"), why
+    if not shared:
+        assert f"the checkpoint of trial {lost} cannot be used (it ran in another runs folder " \
+               "or on another machine" in out and "--checkpoint-dir" in out, out
+
+
+def test_a_runner_whose_trial_was_taken_carries_on(postgres_url: str, tmp_path: Path) -> None:
+    """Machine A stops for longer than the grace period (SIGSTOP: a suspended VM, a network
+    cut): B takes its trial over. When A wakes up, it says so and goes on, no raw error."""
+    study = Study(tmp_path, url=postgres_url, trials_dir=tmp_path / "ckpt" / NAME / "trials")
+    a = runner(machine(postgres_url, tmp_path / "a", tmp_path / "ckpt"), tmp_path / "a",
+               FAST_BEATS)
+    lost = study.wait_mid_trial(after=0, pid=a.pid)
+    a.send_signal(signal.SIGSTOP)
+    try:
+        b = runner(machine(postgres_url, tmp_path / "b", tmp_path / "ckpt"), tmp_path / "b",
+                   FAST_BEATS)
+        wait_for(lambda: lost in study.lost(), 120, "machine B to take trial over")
+    finally:
+        a.send_signal(signal.SIGCONT)
+    out_a = output(a)
+    output(b)
+    assert f"trial {lost} was taken over while it ran here" in out_a, out_a
+    assert "Cannot tell" not in out_a and "Traceback" not in out_a, out_a
+    study.check({}, [lost], total=6)
+    assert study.saved(lost) >= 1 and EPOCHS > 1
+
