@@ -34,7 +34,7 @@ class Gateway:
              "--KernelGatewayApp.ip=127.0.0.1",
              f"--KernelGatewayApp.port={self.port}"], cwd=root, env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(self._up, 60, "the kernel gateway")
+        wait_for(self._up, 180, "the kernel gateway")  # slow when the tests load every core
 
     def _up(self) -> bool:
         try:
