@@ -10,9 +10,10 @@ it runs in two ways:
   running trials (Optuna's heartbeat table), which every machine sharing the study can read.
   A trial whose heartbeat is older than the grace period lost its runner, wherever it ran.
 
-Each trial also records which runner claimed it (its ``runner`` user attribute: host and lock
-file), so a runner knows which rule applies to a trial it did not start. A trial found dead is
-failed and a new trial with the same parameters is enqueued; it resumes from the dead trial's
+In a storage of its own (``--storage``), which runners of other runs folders may share, each
+trial also records which runner claimed it (its ``runner`` user attribute: host and lock file),
+so a runner knows which rule applies to a trial it did not start. A trial found dead is failed
+and a new trial with the same parameters is enqueued; it resumes from the dead trial's
 checkpoint where that checkpoint can be reached.
 """
 
@@ -38,7 +39,7 @@ HOST = socket.gethostname()
 HEARTBEAT_ENV = "JUPYTER_AUTOML_HEARTBEAT"  # seconds between two heartbeats (default 15)
 HEARTBEAT = 15.0
 GRACE_BEATS = 4  # heartbeats a runner may miss before its trials are taken for dead
-CLAIM_WINDOW = 30.0  # seconds a runner has between asking for a trial and claiming it
+CLAIM_WINDOW = 5.0  # seconds a runner has between asking for a trial and claiming it
 
 
 def heartbeat_interval() -> float:
@@ -51,19 +52,21 @@ def heartbeat_interval() -> float:
 class RunnerLock:
     """This process's claim on a study and on the trials it is running.
 
-    ``study`` given, each claimed trial records this runner (its ``runner`` attribute) and,
-    on a storage that keeps heartbeats, gets one every :func:`heartbeat_interval` seconds
-    until it is released.
+    With ``record``, each claimed trial records this runner (its ``runner`` attribute), for
+    runners that do not share this runs folder: a study in a storage of its own (--storage).
+    With ``heartbeats`` (a database server), each claimed trial gets a heartbeat every
+    :func:`heartbeat_interval` seconds until it is released.
     """
 
     def __init__(self, paths: StudyPaths, study: optuna.Study | None = None,
-                 heartbeats: bool = False) -> None:
+                 heartbeats: bool = False, record: bool = False) -> None:
         paths.runners.mkdir(parents=True, exist_ok=True)
         name = f"{HOST}-{os.getpid()}-{uuid.uuid4().hex[:6]}.lock"
         self.path = paths.runners / name
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self.study = study
+        self.record = record or heartbeats
         self._claimed: dict[int, int] = {}  # trial number -> trial id
         self._mutex = threading.Lock()
         self._stop = threading.Event()
@@ -86,7 +89,7 @@ class RunnerLock:
         with self._mutex:
             self._claimed[trial.number] = _optuna.trial_id(trial)
             self._write()
-        if self.study is not None:
+        if self.study is not None and self.record:
             storage = _optuna.storage_of(self.study)
             storage.set_trial_user_attr(_optuna.trial_id(trial), "runner",
                                         {"host": HOST, "lock": str(self.path)})

@@ -55,6 +55,7 @@ class Study:
         self.name = name
         self.url = url or f"sqlite:///{runs / name / 'study.db'}"
         self.trials_dir = trials_dir or runs / name / "trials"
+        self.runners = runs / name / "runners"
 
     def trials(self) -> list[Any]:
         import optuna
@@ -96,9 +97,14 @@ class Study:
         return found[0]
 
     def running_by(self, pid: int) -> list[int]:
-        """The RUNNING trials that the process ``pid`` claimed."""
-        return [t.number for t in self.trials() if t.state.name == "RUNNING"
-                and f"-{pid}-" in (t.user_attrs.get("runner") or {}).get("lock", "")]
+        """The RUNNING trials that the process ``pid`` claimed: as their ``runner`` attribute
+        says (a study in a storage of its own), or as its lock file in ``runners/`` lists."""
+        claimed: set[int] = set()
+        for lock in self.runners.glob(f"*-{pid}-*.lock") if self.runners.is_dir() else []:
+            claimed |= {int(w) for w in lock.read_text().split() if w.isdigit()}
+        return [t.number for t in self.trials() if t.state.name == "RUNNING" and (
+            t.number in claimed
+            or f"-{pid}-" in (t.user_attrs.get("runner") or {}).get("lock", ""))]
 
     def finished(self) -> dict[int, Any]:
         return {t.number: t.values for t in self.trials()
