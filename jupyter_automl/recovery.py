@@ -26,7 +26,7 @@ import sys
 import threading
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import _optuna
 from .runs import StudyPaths
@@ -102,9 +102,11 @@ class RunnerLock:
             self._write()
 
     def _write(self) -> None:
+        # Padded over the old text, then cut: a reader never sees the file empty or a number
+        # half-written (one small write is read whole or not at all).
         data = " ".join(map(str, sorted(self._claimed))).encode()
-        os.ftruncate(self._fd, 0)
-        os.pwrite(self._fd, data, 0)
+        os.pwrite(self._fd, data.ljust(os.fstat(self._fd).st_size), 0)
+        os.ftruncate(self._fd, len(data))
 
     def _beat(self) -> None:
         assert self.study is not None
@@ -139,22 +141,39 @@ class RunnerLock:
         self.release()
 
 
-def live_claims(paths: StudyPaths, own: RunnerLock | None = None) -> tuple[set[int], int]:
-    """Trial numbers claimed by live runners, and how many live runners there are besides us.
+class Claims(NamedTuple):
+    """What the lock files of a runs folder say (this runner's own left out)."""
 
-    Lock files of dead runners are removed on the way.
-    """
-    claims: set[int] = set()
-    others = 0
+    live: set[int]  # trial numbers claimed by live runners
+    dead: set[int]  # claimed by runners that died: their trials lost their runner
+    runners: int  # live runners
+    dead_locks: list[Path]  # removed once their trials are recovered
+
+
+def read_claims(paths: StudyPaths, own: RunnerLock | None = None) -> Claims:
+    live: set[int] = set()
+    dead: set[int] = set()
+    runners, dead_locks = 0, []
     for path in sorted(paths.runners.glob("*.lock")) if paths.runners.exists() else []:
         if own is not None and path == own.path:
             continue
-        text = _read_if_live(path)
-        if text is None:
-            continue
-        others += 1
-        claims.update(_numbers(text))
-    return claims, others
+        alive, text = _read_lock(path)
+        if alive:
+            live |= _numbers(text or "")
+            runners += 1
+        elif text is not None:
+            dead |= _numbers(text)
+            dead_locks.append(path)
+    return Claims(live, dead, runners, dead_locks)
+
+
+def live_claims(paths: StudyPaths, own: RunnerLock | None = None) -> tuple[set[int], int]:
+    """Trial numbers claimed by live runners, and how many live runners there are besides us.
+
+    Only reads: the locks of dead runners stay until a runner has recovered their trials.
+    """
+    claims = read_claims(paths, own)
+    return claims.live, claims.runners
 
 
 def is_running(study: optuna.Study, paths: StudyPaths) -> bool:
@@ -177,18 +196,21 @@ def _numbers(text: str) -> set[int]:
     return {int(word) for word in text.split() if word.isdigit()}
 
 
-def _read_if_live(path: Path) -> str | None:
+def _read_lock(path: Path) -> tuple[bool, str | None]:
+    """Whether the lock file's owner is alive (it holds the lock), and what it claims (None for
+    a file that is gone)."""
     try:
         fd = os.open(path, os.O_RDWR)
     except (FileNotFoundError, PermissionError):
-        return None
+        return False, None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return os.pread(fd, 1 << 16, 0).decode(errors="replace")
-    else:  # we got the lock: its owner is dead
-        path.unlink(missing_ok=True)
-        return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True, os.pread(fd, 1 << 16, 0).decode(errors="replace")
+        text = os.pread(fd, 1 << 16, 0).decode(errors="replace")
+        fcntl.flock(fd, fcntl.LOCK_UN)  # we got it: its owner is dead
+        return False, text
     finally:
         os.close(fd)
 
@@ -202,25 +224,26 @@ def orphans(study: optuna.Study, paths: StudyPaths,
                if t.number not in own.claimed]
     if not running:
         return []
-    here, _ = live_claims(paths, own)
+    here = read_claims(paths, own)
     ages = _optuna.heartbeat_ages(study, [t.number for t in running]) if own.heartbeats \
         else None
     grace = heartbeat_interval() * GRACE_BEATS
     dead = []
     for trial in running:
-        if trial.number in here:
+        if trial.number in here.live:
             continue
         runner = trial.user_attrs.get("runner") or {}
         lock = Path(runner.get("lock", ""))
-        if runner.get("host") == HOST and lock.parent == paths.runners:
-            dead.append(trial)  # its lock is here, and not held any more
+        if trial.number in here.dead or (runner.get("host") == HOST
+                                         and lock.parent == paths.runners):
+            dead.append(trial)  # its runner's lock is here, and not held any more
         elif ages is not None:  # another machine's trial: its heartbeat decides
             beat = ages.get(trial.number)
             if (beat if beat is not None else _optuna.age(trial)) > grace:
                 dead.append(trial)
         elif runner.get("host") == HOST:  # another runs folder on this machine
-            text = _read_if_live(lock)
-            if text is None or trial.number not in _numbers(text):
+            alive, text = _read_lock(lock)
+            if not alive or trial.number not in _numbers(text or ""):
                 dead.append(trial)
         elif not runner and _optuna.age(trial) > CLAIM_WINDOW:
             dead.append(trial)  # asked, never claimed: its runner died in between
@@ -231,6 +254,7 @@ def recover(study: optuna.Study, paths: StudyPaths, own: RunnerLock) -> list[int
     """Fail the orphaned RUNNING trials and enqueue their retries; return their numbers."""
     import optuna
 
+    dead_locks = read_claims(paths, own).dead_locks
     lost = []
     for trial in orphans(study, paths, own):
         try:
@@ -238,6 +262,8 @@ def recover(study: optuna.Study, paths: StudyPaths, own: RunnerLock) -> list[int
         except optuna.exceptions.UpdateFinishedTrialError:
             continue  # another runner recovered it first, or its runner told it just now
         lost.append(trial.number)
+    for path in dead_locks:  # their trials are failed and queued now
+        path.unlink(missing_ok=True)
     return lost
 
 
