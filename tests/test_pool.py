@@ -24,8 +24,9 @@ def test_workers_run_the_trials_with_the_setup_and_shipped_data(ip: Any, tmp_pat
 
     ip.run_cell_magic("automl_setup", "", "offset = 3")
     ip.user_ns["weights"] = np.arange(4.0)
-    body = ('x = hp.float("x", -5, 5)\nimport os\nprint("worker", os.getpid())\n'
-            '(x - 1) ** 2 + offset + weights.sum()')
+    # each trial takes a moment: a kernel that is ready first cannot run them all alone
+    body = ('x = hp.float("x", -5, 5)\nimport os, time\nprint("worker", os.getpid())\n'
+            'time.sleep(1)\n(x - 1) ** 2 + offset + weights.sum()')
     ip.run_cell_magic("automl", "pool --trials 6 --kernels 2 --ship weights --seed 0", body)
     trials = study_of(tmp_path / "runs", "pool").trials
     assert [t.state.name for t in trials] == ["COMPLETE"] * 6

@@ -11,6 +11,7 @@ from typing import Any
 from ._base import KernelError, Reply, WorkerDied, WorkerKernel, plain
 
 POLL = 0.2  # seconds between two liveness checks while a worker runs something
+IDLE_WAIT = 10.0  # seconds the last outputs of a request may lag behind its reply
 
 
 def encryption() -> str:
@@ -76,19 +77,25 @@ class LocalKernel(WorkerKernel):
                 raise WorkerDied(f"{self.label} was shut down ({exc})") from None
             if msg["parent_header"].get("msg_id") == msg_id:
                 break
-        self._drain(kc, msg_id, reply)
+        # The reply can come before the last outputs (iopub is another socket): those end with
+        # the kernel going idle for this request.
+        idle_by = time.monotonic() + IDLE_WAIT
+        while not self._drain(kc, msg_id, reply) and time.monotonic() < idle_by:
+            time.sleep(0.01)
         content = msg["content"]
         reply.status = content["status"]
         reply.expressions = content.get("user_expressions", {})
         return reply
 
     @staticmethod
-    def _drain(kc: Any, msg_id: str, reply: Reply) -> None:
+    def _drain(kc: Any, msg_id: str, reply: Reply) -> bool:
+        """Collect the outputs of request ``msg_id`` received so far; True once the kernel
+        has said it is idle after it (no more will come)."""
         while True:
             try:
                 msg = kc.get_iopub_msg(timeout=0)
             except queue.Empty:
-                return
+                return False
             if msg["parent_header"].get("msg_id") != msg_id:
                 continue
             kind, content = msg["msg_type"], msg["content"]
@@ -96,6 +103,8 @@ class LocalKernel(WorkerKernel):
                 reply.output += content["text"]
             elif kind == "error":
                 reply.error = plain("\n".join(content["traceback"]))
+            elif kind == "status" and content["execution_state"] == "idle":
+                return True
 
     def shutdown(self) -> None:
         if self.kc is not None:
