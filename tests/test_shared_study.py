@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -63,18 +64,26 @@ def test_two_processes_share_the_total_of_an_existing_study(tmp_path: Path) -> N
     assert 16 <= done.count("COMPLETE") <= 17 and "FAIL" not in done, done  # not 4 + 2 x 12
 
 
-def test_kill_9_of_one_runner_the_other_retries_its_trial(tmp_path: Path) -> None:
-    study = Study(tmp_path / "automl_runs")
-    options = OPTIONS.replace("--trials 4", "--trials 6")
-    first = runner(script(options), tmp_path)
+def kill_the_first_of_two(study: Study, first: subprocess.Popen[str],
+                          start_second: Callable[[], subprocess.Popen[str]]) -> tuple[int, str]:
+    """Start a second runner once the first is mid-trial, ``kill -9`` the first mid-trial
+    while the second runs, and wait for the second: the trial lost, and the second's output."""
     study.wait_mid_trial(after=0)
-    second = runner(script(options), tmp_path)
+    second = start_second()
     wait_for(lambda: any(study.running_by(second.pid)), 120, "the second runner's first trial")
     lost = study.wait_mid_trial(after=0, pid=first.pid)
     first.kill()
     first.wait()
     out = output(second)
     assert f"trial {lost} of study '{NAME}' lost its runner" in out, out
+    return lost, out
+
+
+def test_kill_9_of_one_runner_the_other_retries_its_trial(tmp_path: Path) -> None:
+    study = Study(tmp_path / "automl_runs")
+    options = OPTIONS.replace("--trials 4", "--trials 6")
+    lost, _ = kill_the_first_of_two(study, runner(script(options), tmp_path),
+                                    lambda: runner(script(options), tmp_path))
     study.check({}, [lost], total=6)
     assert study.trials()[lost].user_attrs["failed_because"] == "its kernel died"
 
@@ -115,20 +124,14 @@ def test_a_machine_killed_mid_trial_is_found_by_its_heartbeat(
         postgres_url: str, tmp_path: Path, shared: bool) -> None:
     """kill -9 of machine A: B sees A's heartbeat go stale and retries A's trial, from its
     checkpoint when both keep them on a shared disk, else from epoch 0 with a line why."""
-    ckpt_a = tmp_path / "ckpt" if shared else None
-    ckpt_b = tmp_path / "ckpt" if shared else None
+    ckpt = tmp_path / "ckpt" if shared else None
     trials_a = tmp_path / "ckpt" / NAME / "trials" if shared else \
         tmp_path / "a" / "automl_runs" / NAME / "trials"
     study_a = Study(tmp_path, url=postgres_url, trials_dir=trials_a)
-    a = runner(machine(postgres_url, tmp_path / "a", ckpt_a), tmp_path / "a", FAST_BEATS)
-    study_a.wait_mid_trial(after=0)
-    b = runner(machine(postgres_url, tmp_path / "b", ckpt_b), tmp_path / "b", FAST_BEATS)
-    wait_for(lambda: any(study_a.running_by(b.pid)), 120, "machine B's first trial")
-    lost = study_a.wait_mid_trial(after=0, pid=a.pid)
-    a.kill()
-    a.wait()
-    out = output(b)
-    assert f"trial {lost} of study '{NAME}' lost its runner" in out, out
+    a = runner(machine(postgres_url, tmp_path / "a", ckpt), tmp_path / "a", FAST_BEATS)
+    lost, out = kill_the_first_of_two(
+        study_a, a, lambda: runner(machine(postgres_url, tmp_path / "b", ckpt), tmp_path / "b",
+                                   FAST_BEATS))
     study_a.check({}, [lost], resumed=shared, total=6)
     why = study_a.trials()[lost].user_attrs["failed_because"]
     assert why.startswith("its runner stopped sending heartbeats"), why
