@@ -159,8 +159,9 @@ class StudyRunner:
         lost = recover(self.study, self.paths, lock)
         if lost:
             print(f"trial{'s' * (len(lost) > 1)} {', '.join(map(str, lost))} of study "
-                  f"{self.name!r} lost {'their' if len(lost) > 1 else 'its'} runner (killed, "
-                  "or out of memory): queued to resume from the last checkpoint")
+                  f"{self.name!r} lost {'their' if len(lost) > 1 else 'its'} runner (its "
+                  "process died or stopped answering): queued to resume from the last "
+                  "checkpoint")
         return lost
 
     def run_trial(self, trial: optuna.Trial, follower: bool = False) -> Outcome:
