@@ -136,3 +136,28 @@ def age(trial: optuna.trial.FrozenTrial) -> float:
     if trial.datetime_start is None:
         return 0.0
     return (_dt.datetime.now() - trial.datetime_start).total_seconds()
+
+
+def add_storage_service(server: Any, storage: Any) -> None:
+    """Register Optuna's storage service on a gRPC ``server`` of ours (Optuna's own
+    ``make_server`` builds an insecure server we cannot add an interceptor to)."""
+    from optuna.storages._grpc import servicer
+    from optuna.storages._grpc.auto_generated import api_pb2_grpc
+
+    api_pb2_grpc.add_StorageServiceServicer_to_server(
+        servicer.OptunaStorageProxyService(storage), server)
+
+
+def storage_client(channel: Any, host: str, port: int) -> Any:
+    """Optuna's ``GrpcStorageProxy`` on ``channel`` (it makes its own insecure channel)."""
+    from optuna.storages import GrpcStorageProxy
+    from optuna.storages._grpc.auto_generated import api_pb2_grpc
+    from optuna.storages._grpc.client import GrpcClientCache
+
+    class _OnChannel(GrpcStorageProxy):  # type: ignore[misc]
+        def _setup(self) -> None:
+            self._channel = channel
+            self._stub = api_pb2_grpc.StorageServiceStub(channel)
+            self._cache = GrpcClientCache(self._stub)
+
+    return _OnChannel(host=host, port=port)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import json
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -41,15 +42,14 @@ class ClusterRunner(PoolRunner):
         self._envs = [dict(k.env) for k in self.kernels]
         self.label = f"{len(self.kernels)} kernels (multi-worker)"
         self._stale = False  # a follower hung: restart the cluster before the next trial
-        self._address = ("127.0.0.1", 0)  # where the driver serves the study
 
-    def _threads(self, host: str, port: int, lock: RunnerLock) -> list[threading.Thread]:
-        return [threading.Thread(target=self._work_cluster, args=(host, port, lock),
+    def _threads(self, lock: RunnerLock) -> list[threading.Thread]:
+        return [threading.Thread(target=self._work_cluster, args=(lock,),
                                  name="automl-cluster", daemon=True)]
 
-    def _work_cluster(self, host: str, port: int, lock: RunnerLock) -> None:
+    def _work_cluster(self, lock: RunnerLock) -> None:
         try:
-            self._start_cluster(host, port)
+            self._start_cluster()
             while (trial := self._next_trial(lock)) is not None:
                 try:
                     outcome = self._run_across(trial)
@@ -57,7 +57,7 @@ class ClusterRunner(PoolRunner):
                     self._lost(trial, self.kernels[0], exc, lock)
                     if self.stop_event.is_set():
                         return
-                    self._start_cluster(host, port)
+                    self._start_cluster()
                     continue
                 self._finished(trial, outcome, lock)
         except BaseException as exc:
@@ -68,12 +68,20 @@ class ClusterRunner(PoolRunner):
         return ["import jupyter_automl.strategy as __automl_strategy\n"
                 "__automl_strategy.make('multi-worker')"]
 
-    def _start_cluster(self, host: str, port: int) -> None:
+    def _start_cluster(self) -> None:
         """(Re)start every kernel with its TF_CONFIG, all at once: a strategy waits for its
         peers."""
         self._shutdown()
-        self._address, self._stale = (host, port), False
-        workers = [f"127.0.0.1:{p}" for p in free_ports(len(self.kernels))]
+        self._stale = False
+        ports = free_ports(len(self.kernels))
+        workers = [f"127.0.0.1:{p}" for p in ports]
+        print(f"warning: --strategy multi-worker: TensorFlow's servers for this cluster listen "
+              f"on ports {', '.join(map(str, ports))} of every network interface of this "
+              "machine, without authentication (TensorFlow offers neither a bind address nor "
+              "credentials; the kernels reach each other over 127.0.0.1). While a trial runs, "
+              "anyone who can reach those ports can read and inject the tensors it exchanges: "
+              "run multi-worker studies where other hosts cannot reach this machine's ports.",
+              file=sys.stderr)
         for index, kernel in enumerate(self.kernels):
             task = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
             kernel.env = {**self._envs[index], "TF_CONFIG": json.dumps(task)}
@@ -81,7 +89,7 @@ class ClusterRunner(PoolRunner):
 
         def prepare(kernel: WorkerKernel, index: int) -> None:
             try:
-                self._prepare_worker(kernel, index, host, port)
+                self._prepare_worker(kernel, index)
             except BaseException as exc:
                 errors.append(exc)
 
@@ -93,7 +101,7 @@ class ClusterRunner(PoolRunner):
         """Run ``trial`` on the chief and every follower; the chief's outcome is the trial's."""
         chief, followers = self.kernels[0], self.kernels[1:]
         if self._stale:
-            self._start_cluster(*self._address)
+            self._start_cluster()
         ended: dict[str, Any] = {}  # kernel label -> its Reply or Outcome, or WorkerDied
         timeout = self.prepared.options.trial_timeout
 

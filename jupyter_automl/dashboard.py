@@ -1,5 +1,9 @@
 """``jupyter-automl dashboard``: optuna-dashboard for a study, served on 127.0.0.1.
 
+With ``JUPYTER_AUTOML_DASHBOARD_TOKEN`` set, every request must carry that token (the dashboard
+of a study on a shared machine: loopback is open to every account there); a dashboard served
+beyond loopback without one says what anyone who reaches it can do.
+
 The target is a study name in the runs folder (its storage is the one its spec records), an
 SQLite ``.db`` file, or a storage URL. SQLite and PostgreSQL storages are opened read-only,
 SQLite with a busy timeout (see :func:`.open_storage`), so a study running meanwhile is
@@ -10,9 +14,14 @@ answer with an error.
 from __future__ import annotations
 
 import errno
+import hashlib
+import hmac
+import http.cookies
+import os
 import signal
 import sys
 import threading
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +34,7 @@ if TYPE_CHECKING:
     import optuna
 
 DEFAULT_PORT = 8080
+TOKEN_ENV = "JUPYTER_AUTOML_DASHBOARD_TOKEN"  # set: every request must carry this token
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
@@ -109,16 +119,60 @@ def serve(target: str, runs_dir: str | Path = "automl_runs", host: str = "127.0.
     """Serve optuna-dashboard for ``target`` until Ctrl-C (or SIGTERM); print where it is."""
     resolved = resolve(target, runs_dir)
     app, page = open_app(resolved)
+    token = os.environ.get(TOKEN_ENV)
+    if token:
+        app = TokenGate(app, token)
     server = bind(app, host, port)
     what = f"study {resolved.study!r}" if resolved.study else "the studies"
-    mode = ", read-only" if opens_read_only(resolved.url) else ""
-    print(f"optuna-dashboard for {what} in {resolved.shown}{mode}", flush=True)
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"warning: the dashboard has no login; anyone who can reach {host} can read "
-              "these studies", file=sys.stderr, flush=True)
+    read_only = opens_read_only(resolved.url)
+    print(f"optuna-dashboard for {what} in {resolved.shown}{', read-only' if read_only else ''}",
+          flush=True)
+    if token:
+        print(f"every request needs the token in {TOKEN_ENV} (open the page once with "
+              "?token=..., or send 'Authorization: token ...')", flush=True)
+    elif host not in ("127.0.0.1", "localhost", "::1"):
+        can = "read every trial, parameter, value and attribute of" if read_only else \
+            "read, annotate and delete"
+        print(f"warning: the dashboard has no login and no encryption: anyone who can reach "
+              f"{host} can {can} {what}. Set {TOKEN_ENV} to require a token, or serve on "
+              "127.0.0.1 and reach it through an SSH tunnel", file=sys.stderr, flush=True)
     print(f"serving at http://{host}:{server.server_port}{page} (Ctrl-C stops it)", flush=True)
     _run_until_stopped(server)
     print("dashboard stopped", flush=True)
+
+
+class TokenGate:
+    """WSGI middleware: a request passes with the token, as ``Authorization: token T``, as
+    ``?token=T`` (which sets an HttpOnly cookie and redirects to the page without it), or with
+    that cookie; any other gets 403 and reaches nothing."""
+
+    COOKIE = "jupyter_automl_dashboard"
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self._token = token.encode()
+        self._cookie = hashlib.sha256(b"jupyter-automl dashboard " + self._token).hexdigest()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+        given = query.get("token", [""])[0]
+        if given and hmac.compare_digest(given.encode(), self._token):
+            rest = urllib.parse.urlencode({k: v for k, v in query.items() if k != "token"},
+                                          doseq=True)
+            start_response("302 Found", [
+                ("Location", environ.get("PATH_INFO", "/") + (f"?{rest}" if rest else "")),
+                ("Set-Cookie", f"{self.COOKIE}={self._cookie}; HttpOnly; SameSite=Strict; "
+                               "Path=/")])
+            return [b""]
+        header = environ.get("HTTP_AUTHORIZATION", "")
+        cookies = http.cookies.SimpleCookie(environ.get("HTTP_COOKIE", ""))
+        cookie = cookies[self.COOKIE].value if self.COOKIE in cookies else ""
+        if hmac.compare_digest(header.encode(), b"token " + self._token) or \
+                hmac.compare_digest(cookie.encode(), self._cookie.encode()):
+            return self.app(environ, start_response)
+        start_response("403 Forbidden", [("Content-Type", "text/plain; charset=utf-8")])
+        return [f"This dashboard needs its token (the {TOKEN_ENV} it was started with): open "
+                "this page once with ?token=... added to its address.\n".encode()]
 
 
 def _run_until_stopped(server: WSGIServer) -> None:

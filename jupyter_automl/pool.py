@@ -51,6 +51,7 @@ class PoolRunner(StudyRunner):
         self._fatal: BaseException | None = None
         self.running: dict[str, int] = {}  # kernel label -> the trial it runs
         self._alive = len(self.kernels)
+        self.served: proxy.Served | None = None  # the study, as served to the workers
         # A server database (--storage postgresql://...) is reached straight from local kernels,
         # its URL in their environment (a password in it stays out of code and outputs);
         # other storages, and remote kernels, go through the driver's gRPC proxy.
@@ -64,10 +65,13 @@ class PoolRunner(StudyRunner):
             kernel.preflight()
         self._alive = len(self.kernels)
         proxied = not self.direct or not all(isinstance(k, LocalKernel) for k in self.kernels)
-        serving = proxy.serve(self.study._storage, self.host) if proxied \
-            else contextlib.nullcontext((self.host, 0))
-        with serving as (host, port):
-            threads = self._threads(host, port, lock)
+        serving = proxy.serve(_optuna.storage_of(self.study), self.host) if proxied \
+            else contextlib.nullcontext(None)
+        with serving as self.served:
+            if self.served is not None and not proxy.is_loopback(self.host):
+                print(f"the study is served on {self.host}:{self.served.port} over TLS, to "
+                      "callers with this run's secret only")
+            threads = self._threads(lock)
             for thread in threads:
                 thread.start()
             try:
@@ -96,35 +100,34 @@ class PoolRunner(StudyRunner):
             return "finished"
         return "timeout" if timeout is not None and self.elapsed >= timeout else "elsewhere"
 
-    def _threads(self, host: str, port: int, lock: RunnerLock) -> list[threading.Thread]:
+    def _threads(self, lock: RunnerLock) -> list[threading.Thread]:
         """The threads that run the study: one per worker, each asking its own trials."""
-        return [threading.Thread(target=self._work, args=(k, i, host, port, lock),
+        return [threading.Thread(target=self._work, args=(k, i, lock),
                                  name=f"automl-{k.label}", daemon=True)
                 for i, k in enumerate(self.kernels)]
 
     # -- one worker ------------------------------------------------------------------------------
-    def _work(self, kernel: WorkerKernel, index: int, host: str, port: int,
-              lock: RunnerLock) -> None:
+    def _work(self, kernel: WorkerKernel, index: int, lock: RunnerLock) -> None:
         try:
-            self._prepare_worker(kernel, index, host, port)
+            self._prepare_worker(kernel, index)
             while (trial := self._next_trial(lock)) is not None:
                 try:
                     outcome = self._dispatch(kernel, trial)
                 except WorkerDied as exc:
                     self._lost(trial, kernel, exc, lock)
                     kernel.shutdown()
-                    if self.stop_event.is_set() or not self._replace(kernel, index, host, port):
+                    if self.stop_event.is_set() or not self._replace(kernel, index):
                         return
                     continue
                 self._finished(trial, outcome, lock)
         except BaseException as exc:  # a setup error, a fatal trial: stop the study with it
             self._stop_with(exc)
 
-    def _replace(self, kernel: WorkerKernel, index: int, host: str, port: int) -> bool:
+    def _replace(self, kernel: WorkerKernel, index: int) -> bool:
         """Start a new kernel in place of a dead one; False when none can be had there (a
         gateway that went away): the other kernels go on with the study."""
         try:
-            self._prepare_worker(kernel, index, host, port)
+            self._prepare_worker(kernel, index)
         except (KernelError, WorkerDied) as exc:
             if isinstance(exc, SetupError):
                 raise
@@ -144,10 +147,17 @@ class PoolRunner(StudyRunner):
                 self._fatal = exc
             self.stop_event.set()
 
-    def _prepare_worker(self, kernel: WorkerKernel, index: int, host: str, port: int) -> None:
-        """Start the kernel, replay the setup and ship the variables into it."""
+    def _prepare_worker(self, kernel: WorkerKernel, index: int) -> None:
+        """Start the kernel (the study's secret in its environment), replay the setup and ship
+        the variables into it."""
+        served = self.served
+        if served is not None:
+            kernel.env = {**kernel.env, **served.env()}
         kernel.start()
-        config = worker.config_json(self.prepared, self.cell.source, host, port, index)
+        host = "" if served is None else served.address(remote=not isinstance(kernel,
+                                                                              LocalKernel))
+        config = worker.config_json(self.prepared, self.cell.source, host,
+                                    0 if served is None else served.port, index)
         steps = ["%load_ext jupyter_automl", *self._first_steps(), *self.setup_cells,
                  *self.shipped,
                  "import jupyter_automl.worker as __automl_worker\n"

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     import optuna
 
 _DRIVERS = {"postgresql": "'psycopg[binary]'", "mysql": "pymysql"}
+_DRIVER_MODULES = {"psycopg", "psycopg2", "pg8000", "asyncpg", "pymysql", "MySQLdb", "oracledb",
+                   "cx_Oracle", "pyodbc", "pymssql"}
 SQLITE_TIMEOUT = 30.0  # seconds a write waits for another process's lock before failing
 CREATE_ATTEMPTS = 8  # tries at opening a database that another runner may be creating now
 
@@ -123,7 +125,9 @@ def storage_errors(url: str) -> Iterator[None]:
     except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError,
             sqlite3.Error) as exc:
         raise StorageError(_explain(url, exc)) from None
-    except ImportError:  # Optuna's message for a missing database driver names no driver
+    except ImportError as exc:  # Optuna's message for a missing database driver names none
+        if exc.name not in _DRIVER_MODULES:
+            raise
         scheme = url.split("://", 1)[0].split("+", 1)[0]
         driver = _DRIVERS.get(scheme, "the SQLAlchemy driver for it")
         raise StorageError(f"the storage {_redact(url)} needs a database driver: "

@@ -37,6 +37,7 @@ def configure(config: str) -> None:
 
     from .algorithms import make_pruner, make_sampler
     from .cell import Cell
+    from .kernels import proxy
     from .options import Objective, StudyOptions
     from .runner import StudyRunner
     from .runs import StudyPaths
@@ -54,8 +55,7 @@ def configure(config: str) -> None:
     # Each worker draws with its own seed, or all of them would propose the same points.
     seed = None if options.seed is None else options.seed + 1000 * (cfg["index"] + 1)
     url = os.environ.get(STORAGE_ENV)
-    storage = open_storage(url) if url else \
-        optuna.storages.GrpcStorageProxy(host=cfg["host"], port=cfg["port"])
+    storage = open_storage(url) if url else proxy.connect_from_env(cfg["host"], cfg["port"])
     study = optuna.load_study(
         study_name=options.name, storage=storage,
         sampler=make_sampler(options.sampler, seed, len(options.directions), space),
