@@ -65,7 +65,8 @@ def gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Gateway
     gw.stop()
 
 
-QUAD = 'x = hp.float("x", -5, 5)\nimport time\ntime.sleep(0.2)\n(x - 1) ** 2 + offset'
+# each trial takes a while: a kernel that is up first cannot run them all before the other
+QUAD = 'x = hp.float("x", -5, 5)\nimport time\ntime.sleep(1.5)\n(x - 1) ** 2 + offset'
 
 
 def test_a_study_on_local_and_gateway_kernels(ip: Any, gateway: Gateway, tmp_path: Path,
