@@ -39,7 +39,7 @@ import optuna
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 host, port, trials, name = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 if os.environ.get("KERNEL_AUTOML_STUDY_TOKEN"):
-    from jupyter_automl.kernels.proxy import connect_from_env
+    from jupyter_automl.workers.kernels._proxy import connect_from_env
     storage = connect_from_env(host, port)
 else:
     storage = optuna.storages.GrpcStorageProxy(host=host, port=port)
@@ -57,7 +57,7 @@ print(time.perf_counter() - start)
 def optuna_server(storage: Any) -> Iterator[tuple[str, int, dict[str, str]]]:
     from optuna.storages._grpc.server import make_server
 
-    from jupyter_automl.cluster import free_ports
+    from jupyter_automl.workers._cluster import free_ports
 
     (port,) = free_ports(1)
     server = make_server(storage, "127.0.0.1", port)
@@ -70,7 +70,7 @@ def optuna_server(storage: Any) -> Iterator[tuple[str, int, dict[str, str]]]:
 
 @contextlib.contextmanager
 def ours(storage: Any, listen: str) -> Iterator[tuple[str, int, dict[str, str]]]:
-    from jupyter_automl.kernels.proxy import serve
+    from jupyter_automl.workers.kernels._proxy import serve
 
     with serve(storage, listen) as served:
         yield served.address(remote=False), served.port, served.env()

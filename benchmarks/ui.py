@@ -28,8 +28,8 @@ import numpy as np
 import optuna
 from comm.base_comm import BaseComm
 
-from jupyter_automl.ui.model import StudyModel
-from jupyter_automl.ui.panel import StudyPanel
+from jupyter_automl.ui._model import StudyModel
+from jupyter_automl.ui._panel import StudyPanel
 
 GOAL = 0.1
 

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-
-from .errors import AutomlError  # noqa: E402
-from .space import hp  # noqa: E402
+from .errors import AutomlError
+from .space._hp import hp
+from .version import __version__
 
 if TYPE_CHECKING:
-    from .results import AutomlResult
+    from .results._result import AutomlResult
     from .ui.space_builder import SpaceBuilder
 
-__all__ = ["AutomlError", "SpaceBuilder", "hp", "load_ipython_extension", "result", "run_study"]
+__all__ = ["AutomlError", "SpaceBuilder", "__version__", "hp", "load_ipython_extension", "result",
+           "run_study"]
 
 
 def __getattr__(name: str) -> Any:
@@ -31,14 +31,14 @@ def __getattr__(name: str) -> Any:
 
 def load_ipython_extension(ipython: Any) -> None:
     # Imported here so that `import jupyter_automl` stays free of IPython's magic machinery.
-    from .magic import register
+    from ._magic import register
 
     register(ipython)
 
 
 def result(name: str, runs_dir: str = "automl_runs") -> AutomlResult:
     """The study ``name`` in ``runs_dir``: best params and value(s), trials and best model."""
-    from .results import AutomlResult
+    from .results._result import AutomlResult
 
     return AutomlResult.load(name, runs_dir)
 
@@ -49,6 +49,6 @@ def run_study(source: str, options: str = "", namespace: dict[str, Any] | None =
 
     Returns the study's result (None with ``--check``, which runs no study).
     """
-    from .api import run_study as _run
+    from ._api import run_study as _run
 
     return _run(source, options, namespace, **kwargs)

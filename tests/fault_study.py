@@ -61,7 +61,7 @@ class Study:
         import optuna
 
         from jupyter_automl.errors import StorageError
-        from jupyter_automl.storage import open_storage
+        from jupyter_automl.runs._storage import open_storage
 
         try:
             storage = open_storage(self.url, read_only=True)

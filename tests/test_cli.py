@@ -159,9 +159,9 @@ def test_the_watcher_reads_a_running_study_without_disturbing_it(tmp_path: Path)
 
     import optuna
 
-    from jupyter_automl.batch import TrialWatcher, read_progress
-    from jupyter_automl.runs import study_paths
-    from jupyter_automl.storage import open_storage
+    from jupyter_automl.batch._run import TrialWatcher, read_progress
+    from jupyter_automl.runs._paths import study_paths
+    from jupyter_automl.runs._storage import open_storage
 
     paths = study_paths(tmp_path / "automl_runs", "quad")
     paths.write_spec({"name": "quad", "trials": 60, "storage": None,

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from conftest import study_of
 
-from jupyter_automl import spaces
-from jupyter_automl.edit import edit_cell, transform, without_edit
+from jupyter_automl._edit import edit_cell, transform, without_edit
 from jupyter_automl.errors import SpaceError
-from jupyter_automl.space import ParamSpec
+from jupyter_automl.space import _saved as spaces
+from jupyter_automl.space._hp import ParamSpec
 
 CELL = '%%automl ed --trials 3 --edit\nx = hp.int("x", 1, 3)  # depth\nx * 1.0\n'
 
@@ -34,7 +34,8 @@ def test_a_saved_space_replaces_the_cells_ranges(ip: Any, tmp_path: Path) -> Non
 def test_edit_cells_become_an_awaited_builder() -> None:
     lines = CELL.splitlines(keepends=True)
     (line,) = transform(lines)
-    assert line.startswith("await __import__('jupyter_automl.edit').edit.edit_cell(")
+    assert line.startswith("await __import__('jupyter_automl._edit', fromlist=['edit_cell'])"
+                           ".edit_cell(")
     assert "'%%automl ed --trials 3 --edit\\n" in line
     assert transform(["%%automl ed --trials 3\n", "x = 1\n"]) == ["%%automl ed --trials 3\n",
                                                                  "x = 1\n"]

@@ -17,8 +17,8 @@ from browser.lab import free_port
 from browser.require import has_module, require_or_skip
 from conftest import study_of, wait_for
 
-from jupyter_automl.kernels import KernelError
-from jupyter_automl.kernels.gateway import TOKEN_ENV
+from jupyter_automl.workers.kernels import KernelError
+from jupyter_automl.workers.kernels._gateway import TOKEN_ENV
 
 pytestmark = pytest.mark.slow
 
@@ -108,7 +108,7 @@ def test_an_unreachable_gateway_is_a_clear_error_before_any_trial(ip: Any,
 
 def test_a_gateway_that_stops_mid_study_leaves_its_trials_to_the_others(
         ip: Any, gateway: Gateway, tmp_path: Path, capsys: Any) -> None:
-    from jupyter_automl import background
+    from jupyter_automl.engine import _background as background
 
     body = 'x = hp.float("x", -5, 5)\nimport time\ntime.sleep(1.0)\n(x - 1) ** 2'
     ip.run_cell_magic("automl", f"stopgw --trials 8 --kernels 1,gateway:{gateway.url} "

@@ -66,7 +66,7 @@ def test_reports_reach_the_pruner(data: Any, tmp_path: Path) -> None:
 def test_a_pruned_trial_stops_at_once(tmp_path: Path) -> None:
     import optuna
 
-    from jupyter_automl.keras_hooks import FitSettings, TrialFit, bind, install, unbind
+    from jupyter_automl.training._fit import FitSettings, TrialFit, bind, install, unbind
 
     class PruneAtTwo(optuna.pruners.BasePruner):
         def prune(self, study: Any, trial: Any) -> bool:

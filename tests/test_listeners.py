@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from conftest import study_of
 
-from jupyter_automl.api import run_study
+from jupyter_automl._api import run_study
+from jupyter_automl.engine._events import Listener
 from jupyter_automl.errors import ExportError
-from jupyter_automl.events import Listener
-from jupyter_automl.progress import ProgressLine
-from jupyter_automl.ui.panel import StudyPanel
-from jupyter_automl.ui.static import StaticReport
+from jupyter_automl.ui._panel import StudyPanel
+from jupyter_automl.ui._progress import ProgressLine
+from jupyter_automl.ui._static import StaticReport
 
 HOOKS = ["study_started", "trial_started", "epoch_ended", "trial_finished", "study_finished"]
 
@@ -131,9 +131,9 @@ def test_every_reader_knows_a_queued_trial(tmp_path: Path, monkeypatch: pytest.M
                                            capsys: Any) -> None:
     """A study with a queued retry (WAITING), as a rerun after a crash finds it, read by
     everything that maps trial states: the table, show, the static and live panels, list."""
-    from jupyter_automl import catalog
-    from jupyter_automl.batch import read_progress
-    from jupyter_automl.runs import study_paths
+    from jupyter_automl.batch._run import read_progress
+    from jupyter_automl.results import _catalog as catalog
+    from jupyter_automl.runs._paths import study_paths
 
     result = run_study('hp.float("x", 0, 1)', f"q --trials 2 --runs-dir {tmp_path}", {},
                        listeners=[])

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from conftest import study_of
 
-from jupyter_automl import storage
 from jupyter_automl.errors import (
     AutomlError,
     MetricError,
@@ -23,6 +22,7 @@ from jupyter_automl.errors import (
     StudyNotFoundError,
     TooManyFailuresError,
 )
+from jupyter_automl.runs import _storage as storage
 
 QUAD = 'x = hp.float("x", -10, 10)\nk = hp.choice("k", ["a", "b"])\n(x - 2) ** 2 + (k == "b")'
 
@@ -249,7 +249,7 @@ def test_list_show_delete(ip: Any, tmp_path: Path, capsys: Any) -> None:
     ip.run_line_magic("automl", "show two")
     assert "study 'two': 3/3 trials" in capsys.readouterr().out
     ip.user_ns["__answer"] = "n"
-    from jupyter_automl import catalog
+    from jupyter_automl.results import _catalog as catalog
 
     assert not catalog.delete("one", runs(tmp_path), ask=lambda _: "n")
     assert catalog.delete("one", runs(tmp_path), ask=lambda _: "y")

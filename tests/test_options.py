@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from jupyter_automl._duration import format_duration, parse_duration
+from jupyter_automl._utils.duration import format_duration, parse_duration
+from jupyter_automl.engine._options import Objective, parse_options
 from jupyter_automl.errors import OptionError
-from jupyter_automl.options import Objective, parse_options
 
 
 def test_defaults() -> None:

@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
-from jupyter_automl import background, catalog
+from jupyter_automl.engine import _background as background
 from jupyter_automl.errors import AutomlError, StudyNotFoundError
-from jupyter_automl.ui import charts
-from jupyter_automl.ui.model import StudyModel
-from jupyter_automl.ui.table import TrialTable, table_html
+from jupyter_automl.results import _catalog as catalog
+from jupyter_automl.ui import _charts as charts
+from jupyter_automl.ui._model import StudyModel
+from jupyter_automl.ui._table import TrialTable, table_html
 
 QUAD = 'x = hp.float("x", -10, 10)\nk = hp.choice("k", ["a", "b"])\n(x - 2) ** 2 + (k == "b")'
 
@@ -111,8 +112,8 @@ def test_panel_follows_a_study(ip: Any, tmp_path: Path) -> None:
 
 
 def test_panel_refreshes_are_throttled(ip: Any) -> None:
-    from jupyter_automl.api import run_study
-    from jupyter_automl.ui.panel import StudyPanel
+    from jupyter_automl._api import run_study
+    from jupyter_automl.ui._panel import StudyPanel
 
     panel = StudyPanel(interval=3600, display=False)
     calls = []
@@ -129,7 +130,7 @@ def test_panel_refreshes_are_throttled(ip: Any) -> None:
 def test_static_output_for_saved_notebooks(ip: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     shown: list[Any] = []
     monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append(obj))
-    from jupyter_automl.api import run_study
+    from jupyter_automl._api import run_study
 
     run_study(QUAD, "st --trials 4", {}, display="static")
     bundles = [o for o in shown if isinstance(o, dict)]
@@ -176,7 +177,7 @@ def test_headless_is_told_by_the_parent_program(argv: list[str], headless: bool,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     import psutil
 
-    from jupyter_automl import display
+    from jupyter_automl.ui import _display as display
 
     class Parent:
         def cmdline(self) -> list[str]:

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from conftest import kernels_alive, study_of, wait_for
 
-from jupyter_automl import background
-from jupyter_automl.kernels import SetupError
+from jupyter_automl.engine import _background as background
+from jupyter_automl.workers.kernels import SetupError
 
 pytestmark = pytest.mark.slow
 
@@ -112,8 +112,8 @@ model.fit(x, y, validation_split=0.25, epochs=5, callbacks=[slow])
 
 
 def test_the_panel_shows_worker_trials(ip: Any) -> None:
-    from jupyter_automl.api import run_study
-    from jupyter_automl.ui.panel import StudyPanel
+    from jupyter_automl._api import run_study
+    from jupyter_automl.ui._panel import StudyPanel
 
     panel = StudyPanel(display=False)
     ip.run_cell_magic("automl_setup", "", "offset = 0")

@@ -18,7 +18,7 @@ def test_a_study_in_postgresql_run_by_worker_kernels(ip: Any, postgres_url: str,
     database themselves: the driver serves no gRPC proxy."""
     import optuna
 
-    from jupyter_automl.kernels import proxy
+    from jupyter_automl.workers.kernels import _proxy as proxy
 
     password = postgres_url.split(":")[2].split("@")[0]
     url = postgres_url.replace(f":{password}@", "@")

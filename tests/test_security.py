@@ -21,7 +21,7 @@ import pytest
 from browser.lab import free_port
 from conftest import study_of, wait_for
 
-from jupyter_automl import background
+from jupyter_automl.engine import _background as background
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +33,7 @@ def intruder(port: int, tls_cert: str | None = None, token: str | None = None) -
     if tls_cert is None and token is None:
         connect = 'st = optuna.storages.GrpcStorageProxy(host="127.0.0.1", port=port)'
     else:
-        connect = (f"from jupyter_automl.kernels.proxy import connect\n"
+        connect = (f"from jupyter_automl.workers.kernels._proxy import connect\n"
                    f"st = connect('127.0.0.1', port, {token or 'no secret'!r}, {tls_cert!r})")
     code = textwrap.dedent(f"""
         import optuna, grpc

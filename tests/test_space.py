@@ -5,10 +5,10 @@ import ast
 import optuna
 import pytest
 
-from jupyter_automl import space
-from jupyter_automl.algorithms import make_sampler
+from jupyter_automl.engine._algorithms import make_sampler
 from jupyter_automl.errors import SpaceError
-from jupyter_automl.space import ParamSpec, hp, read_space
+from jupyter_automl.space import _hp as space
+from jupyter_automl.space._hp import ParamSpec, hp, read_space
 
 CELL = '''
 n = hp.int("n_layers", 1, 3)

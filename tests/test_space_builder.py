@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
-from jupyter_automl import space_source, spaces
 from jupyter_automl.errors import SpaceError
-from jupyter_automl.runs import list_study_folders
-from jupyter_automl.space import ParamSpec, read_space
-from jupyter_automl.space_source import read, render, rewrite, unmatched
+from jupyter_automl.runs._paths import list_study_folders
+from jupyter_automl.space import _saved as spaces
+from jupyter_automl.space import _source as space_source
+from jupyter_automl.space._hp import ParamSpec, read_space
+from jupyter_automl.space._source import read, render, rewrite, unmatched
 
 TOUR = '''n_layers = hp.int("n_layers", 1, 3)
 model = keras.Sequential([keras.Input((64,))])
@@ -335,7 +336,8 @@ def builder_cls() -> Any:
 
 
 def test_importing_the_package_leaves_widgets_out() -> None:
-    code = ("import sys, jupyter_automl, jupyter_automl.spaces, jupyter_automl.space_source\n"
+    code = ("import sys, jupyter_automl, jupyter_automl.space._saved, "
+            "jupyter_automl.space._source\n"
             "print([m for m in ('ipywidgets', 'optuna', 'tensorflow', 'plotly') "
             "if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

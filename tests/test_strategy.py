@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from conftest import kernels_alive, study_of, wait_for
 
-from jupyter_automl import background
+from jupyter_automl.engine import _background as background
+from jupyter_automl.engine._options import parse_options
 from jupyter_automl.errors import OptionError
-from jupyter_automl.options import parse_options
-from jupyter_automl.strategy import gpu_sets
+from jupyter_automl.training._strategy import gpu_sets
 
 
 @pytest.mark.parametrize("kernels,per_trial,gpus,expected", [

@@ -13,8 +13,8 @@ import pytest
 from conftest import study_of
 from test_cli import KILLER, notebook
 
+from jupyter_automl.batch._sweep import load_grid, make_points, slug
 from jupyter_automl.errors import AutomlError
-from jupyter_automl.sweep import load_grid, make_points, slug
 
 pytestmark = pytest.mark.slow
 

@@ -1,7 +1,7 @@
 """The space builder: a form to edit a search space, checked as you type, written back as code.
 
 The cell stays the source of truth: the builder opens a cell's space (or a saved one), and
-"Write to cell" turns the edited rows into ``hp`` code (:mod:`jupyter_automl.space_source`).
+"Write to cell" turns the edited rows into ``hp`` code (:mod:`jupyter_automl.space._source`).
 Errors are those ``hp`` raises, with the same wording, so what the form accepts a study runs.
 Imported by users only (it imports ipywidgets), never by ``import jupyter_automl``.
 """
@@ -18,9 +18,10 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from .. import space_source, spaces
 from ..errors import SpaceError
-from ..space import KINDS, ParamSpec, check_consistent, validate
+from ..space import _saved as spaces
+from ..space import _source as space_source
+from ..space._hp import KINDS, ParamSpec, check_consistent, validate
 
 _RANGE = ("int", "float")
 _COMPUTED = "computed in the cell"

@@ -1,0 +1,274 @@
+"""The ``%%automl`` option line: parsing, validation and the resulting :class:`StudyOptions`.
+
+The parser is plain :mod:`argparse` so the library works without IPython; errors become
+:class:`~jupyter_automl.errors.OptionError` with the list of valid options and a
+"did you mean" hint instead of argparse's ``SystemExit``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import Literal, NoReturn
+
+from .._utils.duration import parse_duration
+from ..errors import OptionError
+from ..training._strategy import STRATEGIES
+
+SAMPLERS = ("tpe", "random", "grid", "gp", "cmaes", "nsga2", "qmc")
+PRUNERS = ("hyperband", "median", "sha", "patient", "none")
+DEFAULT_STUDY = "automl"
+Direction = Literal["maximize", "minimize"]
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class Objective:
+    """One optimisation target: a metric name and whether to maximize it."""
+
+    metric: str | None
+    direction: Direction
+
+
+@dataclass
+class StudyOptions:
+    """Everything the option line of an ``%%automl`` cell says."""
+
+    name: str = DEFAULT_STUDY
+    trials: int | None = None  # None: the stored total of a resumed study, else 20
+    timeout: float | None = None
+    objectives: list[Objective] = field(default_factory=list)
+    sampler: str = "tpe"
+    seed: int | None = None
+    pruner: str | None = None  # None: the default for the study's number of objectives
+    early_stopping: int | None = None
+    storage: str | None = None
+    runs_dir: str = "automl_runs"
+    checkpoint_dir: str | None = None  # where the trials' checkpoints go (a shared disk)
+    fresh: bool = False
+    check: bool = False
+    background: bool = False
+    space: str | None = None  # a saved space whose ranges replace the cell's, by name
+    edit: bool = False
+    kernels: int = 0  # local worker kernels; 0 (and no gateway) runs trials in this kernel
+    gateways: list[tuple[str, int]] = field(default_factory=list)  # (URL, kernels) each
+    ship: list[str] = field(default_factory=list)
+    listen: str = "127.0.0.1"
+    strategy: str | None = None  # None: no strategy scope at all
+    trial_timeout: float | None = None  # a worker silent for longer is taken for dead
+    gpus_per_trial: float | None = None
+    max_failures: int = 3
+
+    @property
+    def directions(self) -> list[Direction]:
+        return [o.direction for o in self.objectives] or ["minimize"]
+
+    @property
+    def metrics(self) -> list[str | None]:
+        return [o.metric for o in self.objectives] or [None]
+
+    @property
+    def effective_pruner(self) -> str:
+        if self.pruner is not None:
+            return self.pruner
+        return "median" if len(self.directions) == 1 else "none"
+
+
+class _ObjectiveAction(argparse.Action):
+    """``--maximize`` / ``--minimize`` append to one ordered list of objectives."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[no-untyped-def]
+        objectives = list(getattr(namespace, "objectives", None) or [])
+        objectives.append(Objective(str(values), self.const))
+        namespace.objectives = objectives
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise OptionError(f"%%automl: {message}\n{self.format_usage()}{_valid_options(self)}")
+
+
+def _valid_options(parser: argparse.ArgumentParser) -> str:
+    names = sorted(s for a in parser._actions for s in a.option_strings if s.startswith("--"))
+    return "valid options: " + ", ".join(names)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError
+    return value
+
+
+_positive_int.__name__ = "positive integer"
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError
+    return value
+
+
+_positive_float.__name__ = "positive number"
+
+
+def _duration(text: str) -> float:
+    return parse_duration(text)
+
+
+_duration.__name__ = "duration (90s, 30m, 1.5h)"
+
+
+def _kernel_specs(text: str) -> tuple[int, list[tuple[str, int]]]:
+    local, gateways = 0, []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        if part.startswith("gateway:"):
+            url, _, count = part[len("gateway:"):].partition("*")
+            if not url.startswith(("http://", "https://")):
+                raise ValueError
+            gateways.append((url, _positive_int(count) if count else 1))
+        else:
+            local += _positive_int(part)
+    if not local and not gateways:
+        raise ValueError
+    return local, gateways
+
+
+_kernel_specs.__name__ = "kernels (N, gateway:http://HOST:PORT[*N], comma-separated)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="%%automl", add_help=False, description="Run the cell as an AutoML study.")
+    p.add_argument("name", nargs="?", default=DEFAULT_STUDY,
+                   help=f"study name (default {DEFAULT_STUDY!r}); its folder is RUNS_DIR/NAME")
+    p.add_argument("--trials", type=_positive_int, default=None, metavar="N",
+                   help="the study's total of finished trials; a rerun runs only the rest")
+    p.add_argument("--timeout", type=_duration, default=None, metavar="DURATION",
+                   help="start no new trial after this long (90s, 30m, 2h)")
+    p.add_argument("--maximize", action=_ObjectiveAction, const="maximize", metavar="METRIC",
+                   dest="objectives", help="maximize METRIC; repeat for several objectives")
+    p.add_argument("--minimize", action=_ObjectiveAction, const="minimize", metavar="METRIC",
+                   dest="objectives", help="minimize METRIC; repeat for several objectives")
+    p.add_argument("--sampler", choices=SAMPLERS, default="tpe", help="search algorithm")
+    p.add_argument("--seed", type=int, default=None, help="sampler seed, for repeatable studies")
+    p.add_argument("--pruner", choices=PRUNERS, default=None,
+                   help="stops unpromising trials early (default median; none for several "
+                        "objectives)")
+    p.add_argument("--early-stopping", type=_positive_int, default=None, metavar="PATIENCE",
+                   help="stop a trial's training after PATIENCE epochs without improvement")
+    p.add_argument("--storage", default=None, metavar="URL",
+                   help="SQLAlchemy URL or .db path (default: RUNS_DIR/NAME/study.db)")
+    p.add_argument("--runs-dir", default=None, metavar="PATH",
+                   help="folder of the studies (default automl_runs next to the notebook)")
+    p.add_argument("--checkpoint-dir", default=None, metavar="PATH",
+                   help="keep the trials' checkpoints in PATH/NAME/trials (a disk every runner "
+                        "of the study shares, so that a trial resumes on another machine)")
+    p.add_argument("--fresh", action="store_true",
+                   help="start over; the old study folder is kept under a new name")
+    p.add_argument("--check", action="store_true",
+                   help="smoke-test the cell: one short trial, the study is not touched")
+    p.add_argument("--space", default=None, metavar="NAME",
+                   help="use the ranges of the space saved as NAME (space builder) instead of "
+                        "the cell's own, parameter by parameter")
+    p.add_argument("--edit", action="store_true",
+                   help="open the space builder on the cell's hp calls; 'Write to cell' writes "
+                        "the edited ranges back into the cell")
+    p.add_argument("--kernels", type=_kernel_specs, default=(0, []), metavar="N|gateway:URL[*N]",
+                   help="run the trials on worker kernels: N local ones, and/or N on a Kernel "
+                        "Gateway (comma-separated, e.g. 2,gateway:http://host:8888*4); this "
+                        "kernel owns the study")
+    p.add_argument("--ship", default="", metavar="X,Y",
+                   help="notebook variables to send to the worker kernels")
+    p.add_argument("--listen", default="127.0.0.1", metavar="HOST",
+                   help="address the study is served on for worker kernels (default loopback)")
+    p.add_argument("--strategy", choices=STRATEGIES,
+                   default=None, help="TensorFlow distribution strategy of each trial (auto: "
+                   "OneDevice on one GPU, Mirrored on several, default on CPU; multi-worker: "
+                   "each trial across all the --kernels)")
+    p.add_argument("--gpus-per-trial", type=_positive_float, default=None, metavar="K",
+                   help="GPUs of each local worker kernel (0.5: two kernels share a GPU); "
+                        "memory growth is on")
+    p.add_argument("--trial-timeout", type=_duration, default=None, metavar="DURATION",
+                   help="a worker kernel that has not finished a trial after DURATION is "
+                        "taken for dead: the trial is retried, the kernel replaced")
+    p.add_argument("--background", action="store_true",
+                   help="run the trials in a thread: the cell returns at once; Stop/Resume in "
+                        "the panel, %%automl stop/wait NAME")
+    return p
+
+
+PARSER = build_parser()
+
+
+def parse_options(line: str, *,
+              default_runs_dir: str = "automl_runs") -> StudyOptions:
+    """Parse an ``%%automl`` option line into :class:`StudyOptions`."""
+    try:
+        argv = shlex.split(line)
+    except ValueError as exc:
+        raise OptionError(f"%%automl: cannot split the option line: {exc}") from None
+    args, unknown = PARSER.parse_known_args(argv)
+    if unknown:
+        PARSER.error(_unknown_message(unknown))
+    if not _NAME.match(args.name):
+        PARSER.error(f"study name {args.name!r} must start with a letter or digit and use only "
+                     "letters, digits, '_', '-' and '.'")
+    objectives = args.objectives or []
+    metrics = [o.metric for o in objectives]
+    if len(set(metrics)) != len(metrics):
+        PARSER.error(f"each metric may appear once in --maximize/--minimize, got {metrics}")
+    if args.pruner not in (None, "none") and len(objectives) > 1:
+        PARSER.error(f"--pruner {args.pruner} needs a single objective; Optuna cannot prune "
+                     "multi-objective studies (drop --pruner or keep one --maximize/--minimize)")
+    if args.gpus_per_trial and not args.kernels[0]:
+        PARSER.error("--gpus-per-trial splits GPUs between local worker kernels: add "
+                     "--kernels N")
+    if args.ship and args.kernels == (0, []):
+        PARSER.error("--ship sends variables to worker kernels: add --kernels N")
+    if args.strategy == "multi-worker" and (args.kernels[0] < 2 or args.kernels[1]):
+        PARSER.error("--strategy multi-worker runs each trial across local worker kernels: add "
+                     "--kernels N with N >= 2 (gateway kernels cannot join; the workers talk "
+                     "over loopback ports)")
+    if args.background and args.check:
+        PARSER.error("--check runs one short trial in the foreground; drop --background")
+    if args.fresh and args.check:
+        PARSER.error("--check never touches the study, so it cannot be combined with --fresh")
+    return StudyOptions(
+        name=args.name,
+        trials=args.trials,
+        timeout=args.timeout,
+        objectives=list(objectives),
+        sampler=args.sampler,
+        seed=args.seed,
+        pruner=args.pruner,
+        early_stopping=args.early_stopping,
+        storage=args.storage,
+        runs_dir=args.runs_dir or default_runs_dir,
+        checkpoint_dir=args.checkpoint_dir,
+        fresh=args.fresh,
+        check=args.check,
+        background=args.background,
+        space=args.space,
+        edit=args.edit,
+        kernels=args.kernels[0],
+        gateways=args.kernels[1],
+        strategy=args.strategy or ("auto" if args.gpus_per_trial else None),
+        gpus_per_trial=args.gpus_per_trial,
+        trial_timeout=args.trial_timeout,
+        ship=[n.strip() for n in args.ship.split(",") if n.strip()],
+        listen=args.listen,
+    )
+
+
+def _unknown_message(unknown: list[str]) -> str:
+    known = [s for a in PARSER._actions for s in a.option_strings]
+    first = unknown[0]
+    if first.startswith("-"):
+        close = difflib.get_close_matches(first.split("=")[0], known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        return f"unknown option {first}{hint}"
+    return f"unexpected argument {first!r}: only one study name may be given"

@@ -1,0 +1,145 @@
+"""Creating or resuming a study from the cell's options, the runs folder and the storage."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import OptionError, StudyConflictError
+from ..runs._paths import StudyPaths, keep_aside, study_paths
+from ..runs._storage import (
+    _redact,
+    is_server,
+    open_storage,
+    storage_errors,
+    storage_url,
+)
+from ..space._hp import ParamSpec
+from ..version import __version__
+from ._algorithms import make_pruner, make_sampler
+from ._cell import Cell
+from ._options import Objective, StudyOptions
+
+if TYPE_CHECKING:
+    import optuna
+
+DEFAULT_TRIALS = 20
+
+
+@dataclass
+class PreparedStudy:
+    """A study opened for running, with everything the runner needs about it."""
+
+    study: optuna.Study
+    paths: StudyPaths
+    options: StudyOptions
+    url: str
+    total: int
+    kept_aside: Path | None = None
+    overrides: dict[str, ParamSpec] = field(default_factory=dict)  # from --space NAME
+
+    @property
+    def shared(self) -> bool:
+        """Whether other machines may run this study too (a database server): its runners then
+        keep heartbeats in it."""
+        return is_server(self.url)
+
+    @property
+    def objectives(self) -> list[Objective]:
+        return self.options.objectives or [Objective(None, "minimize")]
+
+
+def prepare(options: StudyOptions, cell: Cell) -> PreparedStudy:
+    """Open (or create) the study the options name; check it agrees with them; record the spec."""
+    import optuna
+
+    # Optuna logs a line per trial; the progress line and the summary say it better.
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    paths = study_paths(options.runs_dir, options.name, options.checkpoint_dir)
+    if options.fresh and options.storage is not None:
+        raise OptionError("--fresh keeps the old study folder aside, which cannot be done for a "
+                          "study in an external --storage; give the study a new name instead")
+    kept = keep_aside(paths) if options.fresh else None
+    spec = paths.read_spec()
+    total = options.trials or spec.get("trials") or DEFAULT_TRIALS
+    overrides = saved_space(options)
+    space = [overrides.get(p.name, p) for p in cell.space.params]
+    url = storage_url(options.storage, paths.db)
+    storage = open_storage(url)
+    with storage_errors(url):
+        existing = _existing_directions(storage, options.name)
+        if existing is not None:
+            _check_same_objectives(options, paths, spec, existing)
+        n_trials = 0 if existing is None else storage.get_n_trials(
+            storage.get_study_id_from_name(options.name))
+        # A resumed study must not replay the draws of its first run: offset the seed.
+        seed = None if options.seed is None else options.seed + n_trials
+        sampler = make_sampler(options.sampler, seed, len(options.directions), space)
+        study = optuna.create_study(
+            storage=storage, study_name=options.name, directions=options.directions,
+            sampler=sampler, pruner=make_pruner(options.effective_pruner), load_if_exists=True,
+        )
+    paths.write_spec(_spec(options, cell, url, total, spec, space, paths))
+    return PreparedStudy(study, paths, options, url, total, kept, overrides)
+
+
+def saved_space(options: StudyOptions) -> dict[str, ParamSpec]:
+    """The ranges of ``--space NAME`` by parameter name (empty without the option)."""
+    if options.space is None:
+        return {}
+    from ..space import _saved as spaces
+
+    return {spec.name: spec for spec in spaces.load(options.runs_dir, options.space)}
+
+
+def _existing_directions(storage: optuna.storages.BaseStorage, name: str) -> list[str] | None:
+    try:
+        study_id = storage.get_study_id_from_name(name)
+    except KeyError:
+        return None
+    return [d.name.lower() for d in storage.get_study_directions(study_id)]
+
+
+def _check_same_objectives(options: StudyOptions, paths: StudyPaths, spec: dict[str, Any],
+                           directions: list[str]) -> None:
+    stored_metrics = [o.get("metric") for o in spec.get("objectives", [])] or None
+    asked = _describe(options.directions, options.metrics)
+    if directions != options.directions or (
+            stored_metrics is not None and stored_metrics != options.metrics):
+        stored = _describe(directions, stored_metrics or [None] * len(directions))
+        raise StudyConflictError(
+            f"study {options.name!r} ({paths.root}) was created to {stored}, but this cell asks "
+            f"to {asked}. Rerun with --fresh to start over (the old folder is kept, renamed), "
+            "or give the cell another study name."
+        )
+
+
+def _describe(directions: Sequence[str], metrics: Sequence[str | None]) -> str:
+    return " and ".join(f"{d} {m or 'the value'}" for d, m in zip(directions, metrics))
+
+
+def _spec(options: StudyOptions, cell: Cell, url: str, total: int,
+          old: dict[str, Any], space: list[ParamSpec], paths: StudyPaths) -> dict[str, Any]:
+    now = _dt.datetime.now().isoformat(timespec="seconds")
+    return {
+        "name": options.name,
+        "version": __version__,
+        "created": old.get("created", now),
+        "updated": now,
+        "trials": total,
+        "objectives": [{"metric": m, "direction": d}
+                       for m, d in zip(options.metrics, options.directions)],
+        "sampler": options.sampler,
+        "seed": options.seed,
+        "pruner": options.effective_pruner,
+        "early_stopping": options.early_stopping,
+        "timeout": options.timeout,
+        "storage": None if options.storage is None else _redact(url),
+        "checkpoint_dir": None if paths.checkpoint_dir is None else str(paths.checkpoint_dir),
+        "space": [p.to_dict() for p in space],
+        "space_name": options.space,
+        "cell": cell.source,
+    }

@@ -1,0 +1,105 @@
+"""The runs folder: where a study's storage, spec, setup cells, trial checkpoints and best model
+live, next to the notebook::
+
+    automl_runs/<study>/study.db  spec.json  setup/  trials/<number>/  best/  runners/
+
+With ``--checkpoint-dir DIR`` the trials' folders are ``DIR/<study>/trials/<number>/`` instead.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .._utils.io import read_json, write_json
+
+
+@dataclass(frozen=True)
+class StudyPaths:
+    root: Path
+    # --checkpoint-dir: the trials' folders live in checkpoint_dir/<study>/trials (a shared disk,
+    # so that another machine can resume a trial) instead of the study's own folder
+    checkpoint_dir: Path | None = None
+
+    @classmethod
+    def at(cls, root: Path, checkpoint_dir: str | Path | None = None) -> StudyPaths:
+        """The study folder ``root``; its checkpoint folder as given, else as its spec says."""
+        if checkpoint_dir is None:
+            checkpoint_dir = (read_json(root / "spec.json") or {}).get("checkpoint_dir")
+        return cls(root, None if checkpoint_dir is None
+                   else Path(checkpoint_dir).expanduser().absolute())
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    @property
+    def db(self) -> Path:
+        return self.root / "study.db"
+
+    @property
+    def spec(self) -> Path:
+        return self.root / "spec.json"
+
+    @property
+    def setup(self) -> Path:
+        return self.root / "setup"
+
+    @property
+    def trials(self) -> Path:
+        if self.checkpoint_dir is not None:
+            return self.checkpoint_dir / self.name / "trials"
+        return self.root / "trials"
+
+    @property
+    def best(self) -> Path:
+        return self.root / "best"
+
+    @property
+    def runners(self) -> Path:
+        return self.root / "runners"
+
+    def trial(self, number: int) -> Path:
+        return self.trials / str(number)
+
+    def read_spec(self) -> dict[str, Any]:
+        return read_json(self.spec) or {}
+
+    def write_spec(self, spec: dict[str, Any]) -> None:
+        write_json(self.spec, spec)
+
+
+def study_paths(runs_dir: str | Path, name: str,
+                checkpoint_dir: str | Path | None = None) -> StudyPaths:
+    return StudyPaths.at(Path(runs_dir).expanduser().absolute() / name, checkpoint_dir)
+
+
+def keep_aside(paths: StudyPaths) -> Path | None:
+    """Rename an existing study folder to ``<name>.old-<timestamp>``; never deletes anything."""
+    if not paths.root.exists():
+        return None
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    if paths.checkpoint_dir is not None and paths.trials.parent.exists():
+        _rename_aside(paths.trials.parent, stamp)  # its checkpoints go with it
+    return _rename_aside(paths.root, stamp)
+
+
+def _rename_aside(folder: Path, stamp: str) -> Path:
+    target = folder.with_name(f"{folder.name}.old-{stamp}")
+    suffix = 1
+    while target.exists():
+        suffix += 1
+        target = folder.with_name(f"{folder.name}.old-{stamp}-{suffix}")
+    folder.rename(target)
+    return target
+
+
+def list_study_folders(runs_dir: str | Path) -> list[StudyPaths]:
+    """Study folders under ``runs_dir`` (those with a spec), kept-aside ones excluded."""
+    root = Path(runs_dir).expanduser().absolute()
+    if not root.is_dir():
+        return []
+    return [StudyPaths.at(p) for p in sorted(root.iterdir())
+            if (p / "spec.json").exists() and ".old-" not in p.name]

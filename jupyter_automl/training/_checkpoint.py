@@ -1,0 +1,109 @@
+"""Per-trial checkpoints: weights and optimizer state every epoch, written off the training thread.
+
+A trial's folder (``trials/<number>/``) holds ``checkpoint.npz`` (model variables, optimizer
+variables and the number of finished epochs) and ``state.json`` (the per-epoch logs). Both are
+replaced atomically, so a kill at any instant leaves the previous epoch's checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._utils.io import read_json, write_atomic, write_json
+
+CHECKPOINT = "checkpoint.npz"
+STATE = "state.json"
+
+
+@dataclass
+class Checkpoint:
+    """What a trial had finished when it was last saved."""
+
+    epoch: int
+    weights: list[np.ndarray]
+    optimizer: list[np.ndarray]
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+class CheckpointWriter:
+    """Saves a trial's epochs; one write in flight, so training never waits on more than one."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def save(self, epoch: int, weights: list[np.ndarray], optimizer: list[np.ndarray],
+             state: dict[str, Any]) -> None:
+        self.wait()
+        self._thread = threading.Thread(
+            target=self._write, args=(epoch, weights, optimizer, state),
+            name=f"automl-checkpoint-{self.folder.name}", daemon=True,
+        )
+        self._thread.start()
+
+    def wait(self) -> None:
+        """Block until the last save is on disk; re-raise its error, if any."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def _write(self, epoch: int, weights: list[np.ndarray], optimizer: list[np.ndarray],
+               state: dict[str, Any]) -> None:
+        try:
+            arrays: dict[str, Any] = {"epoch": np.int64(epoch),
+                                      "n_weights": np.int64(len(weights)),
+                                      "n_optimizer": np.int64(len(optimizer))}
+            arrays.update({f"w{i}": w for i, w in enumerate(weights)})
+            arrays.update({f"o{i}": o for i, o in enumerate(optimizer)})
+            buffer = io.BytesIO()
+            np.savez(buffer, **arrays)
+            write_atomic(self.folder / CHECKPOINT, buffer.getvalue())
+            write_json(self.folder / STATE, state)
+        except BaseException as exc:  # surfaced on the training thread by wait()
+            self._error = exc
+
+
+def write_state(folder: Path, state: dict[str, Any]) -> None:
+    write_json(folder / STATE, state)
+
+
+def read_state(folder: Path) -> dict[str, Any]:
+    return read_json(folder / STATE) or {}
+
+
+class Unreadable(Exception):
+    """A checkpoint file that exists but cannot be read (truncated, corrupt)."""
+
+
+def load(folder: Path) -> Checkpoint | None:
+    """The checkpoint saved in ``folder``; ``None`` if there is none.
+
+    Raises :class:`Unreadable` for a file that cannot be read: that costs the epochs it held,
+    never the study, and the caller says so.
+    """
+    path = folder / CHECKPOINT
+    if not path.exists():
+        return None
+    try:
+        with np.load(path) as data:
+            n_w, n_o = int(data["n_weights"]), int(data["n_optimizer"])
+            checkpoint = Checkpoint(
+                epoch=int(data["epoch"]),
+                weights=[data[f"w{i}"] for i in range(n_w)],
+                optimizer=[data[f"o{i}"] for i in range(n_o)],
+            )
+    except Exception as exc:
+        raise Unreadable(f"{path} is unreadable ({type(exc).__name__}: {exc})") from None
+    history = read_state(folder).get("history", [])
+    checkpoint.history = [h for h in history if h.get("epoch", 0) <= checkpoint.epoch]
+    return checkpoint

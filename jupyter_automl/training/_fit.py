@@ -1,0 +1,324 @@
+"""Keras instrumentation: inside a trial, ``keras.Model.fit`` reports, prunes, checkpoints,
+stops early and resumes, without the user asking and keeping the user's own callbacks.
+
+``install()`` wraps ``keras.Model.fit`` once per process. Outside a trial the wrapper calls the
+original at once; inside one, the trial's :class:`TrialFit` (a context variable, so a background
+thread's trial is its own) adds one callback and adjusts the call.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._utils.noise import is_noise
+from ..engine._values import is_number
+from ..errors import MetricError, TrialValueError
+from . import _checkpoint as checkpoint
+
+if TYPE_CHECKING:
+    import optuna
+
+CHECK_STEPS = 3  # batches per epoch in --check mode
+
+
+class StopRequested(KeyboardInterrupt):
+    """Stop was pressed: the trial ends like an interrupt, checkpointed and queued for retry."""
+
+
+@dataclass
+class FitSettings:
+    metric: str | None  # the first objective's metric; None picks val_loss, else loss
+    direction: str = "minimize"
+    report: bool = True  # intermediate values, for pruners and learning curves (one objective)
+    prune: bool = True
+    early_stopping: int | None = None
+    check: bool = False
+    cell_supplies_value: bool = False  # the cell returns its value: a missing metric may be there
+    # further objectives (metric, direction): the best epoch follows the first one in the logs
+    others: tuple[tuple[str, str], ...] = ()
+    # one of the other kernels of a multi-worker trial: it trains in step with the chief, which
+    # alone reports, checkpoints and decides (see ``agree``)
+    follower: bool = False
+
+
+CONTINUE, PRUNE, STOP = 0, 1, 2  # what the chief decided at the end of an epoch
+
+
+class TrialFit:
+    """The Keras side of one trial: its epochs, best epoch, checkpoints and resume point."""
+
+    def __init__(self, trial: optuna.Trial, folder: Path, settings: FitSettings,
+                 resume: checkpoint.Checkpoint | None = None,
+                 on_epoch: Callable[[TrialFit], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None,
+                 agree: Callable[[int], int] | None = None) -> None:
+        self.trial = trial
+        self.folder = folder
+        self.settings = settings
+        self.resume = resume
+        self.on_epoch = on_epoch
+        self.should_stop = should_stop
+        self.agree = agree  # multi-worker: every kernel learns the chief's decision
+        self.writer = checkpoint.CheckpointWriter(folder)
+        self.history: list[dict[str, float]] = list(resume.history) if resume else []
+        self.model: Any = None
+        self.metric = settings.metric
+        self.direction = settings.direction
+        self.best_value: float | None = None
+        self.best_epoch: int | None = None
+        self.best_weights: list[Any] | None = None
+        self.since_best = 0
+        self.offset = 0  # epochs of earlier fit() calls in this trial
+        self.epochs_planned = 0
+        self.resumed_at: int | None = None
+        self.peak_mb: float | None = None
+        if self.history and self.metric is None:
+            self.metric = _default_metric(self.history[0])
+        for logs in self.history:
+            self._track_best(logs, None)
+        if resume is not None and self.best_epoch == resume.epoch:
+            self.best_weights = resume.weights
+
+    # -- the wrapped call ----------------------------------------------------------------------
+    def fit(self, original: Callable[..., Any], model: Any, args: tuple[Any, ...],
+            kwargs: dict[str, Any]) -> Any:
+        call = inspect.signature(original).bind(model, *args, **kwargs)
+        call.apply_defaults()
+        a = call.arguments
+        user_callbacks = a.get("callbacks") or []
+        a["callbacks"] = [*_as_list(user_callbacks), _callback_class()(self)]
+        if "verbose" not in kwargs and len(args) < 5:
+            a["verbose"] = 0
+        if self.settings.check:
+            a["epochs"] = int(a.get("initial_epoch") or 0) + 1
+            a["steps_per_epoch"] = min(a.get("steps_per_epoch") or CHECK_STEPS, CHECK_STEPS)
+            if a.get("validation_data") is not None or a.get("validation_split"):
+                a["validation_steps"] = 1
+        self.model = model
+        self.epochs_planned = self.offset + int(a["epochs"]) - int(a.get("initial_epoch") or 0)
+        try:
+            return original(*call.args, **call.kwargs)
+        finally:
+            model._initial_epoch = None
+            self.offset = len(self.history)
+            self.writer.wait()
+
+    # -- callback events -------------------------------------------------------------------------
+    def train_begin(self, model: Any) -> None:
+        resume, self.resume = self.resume, None  # only the trial's first fit() resumes
+        if resume is None or resume.epoch == 0:
+            return
+        try:
+            model.set_weights(resume.weights)
+            variables = getattr(model.optimizer, "variables", [])
+            if len(variables) == len(resume.optimizer):
+                for variable, value in zip(variables, resume.optimizer):
+                    variable.assign(value)
+        except (ValueError, TypeError) as exc:
+            print(f"jupyter-automl: trial {self.trial.number} could not restore its checkpoint "
+                  f"({exc}); training from epoch 0")
+            self.history.clear()
+            return
+        model._initial_epoch = resume.epoch
+        self.resumed_at = resume.epoch
+        self.offset = 0
+
+    def epoch_end(self, model: Any, epoch: int, raw_logs: dict[str, Any]) -> None:
+        logs = {k: float(v) for k, v in raw_logs.items() if is_number(v)}
+        step = self.offset + epoch + 1
+        logs["epoch"] = step
+        self.history.append(logs)
+        value = self._value_of(logs)
+        if self.settings.follower:
+            self._track_best(logs, None)
+            self._decide(CONTINUE, step, value)
+        else:
+            self._lead(model, step, logs, value)
+        patience = self.settings.early_stopping
+        if patience is not None and self.since_best >= patience:
+            model.stop_training = True
+
+    def _lead(self, model: Any, step: int, logs: dict[str, float], value: float | None) -> None:
+        """Report, checkpoint, and decide whether the trial goes on."""
+        weights = model.get_weights()
+        self._track_best(logs, weights)
+        if value is not None and self.settings.report:
+            self.trial.report(value, step)
+            if self.settings.prune and self.trial.should_prune():
+                self._decide(PRUNE, step, value)
+        self.peak_mb = max(self.peak_mb or 0.0, rss_mb())
+        optimizer = [v.numpy() for v in getattr(model.optimizer, "variables", [])]
+        self.writer.save(step, weights, optimizer, self.state())
+        if self.on_epoch is not None:
+            self.on_epoch(self)
+        stop = self.should_stop is not None and self.should_stop()
+        if stop:
+            self.writer.wait()  # the epoch is on disk before the trial gives up
+        self._decide(STOP if stop else CONTINUE, step, value)
+
+    def _decide(self, decision: int, step: int, value: float | None) -> None:
+        """Act on ``decision``, once every kernel of the trial knows it (see ``agree``)."""
+        if self.agree is not None:
+            decision = self.agree(decision)
+        if decision == PRUNE:
+            import optuna
+
+            shown = "" if value is None else f": {self.metric}={value:.4g}"
+            raise optuna.TrialPruned(f"pruned at epoch {step}{shown}")
+        if decision == STOP:
+            raise StopRequested(f"stopped after epoch {step}")
+
+    # -- results ---------------------------------------------------------------------------------
+    @property
+    def best_logs(self) -> dict[str, float]:
+        if self.best_epoch is None:
+            return self.history[-1] if self.history else {}
+        return next(h for h in self.history if h["epoch"] == self.best_epoch)
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.history)
+
+    def state(self) -> dict[str, Any]:
+        return {"trial": self.trial.number, "history": self.history, "metric": self.metric,
+                "best_epoch": self.best_epoch, "best_value": self.best_value,
+                "epochs_planned": self.epochs_planned, "resumed_at": self.resumed_at,
+                "peak_mb": self.peak_mb}
+
+    def _value_of(self, logs: dict[str, float]) -> float | None:
+        if self.metric is None:
+            self.metric = _default_metric(logs)
+        value = logs.get(self.metric)
+        if value is None and self.settings.cell_supplies_value:
+            # e.g. --minimize params (returned by the cell) --maximize val_accuracy (logged)
+            logged = [(m, d) for m, d in self.settings.others if m in logs]
+            if not logged:
+                return None
+            (self.metric, self.direction), value = logged[0], logs[logged[0][0]]
+        if value is None:
+            available = ", ".join(k for k in logs if k != "epoch")
+            raise MetricError(f"metric {self.metric!r} is not in the training logs; they have: "
+                              f"{available}. Pass one of those to --maximize/--minimize (val_* "
+                              "needs validation_data or validation_split)")
+        if not math.isfinite(value):
+            raise TrialValueError(f"{self.metric} became {value} at epoch {logs['epoch']:.0f}")
+        return value
+
+    def _track_best(self, logs: dict[str, float], weights: list[Any] | None) -> None:
+        value = logs.get(self.metric) if self.metric else None
+        if value is None:
+            return
+        better = (self.best_value is None or (value > self.best_value
+                  if self.direction == "maximize" else value < self.best_value))
+        if better:
+            self.best_value, self.best_epoch = value, int(logs["epoch"])
+            self.best_weights = weights
+            self.since_best = 0
+        else:
+            self.since_best += 1
+
+
+_current: contextvars.ContextVar[TrialFit | None] = contextvars.ContextVar(
+    "jupyter_automl_fit", default=None
+)
+
+
+def bind(fit: TrialFit | None) -> contextvars.Token[TrialFit | None]:
+    return _current.set(fit)
+
+
+def unbind(token: contextvars.Token[TrialFit | None]) -> None:
+    _current.reset(token)
+
+
+def import_keras() -> Any:
+    """``import keras``, without TensorFlow's start-up chatter on stderr (other lines stay)."""
+    if "keras" in sys.modules:
+        return sys.modules["keras"]
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import keras
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [line for line in captured.read().decode(errors="replace").splitlines()
+                    if not is_noise(line)]
+            if kept:
+                print("\n".join(kept), file=sys.stderr)
+    return keras
+
+
+def install() -> None:
+    """Wrap ``keras.Model.fit`` (once per process). Imports keras: call only when it is used."""
+    keras = import_keras()
+
+    if getattr(keras.Model.fit, "_jupyter_automl", False):
+        return
+    original = keras.Model.fit
+
+    @functools.wraps(original)
+    def fit(self: Any, *args: Any, **kwargs: Any) -> Any:
+        trial_fit = _current.get()
+        if trial_fit is None:
+            return original(self, *args, **kwargs)
+        return trial_fit.fit(original, self, args, kwargs)
+
+    fit._jupyter_automl = True  # type: ignore[attr-defined]
+    keras.Model.fit = fit
+
+
+def fresh_session() -> None:
+    """Drop Keras's global state from earlier trials (layer names, graphs, kernel caches), as
+    KerasTuner does before each trial: memory and the time a trial takes stay flat over a long
+    study. Without the full garbage collection Keras adds to it: with TensorFlow loaded that
+    takes 200-300 ms, a lot for a short trial; Python's own collector frees the old models."""
+    sys.modules["keras"].backend.clear_session(free_memory=False)
+
+
+@functools.cache
+def _callback_class() -> type:
+    import keras
+
+    class AutomlCallback(keras.callbacks.Callback):
+        """Forwards Keras events to the trial's :class:`TrialFit`."""
+
+        def __init__(self, trial_fit: TrialFit) -> None:
+            super().__init__()
+            self.trial_fit = trial_fit
+
+        def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+            self.trial_fit.train_begin(self.model)
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            self.trial_fit.epoch_end(self.model, epoch, logs or {})
+
+    return AutomlCallback
+
+
+def rss_mb() -> float:
+    """This process's resident memory in MB (sampled: the peak between samples is missed)."""
+    import psutil  # a dependency of ipykernel
+
+    return float(psutil.Process().memory_info().rss) / 2**20
+
+
+def _default_metric(logs: dict[str, float]) -> str:
+    return "val_loss" if "val_loss" in logs else "loss"
+
+
+def _as_list(callbacks: Any) -> list[Any]:
+    return list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
+

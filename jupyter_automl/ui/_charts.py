@@ -1,0 +1,185 @@
+"""Plotly figures of a :class:`~.model.StudyModel`.
+
+Every chart is built once with a fixed set of traces (``make_*``) and refreshed by assigning
+new data to those traces (``fill_*``), so the same code draws a static ``go.Figure`` for a
+saved notebook and updates a live ``FigureWidget`` in place. Many trials share one trace
+(lines separated by gaps), so a chart of 1000 trials is still a handful of traces.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ._model import Series, StudyModel
+
+CURVES = ("complete", "pruned", "running", "failed", "selected")
+_CURVE_STATE = {"complete": "COMPLETE", "pruned": "PRUNED", "running": "RUNNING",
+                "failed": "FAIL"}
+_STYLE = {
+    "complete": {"color": "rgba(31,119,180,0.55)", "width": 1.5},
+    "pruned": {"color": "rgba(150,150,150,0.45)", "width": 1, "dash": "dot"},
+    "running": {"color": "rgba(255,127,14,0.9)", "width": 2},
+    "failed": {"color": "rgba(214,39,40,0.35)", "width": 1, "dash": "dash"},
+    "selected": {"color": "crimson", "width": 4},
+}
+
+
+def _go() -> Any:
+    import plotly.graph_objects as go  # plotly loads with the first chart, never at %load_ext
+
+    return go
+
+
+def _layout(title: str, x: str, y: str, **extra: Any) -> dict[str, Any]:
+    # No width: with autosize a chart is drawn at the width of its grid cell.
+    return {"title": {"text": title, "font": {"size": 14}}, "xaxis": {"title": {"text": x}},
+            "yaxis": {"title": {"text": y}}, "autosize": True, "height": 320,
+            "margin": {"l": 60, "r": 20, "t": 40, "b": 45}, "template": "plotly_white",
+            "showlegend": True, **extra}
+
+
+def _whole_ticks(fig: Any, series: Series) -> None:
+    """Epochs and trial numbers are whole: a tick per step, or per a round few steps."""
+    finite = series.x[~np.isnan(series.x)]
+    largest = float(finite.max()) if len(finite) else 1.0
+    fig.layout.xaxis.dtick = max(1, math.ceil(largest / 10))
+
+
+def _assign(trace: Any, series: Series) -> None:
+    trace.x, trace.y, trace.customdata = series.x, series.y, series.trial
+
+
+# -- learning curves ---------------------------------------------------------------------------
+def make_curves(model: StudyModel, figure_class: Any = None) -> Any:
+    go = _go()
+    fig = (figure_class or go.Figure)(layout=_layout(
+        "Learning curves", "epoch", model.metrics[0], legend={"orientation": "h", "y": -0.25}))
+    for name in CURVES:
+        fig.add_scatter(name=name, mode="lines", line=_STYLE[name], connectgaps=False,
+                        hovertemplate="trial %{customdata}<br>epoch %{x}: %{y:.4g}"
+                                      "<extra></extra>")
+    fill_curves(fig, model)
+    return fig
+
+
+def fill_curves(fig: Any, model: StudyModel) -> None:
+    groups = model.curves()
+    for trace in fig.data:
+        series = model.selected_curve() if trace.name == "selected" \
+            else groups[_CURVE_STATE[trace.name]]
+        _assign(trace, series)
+    _whole_ticks(fig, groups["COMPLETE"] if len(groups["COMPLETE"]) else groups["RUNNING"])
+
+
+# -- history -----------------------------------------------------------------------------------
+def make_history(model: StudyModel, figure_class: Any = None) -> Any:
+    go = _go()
+    fig = (figure_class or go.Figure)(layout=_layout(
+        "Optimization history", "trial", model.metrics[0]))
+    fig.add_scatter(name="trial value", mode="markers", marker={"color": "#1f77b4", "size": 7},
+                    hovertemplate="trial %{customdata}: %{y:.4g}<extra></extra>")
+    fig.add_scatter(name="best so far", mode="lines", line={"shape": "hv", "color": "#2ca02c"},
+                    hoverinfo="skip")
+    _add_selected_marker(fig)
+    fill_history(fig, model)
+    return fig
+
+
+def fill_history(fig: Any, model: StudyModel) -> None:
+    values, best = model.history()
+    _whole_ticks(fig, values)
+    _assign(fig.data[0], values)
+    _assign(fig.data[1], best)
+    _assign(fig.data[2], _selected_point(model, values))
+
+
+def _add_selected_marker(fig: Any) -> None:
+    """The last trace of a per-trial chart: a ring around the selected trial's point."""
+    fig.add_scatter(name="selected", mode="markers", hoverinfo="skip",
+                    marker={"color": "crimson", "size": 14, "symbol": "circle-open",
+                            "line": {"width": 3}})
+
+
+def _selected_point(model: StudyModel, series: Series) -> Series:
+    picked = Series()
+    if model.selected is not None:
+        rows = series.trial == model.selected
+        picked.add(model.selected, list(zip(series.x[rows], series.y[rows])), gap=False)
+    return picked
+
+
+# -- parallel coordinates ------------------------------------------------------------------------
+def make_parallel(model: StudyModel, figure_class: Any = None) -> Any:
+    go = _go()
+    layout = _layout("Parameters of complete trials", "", "")
+    layout.update(margin={"l": 60, "r": 60, "t": 80, "b": 30}, showlegend=False)
+    fig = (figure_class or go.Figure)(layout=layout)
+    fig.add_parcoords(line={"colorscale": "Viridis", "showscale": True})
+    fill_parallel(fig, model)
+    return fig
+
+
+def fill_parallel(fig: Any, model: StudyModel) -> None:
+    dims, color = model.parallel()
+    trace = fig.data[0]
+    trace.dimensions = dims
+    trace.line.color = color
+    trace.line.reversescale = model.directions[0] == "minimize"
+
+
+# -- importance --------------------------------------------------------------------------------
+def make_importance(importances: dict[str, float], figure_class: Any = None) -> Any:
+    go = _go()
+    layout = _layout("Parameter importance", "importance", "")
+    layout.update(showlegend=False)
+    fig = (figure_class or go.Figure)(layout=layout)
+    fig.add_bar(orientation="h", marker={"color": "#9467bd"})
+    fill_importance(fig, importances)
+    return fig
+
+
+def fill_importance(fig: Any, importances: dict[str, float]) -> None:
+    ordered = sorted(importances.items(), key=lambda kv: kv[1])
+    fig.data[0].x = [v for _, v in ordered]
+    fig.data[0].y = [k for k, _ in ordered]
+
+
+# -- Pareto front ------------------------------------------------------------------------------
+def make_pareto(model: StudyModel, figure_class: Any = None) -> Any:
+    go = _go()
+    fig = (figure_class or go.Figure)(layout=_layout(
+        "Pareto front", model.metrics[0], model.metrics[1]))
+    fig.add_scatter(name="trials", mode="markers", marker={"color": "#bbbbbb", "size": 7},
+                    hovertemplate="trial %{customdata}: (%{x:.4g}, %{y:.4g})<extra></extra>")
+    fig.add_scatter(name="Pareto front", mode="lines+markers", line={"color": "#d62728"},
+                    marker={"size": 9},
+                    hovertemplate="trial %{customdata}: (%{x:.4g}, %{y:.4g})<extra></extra>")
+    _add_selected_marker(fig)
+    fill_pareto(fig, model)
+    return fig
+
+
+def fill_pareto(fig: Any, model: StudyModel) -> None:
+    everything, front = model.pareto()
+    _assign(fig.data[0], everything)
+    _assign(fig.data[1], front)
+    _assign(fig.data[2], _selected_point(model, everything))
+
+
+def importances(study: Any) -> dict[str, float]:
+    """Parameter importances of ``study``'s first objective; empty when it cannot tell yet."""
+    import warnings
+
+    import optuna
+
+    try:
+        with warnings.catch_warnings():  # "too few trials": the chart fills in as they come
+            warnings.simplefilter("ignore")
+            return optuna.importance.get_param_importances(
+                study, evaluator=optuna.importance.PedAnovaImportanceEvaluator(),
+                target=(lambda t: t.values[0]) if len(study.directions) > 1 else None)
+    except (ValueError, RuntimeError, ZeroDivisionError):
+        return {}

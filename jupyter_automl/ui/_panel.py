@@ -1,0 +1,234 @@
+"""The live study panel: progress, best trial, charts and the trial table under the cell.
+
+A :class:`StudyPanel` is a runner listener. Events only update the in-memory model; the widgets
+are refreshed at most every ``interval`` seconds (and once at the end), inside
+``hold_sync``/``batch_update`` so one refresh is a few messages whatever the study's size.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .._utils.duration import format_duration
+from ..engine._events import Listener, Outcome
+from ..training._fit import rss_mb
+from . import _charts as charts
+from ._model import StudyModel
+from ._table import TrialTable
+
+if TYPE_CHECKING:
+    import optuna
+
+    from ..engine._runner import StudyRunner
+    from ..training._fit import TrialFit
+
+INTERVAL = 0.5  # seconds between two refreshes of the widgets
+IMPORTANCE_EVERY = 10  # finished trials between two recomputations of the importances
+
+
+class StudyPanel(Listener):
+    title = "the live panel"
+
+    def __init__(self, interval: float = INTERVAL, display: bool = True) -> None:
+        self.interval = interval
+        self.display = display
+        self.model: StudyModel | None = None
+        self.root: Any = None
+        self.on_stop: Callable[[], None] | None = None
+        self.on_resume: Callable[[], None] | None = None
+        self._last = 0.0
+        self._trials_dirty = True
+        self._importance_at = -IMPORTANCE_EVERY
+        self._study: Any = None
+
+    # -- listener events -------------------------------------------------------------------------
+    def study_started(self, runner: StudyRunner) -> None:
+        prepared = runner.prepared
+        model = StudyModel(runner.name, [o.metric for o in prepared.objectives],
+                           list(prepared.options.directions), runner.total)
+        for trial in runner.study.get_trials(deepcopy=False):
+            model.add_frozen(trial)
+        self._study = runner.study
+        if self.root is None:
+            self.attach(model)
+        else:  # Resume: the same widgets show the new run
+            self.model = model
+            self._trials_dirty = True
+            self.refresh(force=True)
+
+    def trial_started(self, runner: StudyRunner, trial: optuna.Trial) -> None:
+        self._need().start(trial.number)
+        self._trials_dirty = True
+        self.refresh()
+
+    def epoch_ended(self, runner: StudyRunner, fit: TrialFit) -> None:
+        record = self._need().start(fit.trial.number, fit.trial.params)
+        if len(record.curve) + 1 == len(fit.history):  # one more epoch
+            logs = fit.history[-1]
+            if fit.metric in logs:
+                record.curve.append((int(logs["epoch"]), logs[fit.metric]))
+        else:  # a resumed trial: its earlier epochs came from the checkpoint
+            record.curve = [(int(h["epoch"]), h[fit.metric]) for h in fit.history
+                            if fit.metric in h]
+        record.peak_mb = fit.peak_mb
+        self.refresh()
+
+    def trial_finished(self, runner: StudyRunner, trial: optuna.Trial, outcome: Outcome) -> None:
+        fit, extra = outcome.fit, outcome.extra  # extra: what a worker kernel reported
+        peak = extra.get("peak_mb") or (fit.peak_mb if fit is not None and fit.peak_mb
+                                        else rss_mb())
+        error = outcome.error.strip().splitlines()[-1] if outcome.error else None
+        model = self._need()
+        model.finish(trial.number, outcome.state, outcome.values, trial.params,
+                     outcome.duration, peak, error)
+        record = model.records[trial.number]
+        if "kernel" in extra:
+            record.kernel = extra["kernel"]
+            record.curve = [(int(e), float(v)) for e, v in extra.get("curve", [])]
+        self._trials_dirty = True
+        self.refresh()
+
+    def study_finished(self, runner: StudyRunner, reason: str) -> None:
+        self._need().status = reason
+        self._trials_dirty = True
+        self.refresh(force=True)
+
+    # -- widgets -------------------------------------------------------------------------------
+    def attach(self, model: StudyModel, study: Any = None) -> None:
+        """Build the widgets for ``model`` (and show them, unless ``display=False``)."""
+        import ipywidgets as w
+        import plotly.graph_objects as go
+
+        self.model = model
+        self._study = study or self._study
+        self.header = w.HTML().add_class("automl-progress")
+        self.best = w.HTML().add_class("automl-best")
+        self.table = TrialTable(layout=w.Layout(max_height="320px", overflow="auto"))
+        self.table.add_class("automl-table")
+        self.table.observe(lambda change: self.select(change["new"]), names="selected")
+        self.figures: dict[str, Any] = {
+            "curves": charts.make_curves(model, go.FigureWidget),
+            "history": charts.make_pareto(model, go.FigureWidget) if model.multi
+            else charts.make_history(model, go.FigureWidget),
+            "parallel": charts.make_parallel(model, go.FigureWidget),
+            "importance": charts.make_importance({}, go.FigureWidget),
+        }
+        for name, fig in self.figures.items():
+            fig.add_class(f"automl-{name}")
+            for trace in fig.data:
+                if getattr(trace, "mode", None) is not None:
+                    trace.on_click(self._clicked)
+        self.stop_button = w.Button(description="Stop", icon="stop", button_style="warning",
+                                    layout=w.Layout(display="none"))
+        self.resume_button = w.Button(description="Resume", icon="play", button_style="success",
+                                      layout=w.Layout(display="none"))
+        self.stop_button.on_click(lambda _: self.on_stop and self.on_stop())
+        self.resume_button.on_click(lambda _: self.on_resume and self.on_resume())
+        grid = w.GridBox(list(self.figures.values()),
+                         layout=w.Layout(grid_template_columns="repeat(2, minmax(0, 1fr))"))
+        self.root = w.VBox([w.HBox([self.header, self.stop_button, self.resume_button]),
+                            self.best, grid, self.table]).add_class("automl-panel")
+        self._last = time.monotonic()  # the charts were just drawn: only the text is due
+        self._trials_dirty = False
+        self._fill_text(model)
+        if self.display:
+            from IPython.display import display
+
+            display(self.root)
+
+    def set_controls(self, on_stop: Callable[[], None] | None,
+                     on_resume: Callable[[], None] | None) -> None:
+        """Show Stop/Resume (background studies); ``None`` hides a button."""
+        self.on_stop, self.on_resume = on_stop, on_resume
+        if self.root is not None:
+            self._controls()
+
+    def refresh(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.root is None or (not force and now - self._last < self.interval):
+            return
+        self._last = now
+        model = self._need()
+        with self.figures["curves"].batch_update():
+            charts.fill_curves(self.figures["curves"], model)
+        if self._trials_dirty:
+            self._trials_dirty = False
+            self._fill_trial_charts(model, force)
+            self._fill_text(model)
+        else:
+            self.header.value = self._header_html(model)
+
+    def _fill_text(self, model: StudyModel) -> None:
+        self.header.value = self._header_html(model)
+        self.best.value = self._best_html(model)
+        self.table.set_rows(model.columns, model.table_rows())
+        self._controls()
+
+    def _fill_trial_charts(self, model: StudyModel, force: bool) -> None:
+        history = self.figures["history"]
+        with history.batch_update():
+            (charts.fill_pareto if model.multi else charts.fill_history)(history, model)
+        with self.figures["parallel"].batch_update():
+            charts.fill_parallel(self.figures["parallel"], model)
+        due = model.done - self._importance_at >= IMPORTANCE_EVERY
+        if self._study is not None and (due or (force and model.status != "running")):
+            self._importance_at = model.done
+            with self.figures["importance"].batch_update():
+                charts.fill_importance(self.figures["importance"], charts.importances(self._study))
+
+    # -- selection -----------------------------------------------------------------------------
+    def select(self, number: int | None) -> None:
+        """Highlight trial ``number`` in every chart and the table (-1 or None: nothing)."""
+        model = self._need()
+        model.selected = None if number is None or number < 0 else number
+        self.table.selected = -1 if model.selected is None else model.selected
+        with self.figures["curves"].batch_update():
+            charts.fill_curves(self.figures["curves"], model)
+        history = self.figures["history"]
+        with history.batch_update():
+            (charts.fill_pareto if model.multi else charts.fill_history)(history, model)
+
+    def _clicked(self, trace: Any, points: Any, _selector: Any) -> None:
+        for index in points.point_inds:
+            number = trace.customdata[index] if trace.customdata is not None else None
+            if number is not None and not math.isnan(number):
+                self.select(int(number))
+                return
+
+    # -- text ----------------------------------------------------------------------------------
+    def _controls(self) -> None:
+        running = self._need().status == "running"
+        self.stop_button.layout.display = "" if self.on_stop and running else "none"
+        self.resume_button.layout.display = "" if self.on_resume and not running else "none"
+
+    @staticmethod
+    def _header_html(model: StudyModel) -> str:
+        parts = [f"<b>{html.escape(model.name)}</b>: {model.done}/{model.total} trials",
+                 f"{model.count('RUNNING')} running", f"{model.count('PRUNED')} pruned",
+                 f"{model.count('FAIL')} failed", f"elapsed {format_duration(model.elapsed)}"]
+        if model.eta is not None:
+            parts.append(f"ETA {format_duration(model.eta)}")
+        if model.status != "running":
+            parts.append(html.escape(model.status))
+        return " &middot; ".join(parts)
+
+    @staticmethod
+    def _best_html(model: StudyModel) -> str:
+        front = model.front
+        if not front:
+            return "no complete trial yet"
+        if model.multi:
+            return f"Pareto front: trials {', '.join(str(r.number) for r in front)}"
+        best = front[0]
+        params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                           for k, v in best.params.items())
+        return (f"best {html.escape(model.metrics[0])} <b>{best.values[0]:.6g}</b> "  # type: ignore[index]
+                f"(trial {best.number}): {html.escape(params)}")
+
+    def _need(self) -> StudyModel:
+        assert self.model is not None, "the panel has no study yet"
+        return self.model

@@ -1,0 +1,99 @@
+"""One progress line updated in place: trials done/total, running epoch, best value, ETA.
+
+In a Jupyter kernel the line is a display updated by id (so papermill keeps only its last
+state); in a terminal it is rewritten with a carriage return.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from .._utils.duration import format_duration
+from ..engine._events import Listener, Outcome
+from ._display import in_kernel
+
+if TYPE_CHECKING:
+    import optuna
+
+    from ..engine._runner import StudyRunner
+    from ..training._fit import TrialFit
+
+THROTTLE = 0.5  # seconds between two redraws caused by epochs
+
+
+class ProgressLine(Listener):
+    title = "the progress line"
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream
+        self._handle: Any = None
+        self._last = 0.0
+        self._epoch = ""
+        self._text = ""
+
+    def study_started(self, runner: StudyRunner) -> None:
+        self._handle = _display_handle() if self.stream is None else None
+        self._draw(runner, force=True)
+
+    def trial_started(self, runner: StudyRunner, trial: optuna.Trial) -> None:
+        self._epoch = f" | trial {trial.number} running"
+        self._draw(runner)
+
+    def epoch_ended(self, runner: StudyRunner, fit: TrialFit) -> None:
+        self._epoch = f" | trial {fit.trial.number} epoch {fit.epochs_run}/{fit.epochs_planned}"
+        self._draw(runner)
+
+    def trial_finished(self, runner: StudyRunner, trial: optuna.Trial,
+                       outcome: Outcome) -> None:
+        self._epoch = ""
+        self._draw(runner)
+
+    def study_finished(self, runner: StudyRunner, reason: str) -> None:
+        self._draw(runner, force=True)
+        if self._handle is None:
+            self._write("\n")
+
+    def _draw(self, runner: StudyRunner, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < THROTTLE:
+            return
+        self._last = now
+        text = line(runner) + self._epoch
+        if text == self._text:
+            return
+        self._text = text
+        if self._handle is not None:
+            self._handle.update({"text/plain": text}, raw=True)
+        else:
+            self._write("\r" + text.ljust(100))
+
+    def _write(self, text: str) -> None:
+        stream = self.stream or sys.stdout
+        stream.write(text)
+        stream.flush()
+
+
+def line(runner: StudyRunner) -> str:
+    """``digits: 7/20 trials (1 pruned, 0 failed) | best 0.9722 | 1m02s, ETA 2m10s``."""
+    c = runner.counts
+    done = c["COMPLETE"] + c["PRUNED"]
+    parts = [f"{runner.name}: {done}/{runner.total} trials"]
+    if c["PRUNED"] or c["FAIL"]:
+        parts[0] += f" ({c['PRUNED']} pruned, {c['FAIL']} failed)"
+    if runner.best_text:
+        parts.append(runner.best_text)
+    elapsed = runner.elapsed
+    eta = runner.eta
+    parts.append(format_duration(elapsed) + (f", ETA {format_duration(eta)}" if eta else ""))
+    return " | ".join(parts)
+
+
+def _display_handle() -> Any:
+    """A display handle when running in a Jupyter kernel, else None (terminal)."""
+    if not in_kernel():
+        return None
+    from IPython.display import display
+
+    return display({"text/plain": ""}, raw=True, display_id=True)

@@ -1,0 +1,56 @@
+"""Static output for saved notebooks: the final charts and the trial table, no widget state.
+
+Each chart is displayed as Plotly's JSON (rendered by JupyterLab and VS Code) with an HTML
+fallback (plotly.js from its CDN) for readers without the Plotly renderer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..engine._events import Listener
+from . import _charts as charts
+from ._model import StudyModel
+from ._table import table_html
+
+if TYPE_CHECKING:
+    from ..engine._runner import StudyRunner
+
+
+class StaticReport(Listener):
+    """Shows the study's figures and table once, when the run ends."""
+
+    title = "the static report"
+
+    def study_finished(self, runner: StudyRunner, reason: str) -> None:
+        from ..results._result import AutomlResult
+
+        result = AutomlResult(runner.paths, runner.prepared.url, study=runner.study)
+        show(StudyModel.from_result(result), runner.study)
+
+
+def figures(model: StudyModel, study: Any) -> list[Any]:
+    figs = [charts.make_curves(model),
+            charts.make_pareto(model) if model.multi else charts.make_history(model),
+            charts.make_parallel(model)]
+    importances = charts.importances(study)
+    if importances:
+        figs.append(charts.make_importance(importances))
+    return figs
+
+
+def show(model: StudyModel, study: Any) -> None:
+    from IPython.display import HTML, display
+
+    for fig in figures(model, study):
+        display(bundle(fig), raw=True)
+    display(HTML(table_html(model.columns, model.table_rows())))
+
+
+def bundle(fig: Any) -> dict[str, Any]:
+    title = fig.layout.title.text or "chart"
+    return {
+        "application/vnd.plotly.v1+json": fig.to_plotly_json(),
+        "text/html": fig.to_html(full_html=False, include_plotlyjs="cdn"),
+        "text/plain": f"<{title}: {len(fig.data)} traces>",
+    }

@@ -1,0 +1,192 @@
+"""``--strategy multi-worker``: each trial runs across all the pool's local kernels at once,
+under MultiWorkerMirroredStrategy, for models that outgrow one device.
+
+Kernel 0 is the chief: it runs the trial as a pool worker would (draws the parameters, reports,
+checkpoints, saves the model). The others follow: their ``hp`` calls take the chief's values
+from the study, and at each epoch's end they learn the chief's decision (go on, prune, stop)
+in a collective op (:func:`.strategy.agree`). The kernels find each other through the
+``TF_CONFIG`` the driver gives each one: loopback ports, a fresh set each time the cluster
+starts. A kernel that dies takes the whole cluster with it (the others would wait for it in
+their next collective op): the trial is retried from its checkpoint on a restarted cluster.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from typing import TYPE_CHECKING, Any
+
+from ..engine._recovery import RunnerLock
+from ._pool import PoolRunner
+from .kernels import SetupError, WorkerDied, WorkerKernel
+
+if TYPE_CHECKING:
+    import optuna
+
+    from ..engine._events import Outcome
+
+FOLLOW_GRACE = 60.0  # seconds one side of a trial may run on once the other side has ended
+
+
+class ClusterRunner(PoolRunner):
+    restart_text = "restarting the kernels of the cluster"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._envs = [dict(k.env) for k in self.kernels]
+        self.label = f"{len(self.kernels)} kernels (multi-worker)"
+        self._stale = False  # a follower hung: restart the cluster before the next trial
+
+    def _threads(self, lock: RunnerLock) -> list[threading.Thread]:
+        return [threading.Thread(target=self._work_cluster, args=(lock,),
+                                 name="automl-cluster", daemon=True)]
+
+    def _work_cluster(self, lock: RunnerLock) -> None:
+        try:
+            self._start_cluster()
+            while (trial := self._next_trial(lock)) is not None:
+                try:
+                    outcome = self._run_across(trial)
+                except WorkerDied as exc:
+                    self._lost(trial, self.kernels[0], exc, lock)
+                    if self.stop_event.is_set():
+                        return
+                    self._start_cluster()
+                    continue
+                self._finished(trial, outcome, lock)
+        except BaseException as exc:
+            self._stop_with(exc)
+
+    def _first_steps(self) -> list[str]:
+        # MultiWorkerMirroredStrategy must exist before TensorFlow runs any op (setup cells do)
+        return ["import jupyter_automl.training._strategy as __automl_strategy\n"
+                "__automl_strategy.make('multi-worker')"]
+
+    def _start_cluster(self) -> None:
+        """(Re)start every kernel with its TF_CONFIG, all at once: a strategy waits for its
+        peers."""
+        self._shutdown()
+        self._stale = False
+        ports = free_ports(len(self.kernels))
+        workers = [f"127.0.0.1:{p}" for p in ports]
+        print(f"warning: --strategy multi-worker: TensorFlow's servers for this cluster listen "
+              f"on ports {', '.join(map(str, ports))} of every network interface of this "
+              "machine, without authentication (TensorFlow offers neither a bind address nor "
+              "credentials; the kernels reach each other over 127.0.0.1). While a trial runs, "
+              "anyone who can reach those ports can read and inject the tensors it exchanges: "
+              "run multi-worker studies where other hosts cannot reach this machine's ports.",
+              file=sys.stderr)
+        for index, kernel in enumerate(self.kernels):
+            task = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+            kernel.env = {**self._envs[index], "TF_CONFIG": json.dumps(task)}
+        errors: list[BaseException] = []
+
+        def prepare(kernel: WorkerKernel, index: int) -> None:
+            try:
+                self._prepare_worker(kernel, index)
+            except BaseException as exc:
+                errors.append(exc)
+
+        run_all([(prepare, (k, i)) for i, k in enumerate(self.kernels)])
+        if errors:
+            raise next((e for e in errors if isinstance(e, SetupError)), errors[0])
+
+    def _run_across(self, trial: optuna.Trial) -> Outcome:
+        """Run ``trial`` on the chief and every follower; the chief's outcome is the trial's."""
+        chief, followers = self.kernels[0], self.kernels[1:]
+        if self._stale:
+            self._start_cluster()
+        ended: dict[str, Any] = {}  # kernel label -> its Reply or Outcome, or WorkerDied
+        timeout = self.prepared.options.trial_timeout
+
+        def follow(kernel: WorkerKernel) -> None:
+            try:
+                ended[kernel.label] = kernel.execute(
+                    f"__automl_out = __automl_worker.follow({trial.number})",
+                    {"out": "__automl_out"}, timeout=timeout)
+            except WorkerDied as exc:
+                ended[kernel.label] = exc
+
+        def lead() -> None:
+            try:
+                ended[chief.label] = self._dispatch(chief, trial)
+            except WorkerDied as exc:
+                ended[chief.label] = exc
+
+        for kernel in followers:
+            _start(follow, kernel)
+        _start(lead)
+        outcome: Outcome = self._wait_for_chief(chief.label, len(self.kernels), ended)
+        outcome.extra["kernel"] = self.label
+        self._stale = not _wait(lambda: len(ended) == len(self.kernels), FOLLOW_GRACE)
+        if self._stale:
+            print(f"trial {trial.number}: a follower kernel still ran {FOLLOW_GRACE:.0f}s after "
+                  "the chief ended the trial; the cluster restarts before the next one")
+        for kernel in followers:
+            reply = ended.get(kernel.label)
+            result = _result(reply) if reply is not None else {}
+            if result.get("state") == "FAIL" and outcome.state != "FAIL":
+                print(f"[{kernel.label}, trial {trial.number}] failed while the chief did "
+                      f"not: {result.get('error')}")
+        return outcome
+
+    def _wait_for_chief(self, chief: str, size: int, ended: dict[str, Any]) -> Outcome:
+        """The chief's outcome, once it has one. A kernel that dies takes the trial with it,
+        and so does a chief still running FOLLOW_GRACE after every follower has ended (it
+        waits in a collective op for peers that are gone)."""
+        followers_done: float | None = None
+        while True:
+            dead = next((v for v in ended.values() if isinstance(v, WorkerDied)), None)
+            if dead is not None:
+                raise dead
+            if chief in ended:
+                return ended[chief]  # type: ignore[no-any-return]
+            if followers_done is None and len(ended) == size - 1:
+                followers_done = time.monotonic()
+            if followers_done is not None and time.monotonic() - followers_done > FOLLOW_GRACE:
+                raise WorkerDied(f"the chief kernel still ran {FOLLOW_GRACE:.0f}s after its "
+                                 "followers ended the trial")
+            time.sleep(0.1)
+
+
+def _wait(done: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def _result(reply: Any) -> dict[str, Any]:
+    data = reply.expressions.get("out", {})
+    if data.get("status") != "ok":
+        return {"state": "FAIL", "error": reply.error}
+    return dict(json.loads(ast.literal_eval(data["data"]["text/plain"])))
+
+
+def _start(target: Any, *args: Any) -> threading.Thread:
+    thread = threading.Thread(target=target, args=args, daemon=True)
+    thread.start()
+    return thread
+
+
+def run_all(calls: list[tuple[Any, tuple[Any, ...]]]) -> None:
+    """Run each ``(function, args)`` in its own thread and wait for all of them."""
+    for thread in [_start(f, *a) for f, a in calls]:
+        thread.join()
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct TCP ports free on loopback now."""
+    with ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
