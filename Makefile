@@ -11,7 +11,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: demo test lint unit notebooks bench clean
+.PHONY: demo test lint unit integration notebooks bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,14 +22,20 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/jupyter-automl run notebooks/01_quickstart.ipynb --output $(DEMO_DIR)/01_quickstart.ipynb --cwd $(DEMO_DIR)
 
-test: lint unit notebooks
+test: lint unit integration notebooks
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check jupyter_automl tests benchmarks
 	$(VENV)/bin/mypy jupyter_automl
+	$(VENV)/bin/lint-imports
 
+# tests/unit starts nothing (no kernel, server, browser or Keras training): seconds.
 unit: $(STAMP)
-	$(PY) -m pytest -q -n $(JOBS) tests
+	$(PY) -m pytest -q tests/unit
+
+# tests/integration: real kernels, gateways, PostgreSQL, papermill, Chromium, kill -9.
+integration: $(STAMP)
+	$(PY) -m pytest -q -n $(JOBS) tests/integration
 
 # nbval runs copies, so each run starts the tutorials' studies from nothing.
 notebooks: $(STAMP)

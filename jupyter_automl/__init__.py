@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .errors import AutomlError
-from .space._hp import hp
+from .space import hp
 from .version import __version__
 
 if TYPE_CHECKING:
-    from .results._result import AutomlResult
+    from .results import AutomlResult
     from .ui.space_builder import SpaceBuilder
 
 __all__ = ["AutomlError", "SpaceBuilder", "__version__", "hp", "load_ipython_extension", "result",
@@ -38,7 +38,7 @@ def load_ipython_extension(ipython: Any) -> None:
 
 def result(name: str, runs_dir: str = "automl_runs") -> AutomlResult:
     """The study ``name`` in ``runs_dir``: best params and value(s), trials and best model."""
-    from .results._result import AutomlResult
+    from .results import AutomlResult
 
     return AutomlResult.load(name, runs_dir)
 

@@ -10,17 +10,23 @@ from typing import Any
 
 from ._utils.duration import format_duration
 from ._utils.io import write_atomic
-from .engine._best import BestExporter
-from .engine._cell import Cell
-from .engine._events import Listener
-from .engine._options import StudyOptions, parse_options
-from .engine._runner import StudyRunner
-from .engine._study import PreparedStudy, prepare
+from .engine import (
+    BestExporter,
+    Cell,
+    Executor,
+    Listener,
+    PreparedStudy,
+    StudyOptions,
+    StudyRunner,
+    ThisKernel,
+    background,
+    parse_options,
+    prepare,
+)
 from .errors import AutomlError
-from .results._result import AutomlResult
-from .runs._paths import StudyPaths
-from .ui._display import display_mode
-from .ui._progress import ProgressLine
+from .results import AutomlResult
+from .runs import StudyPaths
+from .ui import ProgressLine, display_mode
 
 
 def run_study(source: str, options: str | StudyOptions = "",
@@ -30,7 +36,7 @@ def run_study(source: str, options: str | StudyOptions = "",
     """Run ``source`` as the study ``options`` describe and return its :class:`AutomlResult`.
 
     ``namespace`` is where the cell's free names are looked up (the notebook's, in the magic).
-    ``listeners`` default to what ``display`` picks (see :mod:`.display`): the live panel, a
+    ``listeners`` default to what ``display`` picks (:func:`.ui.display_mode`): the live panel, a
     progress line and static charts, or a progress line. The best model is always exported.
     ``setup_cells`` (the ``%%automl_setup`` cells) are recorded in the study's ``setup/``.
     ``--check`` returns None; ``--background`` returns the running :class:`BackgroundRun`.
@@ -46,10 +52,10 @@ def run_study(source: str, options: str | StudyOptions = "",
         return None
     mode = display_mode(display)
     if opts.background:
-        from .engine._background import start
-
-        return start(opts.name, lambda: new_runner(opts, cell, namespace, setup_cells, []),
-                     mode, namespace)
+        panel = default_listeners(mode)[0] if mode == "widgets" else None
+        return background.start(opts.name,
+                                lambda: new_runner(opts, cell, namespace, setup_cells, []),
+                                panel, namespace, finish)
     runner = new_runner(opts, cell, namespace, setup_cells,
                         default_listeners(mode) if listeners is None else listeners)
     return finish(runner, runner.run())
@@ -63,34 +69,32 @@ def new_runner(opts: StudyOptions, cell: Cell, namespace: dict[str, Any],
     if prepared.kept_aside is not None:
         print(f"--fresh: the previous study folder is kept as {prepared.kept_aside}")
         opts.fresh = False  # a Resume of this run continues it rather than starting over
-    if opts.kernels or opts.gateways:
-        from .workers._pool import PoolRunner
-        from .workers.kernels._gateway import GatewayKernel
-        from .workers.kernels._local import LocalKernel
+    return StudyRunner(prepared, executor(opts, prepared, cell, namespace, setup_cells),
+                       [BestExporter(), *listeners])
 
-        kernels: list[Any] = [LocalKernel(i, Path.cwd(), env)
-                              for i, env in enumerate(gpu_env(opts))]
-        for url, count in opts.gateways:
-            kernels += [GatewayKernel(len(kernels), url) for _ in range(count)]
-        runner: type[PoolRunner] = PoolRunner
-        if opts.strategy == "multi-worker":  # each trial across all the kernels
-            from .workers._cluster import ClusterRunner
 
-            runner = ClusterRunner
-        return runner(prepared, cell, namespace, [BestExporter(), *listeners], kernels,
-                      setup_cells, opts.ship, opts.listen)
-    return StudyRunner(prepared, cell, namespace, [BestExporter(), *listeners])
+def executor(opts: StudyOptions, prepared: PreparedStudy, cell: Cell,
+             namespace: dict[str, Any], setup_cells: Sequence[str]) -> Executor:
+    """What runs the trials: this kernel, a pool of worker kernels (``--kernels``), or all of
+    them together on each trial (``--strategy multi-worker``)."""
+    if not (opts.kernels or opts.gateways):
+        return ThisKernel(prepared, cell, namespace)
+    from .workers import GatewayKernel, KernelCluster, KernelPool, LocalKernel
+
+    kernels: list[Any] = [LocalKernel(i, Path.cwd(), env) for i, env in enumerate(gpu_env(opts))]
+    for url, count in opts.gateways:
+        kernels += [GatewayKernel(len(kernels), url) for _ in range(count)]
+    kind = KernelCluster if opts.strategy == "multi-worker" else KernelPool
+    return kind(prepared, cell, namespace, kernels, setup_cells, opts.ship, opts.listen)
 
 
 def default_listeners(mode: str) -> list[Listener]:
+    from . import ui
+
     if mode == "widgets":
-        from .ui._panel import StudyPanel
-
-        return [StudyPanel()]
+        return [ui.StudyPanel()]
     if mode == "static":
-        from .ui._static import StaticReport
-
-        return [ProgressLine(), StaticReport()]
+        return [ProgressLine(), ui.StaticReport()]
     return [ProgressLine()]
 
 
@@ -122,9 +126,8 @@ def check(options: StudyOptions, cell: Cell, namespace: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory(prefix="automl-check-") as tmp:
         prepared = PreparedStudy(study, StudyPaths(Path(tmp) / options.name), options,
                                  url="memory", total=1)
-        runner = StudyRunner(prepared, cell, namespace)
         start = time.monotonic()
-        outcome = runner.run_trial(study.ask())
+        outcome = ThisKernel(prepared, cell, namespace).run_trial(study.ask())
     if outcome.state == "FAIL":
         raise AutomlError(f"--check failed:\n{outcome.error}")
     trial = study.trials[-1]
@@ -147,7 +150,8 @@ def gpu_env(opts: StudyOptions) -> list[dict[str, str]]:
     """The environment of each local worker kernel: its GPUs under ``--gpus-per-trial``."""
     if opts.gpus_per_trial is None:
         return [{} for _ in range(opts.kernels)]
-    from .training._strategy import gpu_count, gpu_sets
+    from .training import gpu_count, gpu_sets
 
     return [{"CUDA_VISIBLE_DEVICES": devices, "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
             for devices in gpu_sets(opts.kernels, opts.gpus_per_trial, gpu_count())]
+

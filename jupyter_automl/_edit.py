@@ -16,9 +16,9 @@ import shlex
 from collections.abc import Callable
 from typing import Any
 
-from .engine._options import parse_options
+from .engine import parse_options
 from .errors import AutomlError
-from .ui._display import in_kernel
+from .ui import in_kernel
 
 _EDIT = re.compile(r"\s--edit(?=\s|$)")
 

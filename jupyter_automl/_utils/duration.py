@@ -39,3 +39,10 @@ def format_duration(seconds: float) -> str:
         return f"{minutes}m{seconds:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m"
+
+
+def eta(elapsed: float, finished_here: int, remaining: int) -> float | None:
+    """Seconds left, at the pace of the trials finished in this run (None before the first)."""
+    if not finished_here:
+        return None
+    return elapsed / finished_here * max(0, remaining)

@@ -24,7 +24,7 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
 from .._utils.noise import is_noise
-from ..workers.kernels._local import encryption
+from .._utils.process import kernel_encryption
 
 _RUNNING: set[HeadlessKernelManager] = set()
 _lock = threading.Lock()
@@ -33,7 +33,7 @@ _lock = threading.Lock()
 class HeadlessKernelManager(AsyncKernelManager):  # type: ignore[misc]
     @default("transport_encryption")
     def _default_encryption(self) -> str:
-        return encryption()
+        return kernel_encryption()
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         read, write = os.pipe()

@@ -24,12 +24,11 @@ from typing import Any, NamedTuple
 
 from .._utils.duration import format_duration
 from ..errors import AutomlError
-from ..results._result import AutomlResult
-from ..runs._paths import StudyPaths, list_study_folders
-from ..ui._display import HEADLESS_ENV
+from ..results import AutomlResult
+from ..runs import DEFAULT_RUNS_DIR, StudyPaths, list_study_folders
+from ..ui import HEADLESS_ENV
 from ._headless_kernel import HeadlessKernelManager
 
-RUNS_DIR = "automl_runs"  # the magic's default runs folder, under the kernel's cwd
 POLL = 1.0  # seconds between two reads of the runs folder
 
 
@@ -48,7 +47,7 @@ class NotebookRun:
 
     @property
     def runs_dir(self) -> Path:
-        return self.cwd / RUNS_DIR
+        return self.cwd / DEFAULT_RUNS_DIR
 
     @property
     def ok(self) -> bool:

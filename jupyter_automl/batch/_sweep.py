@@ -38,8 +38,8 @@ from typing import Any
 from .._utils.duration import format_duration
 from .._utils.io import read_json, write_atomic, write_json
 from ..errors import AutomlError
-from ..results._result import AutomlResult
-from ..runs._paths import list_study_folders
+from ..results import AutomlResult, best_text
+from ..runs import DEFAULT_RUNS_DIR, list_study_folders
 from ._run import (
     NotebookRun,
     check_kernel,
@@ -289,7 +289,7 @@ def summary_table(results: list[PointResult]) -> tuple[list[str], list[dict[str,
         row: dict[str, Any] = {"point": r.point.folder.name, **r.point.parameters,
                                "status": r.status, "error": r.error,
                                "duration_s": round(r.duration, 1), "notebook": str(r.notebook)}
-        row.update(study_cells(r.point.folder / "automl_runs"))
+        row.update(study_cells(r.point.folder / DEFAULT_RUNS_DIR))
         rows.append(row)
     return columns, rows
 
@@ -301,9 +301,7 @@ def study_cells(runs_dir: Path) -> dict[str, Any]:
         cells["studies"].append(paths.name)
         try:
             result = AutomlResult.load(paths.name, runs_dir)
-            front = f"front of {len(result.best_values)}" if len(result.directions) > 1 else ""
-            best = result.best_value
-            values = [f"{result.done}/{result.total}", front if best is None else repr(best),
+            values = [f"{result.done}/{result.total}", best_text(result, exact=True),
                       json.dumps(_plain(result.best_params))]
         except AutomlError as exc:
             values = ["", "", f"unreadable: {exc}"]

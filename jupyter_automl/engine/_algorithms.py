@@ -7,10 +7,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import OptionError, SpaceError
-from ..space._hp import ParamSpec
+from ..space import ParamSpec
 
 if TYPE_CHECKING:
     import optuna
+
+# the names --sampler and --pruner take: one factory each below
+SAMPLERS = ("tpe", "random", "grid", "gp", "cmaes", "nsga2", "qmc")
+PRUNERS = ("hyperband", "median", "sha", "patient", "none")
 
 
 def make_sampler(name: str, seed: int | None, n_objectives: int,

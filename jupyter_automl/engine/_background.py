@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import AutomlError, StudyInterrupted, StudyNotFoundError
 
 if TYPE_CHECKING:
-    from ..results._result import AutomlResult
+    from ..results import AutomlResult
     from ._runner import StudyRunner
 
 RUNS: dict[str, BackgroundRun] = {}
@@ -22,10 +22,12 @@ class BackgroundRun:
     """One study's background thread; ``resume()`` starts a new run of the same study."""
 
     def __init__(self, name: str, make_runner: Callable[[], StudyRunner], panel: Any,
-                 namespace: dict[str, Any]) -> None:
+                 namespace: dict[str, Any],
+                 finish: Callable[[StudyRunner, str], AutomlResult]) -> None:
         self.name = name
         self.make_runner = make_runner
         self.panel = panel
+        self.finish = finish  # how the run ends: the summary printed, the result made
         self.namespace = namespace
         self.runner: StudyRunner | None = None
         self.result: AutomlResult | None = None
@@ -67,8 +69,6 @@ class BackgroundRun:
         return self.result
 
     def _run(self) -> None:
-        from .._api import finish
-
         assert self.runner is not None
         try:
             reason = self.runner.run()
@@ -78,7 +78,7 @@ class BackgroundRun:
             self.error = exc
             print(f"study {self.name!r} stopped with an error: {exc}")
             return
-        self.result = finish(self.runner, reason)
+        self.result = self.finish(self.runner, reason)
         self.namespace["_automl"] = self.result
 
     def __repr__(self) -> str:
@@ -86,18 +86,15 @@ class BackgroundRun:
         return f"<BackgroundRun {self.name!r}: {state}>"
 
 
-def start(name: str, make_runner: Callable[[], StudyRunner], mode: str,
-          namespace: dict[str, Any]) -> BackgroundRun:
+def start(name: str, make_runner: Callable[[], StudyRunner], panel: Any,
+          namespace: dict[str, Any],
+          finish: Callable[[StudyRunner, str], AutomlResult]) -> BackgroundRun:
+    """Run the study in a thread; ``panel`` (None outside a live kernel) gets Stop/Resume."""
     existing = RUNS.get(name)
     if existing is not None and existing.running:
         raise AutomlError(f"study {name!r} is already running in the background; "
                           f"%automl stop {name} first")
-    panel = None
-    if mode == "widgets":
-        from ..ui._panel import StudyPanel
-
-        panel = StudyPanel()
-    run = BackgroundRun(name, make_runner, panel, namespace).start()
+    run = BackgroundRun(name, make_runner, panel, namespace, finish).start()
     RUNS[name] = run
     print(f"study {name!r} runs in the background: %automl stop {name} / %automl wait {name}")
     return run

@@ -7,24 +7,20 @@ removed. The weights saved are those of the trial's best epoch.
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import _optuna
 from .._utils.io import write_json
 from ..errors import ExportError
+from ..training import save_model
 from ._events import Listener, Outcome
 
 if TYPE_CHECKING:
     import optuna
 
-    from ..training._fit import TrialFit
-    from ._runner import StudyRunner
-
-
-TRIAL_MODEL = "model.keras"  # a worker kernel's trial leaves its model here
+    from ._events import RunView
 
 
 # Models this process could not save (study folder -> trial number and outcome): the next run
@@ -42,7 +38,7 @@ class BestExporter(Listener):
     title = "the best-model exporter"
     essential = True
 
-    def study_started(self, runner: StudyRunner) -> None:
+    def study_started(self, runner: RunView) -> None:
         unsaved = _UNSAVED.get(runner.paths.root)
         if unsaved is None or unsaved[0] not in {n for n, _ in runner.front}:
             _UNSAVED.pop(runner.paths.root, None)
@@ -52,12 +48,12 @@ class BestExporter(Listener):
         print(f"saved the best model of trial {number}, which could not be saved before, in "
               f"{runner.paths.best}")
 
-    def trial_finished(self, runner: StudyRunner, trial: optuna.Trial,
+    def trial_finished(self, runner: RunView, trial: optuna.Trial,
                        outcome: Outcome) -> None:
         if outcome.state == "COMPLETE" and trial.number in {n for n, _ in runner.front}:
             self._save(runner, trial.number, outcome)
 
-    def _save(self, runner: StudyRunner, number: int, outcome: Outcome) -> None:
+    def _save(self, runner: RunView, number: int, outcome: Outcome) -> None:
         try:
             self._export(runner, number, outcome)
         except OSError as exc:
@@ -72,51 +68,33 @@ class BestExporter(Listener):
                    if outcome.fit is not None else ".")) from None
         _UNSAVED.pop(runner.paths.root, None)
 
-    def _export(self, runner: StudyRunner, number: int, outcome: Outcome) -> None:
+    def _export(self, runner: RunView, number: int, outcome: Outcome) -> None:
         front = runner.front
-        best = runner.paths.best
-        target = best / "model.keras" if len(runner.prepared.options.directions) == 1 \
-            else best / str(number) / "model.keras"
-        saved = runner.paths.trial(number) / TRIAL_MODEL
+        paths = runner.paths
+        several = len(runner.prepared.options.directions) > 1
+        target = paths.best_model(number if several else None)
+        saved = paths.trial_model(number)
         if outcome.extra.get("export_error"):  # the worker kernel could not write it
             raise OSError(outcome.extra["export_error"])
         if outcome.fit is None and saved.exists():  # the trial ran on a worker kernel
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(saved, target)
         else:
-            _save_model(outcome.fit, target)
-        if len(runner.prepared.options.directions) > 1:
-            keep = {str(n) for n, _ in front}
-            for folder in best.glob("*/"):
-                if folder.name.isdigit() and folder.name not in keep:
-                    shutil.rmtree(folder, ignore_errors=True)
-        write_json(best / "params.json", _params(runner, front))
+            save_model(outcome.fit, target)
+        if several:
+            keep = {n for n, _ in front}
+            for off, model in paths.front_models().items():
+                if off not in keep:
+                    shutil.rmtree(model.parent, ignore_errors=True)
+        write_json(paths.best_params, _params(runner, front))
 
 
-def _params(runner: StudyRunner, front: list[tuple[int, list[float]]]) -> dict[str, Any]:
+def _params(runner: RunView, front: list[tuple[int, list[float]]]) -> dict[str, Any]:
     metrics = [o.metric for o in runner.prepared.objectives]
     trials = []
     for number, values in front:
-        frozen = runner.study._storage.get_trial(
-            runner.study._storage.get_trial_id_from_study_id_trial_number(
-                runner.study._study_id, number))
-        trials.append({"trial": number, "values": values, "params": frozen.params})
+        params = _optuna.trial_by_number(runner.study, number).params
+        trials.append({"trial": number, "values": values, "params": params})
     head = trials[0] if len(trials) == 1 else {}
     return {"study": runner.name, "metrics": metrics,
             "directions": runner.prepared.options.directions, **head, "pareto": trials}
-
-
-def _save_model(fit: TrialFit | None, path: Path) -> None:
-    if fit is None or fit.model is None:
-        return
-    model = fit.model
-    if fit.best_weights is not None:
-        model.set_weights(fit.best_weights)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".keras")
-    os.close(fd)
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)

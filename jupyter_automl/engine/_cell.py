@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._utils.process import import_keras
 from ..errors import AutomlError
-from ..space._hp import StaticSpace, hp, read_space
+from ..space import StaticSpace, hp, read_space
 
 _KERAS_NAMES = {"keras", "tf", "tensorflow"}
 _PACKAGE = str(Path(__file__).parent)
@@ -72,8 +73,6 @@ def trial_namespace(user_ns: dict[str, Any], cell: Cell) -> dict[str, Any]:
     namespace = dict(user_ns)
     namespace["hp"] = hp
     if cell.uses_keras and "keras" not in namespace:
-        from ..training._fit import import_keras
-
         # the cell uses keras without importing it: provide it, as the tutorials do
         namespace["keras"] = import_keras()
     return namespace

@@ -16,11 +16,12 @@ from typing import Literal, NoReturn
 
 from .._utils.duration import parse_duration
 from ..errors import OptionError
-from ..training._strategy import STRATEGIES
+from ..runs import DEFAULT_RUNS_DIR
+from ..training import STRATEGIES
+from ._algorithms import PRUNERS, SAMPLERS
 
-SAMPLERS = ("tpe", "random", "grid", "gp", "cmaes", "nsga2", "qmc")
-PRUNERS = ("hyperband", "median", "sha", "patient", "none")
 DEFAULT_STUDY = "automl"
+DEFAULT_TRIALS = 20  # a new study's total when --trials is absent (%config Automl.default_trials)
 Direction = Literal["maximize", "minimize"]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
@@ -38,7 +39,8 @@ class StudyOptions:
     """Everything the option line of an ``%%automl`` cell says."""
 
     name: str = DEFAULT_STUDY
-    trials: int | None = None  # None: the stored total of a resumed study, else 20
+    trials: int | None = None  # None: the stored total of a resumed study, else default_trials
+    default_trials: int = DEFAULT_TRIALS
     timeout: float | None = None
     objectives: list[Objective] = field(default_factory=list)
     sampler: str = "tpe"
@@ -46,7 +48,7 @@ class StudyOptions:
     pruner: str | None = None  # None: the default for the study's number of objectives
     early_stopping: int | None = None
     storage: str | None = None
-    runs_dir: str = "automl_runs"
+    runs_dir: str = DEFAULT_RUNS_DIR
     checkpoint_dir: str | None = None  # where the trials' checkpoints go (a shared disk)
     fresh: bool = False
     check: bool = False
@@ -205,7 +207,7 @@ PARSER = build_parser()
 
 
 def parse_options(line: str, *,
-              default_runs_dir: str = "automl_runs") -> StudyOptions:
+              default_runs_dir: str = DEFAULT_RUNS_DIR) -> StudyOptions:
     """Parse an ``%%automl`` option line into :class:`StudyOptions`."""
     try:
         argv = shlex.split(line)

@@ -1,10 +1,13 @@
-"""The in-kernel trial loop: a template with hooks (:class:`~.events.Listener`) and typed failures.
+"""The one trial loop: it owns the study's total, the timeout, Stop, the failure rules and
+what listeners are told, and hands "run this trial" to an executor (:class:`~._events.Executor`:
+this kernel, a pool of worker kernels, a cluster of them).
 
-Each trial runs the cell in a copy of the notebook's namespace with ``hp`` and Keras bound to it.
-A cell that raises fails its trial (traceback shown once, kept on the trial) and the study goes
-on, until ``max_failures`` trials in a row have failed. A configuration error (a metric the logs
-lack, a bad range) stops the study at once. An interrupt checkpoints, marks the trial for retry
-and stops; rerunning the cell resumes.
+Each executor slot (one thread each when there are several) asks for a trial, has it run and
+tells its outcome. A cell that raises fails its trial (traceback shown once, kept on the trial)
+and the study goes on, until ``max_failures`` trials in a row have failed. A configuration
+error stops the study at once. A lost trial (its kernel died, the user interrupted it) is
+failed and queued to resume from its checkpoint; an interrupt then stops the study, and
+rerunning the cell resumes it.
 """
 
 from __future__ import annotations
@@ -15,50 +18,32 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from .. import _optuna
-from ..errors import (
-    AutomlError,
-    MetricError,
-    SpaceError,
-    StudyInterrupted,
-    TooManyFailuresError,
-    TrialValueError,
-)
-from ..runs._storage import storage_errors
-from ..space import _hp as space
-from ..training import _checkpoint as checkpoint
-from ..training import _fit as keras_hooks
-from ..training import _strategy as strategy
-from ..training._fit import StopRequested
-from ._cell import Cell, trial_namespace
-from ._events import Listener, Outcome
-from ._recovery import (
-    RunnerLock,
-    fail_and_retry,
-    heartbeat_interval,
-    live_claims,
-    ran_elsewhere,
-    recover,
-)
-from ._study import PreparedStudy
-from ._values import pareto_front, resolve_values
+from .._utils.duration import eta
+from .._utils.objectives import front_text, pareto_front, signs
+from ..errors import StudyInterrupted, TooManyFailuresError
+from ..runs import RunnerLock, heartbeat_interval, live_claims, storage_errors
+from ._events import Executor, Listener, Outcome, TrialLost
+from ._recovery import fail_and_retry, recover
 
 if TYPE_CHECKING:
     import optuna
 
-FATAL = (MetricError, SpaceError)  # the same for every parameter set: stop the study
+    from ..training import TrialFit
+    from ._study import PreparedStudy
 
 
 class StudyRunner:
-    def __init__(self, prepared: PreparedStudy, cell: Cell, user_ns: dict[str, Any],
+    """One run of a study: from its storage as it is now to its total (or a stop)."""
+
+    def __init__(self, prepared: PreparedStudy, executor: Executor,
                  listeners: Sequence[Listener] = ()) -> None:
         self.prepared = prepared
         self.study = prepared.study
         self.paths = prepared.paths
-        self.cell = cell
-        self.user_ns = user_ns
+        self.executor = executor
         self.listeners = list(listeners)
         self.name = prepared.options.name
         self.total = prepared.total
@@ -68,12 +53,16 @@ class StudyRunner:
         self.finished_here = 0  # trials this run finished, for the ETA
         self.in_flight = 0  # trials of the study running now, here or in other processes
         self.reason = ""
+        self.front: list[tuple[int, list[float]]] = []  # the best trial, or the Pareto front
+        self.stop_event = threading.Event()  # Stop: the trial checkpoints at its next epoch
         self.lock: RunnerLock | None = None
+        self._mutex = threading.RLock()  # the slots' threads ask, tell and count one at a time
         self._recovered_at = 0.0
         self._alone = False  # no other runner was alive at the last census
         self._broken: set[int] = set()  # listeners switched off after they raised
-        self.front: list[tuple[int, list[float]]] = []  # the best trial, or the Pareto front
-        self.stop_event = threading.Event()  # Stop: the trial checkpoints at its next epoch
+        self._failures = 0  # trials in a row that failed
+        self._fatal: BaseException | None = None
+        self._lost_now: list[int] = []  # trials an interrupt cut short
 
     # -- the template ------------------------------------------------------------------------
     def run(self) -> str:
@@ -88,12 +77,15 @@ class StudyRunner:
                 return "already finished"
             self._emit("study_started")
             try:
-                self.reason = self._loop(lock)
+                with self.executor.session(self):
+                    self._drive(lock)
+                self.reason = self._ending()
             except KeyboardInterrupt:  # between trials: nothing is lost, the asked trial retries
                 self.reason = "interrupted"
-                raise StudyInterrupted(
-                    f"study {self.name!r} interrupted: {self.done}/{self.total} trials finished."
-                    " Rerun the cell to resume.") from None
+                raise StudyInterrupted(self._interrupted_text("interrupted")) from None
+            except StudyInterrupted:
+                self.reason = self.reason or "interrupted"
+                raise
             finally:
                 self._emit("study_finished", self.reason or "stopped")
         return self.reason
@@ -104,38 +96,135 @@ class StudyRunner:
         return RunnerLock(self.paths, self.study, heartbeats=self.prepared.shared,
                           record=self.prepared.options.storage is not None)
 
-    def _loop(self, lock: RunnerLock) -> str:
+    def _drive(self, lock: RunnerLock) -> None:
+        """Run the executor's slots: here for one, in a thread each for several."""
+        if self.executor.slots == 1:
+            self._serve(0, lock)
+            return
+        threads = [threading.Thread(target=self._serve_or_stop, args=(slot, lock),
+                                    name=f"automl-slot-{slot}", daemon=True)
+                   for slot in range(self.executor.slots)]
+        for thread in threads:
+            thread.start()
+        try:
+            while any(t.is_alive() for t in threads):
+                for thread in threads:
+                    thread.join(0.2)
+        except KeyboardInterrupt:
+            self.reason = "interrupted"
+            self.stop_event.set()
+            self.executor.interrupt()  # the running trials are lost, failed and queued
+            for thread in threads:
+                thread.join()
+            raise StudyInterrupted(self._interrupted_text("interrupted")) from None
+
+    def _serve_or_stop(self, slot: int, lock: RunnerLock) -> None:
+        try:
+            self._serve(slot, lock)
+        except BaseException as exc:  # a setup error, a fatal trial: stop the study with it
+            with self._mutex:
+                if self._fatal is None and not self.stop_event.is_set():
+                    self._fatal = exc
+                self.stop_event.set()
+
+    def _serve(self, slot: int, lock: RunnerLock) -> None:
+        """One slot: trial after trial until the study needs no more of it."""
+        self.executor.prepare(slot)
+        while (trial := self._next_trial(lock)) is not None:
+            try:
+                outcome = self.executor.run(trial, slot)
+            except TrialLost as lost:
+                # an interrupt shuts the workers down: their trials are lost to it
+                why = self.reason if self.stop_event.is_set() and self.reason else lost.why
+                self._lost(trial, why, lock, lost.said)
+                if lost.stops_study:
+                    self.reason = lost.why
+                    raise StudyInterrupted(self._interrupted_text(lost.why)) from None
+                if self.stop_event.is_set() or not self.executor.replace(slot):
+                    return
+                continue
+            self._finished(trial, outcome, lock)
+
+    def _ending(self) -> str:
+        """Why the run ended, once every slot has."""
+        if self._fatal is not None:
+            raise self._fatal
+        if self.stop_event.is_set():
+            return "stopped"
+        self._census()
+        if self.done >= self.total:
+            return "finished"
         timeout = self.prepared.options.timeout
-        failures = 0
-        while True:
-            if timeout is not None and self.elapsed >= timeout:
-                return "timeout"
-            if self.stop_event.is_set():
-                return "stopped"
-            rest = self._rest(lock)
-            if rest is not None:
-                return rest
+        return "timeout" if timeout is not None and self.elapsed >= timeout else "elsewhere"
+
+    # -- the steps of a slot -------------------------------------------------------------------
+    def _next_trial(self, lock: RunnerLock) -> optuna.Trial | None:
+        """The next trial to run, or None when the study needs no more (total reached or
+        running elsewhere, timeout, Stop)."""
+        with self._mutex:
+            timeout = self.prepared.options.timeout
+            if self.stop_event.is_set() or (timeout is not None and self.elapsed >= timeout):
+                return None
+            if self._rest(lock) is not None:
+                return None
             trial = self.study.ask()
             lock.claim(trial)
             self._emit("trial_started", trial)
-            try:
-                outcome = self.run_trial(trial)
-            except StopRequested:
-                self._interrupted(trial, "stopped")
-            except KeyboardInterrupt:
-                self._interrupted(trial, "interrupted")
+            return trial
+
+    def _finished(self, trial: optuna.Trial, outcome: Outcome, lock: RunnerLock) -> None:
+        with self._mutex:
             self._tell(trial, outcome)
             lock.release_trial(trial.number)
             self._emit("trial_finished", trial, outcome)
-            failures = failures + 1 if outcome.state == "FAIL" and not outcome.taken else 0
+            failed = outcome.state == "FAIL" and not outcome.taken
+            self._failures = self._failures + 1 if failed else 0
             if outcome.fatal is not None:
                 raise outcome.fatal
-            if failures >= self.prepared.options.max_failures:
+            if self._failures >= self.prepared.options.max_failures:
                 raise TooManyFailuresError(
-                    f"{failures} trials in a row failed; the last one with:\n{outcome.error}\n"
-                    "Fix the cell (%%automl --check runs one short trial) and rerun it: the "
-                    f"{self.done} finished trials are kept.")
+                    f"{self._failures} trials in a row failed; the last one with:\n"
+                    f"{outcome.error}\nFix the cell (%%automl --check runs one short trial) "
+                    f"and rerun it: the {self.done} finished trials are kept.")
 
+    def _lost(self, trial: optuna.Trial, why: str, lock: RunnerLock, said: str = "") -> None:
+        """A trial that ended without an outcome: failed, and queued to resume from its
+        checkpoint (unless it has used up its attempts)."""
+        import optuna
+
+        with self._mutex:
+            lock.release_trial(trial.number)
+            stored = _optuna.frozen(self.study, trial)
+            if stored.state.is_finished():
+                return  # told, or taken over by another runner, meanwhile
+            try:
+                retried = fail_and_retry(self.study, stored, self.paths, reason=why)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                return
+            self.counts["FAIL"] += 1
+            self._failures += 1  # a cell that hangs every time must not loop for ever
+            if self.stop_event.is_set() or why in ("interrupted", "stopped"):
+                self._lost_now.append(trial.number)
+            else:
+                again = "queued to resume from its checkpoint" if retried else "not retried"
+                print(f"trial {trial.number} lost: {said or why}; the trial is {again}; "
+                      f"{getattr(self.executor, 'restart_text', 'going on')}")
+
+    def _interrupted_text(self, reason: str) -> str:
+        """``study 'digits' interrupted: 7/40 trials finished, trial 7 was checkpointed at
+        epoch 3 and will resume from there. Rerun the cell to resume.``"""
+        lost = sorted(self._lost_now)
+        text = f"study {self.name!r} {reason}: {self.done}/{self.total} trials finished"
+        if len(lost) == 1:
+            saved = len(self.paths.read_state(lost[0]).get("history", []))
+            where = f" at epoch {saved}" if saved else ""
+            text += f", trial {lost[0]} was checkpointed{where} and will resume from there"
+        elif lost:
+            text += (f", trials {', '.join(map(str, lost))} were checkpointed and will resume "
+                     "from there")
+        return text + ". Rerun the cell to resume."
+
+    # -- the study's figures, from its storage -----------------------------------------------
     def _rest(self, lock: RunnerLock) -> str | None:
         """None while this runner should ask for another trial, else why it should not.
 
@@ -168,53 +257,30 @@ class StudyRunner:
                   "checkpoint")
         return lost
 
-    def run_trial(self, trial: optuna.Trial, follower: bool = False) -> Outcome:
-        """Run the cell once for ``trial``; every exception but an interrupt becomes an Outcome.
+    def _census(self) -> None:
+        """The study's trials by state, as the storage has them now (every runner's).
 
-        A ``follower`` is another kernel of a multi-worker trial: it trains in step with the
-        chief and leaves the reporting, the checkpoints and the decisions to it."""
-        import optuna
+        A runner alone on its study (no other live lock, no storage others may share) since
+        its last census knows the figures already: its own counts, kept as it tells trials.
+        That spares a query per trial."""
+        lock = self.lock
+        alone = lock is not None and not lock.record and not live_claims(self.paths, lock)[1]
+        was_alone, self._alone = self._alone, alone
+        if lock is not None and alone:
+            if was_alone:
+                self.in_flight = len(lock.claimed)
+                return
+            if self.counts:  # the others have ended: did any leave a trial running?
+                self._recover(lock)
+        states = _optuna.state_counts(self.study)
+        first = not self.counts
+        self.counts = Counter({k: states.get(k, 0) for k in ("COMPLETE", "PRUNED", "FAIL")})
+        self.in_flight = states.get("RUNNING", 0)
+        if first:
+            for best in self.study.best_trials:
+                self._note_values(best.number, list(best.values))
 
-        if self.cell.uses_keras or "keras" in sys.modules:
-            keras_hooks.install()
-            keras_hooks.fresh_session()
-        settings = self._fit_settings()
-        if follower:
-            settings.report = settings.prune = False
-            settings.follower = True
-        name = self.prepared.options.strategy
-        fit = keras_hooks.TrialFit(trial, self.paths.trial(trial.number), settings,
-                                   self._resume_point(trial), self._epoch_ended,
-                                   should_stop=self.stop_event.is_set,
-                                   agree=strategy.agree(name) if name else None)
-        space_token = space.bind(space.TrialSpace(trial, self.prepared.overrides))
-        fit_token = keras_hooks.bind(fit)
-        start = time.monotonic()
-        try:
-            with strategy.scope(name):
-                value = self.cell.run(trial_namespace(self.user_ns, self.cell))
-            outcome = Outcome("COMPLETE", values=resolve_values(value, fit, self.prepared))
-        except optuna.TrialPruned as exc:
-            outcome = Outcome("PRUNED", error=str(exc))
-        except optuna.exceptions.UpdateFinishedTrialError:  # another runner took the trial
-            outcome = Outcome("FAIL", taken=True)
-        except FATAL as exc:
-            outcome = Outcome("FAIL", error=str(exc), fatal=exc)
-        except (TrialValueError, AutomlError) as exc:
-            outcome = Outcome("FAIL", error=str(exc))
-        except Exception as exc:
-            outcome = Outcome("FAIL", error=self.cell.format_error(exc))
-        finally:
-            keras_hooks.unbind(fit_token)
-            space.unbind(space_token)
-            fit.writer.wait()
-        if fit.history and not follower:
-            checkpoint.write_state(fit.folder, fit.state())
-        outcome.fit = fit
-        outcome.duration = time.monotonic() - start
-        return outcome
-
-    # -- steps -----------------------------------------------------------------------------------
+    # -- telling -------------------------------------------------------------------------------
     def _tell(self, trial: optuna.Trial, outcome: Outcome) -> None:
         """Record the outcome on the trial; a trial another runner has meanwhile failed (it
         took this runner for dead) is left as it is, and the run goes on."""
@@ -263,92 +329,18 @@ class StudyRunner:
                          "next trial.")
         print(outcome.error, file=sys.stderr)
 
-    def _interrupted(self, trial: optuna.Trial, reason: str) -> NoReturn:
-        import optuna
-
-        try:
-            retried = fail_and_retry(self.study, _optuna.frozen(self.study, trial), self.paths,
-                                     reason=reason)
-        except optuna.exceptions.UpdateFinishedTrialError:  # taken over meanwhile
-            retried = False
-        self.counts["FAIL"] += 1
-        self.reason = reason
-        saved = checkpoint.read_state(self.paths.trial(trial.number)).get("history", [])
-        where = f" at epoch {len(saved)}" if saved else ""
-        resume = (f"trial {trial.number} was checkpointed{where} and will resume from there"
-                  if retried else f"trial {trial.number} is failed")
-        raise StudyInterrupted(
-            f"study {self.name!r} {reason}: {self.done}/{self.total} trials finished, {resume}."
-            " Rerun the cell to resume.") from None
-
-    def _resume_point(self, trial: optuna.Trial) -> checkpoint.Checkpoint | None:
-        """The checkpoint a retried trial resumes from; None (saying why) if it cannot."""
-        source = trial.user_attrs.get("resume_from")
-        if source is None:
-            return None
-        folder = self.paths.trial(int(source))
-        try:
-            saved = checkpoint.load(folder)
-        except checkpoint.Unreadable as exc:
-            why = str(exc)
-        else:
-            if saved is not None or not ran_elsewhere(
-                    _optuna.trial_by_number(self.study, int(source)), self.paths):
-                return saved
-            why = (f"it ran in another runs folder or on another machine, and its checkpoint "
-                   f"is not in {folder}; give every runner of the study the same "
-                   "--checkpoint-dir on a shared disk to resume across machines")
-        print(f"jupyter-automl: the checkpoint of trial {source} cannot be used ({why}); "
-              f"trial {trial.number} restarts at epoch 0", file=sys.stderr)
-        return None
-
-    def _fit_settings(self) -> keras_hooks.FitSettings:
-        options = self.prepared.options
-        first = self.prepared.objectives[0]
-        return keras_hooks.FitSettings(
-            metric=first.metric, direction=first.direction,
-            report=len(options.directions) == 1,
-            prune=len(options.directions) == 1 and options.effective_pruner != "none",
-            early_stopping=options.early_stopping, check=options.check,
-            cell_supplies_value=self.cell.returns_value,
-            others=tuple((o.metric, o.direction) for o in self.prepared.objectives[1:]
-                         if o.metric is not None),
-        )
-
-    def _epoch_ended(self, fit: keras_hooks.TrialFit) -> None:
-        self._emit("epoch_ended", fit)
-
-    def _census(self) -> None:
-        """The study's trials by state, as the storage has them now (every runner's).
-
-        A runner alone on its study (no other live lock, no storage others may share) since
-        its last census knows the figures already: its own counts, kept as it tells trials.
-        That spares a query per trial."""
-        lock = self.lock
-        alone = lock is not None and not lock.record and not live_claims(self.paths, lock)[1]
-        was_alone, self._alone = self._alone, alone
-        if lock is not None and alone:
-            if was_alone:
-                self.in_flight = len(lock.claimed)
-                return
-            if self.counts:  # the others have ended: did any leave a trial running?
-                self._recover(lock)
-        states = _optuna.state_counts(self.study)
-        first = not self.counts
-        self.counts = Counter({k: states.get(k, 0) for k in ("COMPLETE", "PRUNED", "FAIL")})
-        self.in_flight = states.get("RUNNING", 0)
-        if first:
-            for trial in self.study.best_trials:
-                self._note_values(trial.number, list(trial.values))
-
     def _note_values(self, number: int, values: list[float]) -> None:
-        signs = [1.0 if d == "maximize" else -1.0 for d in self.prepared.options.directions]
-        self.front = pareto_front([*self.front, (number, values)], signs)
-        if len(signs) > 1:
-            self.best_text = f"Pareto front: {len(self.front)} trials"
+        directions = signs(self.prepared.options.directions)
+        self.front = pareto_front([*self.front, (number, values)], directions)
+        if len(directions) > 1:
+            self.best_text = front_text(len(self.front))
         else:
             metric = self.prepared.objectives[0].metric
             self.best_text = f"best {metric + ' ' if metric else ''}{self.front[0][1][0]:.6g}"
+
+    # -- listeners -----------------------------------------------------------------------------
+    def epoch_ended(self, fit: TrialFit) -> None:
+        self._emit("epoch_ended", fit)
 
     def _emit(self, event: str, *args: Any) -> None:
         """Tell every listener; one that raises is switched off with a warning, and the trial
@@ -377,7 +369,4 @@ class StudyRunner:
 
     @property
     def eta(self) -> float | None:
-        if not self.finished_here:
-            return None
-        return self.elapsed / self.finished_here * max(0, self.total - self.done)
-
+        return eta(self.elapsed, self.finished_here, self.total - self.done)

@@ -9,15 +9,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import OptionError, StudyConflictError
-from ..runs._paths import StudyPaths, keep_aside, study_paths
-from ..runs._storage import (
-    _redact,
+from ..runs import (
+    StudyPaths,
     is_server,
+    keep_aside,
     open_storage,
+    redact,
     storage_errors,
     storage_url,
+    study_paths,
 )
-from ..space._hp import ParamSpec
+from ..space import ParamSpec, load_space
 from ..version import __version__
 from ._algorithms import make_pruner, make_sampler
 from ._cell import Cell
@@ -25,8 +27,6 @@ from ._options import Objective, StudyOptions
 
 if TYPE_CHECKING:
     import optuna
-
-DEFAULT_TRIALS = 20
 
 
 @dataclass
@@ -64,7 +64,7 @@ def prepare(options: StudyOptions, cell: Cell) -> PreparedStudy:
                           "study in an external --storage; give the study a new name instead")
     kept = keep_aside(paths) if options.fresh else None
     spec = paths.read_spec()
-    total = options.trials or spec.get("trials") or DEFAULT_TRIALS
+    total = options.trials or spec.get("trials") or options.default_trials
     overrides = saved_space(options)
     space = [overrides.get(p.name, p) for p in cell.space.params]
     url = storage_url(options.storage, paths.db)
@@ -90,9 +90,7 @@ def saved_space(options: StudyOptions) -> dict[str, ParamSpec]:
     """The ranges of ``--space NAME`` by parameter name (empty without the option)."""
     if options.space is None:
         return {}
-    from ..space import _saved as spaces
-
-    return {spec.name: spec for spec in spaces.load(options.runs_dir, options.space)}
+    return {spec.name: spec for spec in load_space(options.runs_dir, options.space)}
 
 
 def _existing_directions(storage: optuna.storages.BaseStorage, name: str) -> list[str] | None:
@@ -137,7 +135,7 @@ def _spec(options: StudyOptions, cell: Cell, url: str, total: int,
         "pruner": options.effective_pruner,
         "early_stopping": options.early_stopping,
         "timeout": options.timeout,
-        "storage": None if options.storage is None else _redact(url),
+        "storage": None if options.storage is None else redact(url),
         "checkpoint_dir": None if paths.checkpoint_dir is None else str(paths.checkpoint_dir),
         "space": [p.to_dict() for p in space],
         "space_name": options.space,

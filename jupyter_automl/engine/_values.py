@@ -1,17 +1,15 @@
-"""A trial's objective values: from the cell's last expression and its Keras logs; and the
-best trials (the Pareto front) among finished ones.
-"""
+"""A trial's objective values: from the cell's last expression and its Keras logs."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._utils.objectives import is_number
 from ..errors import MetricError, TrialValueError
 
 if TYPE_CHECKING:
-    from ..training._fit import TrialFit
+    from ..training import TrialFit
     from ._study import PreparedStudy
 
 
@@ -61,40 +59,5 @@ def _finite(value: Any, metric: str | None) -> float:
     return number
 
 
-def is_number(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
-    return not isinstance(value, (str, bytes))
-
-
 def _is_history(value: Any) -> bool:
     return type(value).__name__ == "History"
-
-
-def pareto_front(points: list[tuple[int, list[float]]],
-                 signs: list[float]) -> list[tuple[int, list[float]]]:
-    """The points no other point dominates (``signs``: +1 to maximize, -1 to minimize).
-
-    With one objective, the single best point (the earliest of ties), in linear time.
-    """
-    if len(signs) == 1:
-        return [max(points, key=lambda p: signs[0] * p[1][0])] if points else []
-
-    def dominates(a: list[float], b: list[float]) -> bool:
-        pairs = [(s * x, s * y) for s, x, y in zip(signs, a, b)]
-        return all(x >= y for x, y in pairs) and any(x > y for x, y in pairs)
-
-    return [p for p in points if not any(dominates(q[1], p[1]) for q in points)]
-
-
-TABLE_COLUMNS = {"number", "state", "params", "epochs", "duration", "kernel", "peak_mb", "error"}
-
-
-def value_columns(metrics: Sequence[str | None]) -> list[str]:
-    """The objectives' column names in trial tables: each metric's name, or ``value``; a name
-    that is also a table column is renamed (``params`` -> ``params (value)``)."""
-    return [f"{m} (value)" if m in TABLE_COLUMNS else (m or "value") for m in metrics]

@@ -1,1 +1,28 @@
-"""TODO"""
+"""What studies produced, read back from their runs folders: a study's result
+(:class:`AutomlResult`), trials and studies as table rows, the list of studies, the best model
+exported to other formats, and optuna-dashboard. Readers open storages read-only."""
+
+from ._catalog import ReadOnlyResult, delete, list_text, load_result, rows, show_text
+from ._dashboard import serve as serve_dashboard
+from ._model_export import FORMATS, export_model
+from ._result import AutomlResult
+from ._rows import (
+    STUDY_COLUMNS,
+    TRIAL_COLUMNS,
+    TrialRows,
+    best_text,
+    cell_text,
+    frozen_row,
+    study_row,
+    text_table,
+    trial_columns,
+    trial_row,
+    value_columns,
+)
+
+__all__ = [
+    "FORMATS", "STUDY_COLUMNS", "TRIAL_COLUMNS", "AutomlResult", "ReadOnlyResult", "TrialRows",
+    "best_text", "cell_text", "delete", "export_model", "frozen_row", "list_text", "load_result",
+    "rows", "serve_dashboard", "show_text", "study_row", "text_table", "trial_columns",
+    "trial_row", "value_columns",
+]

@@ -1,7 +1,8 @@
-"""The studies under a runs folder: list, show and delete them (`%automl` and the CLI).
+"""The studies under a runs folder: list, show and delete them (``%automl`` and the CLI).
 
-Listing and showing only read: the storage is opened read-only (see :func:`.open_storage`), so
-a study running in another process is neither blocked nor changed by them.
+Listing and showing only read: the storage is opened read-only (see
+:func:`jupyter_automl.runs.open_storage`), so a study running in another process is neither
+blocked nor changed by them.
 """
 
 from __future__ import annotations
@@ -13,11 +14,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..engine._recovery import is_running, live_claims
 from ..errors import AutomlError, StorageError, StudyNotFoundError
-from ..runs._paths import list_study_folders, study_paths
-from ..runs._storage import open_storage, storage_errors
+from ..runs import (
+    DEFAULT_RUNS_DIR,
+    is_running,
+    list_study_folders,
+    live_claims,
+    open_storage,
+    storage_errors,
+    study_paths,
+)
 from ._result import AutomlResult
+from ._rows import STUDY_COLUMNS, cell_text, study_row, text_table, unreadable_row
 
 if TYPE_CHECKING:
     import optuna
@@ -35,7 +43,7 @@ class ReadOnlyResult(AutomlResult):
                                      storage=open_storage(self.url, read_only=True))
 
 
-def load_result(name: str, runs_dir: str | Path = "automl_runs",
+def load_result(name: str, runs_dir: str | Path = DEFAULT_RUNS_DIR,
                 storage: str | None = None) -> ReadOnlyResult:
     """The study ``name`` for reading; ``storage`` overrides the URL recorded in its spec."""
     loaded = AutomlResult.load(name, runs_dir, storage)  # says which studies exist if not
@@ -61,59 +69,25 @@ def _without_password(loaded: AutomlResult, stored: str) -> ReadOnlyResult:
 
 
 def rows(runs_dir: str | Path) -> list[dict[str, Any]]:
-    """One row per study: name, state, done, total, best, updated (its latest trial event)."""
-    return [_row(paths.name, runs_dir) for paths in list_study_folders(runs_dir)]
-
-
-def _row(name: str, runs_dir: str | Path) -> dict[str, Any]:
-    paths = study_paths(runs_dir, name)
-    spec = paths.read_spec()
-    row: dict[str, Any] = {"name": name, "total": int(spec.get("trials", 0)),
-                           "updated": spec.get("updated", "")}
-    try:
-        result = load_result(name, runs_dir)
-        row.update(done=result.done, best=_best(result), updated=_last_update(result))
-    except (AutomlError, KeyError) as exc:  # KeyError: the study is not in its storage
-        row.update(done=None, best=None, state=f"unreadable: {exc}")
-        return row
-    row["state"] = "running" if is_running(result.study, paths) else (
-        "finished" if row["done"] >= row["total"] else "stopped")
-    return row
-
-
-def _best(result: AutomlResult) -> float | str | None:
-    trial = result.best_trial
-    if trial is not None:
-        return trial.value
-    return f"front of {len(result.best_values)}" if len(result.directions) > 1 else None
-
-
-def _last_update(result: AutomlResult) -> str:
-    """When the study last changed: its latest trial start or end, else when it was opened."""
-    stamps = [t.datetime_complete or t.datetime_start
-              for t in result.study.get_trials(deepcopy=False)]
-    opened = result.spec.get("updated")
-    if opened:
-        stamps.append(_dt.datetime.fromisoformat(opened))
-    latest = max((s for s in stamps if s is not None), default=None)
-    return "" if latest is None else f"{latest:%Y-%m-%d %H:%M:%S}"
+    """One row per study (:func:`.study_row`), an unreadable one saying why."""
+    found = []
+    for paths in list_study_folders(runs_dir):
+        try:
+            found.append(study_row(load_result(paths.name, runs_dir)))
+        except (AutomlError, KeyError) as exc:  # KeyError: the study is not in its storage
+            found.append(unreadable_row(paths.name, int(paths.read_spec().get("trials", 0)),
+                                        exc))
+    return found
 
 
 def list_text(runs_dir: str | Path) -> str:
-    """The studies under ``runs_dir`` as a text table (``jupyter-automl studies``)."""
+    """The studies under ``runs_dir`` as a text table (``studies`` / ``%automl list``)."""
     table = rows(runs_dir)
     folder = Path(runs_dir).expanduser().absolute()
     if not table:
         return f"no studies in {folder}" + ("" if folder.is_dir() else " (no such folder)")
-    lines = [("name", "state", "trials", "best", "last update")]
-    for r in table:
-        best = r["best"] if isinstance(r["best"], str) else (
-            "" if r["best"] is None else f"{r['best']:.6g}")
-        done = "?" if r["done"] is None else r["done"]
-        lines.append((r["name"], r["state"], f"{done}/{r['total']}", best, r["updated"]))
-    widths = [max(len(str(line[i])) for line in lines) for i in range(5)]
-    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip()
-                     for line in lines)
+    shown = [c for c in STUDY_COLUMNS if c != "best params"]
+    return text_table([shown, *([cell_text(c, r[c]) for c in shown] for r in table)])
 
 
 def show_text(name: str, runs_dir: str | Path, storage: str | None = None) -> str:
@@ -122,35 +96,8 @@ def show_text(name: str, runs_dir: str | Path, storage: str | None = None) -> st
     return f"{result.summary()}\n\n{result.trials!r}"
 
 
-def show(name: str, runs_dir: str | Path, display: str = "auto") -> Any:
-    """Redraw a study from its storage: the panel, static charts or text, as ``display`` says.
-
-    Returns the panel (widgets mode) so that it can be inspected."""
-    from ..ui._display import display_mode
-
-    mode = display_mode(display)
-    if mode == "text":
-        print(show_text(name, runs_dir))
-        return None
-    from ..ui._model import StudyModel
-
-    result = AutomlResult.load(name, runs_dir)
-    model = StudyModel.from_result(result)
-    print(result.summary())
-    if mode == "static":
-        from ..ui._static import show as show_static
-
-        show_static(model, result.study)
-        return None
-    from ..ui._panel import StudyPanel
-
-    panel = StudyPanel()
-    panel.attach(model, result.study)
-    return panel
-
-
 def delete(name: str, runs_dir: str | Path, yes: bool = False,
-           ask: Callable[[str], str] = input) -> bool:
+           ask: Callable[[str], str] = input, verb: str = "magic") -> bool:
     """Delete a study's folder after asking (``yes`` skips the question). Returns True if gone."""
     paths = study_paths(runs_dir, name)
     if not paths.spec.exists():
@@ -166,8 +113,9 @@ def delete(name: str, runs_dir: str | Path, yes: bool = False,
         try:
             answer = ask(f"Delete {paths.root} and its {trials} finished trials? [y/N] ")
         except Exception as exc:  # e.g. StdinNotImplementedError under papermill
+            said = "%automl" if verb == "magic" else "jupyter-automl"
             raise AutomlError(f"cannot ask for confirmation here ({type(exc).__name__}); "
-                              f"use %automl delete {name} --yes") from None
+                              f"use {said} delete {name} --yes") from None
         if answer.strip().lower() not in ("y", "yes"):
             print("not deleted")
             return False

@@ -28,10 +28,11 @@ from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from ..errors import AutomlError
-from ..runs._storage import (
-    _redact,
+from ..runs import (
+    DEFAULT_RUNS_DIR,
     open_storage,
     opens_read_only,
+    redact,
     storage_errors,
     storage_url,
 )
@@ -54,10 +55,10 @@ class Target:
     @property
     def shown(self) -> str:
         """The storage as it may be printed: no password."""
-        return _redact(self.url)
+        return redact(self.url)
 
 
-def resolve(target: str, runs_dir: str | Path = "automl_runs") -> Target:
+def resolve(target: str, runs_dir: str | Path = DEFAULT_RUNS_DIR) -> Target:
     """Read ``target`` as a storage URL, an SQLite file, or a study name under ``runs_dir``."""
     if "://" in target:
         return Target(target)
@@ -120,7 +121,7 @@ class _QuietHandler(WSGIRequestHandler):
             super().log_request(code, size)
 
 
-def serve(target: str, runs_dir: str | Path = "automl_runs", host: str = "127.0.0.1",
+def serve(target: str, runs_dir: str | Path = DEFAULT_RUNS_DIR, host: str = "127.0.0.1",
           port: int | None = None) -> None:
     """Serve optuna-dashboard for ``target`` until Ctrl-C (or SIGTERM); print where it is."""
     resolved = resolve(target, runs_dir)

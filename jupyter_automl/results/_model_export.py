@@ -21,6 +21,7 @@ from typing import Any
 
 from .._utils.io import read_json
 from ..errors import AutomlError
+from ..runs import DEFAULT_RUNS_DIR
 from ._catalog import ReadOnlyResult, load_result
 
 FORMATS = ("keras", "savedmodel", "tflite")
@@ -43,7 +44,7 @@ class Exported:
                 f"({_size_text(self.size)})")
 
 
-def export_model(name: str, runs_dir: str | Path = "automl_runs", format: str = "keras",
+def export_model(name: str, runs_dir: str | Path = DEFAULT_RUNS_DIR, format: str = "keras",
                  output: str | Path | None = None, quantize: bool = False,
                  trial: int | None = None, storage: str | None = None) -> Exported:
     """Write the best model of study ``name`` in ``format`` to ``output`` and say what was written.
@@ -74,13 +75,13 @@ def best_model_file(result: ReadOnlyResult, trial: int | None = None) -> tuple[P
     best = result.best_trial
     if best is None:
         raise _no_complete_trial(result)
-    path = result.paths.best / "model.keras"
-    saved = (read_json(result.paths.best / "params.json") or {}).get("trial", best.number)
+    path = result.paths.best_model()
+    saved = (read_json(result.paths.best_params) or {}).get("trial", best.number)
     if not path.exists():
         raise AutomlError(f"study {result.name!r} has no saved model to export: its best trial "
                           f"{best.number} trained no Keras model (its value came from the "
                           "cell's last expression); its parameters are in "
-                          f"{result.paths.best / 'params.json'}")
+                          f"{result.paths.best_params}")
     if trial is not None and trial != saved:
         raise AutomlError(f"trial {trial} is not the best trial of study {result.name!r}, and "
                           f"only the best trial's model is kept: export trial {saved} by "
@@ -91,8 +92,7 @@ def best_model_file(result: ReadOnlyResult, trial: int | None = None) -> tuple[P
 def _front_model(result: ReadOnlyResult, trial: int | None) -> tuple[Path, int]:
     if not result.study.best_trials:
         raise _no_complete_trial(result)
-    front = sorted(int(p.parent.name) for p in result.paths.best.glob("*/model.keras")
-                   if p.parent.name.isdigit())
+    front = sorted(result.paths.front_models())
     if not front:
         raise AutomlError(f"study {result.name!r} has no saved model: its Pareto-front trials "
                           "trained no Keras model")
@@ -104,7 +104,7 @@ def _front_model(result: ReadOnlyResult, trial: int | None) -> tuple[Path, int]:
         raise AutomlError(f"trial {trial} has no model on the Pareto front of study "
                           f"{result.name!r}; pick --trial N with N in "
                           f"{', '.join(map(str, front))}")
-    return result.paths.best / str(trial) / "model.keras", trial
+    return result.paths.best_model(trial), trial
 
 
 def _no_complete_trial(result: ReadOnlyResult) -> AutomlError:
@@ -177,7 +177,7 @@ _WRITERS = {"keras": _write_keras, "savedmodel": _write_savedmodel, "tflite": _w
 
 
 def _load(path: Path) -> Any:
-    from ..training._fit import import_keras
+    from .._utils.process import import_keras
 
     keras = import_keras()
     with _tf_quiet(), _as_automl_error(f"cannot load the Keras model {path}"):

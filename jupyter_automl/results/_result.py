@@ -8,12 +8,18 @@ import html
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._utils.duration import format_duration
-from ..engine._values import value_columns
 from ..errors import StudyNotFoundError
-from ..runs._paths import StudyPaths, list_study_folders, study_paths
-from ..runs._storage import open_storage, storage_errors, storage_url
-from ..training import _checkpoint as checkpoint
+from ..runs import (
+    DEFAULT_RUNS_DIR,
+    StudyPaths,
+    is_running,
+    list_study_folders,
+    open_storage,
+    storage_errors,
+    storage_url,
+    study_paths,
+)
+from ._rows import TrialRows
 
 if TYPE_CHECKING:
     import optuna
@@ -31,7 +37,7 @@ class AutomlResult:
             self.__dict__["study"] = study
 
     @classmethod
-    def load(cls, name: str, runs_dir: str | Path = "automl_runs",
+    def load(cls, name: str, runs_dir: str | Path = DEFAULT_RUNS_DIR,
              storage: str | None = None) -> AutomlResult:
         paths = study_paths(runs_dir, name)
         if storage is None and not paths.spec.exists():
@@ -89,14 +95,34 @@ class AutomlResult:
         import keras
 
         if len(self.directions) == 1:
-            path = self.paths.best / "model.keras"
+            path = self.paths.best_model()
             return keras.models.load_model(path) if path.exists() else None
-        return {int(p.parent.name): keras.models.load_model(p)
-                for p in sorted(self.paths.best.glob("*/model.keras"))}
+        return {number: keras.models.load_model(path)
+                for number, path in self.paths.front_models().items()}
 
     @property
-    def trials(self) -> TrialTable:
-        return TrialTable(self)
+    def trials(self) -> TrialRows:
+        return TrialRows(self)
+
+    @property
+    def status(self) -> str:
+        """``running`` (a runner is at it now, on any machine), ``finished`` (its total is
+        reached) or ``stopped``."""
+        if is_running(self.study, self.paths):
+            return "running"
+        return "finished" if self.done >= self.total else "stopped"
+
+    @property
+    def last_update(self) -> str:
+        """When the study last changed: its latest trial start or end, else when it was
+        opened."""
+        stamps = [t.datetime_complete or t.datetime_start
+                  for t in self.study.get_trials(deepcopy=False)]
+        opened = self.spec.get("updated")
+        if opened:
+            stamps.append(_dt.datetime.fromisoformat(opened))
+        latest = max((s for s in stamps if s is not None), default=None)
+        return "" if latest is None else f"{latest:%Y-%m-%d %H:%M:%S}"
 
     @property
     def done(self) -> int:
@@ -125,8 +151,8 @@ class AutomlResult:
         models = sorted(self.paths.best.glob("**/model.keras"))
         if models:
             lines.append(f"best model: {models[0] if len(models) == 1 else self.paths.best}")
-        elif (self.paths.best / "params.json").exists():
-            lines.append(f"best params: {self.paths.best / 'params.json'}")
+        elif self.paths.best_params.exists():
+            lines.append(f"best params: {self.paths.best_params}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -134,75 +160,3 @@ class AutomlResult:
 
     def _repr_html_(self) -> str:
         return f"<pre>{html.escape(self.summary())}</pre>{self.trials._repr_html_()}"
-
-
-class TrialTable:
-    """The study's trials as rows of plain dicts (``to_pandas()`` if pandas is installed)."""
-
-    def __init__(self, result: AutomlResult) -> None:
-        self.metrics = value_columns(result.metrics)
-        self.rows = [_row(t, result.paths, self.metrics)
-                     for t in result.study.get_trials(deepcopy=False)]
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __iter__(self) -> Any:
-        return iter(self.rows)
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        return self.rows[index]
-
-    def to_pandas(self) -> Any:
-        import pandas as pd
-
-        return pd.DataFrame(self.rows).set_index("number")
-
-    @property
-    def columns(self) -> list[str]:
-        return ["number", "state", *self.metrics, "params", "epochs", "duration", "kernel"]
-
-    def text_rows(self) -> list[list[str]]:
-        return [[_duration_text(row.get(c)) if c == "duration" else _cell(row.get(c))
-                 for c in self.columns] for row in self.rows]
-
-    def __repr__(self) -> str:
-        table = [self.columns, *self.text_rows()]
-        widths = [max(len(r[i]) for r in table) for i in range(len(self.columns))]
-        return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in table)
-
-    def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
-                       for r in self.text_rows())
-        return f"<table class='automl-trials'><tr>{head}</tr>{body}</table>"
-
-
-def _row(trial: optuna.trial.FrozenTrial, paths: StudyPaths, metrics: list[str]) -> dict[str, Any]:
-    values = trial.values or [None] * len(metrics)
-    row: dict[str, Any] = {"number": trial.number, "state": trial.state.name}
-    row.update(zip(metrics, values))
-    row["params"] = dict(trial.params)
-    row["epochs"] = len(checkpoint.read_state(paths.trial(trial.number)).get("history", [])) \
-        or None
-    end = trial.datetime_complete or (_dt.datetime.now() if trial.datetime_start else None)
-    row["duration"] = (end - trial.datetime_start).total_seconds() \
-        if trial.datetime_start and end else None
-    row["kernel"] = trial.user_attrs.get("kernel", "this kernel")
-    if trial.user_attrs.get("error"):
-        row["error"] = trial.user_attrs["error"].strip().splitlines()[-1]
-    return row
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={_cell(v)}" for k, v in value.items())
-    return str(value)
-
-
-def _duration_text(seconds: float | None) -> str:
-    return "" if seconds is None else format_duration(seconds)

@@ -1,1 +1,44 @@
-"""TODO"""
+"""The runs folder: where each study's files are (:class:`StudyPaths`), its storage, and who is
+running it (lock files and heartbeats). Below every layer that runs or reads a study."""
+
+from ._locks import (
+    GRACE_BEATS,
+    HEARTBEAT_ENV,
+    HOST,
+    Claims,
+    RunnerLock,
+    heartbeat_interval,
+    is_running,
+    live_claims,
+    read_claims,
+    read_lock,
+)
+from ._paths import (
+    CHECKPOINT,
+    DEFAULT_RUNS_DIR,
+    MODEL,
+    StudyPaths,
+    keep_aside,
+    list_study_folders,
+    read_state,
+    study_paths,
+    write_state,
+)
+from ._storage import (
+    SQLITE_TIMEOUT,
+    is_server,
+    open_storage,
+    opens_read_only,
+    redact,
+    sqlite_file,
+    storage_errors,
+    storage_url,
+)
+
+__all__ = [
+    "CHECKPOINT", "DEFAULT_RUNS_DIR", "GRACE_BEATS", "HEARTBEAT_ENV", "HOST", "MODEL",
+    "SQLITE_TIMEOUT", "Claims", "RunnerLock", "StudyPaths", "heartbeat_interval", "is_running",
+    "is_server", "keep_aside", "list_study_folders", "live_claims", "open_storage",
+    "opens_read_only", "read_claims", "read_lock", "read_state", "redact", "sqlite_file",
+    "storage_errors", "storage_url", "study_paths", "write_state",
+]

@@ -15,9 +15,16 @@ from typing import Any
 
 from .._utils.io import read_json, write_json
 
+DEFAULT_RUNS_DIR = "automl_runs"  # next to the notebook (the kernel's working directory)
+CHECKPOINT = "checkpoint.npz"  # in a trial's folder: weights, optimizer state, epoch
+STATE = "state.json"  # in a trial's folder: per-epoch logs, best epoch, peak memory
+MODEL = "model.keras"  # a trial's or the best model
+
 
 @dataclass(frozen=True)
 class StudyPaths:
+    """Every file of a study: its folder's layout, in one place."""
+
     root: Path
     # --checkpoint-dir: the trials' folders live in checkpoint_dir/<study>/trials (a shared disk,
     # so that another machine can resume a trial) instead of the study's own folder
@@ -64,11 +71,43 @@ class StudyPaths:
     def trial(self, number: int) -> Path:
         return self.trials / str(number)
 
+    def checkpoint(self, number: int) -> Path:
+        return self.trial(number) / CHECKPOINT
+
+    def trial_model(self, number: int) -> Path:
+        """Where a worker kernel leaves a finished trial's model for the driver to copy."""
+        return self.trial(number) / MODEL
+
+    def best_model(self, number: int | None = None) -> Path:
+        """``best/model.keras`` (one objective), or trial ``number``'s of the Pareto front."""
+        return self.best / MODEL if number is None else self.best / str(number) / MODEL
+
+    @property
+    def best_params(self) -> Path:
+        return self.best / "params.json"
+
+    def front_models(self) -> dict[int, Path]:
+        """The saved models of a multi-objective study's Pareto front, by trial number."""
+        return {int(p.parent.name): p for p in sorted(self.best.glob(f"*/{MODEL}"))
+                if p.parent.name.isdigit()}
+
+    def read_state(self, number: int) -> dict[str, Any]:
+        """Trial ``number``'s ``state.json`` (its epochs' logs), or {} before its first epoch."""
+        return read_state(self.trial(number))
+
     def read_spec(self) -> dict[str, Any]:
         return read_json(self.spec) or {}
 
     def write_spec(self, spec: dict[str, Any]) -> None:
         write_json(self.spec, spec)
+
+
+def read_state(folder: Path) -> dict[str, Any]:
+    return read_json(folder / STATE) or {}
+
+
+def write_state(folder: Path, state: dict[str, Any]) -> None:
+    write_json(folder / STATE, state)
 
 
 def study_paths(runs_dir: str | Path, name: str,

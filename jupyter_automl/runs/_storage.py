@@ -130,7 +130,7 @@ def storage_errors(url: str) -> Iterator[None]:
             raise
         scheme = url.split("://", 1)[0].split("+", 1)[0]
         driver = _DRIVERS.get(scheme, "the SQLAlchemy driver for it")
-        raise StorageError(f"the storage {_redact(url)} needs a database driver: "
+        raise StorageError(f"the storage {redact(url)} needs a database driver: "
                            f"pip install {driver}") from None
 
 
@@ -139,7 +139,7 @@ def _explain(url: str, exc: BaseException) -> str:
     while cause.__cause__ is not None or cause.__context__ is not None:
         cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
     text = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
-    shown = _redact(url)
+    shown = redact(url)
     if "locked" in text:
         return (f"the study database {shown} is locked by another process ({text}). Wait for "
                 "the other run to finish, or stop it (%automl stop / its kernel), then rerun.")
@@ -149,7 +149,7 @@ def _explain(url: str, exc: BaseException) -> str:
     return f"cannot use the study storage {shown}: {text}"
 
 
-def _redact(url: str) -> str:
+def redact(url: str) -> str:
     """``url`` without its password, fit for messages and logs."""
     if "@" not in url or "://" not in url:
         return url

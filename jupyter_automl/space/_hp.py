@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import contextvars
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,11 @@ class ParamSpec:
             return f"choice {self.choices}"
         return "bool" if self.kind == "bool" else f"fixed {self.value!r}"
 
+    @property
+    def where(self) -> str:
+        """How messages name it: ``hp.int('units', line 3)``."""
+        return f"hp.{self.kind}({self.name!r}" + (f", line {self.line})" if self.line else ")")
+
     def same_range(self, other: ParamSpec) -> bool:
         keys = ("kind", "low", "high", "step", "log", "choices", "value")
         return all(getattr(self, k) == getattr(other, k) for k in keys)
@@ -63,7 +69,7 @@ class ParamSpec:
 
 def validate(spec: ParamSpec) -> None:
     """Raise :class:`SpaceError` naming the parameter if ``spec`` cannot be sampled."""
-    where = f"hp.{spec.kind}({spec.name!r}" + (f", line {spec.line})" if spec.line else ")")
+    where = spec.where
     if spec.kind not in KINDS:
         raise SpaceError(f"{where}: unknown kind {spec.kind!r}; use one of {', '.join(KINDS)}")
     if spec.kind in ("int", "float"):
@@ -98,7 +104,14 @@ def _validate_range(spec: ParamSpec, where: str) -> None:
         raise SpaceError(f"{where}: step={step} is larger than the range {low}..{high}")
 
 
-def check_consistent(specs: list[ParamSpec]) -> None:
+def check_space(specs: Sequence[ParamSpec]) -> None:
+    """The checks of a whole space: every parameter on its own, then one range per name."""
+    for spec in specs:
+        validate(spec)
+    check_consistent(specs)
+
+
+def check_consistent(specs: Sequence[ParamSpec]) -> None:
     """One name must not be given two different ranges."""
     seen: dict[str, ParamSpec] = {}
     for spec in specs:
@@ -141,10 +154,6 @@ def bind(space: TrialSpace | None) -> contextvars.Token[TrialSpace | None]:
 
 def unbind(token: contextvars.Token[TrialSpace | None]) -> None:
     _current.reset(token)
-
-
-def current() -> TrialSpace | None:
-    return _current.get()
 
 
 class HyperParameters:
@@ -237,9 +246,6 @@ class StaticSpace:
 
     params: list[ParamSpec] = field(default_factory=list)
 
-    def to_list(self) -> list[dict[str, Any]]:
-        return [p.to_dict() for p in self.params]
-
 
 _ARGS = {
     "int": ("name", "low", "high", "step", "log"),
@@ -255,9 +261,7 @@ def read_space(tree: ast.Module) -> StaticSpace:
     """Find every ``hp.<kind>(...)`` call in ``tree`` and validate the literal ones."""
     params = [spec for node in ast.walk(tree) if (spec := _spec_of(node)) is not None]
     params.sort(key=lambda p: p.line or 0)
-    for spec in params:
-        validate(spec)
-    check_consistent(params)
+    check_space(params)
     return StaticSpace(params)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from .._utils.io import read_json, write_json
 from ..errors import SpaceError
-from ._hp import ParamSpec, check_consistent, validate
+from ._hp import ParamSpec, check_space
 
 FOLDER = "spaces"
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
@@ -28,7 +28,7 @@ def folder(runs_dir: str | Path) -> Path:
 def save(runs_dir: str | Path, name: str, specs: Sequence[ParamSpec]) -> Path:
     """Write ``specs`` as the space ``name``; an existing one of that name is replaced."""
     path = _path(runs_dir, name)
-    _check(list(specs))
+    check_space(list(specs))
     write_json(path, {"name": name, "params": [_to_dict(s) for s in specs]})
     return path
 
@@ -46,7 +46,7 @@ def load(runs_dir: str | Path, name: str) -> list[ParamSpec]:
         raise SpaceError(f"the saved space {path} is unreadable (not a space file); "
                          "save it again or delete it")
     specs = [_from_dict(p, path) for p in params]
-    _check(specs)
+    check_space(specs)
     return specs
 
 
@@ -64,12 +64,6 @@ def _path(runs_dir: str | Path, name: str) -> Path:
         raise SpaceError(f"space name {name!r} must be letters, digits, '_', '-' or '.', "
                          "not starting with '.' or '-'")
     return folder(runs_dir) / f"{name}.json"
-
-
-def _check(specs: list[ParamSpec]) -> None:
-    for spec in specs:
-        validate(spec)
-    check_consistent(specs)
 
 
 def _to_dict(spec: ParamSpec) -> dict[str, Any]:

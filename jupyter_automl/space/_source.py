@@ -23,8 +23,7 @@ from ._hp import (
     ParamSpec,
     _literal,
     _spec_of,
-    check_consistent,
-    validate,
+    check_space,
 )
 
 _DEFAULT_STEP: dict[str, int | None] = {"int": 1, "float": None}
@@ -45,17 +44,15 @@ def render(specs: Sequence[ParamSpec], avoid: set[str] | None = None) -> str:
     Raises :class:`SpaceError` (the ``hp`` messages) when the space cannot be sampled.
     """
     unique = _unique(specs)
-    check_space(unique)
+    check_literal_space(unique)
     taken = set(avoid or ())
     lines = [f"{variable_name(s.name, taken)} = {render_call(s)}\n" for s in unique]
     return "".join(lines)
 
 
-def check_space(specs: Sequence[ParamSpec]) -> None:
+def check_literal_space(specs: Sequence[ParamSpec]) -> None:
     """The checks ``hp`` makes, for a space whose names are all written as literals."""
-    for spec in specs:
-        validate(spec)
-    check_consistent([replace(s, exact=True) for s in specs])
+    check_space([replace(s, exact=True) for s in specs])
 
 
 def render_call(spec: ParamSpec, name_src: str | None = None,
@@ -99,7 +96,7 @@ def _value_or_computed(spec: ParamSpec, field: str, arg: str, computed: dict[str
         return _number(spec, value) if field in ("low", "high") else value_source(value)
     if arg in computed:
         return computed[arg]
-    raise SpaceError(f"{_where(spec)}: no value for {arg} (the cell computes it); give one")
+    raise SpaceError(f"{spec.where}: no value for {arg} (the cell computes it); give one")
 
 
 def _number(spec: ParamSpec, value: Any) -> str:
@@ -162,9 +159,6 @@ def _unique(specs: Sequence[ParamSpec]) -> list[ParamSpec]:
             kept.append(spec)
     return kept
 
-
-def _where(spec: ParamSpec) -> str:
-    return f"hp.{spec.kind}({spec.name!r}" + (f", line {spec.line})" if spec.line else ")")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -237,9 +231,7 @@ def rewrite(source: str, specs: Sequence[ParamSpec],
     around it, which only the author can change, so removing a parameter from the space does
     not delete code. A whole ``%%automl`` cell keeps its magic line.
     """
-    for spec in specs:
-        validate(spec)
-    check_consistent(list(specs))
+    check_space(specs)
     head, body = split_magic(source)
     calls = _calls(_parse(body))
     sources = [o or s.name for s, o in zip(specs, origins or [None] * len(specs))]
@@ -287,7 +279,7 @@ def _edit(body: str, call: _Call, target: ParamSpec) -> tuple[int, int, str] | N
     node = call.node
     if any(isinstance(a, ast.Starred) for a in node.args) or any(
             k.arg is None for k in node.keywords):
-        raise SpaceError(f"{_where(call.spec)}: the call passes *args or **kwargs; "
+        raise SpaceError(f"{call.spec.where}: the call passes *args or **kwargs; "
                          "edit its range in the cell")
     args: dict[str, ast.expr] = dict(zip(_ARGS[call.spec.kind], node.args))
     args.update({k.arg: k.value for k in node.keywords if k.arg})

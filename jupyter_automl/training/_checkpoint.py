@@ -15,10 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from .._utils.io import read_json, write_atomic, write_json
-
-CHECKPOINT = "checkpoint.npz"
-STATE = "state.json"
+from .._utils.io import write_atomic
+from ..runs import CHECKPOINT, read_state, write_state
 
 
 @dataclass
@@ -68,17 +66,9 @@ class CheckpointWriter:
             buffer = io.BytesIO()
             np.savez(buffer, **arrays)
             write_atomic(self.folder / CHECKPOINT, buffer.getvalue())
-            write_json(self.folder / STATE, state)
+            write_state(self.folder, state)
         except BaseException as exc:  # surfaced on the training thread by wait()
             self._error = exc
-
-
-def write_state(folder: Path, state: dict[str, Any]) -> None:
-    write_json(folder / STATE, state)
-
-
-def read_state(folder: Path) -> dict[str, Any]:
-    return read_json(folder / STATE) or {}
 
 
 class Unreadable(Exception):

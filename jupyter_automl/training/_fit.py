@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._utils.noise import is_noise
-from ..engine._values import is_number
+from .._utils.objectives import is_number
+from .._utils.process import import_keras, rss_mb
 from ..errors import MetricError, TrialValueError
 from . import _checkpoint as checkpoint
 
@@ -241,26 +241,6 @@ def unbind(token: contextvars.Token[TrialFit | None]) -> None:
     _current.reset(token)
 
 
-def import_keras() -> Any:
-    """``import keras``, without TensorFlow's start-up chatter on stderr (other lines stay)."""
-    if "keras" in sys.modules:
-        return sys.modules["keras"]
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            import keras
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            kept = [line for line in captured.read().decode(errors="replace").splitlines()
-                    if not is_noise(line)]
-            if kept:
-                print("\n".join(kept), file=sys.stderr)
-    return keras
-
-
 def install() -> None:
     """Wrap ``keras.Model.fit`` (once per process). Imports keras: call only when it is used."""
     keras = import_keras()
@@ -308,13 +288,6 @@ def _callback_class() -> type:
     return AutomlCallback
 
 
-def rss_mb() -> float:
-    """This process's resident memory in MB (sampled: the peak between samples is missed)."""
-    import psutil  # a dependency of ipykernel
-
-    return float(psutil.Process().memory_info().rss) / 2**20
-
-
 def _default_metric(logs: dict[str, float]) -> str:
     return "val_loss" if "val_loss" in logs else "loss"
 
@@ -322,3 +295,20 @@ def _default_metric(logs: dict[str, float]) -> str:
 def _as_list(callbacks: Any) -> list[Any]:
     return list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
 
+
+def save_model(fit: TrialFit | None, path: Path) -> None:
+    """Save the trial's model with the weights of its best epoch to ``path``, atomically
+    (nothing when the trial trained no Keras model)."""
+    if fit is None or fit.model is None:
+        return
+    model = fit.model
+    if fit.best_weights is not None:
+        model.set_weights(fit.best_weights)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".keras")
+    os.close(fd)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)

@@ -11,7 +11,6 @@ import os
 from typing import Any, Literal
 
 Mode = Literal["widgets", "static", "text"]
-MODES = ("auto", "widgets", "static", "text")
 HEADLESS_ENV = "JUPYTER_AUTOML_HEADLESS"
 # Programs (or `python -m` modules) whose kernels no person watches.
 _HEADLESS_PARENTS = {"papermill", "nbclient", "nbconvert", "jupyter-nbconvert", "jupyter-automl",

@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..engine._recovery import is_running
-from ..engine._values import pareto_front, value_columns
-from ..training import _checkpoint as checkpoint
+from .._utils.duration import eta
+from .._utils.objectives import pareto_front, signs
+from ..results import trial_columns, trial_row, value_columns
 
 if TYPE_CHECKING:
     import optuna
 
-    from ..results._result import AutomlResult
+    from ..results import AutomlResult
 
 STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")  # every Optuna trial state
 
@@ -93,6 +93,7 @@ class StudyModel:
                  total: int) -> None:
         self.name = name
         self.metrics = [m or "value" for m in metrics]
+        self.metrics_given = list(metrics)
         self.value_columns = value_columns(metrics)
         self.directions = directions
         self.total = total
@@ -110,14 +111,13 @@ class StudyModel:
         for trial in result.study.get_trials(deepcopy=False):
             model.add_frozen(trial)
             record = model.records[trial.number]
-            state = checkpoint.read_state(result.paths.trial(trial.number))
+            state = result.paths.read_state(trial.number)
             record.peak_mb = record.peak_mb or state.get("peak_mb")
             metric = state.get("metric")
             if not record.curve and metric:
                 record.curve = [(int(h["epoch"]), h[metric]) for h in state.get("history", [])
                                 if metric in h]
-        model.status = "running" if is_running(result.study, result.paths) else (
-            "finished" if model.done >= model.total else "stopped")
+        model.status = result.status
         times = [t for trial in result.study.get_trials(deepcopy=False)
                  for t in (trial.datetime_start, trial.datetime_complete) if t is not None]
         model.span = (max(times) - min(times)).total_seconds() if times else 0.0
@@ -170,15 +170,14 @@ class StudyModel:
 
     @property
     def eta(self) -> float | None:
-        if not self.finished_here or self.status != "running":
+        if self.status != "running":
             return None
-        return self.elapsed / self.finished_here * max(0, self.total - self.done)
+        return eta(self.elapsed, self.finished_here, self.total - self.done)
 
     @property
     def front(self) -> list[TrialRecord]:
-        signs = [1.0 if d == "maximize" else -1.0 for d in self.directions]
         done = [(r.number, list(r.values or [])) for r in self._complete()]
-        return [self.records[n] for n, _ in pareto_front(done, signs)]
+        return [self.records[n] for n, _ in pareto_front(done, signs(self.directions))]
 
     def _complete(self) -> list[TrialRecord]:
         return [r for r in self.records.values() if r.state == "COMPLETE" and r.values]
@@ -203,7 +202,7 @@ class StudyModel:
     def history(self) -> tuple[Series, Series]:
         """Each finished trial's value by number, and the best value so far (one objective)."""
         values, best = Series(), Series()
-        sign = 1.0 if self.directions[0] == "maximize" else -1.0
+        sign = signs(self.directions)[0]
         current: float | None = None
         for record in sorted(self._complete(), key=lambda r: r.number):
             value = record.values[0]  # type: ignore[index]
@@ -243,23 +242,14 @@ class StudyModel:
         return everything, front
 
     def table_rows(self) -> list[dict[str, Any]]:
-        rows = []
-        for number in sorted(self.records):
-            r = self.records[number]
-            row: dict[str, Any] = {"number": r.number, "state": r.state}
-            for i, column in enumerate(self.value_columns):
-                row[column] = r.values[i] if r.values else None
-            row.update(params=", ".join(f"{k}={_short(v)}" for k, v in r.params.items()),
-                       epochs=r.epochs or None, duration=r.duration, kernel=r.kernel,
-                       peak_mb=r.peak_mb, error=r.error)
-            rows.append(row)
-        return rows
+        """The trials as rows (:func:`jupyter_automl.results.trial_row`, as everywhere); a
+        running trial's duration is its time so far."""
+        now = time.monotonic()
+        return [trial_row(r.number, r.state, r.values, self.value_columns, r.params, r.epochs,
+                          now - r.started if r.state == "RUNNING" else r.duration, r.kernel,
+                          r.peak_mb, r.error)
+                for r in (self.records[n] for n in sorted(self.records))]
 
     @property
     def columns(self) -> list[str]:
-        return ["number", "state", *self.value_columns, "params", "epochs", "duration",
-                "kernel", "peak_mb"]
-
-
-def _short(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+        return trial_columns(self.metrics_given)

@@ -14,17 +14,16 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._utils.duration import format_duration
-from ..engine._events import Listener, Outcome
-from ..training._fit import rss_mb
+from ..engine import Listener, Outcome
 from . import _charts as charts
 from ._model import StudyModel
-from ._table import TrialTable
+from ._table import TrialTableWidget
 
 if TYPE_CHECKING:
     import optuna
 
-    from ..engine._runner import StudyRunner
-    from ..training._fit import TrialFit
+    from ..engine import RunView
+    from ..training import TrialFit
 
 INTERVAL = 0.5  # seconds between two refreshes of the widgets
 IMPORTANCE_EVERY = 10  # finished trials between two recomputations of the importances
@@ -46,7 +45,7 @@ class StudyPanel(Listener):
         self._study: Any = None
 
     # -- listener events -------------------------------------------------------------------------
-    def study_started(self, runner: StudyRunner) -> None:
+    def study_started(self, runner: RunView) -> None:
         prepared = runner.prepared
         model = StudyModel(runner.name, [o.metric for o in prepared.objectives],
                            list(prepared.options.directions), runner.total)
@@ -60,12 +59,12 @@ class StudyPanel(Listener):
             self._trials_dirty = True
             self.refresh(force=True)
 
-    def trial_started(self, runner: StudyRunner, trial: optuna.Trial) -> None:
+    def trial_started(self, runner: RunView, trial: optuna.Trial) -> None:
         self._need().start(trial.number)
         self._trials_dirty = True
         self.refresh()
 
-    def epoch_ended(self, runner: StudyRunner, fit: TrialFit) -> None:
+    def epoch_ended(self, runner: RunView, fit: TrialFit) -> None:
         record = self._need().start(fit.trial.number, fit.trial.params)
         if len(record.curve) + 1 == len(fit.history):  # one more epoch
             logs = fit.history[-1]
@@ -77,14 +76,12 @@ class StudyPanel(Listener):
         record.peak_mb = fit.peak_mb
         self.refresh()
 
-    def trial_finished(self, runner: StudyRunner, trial: optuna.Trial, outcome: Outcome) -> None:
-        fit, extra = outcome.fit, outcome.extra  # extra: what a worker kernel reported
-        peak = extra.get("peak_mb") or (fit.peak_mb if fit is not None and fit.peak_mb
-                                        else rss_mb())
+    def trial_finished(self, runner: RunView, trial: optuna.Trial, outcome: Outcome) -> None:
+        extra = outcome.extra  # what a worker kernel reported
         error = outcome.error.strip().splitlines()[-1] if outcome.error else None
         model = self._need()
         model.finish(trial.number, outcome.state, outcome.values, trial.params,
-                     outcome.duration, peak, error)
+                     outcome.duration, outcome.peak_mb, error)
         record = model.records[trial.number]
         if "kernel" in extra:
             record.kernel = extra["kernel"]
@@ -92,7 +89,7 @@ class StudyPanel(Listener):
         self._trials_dirty = True
         self.refresh()
 
-    def study_finished(self, runner: StudyRunner, reason: str) -> None:
+    def study_finished(self, runner: RunView, reason: str) -> None:
         self._need().status = reason
         self._trials_dirty = True
         self.refresh(force=True)
@@ -107,7 +104,7 @@ class StudyPanel(Listener):
         self._study = study or self._study
         self.header = w.HTML().add_class("automl-progress")
         self.best = w.HTML().add_class("automl-best")
-        self.table = TrialTable(layout=w.Layout(max_height="320px", overflow="auto"))
+        self.table = TrialTableWidget(layout=w.Layout(max_height="320px", overflow="auto"))
         self.table.add_class("automl-table")
         self.table.observe(lambda change: self.select(change["new"]), names="selected")
         self.figures: dict[str, Any] = {

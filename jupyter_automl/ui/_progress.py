@@ -11,14 +11,14 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .._utils.duration import format_duration
-from ..engine._events import Listener, Outcome
+from ..engine import Listener, Outcome
 from ._display import in_kernel
 
 if TYPE_CHECKING:
     import optuna
 
-    from ..engine._runner import StudyRunner
-    from ..training._fit import TrialFit
+    from ..engine import RunView
+    from ..training import TrialFit
 
 THROTTLE = 0.5  # seconds between two redraws caused by epochs
 
@@ -33,29 +33,29 @@ class ProgressLine(Listener):
         self._epoch = ""
         self._text = ""
 
-    def study_started(self, runner: StudyRunner) -> None:
+    def study_started(self, runner: RunView) -> None:
         self._handle = _display_handle() if self.stream is None else None
         self._draw(runner, force=True)
 
-    def trial_started(self, runner: StudyRunner, trial: optuna.Trial) -> None:
+    def trial_started(self, runner: RunView, trial: optuna.Trial) -> None:
         self._epoch = f" | trial {trial.number} running"
         self._draw(runner)
 
-    def epoch_ended(self, runner: StudyRunner, fit: TrialFit) -> None:
+    def epoch_ended(self, runner: RunView, fit: TrialFit) -> None:
         self._epoch = f" | trial {fit.trial.number} epoch {fit.epochs_run}/{fit.epochs_planned}"
         self._draw(runner)
 
-    def trial_finished(self, runner: StudyRunner, trial: optuna.Trial,
+    def trial_finished(self, runner: RunView, trial: optuna.Trial,
                        outcome: Outcome) -> None:
         self._epoch = ""
         self._draw(runner)
 
-    def study_finished(self, runner: StudyRunner, reason: str) -> None:
+    def study_finished(self, runner: RunView, reason: str) -> None:
         self._draw(runner, force=True)
         if self._handle is None:
             self._write("\n")
 
-    def _draw(self, runner: StudyRunner, force: bool = False) -> None:
+    def _draw(self, runner: RunView, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last < THROTTLE:
             return
@@ -75,7 +75,7 @@ class ProgressLine(Listener):
         stream.flush()
 
 
-def line(runner: StudyRunner) -> str:
+def line(runner: RunView) -> str:
     """``digits: 7/20 trials (1 pruned, 0 failed) | best 0.9722 | 1m02s, ETA 2m10s``."""
     c = runner.counts
     done = c["COMPLETE"] + c["PRUNED"]

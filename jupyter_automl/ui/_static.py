@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..engine._events import Listener
+from ..engine import Listener
 from . import _charts as charts
 from ._model import StudyModel
 from ._table import table_html
 
 if TYPE_CHECKING:
-    from ..engine._runner import StudyRunner
+    from ..engine import RunView
 
 
 class StaticReport(Listener):
@@ -22,8 +22,8 @@ class StaticReport(Listener):
 
     title = "the static report"
 
-    def study_finished(self, runner: StudyRunner, reason: str) -> None:
-        from ..results._result import AutomlResult
+    def study_finished(self, runner: RunView, reason: str) -> None:
+        from ..results import AutomlResult
 
         result = AutomlResult(runner.paths, runner.prepared.url, study=runner.study)
         show(StudyModel.from_result(result), runner.study)

@@ -10,7 +10,7 @@ from typing import Any
 import anywidget
 import traitlets
 
-from .._utils.duration import format_duration
+from ..results import cell_text
 
 _ESM = """
 function render({ model, el }) {
@@ -64,7 +64,7 @@ _CSS = """
 """
 
 
-class TrialTable(anywidget.AnyWidget):  # type: ignore[misc]
+class TrialTableWidget(anywidget.AnyWidget):  # type: ignore[misc]
     """Rows of trials; ``sort_by``/``ascending`` re-sort them, ``selected`` is a trial number."""
 
     _esm = _ESM
@@ -100,18 +100,6 @@ class TrialTable(anywidget.AnyWidget):  # type: ignore[misc]
 
 def _sort_key(value: Any) -> tuple[int, Any]:
     return (0, value) if isinstance(value, (int, float)) else (1, str(value))
-
-
-def cell_text(column: str, value: Any) -> str:
-    if value is None:
-        return ""
-    if column == "duration":
-        return format_duration(value)
-    if column == "peak_mb":
-        return f"{value:.0f} MB"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
 
 
 def table_html(columns: list[str], rows: list[dict[str, Any]]) -> str:

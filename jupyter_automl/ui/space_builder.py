@@ -19,13 +19,22 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..errors import SpaceError
-from ..space import _saved as spaces
-from ..space import _source as space_source
-from ..space._hp import KINDS, ParamSpec, check_consistent, validate
+from ..runs import DEFAULT_RUNS_DIR
+from ..space import (
+    KINDS,
+    ParamSpec,
+    check_consistent,
+    read_cell_space,
+    render_space,
+    rewrite_cell,
+    save_space,
+    unmatched,
+    validate,
+    value_source,
+)
 
 _RANGE = ("int", "float")
 _COMPUTED = "computed in the cell"
-_DEFAULT_RUNS_DIR = "automl_runs"
 _ITEM = re.compile(r"""(?:"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|[^,'"])+""")
 
 
@@ -165,7 +174,7 @@ class SpaceBuilder(widgets.VBox):
 
     ``SpaceBuilder(source=cell)`` opens a cell's space (the whole ``%%automl`` cell or its
     body) and writes the edited ranges back into it; ``SpaceBuilder(specs)`` opens a space
-    (e.g. ``spaces.load``); with neither it starts empty. ``on_write(new_source)`` is called by
+    (e.g. ``load_space``); with neither it starts empty. ``on_write(new_source)`` is called by
     "Write to cell"; the new source is also kept in ``pending_source``.
     """
 
@@ -191,7 +200,7 @@ class SpaceBuilder(widgets.VBox):
         self._message = ""
         self._building = True
         initial = list(specs) if specs is not None else (
-            _opened(space_source.read(source)) if source is not None else [])
+            _opened(read_cell_space(source)) if source is not None else [])
         for spec in initial:
             self._append(spec, origin=spec)
         self._building = False
@@ -214,18 +223,18 @@ class SpaceBuilder(widgets.VBox):
 
     def to_code(self) -> str:
         """The space as ``hp`` code, one assignment per parameter."""
-        return space_source.render(self.specs)
+        return render_space(self.specs)
 
     def written_source(self) -> str:
         """What "Write to cell" writes: ``source`` with the edited ranges, or the space's code."""
         specs = self.specs
         if self.source is None:
-            return space_source.render(specs)
-        return space_source.rewrite(self.source, specs, self._origins())
+            return render_space(specs)
+        return rewrite_cell(self.source, specs, self._origins())
 
     def save(self, name: str) -> Path:
-        """Save the space as ``name`` in ``runs_dir/spaces`` (``spaces.load`` reads it back)."""
-        path = spaces.save(self.runs_dir, name, self.specs)
+        """Save the space as ``name`` in ``runs_dir/spaces`` (``load_space`` reads it back)."""
+        path = save_space(self.runs_dir, name, self.specs)
         self._note(f"saved as {name!r} ({path})")
         return path
 
@@ -261,7 +270,7 @@ class SpaceBuilder(widgets.VBox):
         return row
 
     def remove_row(self, i: int) -> None:
-        """Remove row ``i``; its call stays in the cell (see ``space_source.rewrite``)."""
+        """Remove row ``i``; its call stays in the cell (see ``rewrite_cell``)."""
         self.rows.pop(i)
         self._arrange()
         self._refresh()
@@ -339,7 +348,7 @@ class SpaceBuilder(widgets.VBox):
         if self.source is None:
             return []
         try:
-            kept = space_source.unmatched(self.source, specs, self._origins())
+            kept = unmatched(self.source, specs, self._origins())
         except SpaceError:
             return []
         if not kept:
@@ -364,10 +373,10 @@ def default_runs_dir() -> str:
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - IPython is a dependency
-        return _DEFAULT_RUNS_DIR
+        return DEFAULT_RUNS_DIR
     manager = getattr(get_ipython(), "magics_manager", None)
     magics = getattr(manager, "registry", {}).get("Automl")
-    return str(getattr(magics, "runs_dir", _DEFAULT_RUNS_DIR))
+    return str(getattr(magics, "runs_dir", DEFAULT_RUNS_DIR))
 
 
 def parse_number(text: str) -> int | float:
@@ -410,7 +419,7 @@ def _item_text(value: Any) -> str:
     if isinstance(value, str) and value and value == value.strip() and "," not in value \
             and parse_item(value) == value:
         return value
-    return space_source.value_source(value)
+    return value_source(value)
 
 
 def _items_text(spec: ParamSpec) -> str:

@@ -1,1 +1,10 @@
-"""TODO"""
+"""Trials on other kernels: a pool of worker kernels (local or on a Kernel Gateway), each running
+trials of the driver's study, or a cluster of them running each trial together under
+MultiWorkerMirroredStrategy. Both are executors of the engine's one loop."""
+
+from ._cluster import KernelCluster
+from ._pool import KernelPool
+from .kernels import GatewayKernel, KernelError, LocalKernel, SetupError, WorkerDied
+
+__all__ = ["GatewayKernel", "KernelCluster", "KernelError", "KernelPool", "LocalKernel",
+           "SetupError", "WorkerDied"]

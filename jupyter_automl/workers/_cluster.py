@@ -4,7 +4,7 @@ under MultiWorkerMirroredStrategy, for models that outgrow one device.
 Kernel 0 is the chief: it runs the trial as a pool worker would (draws the parameters, reports,
 checkpoints, saves the model). The others follow: their ``hp`` calls take the chief's values
 from the study, and at each epoch's end they learn the chief's decision (go on, prune, stop)
-in a collective op (:func:`.strategy.agree`). The kernels find each other through the
+in a collective op (:func:`jupyter_automl.training.agree`). The kernels find each other through the
 ``TF_CONFIG`` the driver gives each one: loopback ports, a fresh set each time the cluster
 starts. A kernel that dies takes the whole cluster with it (the others would wait for it in
 their next collective op): the trial is retried from its checkpoint on a restarted cluster.
@@ -22,48 +22,42 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
-from ..engine._recovery import RunnerLock
-from ._pool import PoolRunner
+from ..engine import Outcome, TrialLost
+from ._pool import KernelPool
 from .kernels import SetupError, WorkerDied, WorkerKernel
 
 if TYPE_CHECKING:
     import optuna
 
-    from ..engine._events import Outcome
-
 FOLLOW_GRACE = 60.0  # seconds one side of a trial may run on once the other side has ended
 
 
-class ClusterRunner(PoolRunner):
+class KernelCluster(KernelPool):
+    """All the worker kernels run each trial together: one slot."""
+
     restart_text = "restarting the kernels of the cluster"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._envs = [dict(k.env) for k in self.kernels]
+        self.slots = 1
         self.label = f"{len(self.kernels)} kernels (multi-worker)"
         self._stale = False  # a follower hung: restart the cluster before the next trial
 
-    def _threads(self, lock: RunnerLock) -> list[threading.Thread]:
-        return [threading.Thread(target=self._work_cluster, args=(lock,),
-                                 name="automl-cluster", daemon=True)]
+    def prepare(self, slot: int) -> None:
+        self._start_cluster()
 
-    def _work_cluster(self, lock: RunnerLock) -> None:
+    def replace(self, slot: int) -> bool:
+        self._start_cluster()
+        return True
+
+    def run(self, trial: optuna.Trial, slot: int) -> Outcome:
         try:
-            self._start_cluster()
-            while (trial := self._next_trial(lock)) is not None:
-                try:
-                    outcome = self._run_across(trial)
-                except WorkerDied as exc:
-                    self._lost(trial, self.kernels[0], exc, lock)
-                    if self.stop_event.is_set():
-                        return
-                    self._start_cluster()
-                    continue
-                self._finished(trial, outcome, lock)
-        except BaseException as exc:
-            self._stop_with(exc)
+            return self._run_across(trial)
+        except WorkerDied as exc:
+            raise TrialLost(f"its kernel died ({exc})", said=str(exc)) from None
 
-    def _first_steps(self) -> list[str]:
+    def first_steps(self) -> list[str]:
         # MultiWorkerMirroredStrategy must exist before TensorFlow runs any op (setup cells do)
         return ["import jupyter_automl.training._strategy as __automl_strategy\n"
                 "__automl_strategy.make('multi-worker')"]
@@ -71,7 +65,7 @@ class ClusterRunner(PoolRunner):
     def _start_cluster(self) -> None:
         """(Re)start every kernel with its TF_CONFIG, all at once: a strategy waits for its
         peers."""
-        self._shutdown()
+        self.interrupt()  # every kernel stops: a cluster starts as a whole
         self._stale = False
         ports = free_ports(len(self.kernels))
         workers = [f"127.0.0.1:{p}" for p in ports]

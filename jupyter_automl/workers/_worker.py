@@ -14,6 +14,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, cast
 
+from .. import _optuna
+
 STORAGE_ENV = "JUPYTER_AUTOML_STORAGE_URL"  # a server database the worker reaches itself
 FOLLOW_POLL = 0.05  # seconds between two looks for a parameter the chief has not drawn yet
 
@@ -35,15 +37,18 @@ def configure(config: str) -> None:
     import optuna
     from IPython import get_ipython
 
-    from ..engine._algorithms import make_pruner, make_sampler
-    from ..engine._cell import Cell
-    from ..engine._options import Objective, StudyOptions
-    from ..engine._runner import StudyRunner
-    from ..engine._study import PreparedStudy
-    from ..runs._paths import StudyPaths
-    from ..runs._storage import open_storage
-    from ..space._hp import ParamSpec
-    from .kernels import _proxy as proxy
+    from ..engine import (
+        Cell,
+        Objective,
+        PreparedStudy,
+        StudyOptions,
+        ThisKernel,
+        make_pruner,
+        make_sampler,
+    )
+    from ..runs import StudyPaths, open_storage
+    from ..space import ParamSpec
+    from .kernels import connect_from_env
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     cfg = json.loads(config)
@@ -55,7 +60,7 @@ def configure(config: str) -> None:
     # Each worker draws with its own seed, or all of them would propose the same points.
     seed = None if options.seed is None else options.seed + 1000 * (cfg["index"] + 1)
     url = os.environ.get(STORAGE_ENV)
-    storage = open_storage(url) if url else proxy.connect_from_env(cfg["host"], cfg["port"])
+    storage = open_storage(url) if url else connect_from_env(cfg["host"], cfg["port"])
     study = optuna.load_study(
         study_name=options.name, storage=storage,
         sampler=make_sampler(options.sampler, seed, len(options.directions), space),
@@ -63,7 +68,7 @@ def configure(config: str) -> None:
     paths = StudyPaths.at(Path(cfg["root"]), cfg["checkpoint_dir"])
     prepared = PreparedStudy(study, paths, options, url or f"grpc://{cfg['host']}:{cfg['port']}",
                              cfg["total"], overrides=overrides)
-    _state["runner"] = StudyRunner(prepared, cell, get_ipython().user_ns)
+    _state["here"] = ThisKernel(prepared, cell, get_ipython().user_ns)
     _state["direct"] = bool(url)
 
 
@@ -71,20 +76,20 @@ def run(number: int) -> str:
     """Run trial ``number`` of the configured study; return its outcome as JSON."""
     import optuna
 
-    runner = _state["runner"]
-    study = runner.study
+    here = _state["here"]
+    study = here.prepared.study
     if _state["direct"]:  # Optuna's cache of a database, in this process, learns of the trial
         study.get_trials(deepcopy=False)
-    trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
-    outcome = runner.run_trial(optuna.trial.Trial(study, trial_id))
+    trial_id = _optuna.trial_id(_optuna.trial_by_number(study, number))
+    outcome = here.run_trial(optuna.trial.Trial(study, trial_id))
     fit = outcome.fit
     export_error = None
     if outcome.state == "COMPLETE" and fit is not None and fit.model is not None:
-        from ..engine._best import TRIAL_MODEL, _save_model
+        from ..training import save_model
 
         # The driver cannot reach this kernel's model object: it copies this file instead.
         try:
-            _save_model(fit, runner.paths.trial(number) / TRIAL_MODEL)
+            save_model(fit, here.prepared.paths.trial_model(number))
         except OSError as exc:  # the driver says so if this trial is the best
             export_error = f"{type(exc).__name__}: {exc}"
     curve = [] if fit is None or fit.metric is None else [
@@ -93,7 +98,7 @@ def run(number: int) -> str:
         "state": outcome.state, "values": outcome.values, "error": outcome.error,
         "fatal": None if outcome.fatal is None else type(outcome.fatal).__name__,
         "duration": outcome.duration, "curve": curve,
-        "peak_mb": None if fit is None else fit.peak_mb,
+        "peak_mb": outcome.peak_mb,
         "resumed_at": None if fit is None else fit.resumed_at,
         "taken": outcome.taken, "export_error": export_error,
     })
@@ -101,10 +106,11 @@ def run(number: int) -> str:
 
 def follow(number: int) -> str:
     """Run trial ``number`` alongside the chief kernel of a multi-worker trial."""
-    runner = _state["runner"]
-    study = runner.study
-    trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
-    outcome = runner.run_trial(cast(Any, FollowerTrial(study._storage, trial_id)), follower=True)
+    here = _state["here"]
+    study = here.prepared.study
+    trial_id = _optuna.trial_id(_optuna.trial_by_number(study, number))
+    outcome = here.run_trial(cast(Any, FollowerTrial(_optuna.storage_of(study), trial_id)),
+                             follower=True)
     return json.dumps({"state": outcome.state, "error": outcome.error})
 
 

@@ -8,18 +8,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..._utils.process import kernel_encryption
 from ._base import KernelError, Reply, WorkerDied, WorkerKernel, plain
 
 POLL = 0.2  # seconds between two liveness checks while a worker runs something
 IDLE_WAIT = 10.0  # seconds the last outputs of a request may lag behind its reply
-
-
-def encryption() -> str:
-    """The kernels jupyter-automl starts talk over CurveZMQ where pyzmq has it: the messages
-    are signed with a per-kernel key anyway, this also keeps their content off the wire."""
-    import zmq
-
-    return "auto" if zmq.has("curve") else "disabled"
 
 
 class LocalKernel(WorkerKernel):
@@ -35,7 +28,7 @@ class LocalKernel(WorkerKernel):
         from jupyter_client import KernelManager
 
         self.shutdown()  # never two kernels under one label: the first would be orphaned
-        self.km = KernelManager(kernel_name="python3", transport_encryption=encryption())
+        self.km = KernelManager(kernel_name="python3", transport_encryption=kernel_encryption())
         env = {**os.environ, "JUPYTER_AUTOML_WORKER": "1", **self.env}
         try:
             self.km.start_kernel(cwd=str(self.cwd), env=env)

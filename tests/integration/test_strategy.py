@@ -175,7 +175,7 @@ def test_a_follower_killed_mid_trial_restarts_the_cluster_and_the_trial_resumes(
 
         wait_for(lambda: saved() >= 2, 180, "trial 0 with two epochs saved")
         before = saved()
-        follower = runner.kernels[1]
+        follower = runner.executor.kernels[1]
         os.kill(follower.pid, signal.SIGKILL)
         run.wait(300)
     trials = study_of(tmp_path / "runs", "mwk").trials

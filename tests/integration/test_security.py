@@ -61,7 +61,8 @@ def serving(name: str) -> Any:
     def trials_run() -> bool:
         if run.error is not None:
             raise run.error
-        return getattr(run.runner, "served", None) is not None and run.runner.done >= 2
+        served = getattr(run.runner.executor, "served", None)
+        return served is not None and run.runner.done >= 2
 
     wait_for(trials_run, 180, "the workers to run trials")
     return run.runner
@@ -82,7 +83,7 @@ def test_a_caller_without_the_secret_is_refused_and_changes_nothing(ip: Any, tmp
                                                                     capsys: Any) -> None:
     ip.run_cell_magic("automl", "sec --trials 40 --kernels 1 --seed 0 --background", SLOW)
     runner = serving("sec")
-    port, token = runner.served.port, runner.served.token
+    port, token = runner.executor.served.port, runner.executor.served.token
     assert listening(port) == {"127.0.0.1"}  # loopback only
     said = intruder(port)
     assert "read refused UNAUTHENTICATED" in said and "write refused UNAUTHENTICATED" in said
@@ -98,7 +99,7 @@ def test_beyond_loopback_the_study_is_tls_pinned_and_still_needs_the_secret(
     ip.run_cell_magic("automl", "sec --trials 12 --kernels 1 --seed 0 --background "
                                 "--listen 0.0.0.0", SLOW)
     runner = serving("sec")
-    served = runner.served
+    served = runner.executor.served
     (everywhere,) = listening(served.port)
     assert ipaddress.ip_address(everywhere).is_unspecified  # 0.0.0.0, or :: (both stacks)
     assert served.cert and "BEGIN CERTIFICATE" in served.cert

@@ -25,7 +25,7 @@ from browser.require import chromium_path, has_module, require_or_skip
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHOTS = REPO / "build" / "screenshots"
 NOTEBOOK = "panel.ipynb"
 TRIALS = 4

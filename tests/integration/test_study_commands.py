@@ -172,7 +172,7 @@ def reference(trained: Path) -> tuple[Any, Any]:
     """The sample input and the best model's predictions on it, from best/model.keras."""
     import numpy as np
 
-    from jupyter_automl.training._fit import import_keras
+    from jupyter_automl._utils.process import import_keras
 
     keras = import_keras()
     sample = np.load(trained / "runs" / "sample.npy")
@@ -197,7 +197,7 @@ def export(trained: Path, *args: str) -> Path:
 def test_export_keras_copies_the_best_model(trained: Path, reference: tuple[Any, Any]) -> None:
     import numpy as np
 
-    from jupyter_automl.training._fit import import_keras
+    from jupyter_automl._utils.process import import_keras
 
     path = export(trained, "--format", "keras")
     assert path == trained / "digits.keras"

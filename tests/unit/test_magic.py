@@ -305,4 +305,4 @@ def test_a_metric_named_like_a_table_column_keeps_its_values(ip: Any, capsys: An
     assert table[0]["params (value)"] == int(100 * table[0]["params"]["x"])
     capsys.readouterr()
     ip.run_line_magic("automl", "list")
-    assert "cols  finished  3/3     front of" in capsys.readouterr().out
+    assert "cols  finished  3/3     Pareto front of 3 trials" in capsys.readouterr().out

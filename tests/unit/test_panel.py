@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
+from jupyter_automl._verbs import show
 from jupyter_automl.engine import _background as background
 from jupyter_automl.errors import AutomlError, StudyNotFoundError
-from jupyter_automl.results import _catalog as catalog
 from jupyter_automl.ui import _charts as charts
 from jupyter_automl.ui._model import StudyModel
-from jupyter_automl.ui._table import TrialTable, table_html
+from jupyter_automl.ui._table import TrialTableWidget, table_html
 
 QUAD = 'x = hp.float("x", -10, 10)\nk = hp.choice("k", ["a", "b"])\n(x - 2) ** 2 + (k == "b")'
 
@@ -74,7 +74,7 @@ def test_figures_have_a_fixed_set_of_traces() -> None:
 
 
 def test_table_sorts_in_python_and_keeps_blanks_last() -> None:
-    table = TrialTable()
+    table = TrialTableWidget()
     rows = [{"number": 0, "state": "COMPLETE", "value": 2.0},
             {"number": 1, "state": "FAIL", "value": None},
             {"number": 2, "state": "COMPLETE", "value": 1.0}]
@@ -91,7 +91,7 @@ def test_panel_follows_a_study(ip: Any, tmp_path: Path) -> None:
     ip.run_line_magic("config", 'Automl.display = "widgets"')
     try:
         ip.run_cell_magic("automl", "pan --trials 6 --seed 0", QUAD)
-        panel = catalog.show("pan", tmp_path / "runs", "widgets")
+        panel = show("pan", tmp_path / "runs", "widgets")
     finally:
         ip.run_line_magic("config", 'Automl.display = "auto"')
     assert "automl-panel" in panel.root._dom_classes

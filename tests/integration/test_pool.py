@@ -86,14 +86,14 @@ model.fit(x, y, validation_split=0.25, epochs=5, callbacks=[slow])
         victim: dict[str, Any] = {}
 
         def busy_with_two_epochs() -> bool:
-            for label, number in list(runner.running.items()):
+            for label, number in list(runner.executor.running.items()):
                 if saved(number) >= 2:
                     victim.update(label=label, number=number, saved=saved(number))
                     return True
             return False
 
         wait_for(busy_with_two_epochs, 180, "a worker with two epochs saved")
-        kernel = next(k for k in runner.kernels if k.label == victim["label"])
+        kernel = next(k for k in runner.executor.kernels if k.label == victim["label"])
         victim["pid"] = kernel.pid
         os.kill(kernel.pid, signal.SIGKILL)
         run.wait(300)

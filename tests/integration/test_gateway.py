@@ -114,8 +114,8 @@ def test_a_gateway_that_stops_mid_study_leaves_its_trials_to_the_others(
     ip.run_cell_magic("automl", f"stopgw --trials 8 --kernels 1,gateway:{gateway.url} "
                                 "--background", body)
     run = background.get("stopgw")
-    wait_for(lambda: any(label.startswith("gateway") for label in run.runner.running), 120,
-             "a trial on the gateway")
+    wait_for(lambda: any(label.startswith("gateway") for label in run.runner.executor.running),
+             120, "a trial on the gateway")
     gateway.stop()
     run.wait(300)
     trials = study_of(tmp_path / "runs", "stopgw").trials

@@ -195,7 +195,7 @@ NOISE = ["without encryption", "cuInit", "absl::InitializeLog", "oneDNN", "cudar
 def test_make_demo_shows_the_results_and_no_start_up_noise(tmp_path: Path) -> None:
     """A newcomer's first command: results, where they are, and nothing else of note (the
     kernel's and TensorFlow's start-up chatter is filtered; real errors would pass)."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     done = subprocess.run(["make", "-s", "-o", ".venv/.installed-stamp", "demo",
                            f"DEMO_DIR={tmp_path}"], cwd=root, capture_output=True, text=True,
                           timeout=600)

@@ -131,6 +131,7 @@ def test_every_reader_knows_a_queued_trial(tmp_path: Path, monkeypatch: pytest.M
                                            capsys: Any) -> None:
     """A study with a queued retry (WAITING), as a rerun after a crash finds it, read by
     everything that maps trial states: the table, show, the static and live panels, list."""
+    from jupyter_automl._verbs import show
     from jupyter_automl.batch._run import read_progress
     from jupyter_automl.results import _catalog as catalog
     from jupyter_automl.runs._paths import study_paths
@@ -141,8 +142,8 @@ def test_every_reader_knows_a_queued_trial(tmp_path: Path, monkeypatch: pytest.M
     assert [row["state"] for row in result.trials] == ["COMPLETE", "COMPLETE", "WAITING"]
     assert "WAITING" in catalog.show_text("q", tmp_path)
     monkeypatch.setattr("IPython.display.display", lambda *a, **k: None)
-    catalog.show("q", tmp_path, "static")
-    panel = catalog.show("q", tmp_path, "widgets")
+    show("q", tmp_path, "static")
+    panel = show("q", tmp_path, "widgets")
     assert [r["state"] for r in panel.table.rows] == ["COMPLETE", "COMPLETE", "WAITING"]
     (row,) = catalog.rows(tmp_path)
     assert (row["state"], row["done"], row["total"]) == ("finished", 2, 2)

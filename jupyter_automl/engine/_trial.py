@@ -1,0 +1,165 @@
+"""One trial in this process: the cell run in a copy of the notebook's namespace, with ``hp``
+bound to the trial and Keras's ``fit`` instrumented. The default executor of the loop, and
+what a worker kernel runs for the driver.
+
+A cell that raises fails its trial (its traceback, the cell's frames only, kept); a
+configuration error (a metric the logs lack, a bad range) is fatal: the same for every
+parameter set, it stops the study.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from .. import _optuna
+from .._utils.process import rss_mb
+from ..errors import AutomlError, MetricError, SpaceError, TrialValueError
+from ..space import TrialSpace, bind_space, unbind_space
+from ..training import (
+    Checkpoint,
+    FitSettings,
+    StopRequested,
+    TrialFit,
+    Unreadable,
+    agree,
+    bind_fit,
+    fresh_session,
+    install,
+    load_checkpoint,
+    strategy_scope,
+    unbind_fit,
+)
+from ._cell import Cell, trial_namespace
+from ._events import Outcome, TrialLost
+from ._recovery import ran_elsewhere
+from ._values import resolve_values
+
+if TYPE_CHECKING:
+    import optuna
+
+    from ._study import PreparedStudy
+
+FATAL = (MetricError, SpaceError)  # the same for every parameter set: stop the study
+
+
+class ThisKernel:
+    """Runs each trial here, one at a time (the loop's default executor)."""
+
+    label = "this kernel"
+    slots = 1
+
+    def __init__(self, prepared: PreparedStudy, cell: Cell, user_ns: dict[str, Any]) -> None:
+        self.prepared = prepared
+        self.cell = cell
+        self.user_ns = user_ns
+        self.on_epoch: Callable[[TrialFit], None] | None = None
+        self.should_stop: Callable[[], bool] | None = None
+
+    @contextlib.contextmanager
+    def session(self, run: Any) -> Iterator[None]:
+        self.on_epoch, self.should_stop = run.epoch_ended, run.stop_event.is_set
+        yield
+
+    def prepare(self, slot: int) -> None:
+        """Nothing to start: the trials run here."""
+
+    def replace(self, slot: int) -> bool:
+        return True
+
+    def run(self, trial: optuna.Trial, slot: int = 0) -> Outcome:
+        try:
+            return self.run_trial(trial)
+        except StopRequested:  # the panel's Stop: checkpointed at the end of its epoch
+            raise TrialLost("stopped", stops_study=True) from None
+        except KeyboardInterrupt:
+            raise TrialLost("interrupted", stops_study=True) from None
+
+    def interrupt(self) -> None:
+        """Nothing to do: the interrupt reaches the trial in this very thread."""
+
+    def run_trial(self, trial: optuna.Trial, follower: bool = False) -> Outcome:
+        """Run the cell once for ``trial``; every exception but an interrupt becomes an Outcome.
+
+        A ``follower`` is another kernel of a multi-worker trial: it trains in step with the
+        chief and leaves the reporting, the checkpoints and the decisions to it."""
+        import optuna
+
+        if self.cell.uses_keras or "keras" in sys.modules:
+            install()
+            fresh_session()
+        settings = self._fit_settings()
+        if follower:
+            settings.report = settings.prune = False
+            settings.follower = True
+        name = self.prepared.options.strategy
+        fit = TrialFit(trial, self.prepared.paths.trial(trial.number), settings,
+                       self._resume_point(trial), self.on_epoch, should_stop=self.should_stop,
+                       agree=agree(name) if name else None)
+        space_token = bind_space(TrialSpace(trial, self.prepared.overrides))
+        fit_token = bind_fit(fit)
+        start = time.monotonic()
+        try:
+            with strategy_scope(name):
+                value = self.cell.run(trial_namespace(self.user_ns, self.cell))
+            outcome = Outcome("COMPLETE", values=resolve_values(value, fit, self.prepared))
+        except optuna.TrialPruned as exc:
+            outcome = Outcome("PRUNED", error=str(exc))
+        except optuna.exceptions.UpdateFinishedTrialError:  # another runner took the trial
+            outcome = Outcome("FAIL", taken=True)
+        except FATAL as exc:
+            outcome = Outcome("FAIL", error=str(exc), fatal=exc)
+        except (TrialValueError, AutomlError) as exc:
+            outcome = Outcome("FAIL", error=str(exc))
+        except Exception as exc:
+            outcome = Outcome("FAIL", error=self.cell.format_error(exc))
+        finally:
+            unbind_fit(fit_token)
+            unbind_space(space_token)
+            fit.writer.wait()
+        if fit.history and not follower:
+            from ..runs import write_state
+
+            write_state(fit.folder, fit.state())
+        outcome.fit = fit
+        outcome.duration = time.monotonic() - start
+        outcome.peak_mb = fit.peak_mb or rss_mb()
+        return outcome
+
+    def _resume_point(self, trial: optuna.Trial) -> Checkpoint | None:
+        """The checkpoint a retried trial resumes from; None (saying why) if it cannot."""
+        source = trial.user_attrs.get("resume_from")
+        if source is None:
+            return None
+        paths = self.prepared.paths
+        folder = paths.trial(int(source))
+        try:
+            saved = load_checkpoint(folder)
+        except Unreadable as exc:
+            why = str(exc)
+        else:
+            if saved is not None or not ran_elsewhere(
+                    _optuna.trial_by_number(self.prepared.study, int(source)), paths):
+                return saved
+            why = (f"it ran in another runs folder or on another machine, and its checkpoint "
+                   f"is not in {folder}; give every runner of the study the same "
+                   "--checkpoint-dir on a shared disk to resume across machines")
+        print(f"jupyter-automl: the checkpoint of trial {source} cannot be used ({why}); "
+              f"trial {trial.number} restarts at epoch 0", file=sys.stderr)
+        return None
+
+    def _fit_settings(self) -> FitSettings:
+        options = self.prepared.options
+        first = self.prepared.objectives[0]
+        return FitSettings(
+            metric=first.metric, direction=first.direction,
+            report=len(options.directions) == 1,
+            prune=len(options.directions) == 1 and options.effective_pruner != "none",
+            early_stopping=options.early_stopping, check=options.check,
+            cell_supplies_value=self.cell.returns_value,
+            others=tuple((o.metric, o.direction) for o in self.prepared.objectives[1:]
+                         if o.metric is not None),
+        )

@@ -1,0 +1,187 @@
+"""Trials and studies as table rows: the one home of their columns and of how a cell reads.
+
+A trial row is what ``_automl.trials``, the live panel's table, the static table of a saved
+notebook and ``show`` print; a study row is what ``studies`` / ``%automl list`` and a sweep's
+summary print.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .._utils.duration import format_duration
+from .._utils.objectives import front_text
+
+if TYPE_CHECKING:
+    import optuna
+
+    from ..runs import StudyPaths
+
+
+class StudyResult(Protocol):
+    """What a row needs of a study's result (an :class:`~._result.AutomlResult`)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def paths(self) -> StudyPaths: ...
+
+    @property
+    def study(self) -> optuna.Study: ...
+
+    @property
+    def metrics(self) -> list[str | None]: ...
+
+    @property
+    def directions(self) -> list[str]: ...
+
+    @property
+    def best_params(self) -> dict[str, Any]: ...
+
+    @property
+    def best_value(self) -> float | None: ...
+
+    @property
+    def best_values(self) -> list[list[float]]: ...
+
+    @property
+    def done(self) -> int: ...
+
+    @property
+    def total(self) -> int: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def last_update(self) -> str: ...
+
+# the columns of a trial row, the objectives' values going after "state"
+TRIAL_COLUMNS = ("number", "state", "params", "epochs", "duration", "kernel", "peak_mb")
+_RESERVED = {*TRIAL_COLUMNS, "error"}
+STUDY_COLUMNS = ("name", "state", "trials", "best", "best params", "last update")
+
+
+def value_columns(metrics: Sequence[str | None]) -> list[str]:
+    """The objectives' column names: each metric's name, or ``value``; a name that is also a
+    trial column is renamed (``params`` -> ``params (value)``)."""
+    return [f"{m} (value)" if m in _RESERVED else (m or "value") for m in metrics]
+
+
+def trial_columns(metrics: Sequence[str | None]) -> list[str]:
+    return [*TRIAL_COLUMNS[:2], *value_columns(metrics), *TRIAL_COLUMNS[2:]]
+
+
+def trial_row(number: int, state: str, values: Sequence[float | None] | None,
+              columns: list[str],
+              params: dict[str, Any], epochs: int | None, duration: float | None,
+              kernel: str | None = None, peak_mb: float | None = None,
+              error: str | None = None) -> dict[str, Any]:
+    """One trial, by column; ``columns`` are its objectives' (:func:`value_columns`)."""
+    row: dict[str, Any] = {"number": number, "state": state}
+    row.update(zip(columns, values or [None] * len(columns)))
+    row.update(params=dict(params), epochs=epochs or None, duration=duration,
+               kernel=kernel or "this kernel", peak_mb=peak_mb)
+    if error:
+        row["error"] = error.strip().splitlines()[-1]
+    return row
+
+
+def frozen_row(trial: optuna.trial.FrozenTrial, paths: StudyPaths,
+               columns: list[str]) -> dict[str, Any]:
+    """A stored trial's row; a running trial's duration is its time so far."""
+    state = paths.read_state(trial.number)
+    start, end = trial.datetime_start, trial.datetime_complete
+    if start is not None and end is None and trial.state.name == "RUNNING":
+        end = _dt.datetime.now()
+    return trial_row(
+        trial.number, trial.state.name, trial.values, columns, trial.params,
+        len(state.get("history", [])) or len(trial.intermediate_values),
+        (end - start).total_seconds() if start and end else None,
+        trial.user_attrs.get("kernel"), trial.user_attrs.get("peak_mb") or state.get("peak_mb"),
+        trial.user_attrs.get("error"))
+
+
+def cell_text(column: str, value: Any) -> str:
+    """How a cell of any table reads."""
+    if value is None:
+        return ""
+    if column == "duration":
+        return format_duration(value)
+    if column == "peak_mb":
+        return f"{value:.0f} MB"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={cell_text('', v)}" for k, v in value.items())
+    return str(value)
+
+
+class TrialRows:
+    """The study's trials as rows of plain dicts (``to_pandas()`` if pandas is installed)."""
+
+    def __init__(self, result: StudyResult) -> None:
+        self.value_columns = value_columns(result.metrics)
+        self.columns = trial_columns(result.metrics)
+        self.rows = [frozen_row(t, result.paths, self.value_columns)
+                     for t in result.study.get_trials(deepcopy=False)]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Any:
+        return iter(self.rows)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.rows[index]
+
+    def to_pandas(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame(self.rows).set_index("number")
+
+    def text_rows(self) -> list[list[str]]:
+        return [[cell_text(c, row.get(c)) for c in self.columns] for row in self.rows]
+
+    def __repr__(self) -> str:
+        return text_table([self.columns, *self.text_rows()])
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        head = "".join(f"<th>{escape(c)}</th>" for c in self.columns)
+        body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in r) + "</tr>"
+                       for r in self.text_rows())
+        return f"<table class='automl-trials'><tr>{head}</tr>{body}</table>"
+
+
+def text_table(rows: Sequence[Sequence[str]]) -> str:
+    """Rows of text in aligned columns, for a terminal."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+
+# -- studies -------------------------------------------------------------------------------
+def best_text(result: StudyResult, exact: bool = False) -> str:
+    """The best value (to 6 digits, or all of them if ``exact``), or the size of the Pareto
+    front with several objectives."""
+    if len(result.directions) > 1:
+        return front_text(len(result.best_values))
+    if result.best_value is None:
+        return ""
+    return repr(result.best_value) if exact else f"{result.best_value:.6g}"
+
+
+def study_row(result: StudyResult) -> dict[str, Any]:
+    """One study, by column (:data:`STUDY_COLUMNS`), plus ``done`` and ``total`` as numbers."""
+    return {"name": result.name, "state": result.status, "trials": f"{result.done}/{result.total}",
+            "best": best_text(result), "best params": result.best_params,
+            "last update": result.last_update, "done": result.done, "total": result.total}
+
+
+def unreadable_row(name: str, total: int, error: BaseException) -> dict[str, Any]:
+    return {"name": name, "state": f"unreadable: {error}", "trials": f"?/{total}", "best": "",
+            "best params": {}, "last update": "", "done": None, "total": total}
