@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .errors import AutomlError
+from .runs import DEFAULT_RUNS_DIR
 from .space import hp
 from .version import __version__
 
@@ -36,7 +37,7 @@ def load_ipython_extension(ipython: Any) -> None:
     register(ipython)
 
 
-def result(name: str, runs_dir: str = "automl_runs") -> AutomlResult:
+def result(name: str, runs_dir: str = DEFAULT_RUNS_DIR) -> AutomlResult:
     """The study ``name`` in ``runs_dir``: best params and value(s), trials and best model."""
     from .results import AutomlResult
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from .engine import parse_options
 from .errors import AutomlError
+from .runs import DEFAULT_RUNS_DIR
 from .ui import in_kernel
 
 _EDIT = re.compile(r"\s--edit(?=\s|$)")
@@ -56,7 +57,7 @@ async def edit_cell(source: str, on_shown: Callable[[Any], None] | None = None) 
     _check_front_end(shell, on_shown)
     magic = shell.magics_manager.registry.get("Automl") if shell is not None else None
     line = without_edit(source).partition("\n")[0][len("%%automl"):]
-    options = parse_options(line, default_runs_dir=getattr(magic, "runs_dir", "automl_runs"))
+    options = parse_options(line, default_runs_dir=getattr(magic, "runs_dir", DEFAULT_RUNS_DIR))
     written = asyncio.get_running_loop().create_future()
     view = _view(source, options.runs_dir, written)
     display(view)
