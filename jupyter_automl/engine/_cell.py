@@ -15,6 +15,7 @@ from typing import Any
 from .._utils.process import import_keras
 from ..errors import AutomlError
 from ..space import StaticSpace, hp, read_space
+from ..training import trial as loop_trial
 
 _KERAS_NAMES = {"keras", "tf", "tensorflow"}
 _PACKAGE = str(Path(__file__).parent)
@@ -69,9 +70,11 @@ class Cell:
 
 
 def trial_namespace(user_ns: dict[str, Any], cell: Cell) -> dict[str, Any]:
-    """A copy of the notebook namespace with ``hp`` (and ``keras`` if the cell uses it unbound)."""
+    """A copy of the notebook namespace with ``hp``, ``trial`` (for custom training loops) and
+    ``keras`` if the cell uses it unbound."""
     namespace = dict(user_ns)
     namespace["hp"] = hp
+    namespace["trial"] = loop_trial
     if cell.uses_keras and "keras" not in namespace:
         # the cell uses keras without importing it: provide it, as the tutorials do
         namespace["keras"] = import_keras()

@@ -1,6 +1,7 @@
 """Training inside a trial: the instrumented ``keras.Model.fit`` (reporting, pruning, early
-stopping, resume), the per-epoch checkpoints, and the ``tf.distribute`` strategy it runs under.
-Nothing here imports TensorFlow or Keras until a trial trains."""
+stopping, resume), ``trial`` for custom loops (the same, step by step), the checkpoints, and
+the ``tf.distribute`` strategy it runs under. Nothing here imports TensorFlow or Keras until a
+trial trains."""
 
 from ._checkpoint import Checkpoint, CheckpointWriter, Unreadable
 from ._checkpoint import load as load_checkpoint
@@ -17,13 +18,14 @@ from ._fit import (
 )
 from ._fit import bind as bind_fit
 from ._fit import unbind as unbind_fit
+from ._loop import LoopTrial, trial
 from ._strategy import STRATEGIES, agree, gpu_count, gpu_sets
 from ._strategy import make as make_strategy
 from ._strategy import scope as strategy_scope
 
 __all__ = [
     "CONTINUE", "PRUNE", "STOP", "STRATEGIES", "Checkpoint", "CheckpointWriter", "FitSettings",
-    "StopRequested", "TrialFit", "Unreadable", "agree", "bind_fit", "fresh_session", "gpu_count",
-    "gpu_sets", "install", "load_checkpoint", "make_strategy", "save_model", "strategy_scope",
-    "unbind_fit",
+    "LoopTrial", "StopRequested", "TrialFit", "Unreadable", "agree", "bind_fit",
+    "fresh_session", "gpu_count", "gpu_sets", "install", "load_checkpoint", "make_strategy",
+    "save_model", "strategy_scope", "trial", "unbind_fit",
 ]

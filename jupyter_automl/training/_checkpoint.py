@@ -1,13 +1,16 @@
 """Per-trial checkpoints: weights and optimizer state every epoch, written off the training thread.
 
 A trial's folder (``trials/<number>/``) holds ``checkpoint.npz`` (model variables, optimizer
-variables and the number of finished epochs) and ``state.json`` (the per-epoch logs). Both are
-replaced atomically, so a kill at any instant leaves the previous epoch's checkpoint intact.
+variables and the number of finished epochs, or for a custom loop the arrays of each object it
+handed to ``trial.checkpoint``, named ``object/index``, and its plain state) and ``state.json``
+(the per-epoch logs). Both are replaced atomically, so a kill at any instant leaves the previous
+epoch's checkpoint intact.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +21,8 @@ import numpy as np
 from .._utils.io import write_atomic
 from ..runs import CHECKPOINT, read_state, write_state
 
+PLAIN = "plain_state"  # a custom loop's plain state, JSON text in the checkpoint file
+
 
 @dataclass
 class Checkpoint:
@@ -27,6 +32,8 @@ class Checkpoint:
     weights: list[np.ndarray]
     optimizer: list[np.ndarray]
     history: list[dict[str, float]] = field(default_factory=list)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)  # a custom loop's, by name/index
+    plain: dict[str, Any] = field(default_factory=dict)  # a custom loop's plain state, by name
 
 
 class CheckpointWriter:
@@ -39,9 +46,19 @@ class CheckpointWriter:
 
     def save(self, epoch: int, weights: list[np.ndarray], optimizer: list[np.ndarray],
              state: dict[str, Any]) -> None:
+        """Save ``fit``'s epoch: the model's weights and its optimizer's variables."""
+        arrays: dict[str, Any] = {"n_weights": np.int64(len(weights)),
+                                  "n_optimizer": np.int64(len(optimizer))}
+        arrays.update({f"w{i}": w for i, w in enumerate(weights)})
+        arrays.update({f"o{i}": o for i, o in enumerate(optimizer)})
+        self.save_arrays(epoch, arrays, state)
+
+    def save_arrays(self, epoch: int, arrays: dict[str, Any], state: dict[str, Any]) -> None:
+        """Save ``arrays`` (copies the training thread no longer touches) and ``state`` as the
+        checkpoint of ``epoch``, on a thread of its own; the previous save ends first."""
         self.wait()
         self._thread = threading.Thread(
-            target=self._write, args=(epoch, weights, optimizer, state),
+            target=self._write, args=(epoch, arrays, state),
             name=f"automl-checkpoint-{self.folder.name}", daemon=True,
         )
         self._thread.start()
@@ -55,16 +72,10 @@ class CheckpointWriter:
             error, self._error = self._error, None
             raise error
 
-    def _write(self, epoch: int, weights: list[np.ndarray], optimizer: list[np.ndarray],
-               state: dict[str, Any]) -> None:
+    def _write(self, epoch: int, arrays: dict[str, Any], state: dict[str, Any]) -> None:
         try:
-            arrays: dict[str, Any] = {"epoch": np.int64(epoch),
-                                      "n_weights": np.int64(len(weights)),
-                                      "n_optimizer": np.int64(len(optimizer))}
-            arrays.update({f"w{i}": w for i, w in enumerate(weights)})
-            arrays.update({f"o{i}": o for i, o in enumerate(optimizer)})
             buffer = io.BytesIO()
-            np.savez(buffer, **arrays)
+            np.savez(buffer, epoch=np.int64(epoch), **arrays)
             write_atomic(self.folder / CHECKPOINT, buffer.getvalue())
             write_state(self.folder, state)
         except BaseException as exc:  # surfaced on the training thread by wait()
@@ -86,11 +97,15 @@ def load(folder: Path) -> Checkpoint | None:
         return None
     try:
         with np.load(path) as data:
-            n_w, n_o = int(data["n_weights"]), int(data["n_optimizer"])
+            n_w = int(data["n_weights"]) if "n_weights" in data.files else 0
+            n_o = int(data["n_optimizer"]) if "n_optimizer" in data.files else 0
             checkpoint = Checkpoint(
                 epoch=int(data["epoch"]),
                 weights=[data[f"w{i}"] for i in range(n_w)],
                 optimizer=[data[f"o{i}"] for i in range(n_o)],
+                arrays={k: data[k] for k in data.files if "/" in k},
+                # in the same file as the arrays, so the two always belong to one step
+                plain=json.loads(str(data[PLAIN])) if PLAIN in data.files else {},
             )
     except Exception as exc:
         raise Unreadable(f"{path} is unreadable ({type(exc).__name__}: {exc})") from None

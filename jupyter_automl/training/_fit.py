@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
+import json
 import math
 import os
 import sys
@@ -19,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from .._utils.objectives import is_number
 from .._utils.process import import_keras, rss_mb
@@ -82,6 +85,7 @@ class TrialFit:
         self.epochs_planned = 0
         self.resumed_at: int | None = None
         self.peak_mb: float | None = None
+        self.tracked: dict[str, Any] = {}  # what a custom loop's checkpoints hold, by name
         if self.history and self.metric is None:
             self.metric = _default_metric(self.history[0])
         for logs in self.history:
@@ -144,19 +148,13 @@ class TrialFit:
             self._decide(CONTINUE, step, value)
         else:
             self._lead(model, step, logs, value)
-        patience = self.settings.early_stopping
-        if patience is not None and self.since_best >= patience:
+        if self.stopping_early():
             model.stop_training = True
 
     def _lead(self, model: Any, step: int, logs: dict[str, float], value: float | None) -> None:
         """Report, checkpoint, and decide whether the trial goes on."""
         weights = model.get_weights()
-        self._track_best(logs, weights)
-        if value is not None and self.settings.report:
-            self.trial.report(value, step)
-            if self.settings.prune and self.trial.should_prune():
-                self._decide(PRUNE, step, value)
-        self.peak_mb = max(self.peak_mb or 0.0, rss_mb())
+        self._lead_step(step, logs, value, weights)
         optimizer = [v.numpy() for v in getattr(model.optimizer, "variables", [])]
         self.writer.save(step, weights, optimizer, self.state())
         if self.on_epoch is not None:
@@ -166,6 +164,16 @@ class TrialFit:
             self.writer.wait()  # the epoch is on disk before the trial gives up
         self._decide(STOP if stop else CONTINUE, step, value)
 
+    def _lead_step(self, step: int, logs: dict[str, float], value: float | None,
+                   weights: list[Any] | None) -> None:
+        """The best step so far, the report to Optuna and the pruner's verdict."""
+        self._track_best(logs, weights)
+        if value is not None and self.settings.report:
+            self.trial.report(value, step)
+            if self.settings.prune and self.trial.should_prune():
+                self._decide(PRUNE, step, value)
+        self.peak_mb = max(self.peak_mb or 0.0, rss_mb())
+
     def _decide(self, decision: int, step: int, value: float | None) -> None:
         """Act on ``decision``, once every kernel of the trial knows it (see ``agree``)."""
         if self.agree is not None:
@@ -174,9 +182,73 @@ class TrialFit:
             import optuna
 
             shown = "" if value is None else f": {self.metric}={value:.4g}"
-            raise optuna.TrialPruned(f"pruned at epoch {step}{shown}")
+            raise optuna.TrialPruned(f"pruned at {self.unit} {step}{shown}")
         if decision == STOP:
-            raise StopRequested(f"stopped after epoch {step}")
+            raise StopRequested(f"stopped after {self.unit} {step}")
+
+    # -- custom loops (``trial.report`` / ``trial.checkpoint``) --------------------------------
+    def track(self, objects: dict[str, Any]) -> int:
+        """Keep ``objects`` in every checkpoint of this trial from now on; on a retried trial,
+        restore them from its last checkpoint first. Returns the step the loop goes on from."""
+        for name, obj in objects.items():
+            _loop_kind(name, obj)
+        self.tracked = dict(objects)
+        model = next((o for o in objects.values() if _loop_kind("", o) == "model"), None)
+        if model is not None:
+            self.model = model  # the best model is exported from it
+        resume, self.resume = self.resume, None
+        if resume is None or resume.epoch == 0:
+            return 0
+        try:
+            _restore(self.tracked, resume)
+        except (ValueError, TypeError, KeyError) as exc:
+            print(f"jupyter-automl: trial {self.trial.number} could not restore its checkpoint "
+                  f"({type(exc).__name__}: {exc}); starting from step 0")
+            self.history.clear()
+            self.best_value = self.best_epoch = None
+            return 0
+        self.resumed_at = resume.epoch
+        return resume.epoch
+
+    def report(self, metrics: dict[str, float], step: int | None) -> None:
+        """One step of a custom loop, as one epoch of ``fit``: logs, report and prune, early
+        stopping, a checkpoint of the tracked objects, the listeners, and Stop."""
+        last = int(self.history[-1]["epoch"]) if self.history else 0
+        if step is None:
+            step = last + 1
+        elif isinstance(step, bool) or not isinstance(step, int) or step < 1:
+            raise TrialValueError(f"trial.report(step={step!r}): a step is a whole number, 1 or "
+                                  "more (or leave it out to count 1, 2, 3...)")
+        elif step <= last:
+            raise TrialValueError(f"trial.report(step={step}): step {last} was already reported "
+                                  "and steps must increase; report each step once (or leave "
+                                  "step out to count on from the last one)")
+        if self.history:
+            before = set(self.history[-1]) - {"epoch"}
+            if set(metrics) != before:
+                raise TrialValueError(
+                    f"trial.report at step {step} has the metrics {sorted(metrics)}, the steps "
+                    f"before had {sorted(before)}: report the same metrics at every step")
+        logs = {**metrics, "epoch": float(step)}
+        self.history.append(logs)
+        value = self._value_of(logs)
+        weights = self.model.get_weights() if self.model is not None else None
+        self._lead_step(step, logs, value, weights)
+        arrays, plain = _arrays(self.tracked)
+        if plain:
+            arrays[checkpoint.PLAIN] = np.array(plain)
+        self.writer.save_arrays(step, arrays, self.state())
+        if self.on_epoch is not None:
+            self.on_epoch(self)
+        stop = self.should_stop is not None and self.should_stop()
+        if stop:
+            self.writer.wait()  # the step is on disk before the trial gives up
+        self._decide(STOP if stop else CONTINUE, step, value)
+
+    def stopping_early(self) -> bool:
+        """True once the objective has not improved for ``--early-stopping`` steps."""
+        patience = self.settings.early_stopping
+        return patience is not None and self.since_best >= patience
 
     # -- results ---------------------------------------------------------------------------------
     @property
@@ -184,6 +256,11 @@ class TrialFit:
         if self.best_epoch is None:
             return self.history[-1] if self.history else {}
         return next(h for h in self.history if h["epoch"] == self.best_epoch)
+
+    @property
+    def unit(self) -> str:
+        """What a step of this trial is called: an epoch of fit, a step of a custom loop."""
+        return "step" if self.tracked or (self.model is None and self.history) else "epoch"
 
     @property
     def epochs_run(self) -> int:
@@ -286,6 +363,77 @@ def _callback_class() -> type:
             self.trial_fit.epoch_end(self.model, epoch, logs or {})
 
     return AutomlCallback
+
+
+def _loop_kind(name: str, obj: Any) -> str:
+    """What ``trial.checkpoint`` keeps of ``obj``: a Keras model's weights, an optimizer's
+    variables, or a dict of plain values (numbers, strings, lists, dicts)."""
+    if hasattr(obj, "get_weights") and hasattr(obj, "set_weights"):
+        return "model"
+    if hasattr(obj, "variables") and hasattr(obj, "apply_gradients"):
+        return "optimizer"
+    if isinstance(obj, dict):
+        return "plain"
+    raise TrialValueError(
+        f"trial.checkpoint({name}=...) got a {type(obj).__name__}: it keeps Keras models, Keras "
+        "optimizers and dicts of plain values (numbers, strings, lists, dicts); put other state "
+        "in a dict, or its arrays in a Keras model's weights")
+
+
+def _arrays(objects: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """Copies of the tracked objects' arrays, named ``object/index``, and their plain state as
+    JSON text; read on the training thread, so the writer's thread never touches a variable."""
+    arrays: dict[str, Any] = {}
+    plain: dict[str, Any] = {}
+    for name, obj in objects.items():
+        kind = _loop_kind(name, obj)
+        if kind == "model":
+            arrays.update({f"{name}/{i}": w for i, w in enumerate(obj.get_weights())})
+        elif kind == "optimizer":
+            arrays.update({f"{name}/{i}": np.array(v.numpy())
+                           for i, v in enumerate(obj.variables)})
+        else:
+            plain[name] = obj
+    try:
+        text = json.dumps(plain, allow_nan=True) if plain else ""
+    except (TypeError, ValueError) as exc:
+        raise TrialValueError(
+            f"trial.checkpoint: the state {sorted(plain)} cannot be saved ({exc}); keep numbers, "
+            "strings, lists and dicts in it (convert arrays with .tolist(), tensors with "
+            "float(...))") from None
+    return arrays, text
+
+
+def _restore(objects: dict[str, Any], saved: checkpoint.Checkpoint) -> None:
+    """Put a checkpoint's arrays and plain state back into the tracked objects."""
+    models = [o for o in objects.values() if _loop_kind("", o) == "model"]
+    for name, obj in objects.items():
+        kind = _loop_kind(name, obj)
+        if kind == "plain":
+            if name not in saved.plain:
+                raise KeyError(f"the checkpoint holds no state {name!r}")
+            obj.clear()
+            obj.update(saved.plain[name])
+            continue
+        values = _numbered(saved.arrays, name)
+        if kind == "model":
+            obj.set_weights(values)
+            continue
+        if not getattr(obj, "built", True) and models:  # Keras builds optimizers lazily
+            obj.build(models[0].trainable_variables)
+        if len(obj.variables) != len(values):
+            raise ValueError(f"optimizer {name!r} has {len(obj.variables)} variables, its "
+                             f"checkpoint {len(values)}")
+        for variable, value in zip(obj.variables, values):
+            variable.assign(value)
+
+
+def _numbered(arrays: dict[str, np.ndarray], name: str) -> list[np.ndarray]:
+    found = {int(k.rsplit("/", 1)[1]): v for k, v in arrays.items()
+             if k.rsplit("/", 1)[0] == name}
+    if not found:
+        raise KeyError(f"the checkpoint holds nothing named {name!r}")
+    return [found[i] for i in range(len(found))]
 
 
 def _default_metric(logs: dict[str, float]) -> str:

@@ -42,7 +42,8 @@ class ProgressLine(Listener):
         self._draw(runner)
 
     def epoch_ended(self, runner: RunView, fit: TrialFit) -> None:
-        self._epoch = f" | trial {fit.trial.number} epoch {fit.epochs_run}/{fit.epochs_planned}"
+        planned = f"/{fit.epochs_planned}" if fit.epochs_planned else ""
+        self._epoch = f" | trial {fit.trial.number} {fit.unit} {fit.epochs_run}{planned}"
         self._draw(runner)
 
     def trial_finished(self, runner: RunView, trial: optuna.Trial,

@@ -1,0 +1,102 @@
+"""``trial`` in an ``%%automl`` cell: what ``fit`` gets without asking, for a loop of one's own.
+
+A ``tf.GradientTape`` loop, a hand-driven ``train_step`` or a loop over a ``tf.data`` pipeline
+reports its steps with ``trial.report`` (Optuna's ``trial.report(value, step)``, also taking a
+dict of metrics as Ray Tune's ``report`` does) and hands what must survive a crash to
+``trial.checkpoint`` once (Ray Tune's ``get_checkpoint``, turned around: the objects are
+restored in place). Each report then does what an epoch end of ``fit`` does: the per-trial
+history and live curves, the pruner (a pruned trial stops at once, as in ``fit``), early
+stopping, a checkpoint written off the training thread, and Stop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._utils.objectives import is_number
+from ..errors import AutomlError, TrialValueError
+from ._fit import TrialFit, _current
+
+
+class LoopTrial:
+    """The running trial, as a custom training loop sees it (``trial`` in the cell)."""
+
+    def report(self, value: float | dict[str, float], step: int | None = None) -> None:
+        """Report step ``step`` (by default the one after the last): a number (the objective)
+        or a dict of metrics that holds it (``{"loss": ..., "val_accuracy": ...}``).
+
+        Raises ``optuna.TrialPruned`` when the pruner stops the trial (let it propagate, as a
+        pruned ``fit`` does); with Stop pressed, the step is saved and the trial queued."""
+        fit = _fit("report")
+        fit.report(_metrics(value, fit), step)
+
+    def should_prune(self) -> bool:
+        """Optuna's question, for code written for Optuna: False here, since ``report``
+        already raises ``optuna.TrialPruned`` when the pruner says so."""
+        _fit("should_prune")
+        return False
+
+    def should_stop(self) -> bool:
+        """True once ``--early-stopping N`` steps have passed without improvement: end the
+        loop, and the trial completes with its best step."""
+        return _fit("should_stop").stopping_early()
+
+    def checkpoint(self, **objects: Any) -> int:
+        """Keep ``objects`` (Keras models, Keras optimizers, dicts of plain values) in every
+        step's checkpoint; on a retried trial, restore them first. Returns the step to go on
+        from: 0 on a first attempt, else the last saved step::
+
+            start = trial.checkpoint(model=model, optimizer=optimizer, state=state)
+            for step in range(start, steps):
+                ...
+                trial.report({"loss": loss, "val_accuracy": acc}, step=step + 1)
+
+        Call it once the model is built (a ``keras.Input``, or ``model.build``)."""
+        if not objects:
+            raise TrialValueError("trial.checkpoint() needs what to keep, by name: "
+                                  "trial.checkpoint(model=model, optimizer=optimizer)")
+        return _fit("checkpoint").track(objects)
+
+    @property
+    def number(self) -> int:
+        return int(_fit("number").trial.number)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(_fit("params").trial.params)
+
+    def __repr__(self) -> str:
+        fit = _current.get()
+        return "<trial: outside a study>" if fit is None else f"<trial {fit.trial.number}>"
+
+
+def _fit(what: str) -> TrialFit:
+    fit = _current.get()
+    if fit is None:
+        raise AutomlError(f"trial.{what} works inside an %%automl cell, while a trial runs")
+    return fit
+
+
+def _metrics(value: Any, fit: TrialFit) -> dict[str, float]:
+    if isinstance(value, dict):
+        metrics = value
+    else:
+        name = fit.metric or fit.settings.metric or "value"
+        fit.metric = fit.metric or name
+        metrics = {name: value}
+    checked = {}
+    for name, number in metrics.items():
+        if not isinstance(name, str) or name == "epoch":
+            raise TrialValueError(f"trial.report: {name!r} cannot name a metric; use another "
+                                  "name (a string, not 'epoch')")
+        if not is_number(number):
+            try:  # a scalar tensor or numpy value
+                number = float(number)
+            except (TypeError, ValueError):
+                raise TrialValueError(f"trial.report: {name} is {number!r}, not a number; "
+                                      f"report float({name}) of a scalar") from None
+        checked[name] = float(number)
+    return checked
+
+
+trial = LoopTrial()

@@ -1,0 +1,123 @@
+"""Custom training loops (``tf.GradientTape``) in real kernels: ``trial.report`` prunes them,
+and ``trial.checkpoint`` carries them through ``kill -9``: the retry goes on from the saved
+step with the saved weights, optimizer state and step counter."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import study_of, wait_for
+
+pytestmark = pytest.mark.slow
+
+SETUP = '''
+%load_ext jupyter_automl
+import time
+import numpy as np
+import keras
+import tensorflow as tf
+from sklearn.datasets import load_digits
+x, y = load_digits(return_X_y=True)
+x, y = (x / 16).astype("float32"), y.astype("int64")
+xt, yt, xv, yv = x[:1200], y[:1200], x[1200:], y[1200:]
+PAUSE = 0.0
+'''
+
+CELL = '''%%automl {name} {options}
+model = keras.Sequential([keras.Input((64,)),
+                          keras.layers.Dense(hp.int("units", 16, 48), activation="relu"),
+                          keras.layers.Dense(10)])
+optimizer = keras.optimizers.Adam(hp.choice("lr", {rates}))
+loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+counter = {{"batches": 0}}
+start = trial.checkpoint(model=model, optimizer=optimizer, counter=counter)
+np.save(f"restored-{{trial.number}}.npy", model.get_weights()[0])
+print(f"trial {{trial.number}} starts at step {{start}} after {{counter['batches']}} batches, "
+      f"optimizer at iteration {{int(optimizer.iterations.numpy())}}")
+data = tf.data.Dataset.from_tensor_slices((xt, yt)).batch(100)
+for step in range(start, {steps}):
+    for xb, yb in data:
+        with tf.GradientTape() as tape:
+            loss = loss_fn(yb, model(xb, training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        counter["batches"] += 1
+    accuracy = float(np.mean(np.argmax(model(xv), -1) == yv))
+    trial.report({{"loss": float(loss), "val_accuracy": accuracy}}, step=step + 1)
+    time.sleep(PAUSE)
+'''
+
+
+def checkpoint_of(tmp_path: Path, name: str, number: int) -> dict[str, Any] | None:
+    path = tmp_path / "automl_runs" / name / "trials" / str(number) / "checkpoint.npz"
+    try:
+        with np.load(path) as data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def test_the_pruner_stops_a_custom_loop(kernels: Any, tmp_path: Path) -> None:
+    kernel = kernels()
+    assert kernel.execute(SETUP).status == "ok"
+    cell = CELL.format(name="prune", steps=6, rates="[3e-2, 1e-6]",
+                       options="--trials 10 --sampler random --seed 1 --pruner median "
+                               "--maximize val_accuracy")
+    reply = kernel.execute(cell)
+    assert reply.status == "ok", reply.text
+    study = study_of(tmp_path / "automl_runs", "prune")
+    states = [t.state.name for t in study.trials]
+    assert states.count("PRUNED") >= 1 and "FAIL" not in states, states
+    for t in study.trials:
+        steps = sorted(t.intermediate_values)
+        assert steps == list(range(1, len(steps) + 1))  # every step reported, in order
+        assert len(steps) == 6 or t.state.name == "PRUNED"
+    # the learner that cannot learn is stopped before its last step
+    assert any(t.state.name == "PRUNED" and len(t.intermediate_values) < 6
+               and t.params["lr"] == 1e-6 for t in study.trials)
+    assert (tmp_path / "automl_runs" / "prune" / "best" / "model.keras").exists()
+
+
+def test_kill_9_mid_loop_then_the_retry_goes_on_from_the_saved_step(kernels: Any,
+                                                                     tmp_path: Path) -> None:
+    cell = CELL.format(name="crash", steps=10, rates="[1e-2]",
+                       options="--trials 3 --seed 0 --pruner none --maximize val_accuracy")
+    first = kernels()
+    assert first.execute(SETUP + "PAUSE = 0.4\n").status == "ok"
+    first.submit(cell)
+
+    def three_steps_saved() -> bool:
+        saved = checkpoint_of(tmp_path, "crash", 1)
+        return saved is not None and int(saved["epoch"]) >= 3
+
+    wait_for(three_steps_saved, 180, "trial 1's third step")
+    os.kill(first.pid, signal.SIGKILL)
+    wait_for(lambda: not first.km.is_alive(), 30, "the kernel to die")
+    saved = checkpoint_of(tmp_path, "crash", 1)
+    assert saved is not None
+    step = int(saved["epoch"])
+    batches = step * 12  # 1200 samples in batches of 100
+
+    second = kernels()
+    assert second.execute(SETUP).status == "ok"
+    reply = second.execute(cell)
+    assert reply.status == "ok", reply.text
+    study = study_of(tmp_path / "automl_runs", "crash")
+    assert study.trials[1].state.name == "FAIL"
+    assert study.trials[1].user_attrs["failed_because"] == "its kernel died"
+    (retry,) = [t for t in study.trials if t.user_attrs.get("retry_of") == 1]
+    assert retry.state.name == "COMPLETE" and retry.params == study.trials[1].params
+    assert retry.user_attrs.get("resumed_at_epoch") == step, reply.text
+    # the step counter, the optimizer's iterations and the weights are the saved ones
+    assert (f"trial {retry.number} starts at step {step} after {batches} batches, optimizer "
+            f"at iteration {batches}") in reply.stdout
+    restored = np.load(tmp_path / f"restored-{retry.number}.npy")
+    assert np.array_equal(restored, saved["model/0"])
+    # the retry's steps go on from there: none repeated, none missing
+    assert sorted(retry.intermediate_values) == list(range(step + 1, 11))
+    assert sum(t.state.name == "COMPLETE" for t in study.trials) == 3
