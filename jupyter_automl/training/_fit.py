@@ -204,8 +204,7 @@ class TrialFit:
         except (ValueError, TypeError, KeyError) as exc:
             print(f"jupyter-automl: trial {self.trial.number} could not restore its checkpoint "
                   f"({type(exc).__name__}: {exc}); starting from step 0")
-            self.history.clear()
-            self.best_value = self.best_epoch = None
+            self._forget()
             return 0
         self.resumed_at = resume.epoch
         return resume.epoch
@@ -213,6 +212,9 @@ class TrialFit:
     def report(self, metrics: dict[str, float], step: int | None) -> None:
         """One step of a custom loop, as one epoch of ``fit``: logs, report and prune, early
         stopping, a checkpoint of the tracked objects, the listeners, and Stop."""
+        if self.resume is not None:  # a retry whose loop kept nothing: it starts over
+            self.resume = None
+            self._forget()
         last = int(self.history[-1]["epoch"]) if self.history else 0
         if step is None:
             step = last + 1
@@ -244,6 +246,12 @@ class TrialFit:
         if stop:
             self.writer.wait()  # the step is on disk before the trial gives up
         self._decide(STOP if stop else CONTINUE, step, value)
+
+    def _forget(self) -> None:
+        """Drop the steps of an earlier attempt: this one starts from step 0."""
+        self.history.clear()
+        self.best_value = self.best_epoch = self.best_weights = None
+        self.since_best = 0
 
     def stopping_early(self) -> bool:
         """True once the objective has not improved for ``--early-stopping`` steps."""

@@ -70,3 +70,21 @@ def test_misuse_is_a_clear_error(tmp_path: Path, body: str, message: str) -> Non
 def test_outside_a_trial_it_says_where_it_works() -> None:
     with pytest.raises(AutomlError, match="works inside an %%automl cell"):
         trial.report(1.0)
+
+
+def test_a_retried_loop_that_kept_nothing_starts_over(tmp_path: Path) -> None:
+    """Reports alone save the history but no state: a retry reports from step 1 again."""
+    import optuna
+
+    body = ('x = hp.float("x", 0, 1)\n'
+            'for step in range(3):\n'
+            '    trial.report({"loss": x + step})\n')
+    first = study(body, tmp_path, "--minimize loss --pruner none")
+    stored = first.study.trials[0]
+    first.study.enqueue_trial(stored.params, user_attrs={"retry_of": 0, "resume_from": 0})
+    again = run_study(body, f"loop --trials 4 --minimize loss --runs-dir {tmp_path}", {},
+                      listeners=[])
+    retry = again.study.trials[3]
+    assert retry.state == optuna.trial.TrialState.COMPLETE
+    assert sorted(retry.intermediate_values) == [1, 2, 3]
+    assert "resumed_at_epoch" not in retry.user_attrs
