@@ -157,12 +157,7 @@ class TrialFit:
         self._lead_step(step, logs, value, weights)
         optimizer = [v.numpy() for v in getattr(model.optimizer, "variables", [])]
         self.writer.save(step, weights, optimizer, self.state())
-        if self.on_epoch is not None:
-            self.on_epoch(self)
-        stop = self.should_stop is not None and self.should_stop()
-        if stop:
-            self.writer.wait()  # the epoch is on disk before the trial gives up
-        self._decide(STOP if stop else CONTINUE, step, value)
+        self._saved(step, value)
 
     def _lead_step(self, step: int, logs: dict[str, float], value: float | None,
                    weights: list[Any] | None) -> None:
@@ -173,6 +168,16 @@ class TrialFit:
             if self.settings.prune and self.trial.should_prune():
                 self._decide(PRUNE, step, value)
         self.peak_mb = max(self.peak_mb or 0.0, rss_mb())
+
+    def _saved(self, step: int, value: float | None) -> None:
+        """Once a step's checkpoint is on its way: the listeners, then Stop (when pressed, the
+        step is on disk before the trial gives up) or go on."""
+        if self.on_epoch is not None:
+            self.on_epoch(self)
+        stop = self.should_stop is not None and self.should_stop()
+        if stop:
+            self.writer.wait()
+        self._decide(STOP if stop else CONTINUE, step, value)
 
     def _decide(self, decision: int, step: int, value: float | None) -> None:
         """Act on ``decision``, once every kernel of the trial knows it (see ``agree``)."""
@@ -240,12 +245,7 @@ class TrialFit:
         if plain:
             arrays[checkpoint.PLAIN] = np.array(plain)
         self.writer.save_arrays(step, arrays, self.state())
-        if self.on_epoch is not None:
-            self.on_epoch(self)
-        stop = self.should_stop is not None and self.should_stop()
-        if stop:
-            self.writer.wait()  # the step is on disk before the trial gives up
-        self._decide(STOP if stop else CONTINUE, step, value)
+        self._saved(step, value)
 
     def _forget(self) -> None:
         """Drop the steps of an earlier attempt: this one starts from step 0."""
