@@ -103,9 +103,9 @@ class Executor(Protocol):
         """While the study runs: kernels started, the study served to them..."""
         ...
 
-    def prepare(self, slot: int) -> None:
-        """Make the slot ready for trials (start its kernel, replay the setup); an error here
-        stops the study."""
+    def prepare(self, slot: int) -> bool:
+        """Make the slot ready for trials (start its kernel, replay the setup); False if the
+        slot can have none (the others go on); an error here stops the study."""
         ...
 
     def replace(self, slot: int) -> bool:

@@ -129,7 +129,8 @@ class StudyRunner:
 
     def _serve(self, slot: int, lock: RunnerLock) -> None:
         """One slot: trial after trial until the study needs no more of it."""
-        self.executor.prepare(slot)
+        if not self.executor.prepare(slot):
+            return
         while (trial := self._next_trial(lock)) is not None:
             try:
                 outcome = self.executor.run(trial, slot)

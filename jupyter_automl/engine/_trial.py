@@ -64,8 +64,9 @@ class ThisKernel:
         self.on_epoch, self.should_stop = run.epoch_ended, run.stop_event.is_set
         yield
 
-    def prepare(self, slot: int) -> None:
+    def prepare(self, slot: int) -> bool:
         """Nothing to start: the trials run here."""
+        return True
 
     def replace(self, slot: int) -> bool:
         return True

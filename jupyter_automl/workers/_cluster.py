@@ -44,8 +44,9 @@ class KernelCluster(KernelPool):
         self.label = f"{len(self.kernels)} kernels (multi-worker)"
         self._stale = False  # a follower hung: restart the cluster before the next trial
 
-    def prepare(self, slot: int) -> None:
+    def prepare(self, slot: int) -> bool:
         self._start_cluster()
+        return True
 
     def replace(self, slot: int) -> bool:
         self._start_cluster()

@@ -61,6 +61,7 @@ class KernelPool:
         self.served: Served | None = None  # the study, as served to the workers
         self._mutex = threading.Lock()
         self._alive = len(self.kernels)
+        self._closing = False  # the run is ending: a kernel that dies now is not replaced
         # A server database (--storage postgresql://...) is reached straight from local kernels,
         # its URL in their environment (a password in it stays out of code and outputs);
         # other storages, and remote kernels, go through the driver's gRPC proxy.
@@ -75,6 +76,7 @@ class KernelPool:
         for kernel in self.kernels:  # an unreachable gateway or a wrong token: say so now
             kernel.preflight()
         self._alive = len(self.kernels)
+        self._closing = False
         proxied = not self.direct or not all(isinstance(k, LocalKernel) for k in self.kernels)
         serving = serve_study(_optuna.storage_of(self.prepared.study), self.host) if proxied \
             else contextlib.nullcontext(None)
@@ -87,8 +89,18 @@ class KernelPool:
             finally:
                 self.interrupt()
 
-    def prepare(self, slot: int) -> None:
-        self._prepare_worker(self.kernels[slot], slot)
+    def prepare(self, slot: int) -> bool:
+        """Start the slot's kernel; one that dies as it starts (killed, out of memory) is
+        replaced like a kernel lost mid-trial."""
+        kernel = self.kernels[slot]
+        try:
+            self._prepare_worker(kernel, slot)
+        except WorkerDied as exc:
+            if self._closing:
+                return False
+            print(f"{kernel.label} died as it started ({exc}); {self.restart_text}")
+            return self.replace(slot)
+        return True
 
     def replace(self, slot: int) -> bool:
         """Start a new kernel in place of a dead one; False when none can be had there (a
@@ -119,6 +131,7 @@ class KernelPool:
 
     def interrupt(self) -> None:
         """Shut every worker down: their running trials are lost (and queued to resume)."""
+        self._closing = True
         for kernel in self.kernels:
             try:
                 kernel.shutdown()

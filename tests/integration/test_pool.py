@@ -142,3 +142,23 @@ def test_a_worker_that_never_answers_times_out_and_is_replaced(ip: Any, tmp_path
     assert "trial 0 lost: local kernel 0 did not answer within 5s; the trial is queued" in \
         capsys.readouterr().out
     assert kernels_alive() == []
+
+
+def test_a_worker_killed_while_it_starts_is_replaced(ip: Any, tmp_path: Path,
+                                                     capsys: Any) -> None:
+    """The first kernel to replay the setup is killed there (kill -9): a new one takes its
+    place and the study runs to its end on both."""
+    flag = tmp_path / "killed-once"
+    setup = (f"import os, signal\nif not os.path.exists({str(flag)!r}):\n"
+             f"    open({str(flag)!r}, 'w').close()\n    os.kill(os.getpid(), signal.SIGKILL)")
+    ip.run_cell_magic("automl_setup", "", "pass")
+    registry = ip.magics_manager.registry["Automl"]
+    registry.setup_cells[:] = [setup]
+    try:
+        ip.run_cell_magic("automl", "starts --trials 4 --kernels 2", 'hp.float("x", 0, 1)')
+    finally:
+        registry.setup_cells.clear()
+    trials = study_of(tmp_path / "runs", "starts").trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 4
+    assert "died as it started" in capsys.readouterr().out
+    assert kernels_alive() == []
