@@ -22,6 +22,7 @@ SETUP = '''\
 import time
 import numpy as np
 import keras
+import tensorflow as tf
 rng = np.random.default_rng(0)
 x = rng.normal(size=(256, 8)).astype("float32")
 y = (x[:, 0] + x[:, 1] > 0).astype("int64")
@@ -35,6 +36,25 @@ model = keras.Sequential([keras.Input((8,)),
 model.compile(keras.optimizers.Adam(hp.float("lr", 1e-3, 1e-1, log=True)),
               "sparse_categorical_crossentropy", metrics=["accuracy"])
 model.fit(x, y, validation_split=0.25, epochs={EPOCHS}, batch_size=64, callbacks=[slow])
+'''
+
+# The same study trained by a custom loop: trial.checkpoint and trial.report instead of fit.
+LOOP_BODY = f'''\
+model = keras.Sequential([keras.Input((8,)),
+                          keras.layers.Dense(hp.int("units", 4, 16), activation="relu"),
+                          keras.layers.Dense(2)])
+optimizer = keras.optimizers.Adam(hp.float("lr", 1e-3, 1e-1, log=True))
+loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+start = trial.checkpoint(model=model, optimizer=optimizer)
+for step in range(start, {EPOCHS}):
+    for i in range(0, 192, 64):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y[i:i + 64], model(x[i:i + 64], training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    accuracy = float(np.mean(np.argmax(model(x[192:]), -1) == y[192:]))
+    trial.report({{"loss": float(loss), "val_accuracy": accuracy}}, step=step + 1)
+    time.sleep(0.5)
 '''
 
 OPTIONS = f"{NAME} --trials {TRIALS} --pruner none --seed 0 --maximize val_accuracy"

@@ -3,9 +3,11 @@
 Faults: ``kill -9`` of the process that runs the study, an interrupt, ``kill -9`` of a worker
 kernel, a truncated ``checkpoint.npz``, and a second process holding ``study.db`` locked.
 Modes: the live panel in a real kernel, papermill (``jupyter-automl run``), a plain script,
-``--background`` and ``--kernels 2``. Every cell checks the same invariants (:func:`check`):
-each finished trial kept, the lost trial retried from its checkpoint and finished, no trial
-number reused, none left RUNNING or WAITING, the study's total reached.
+``--background``, ``--kernels 2``, and a custom training loop (``trial.report`` and
+``trial.checkpoint`` instead of ``fit``) under the live panel. Every cell checks the same
+invariants (:func:`check`): each finished trial kept, the lost trial retried from its
+checkpoint and finished, no trial number reused, none left RUNNING or WAITING, the study's
+total reached.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import nbformat
 import psutil
 import pytest
 from conftest import Kernel, wait_for
-from fault_study import BODY, NAME, OPTIONS, SETUP, Study, hold_lock, script
+from fault_study import BODY, LOOP_BODY, NAME, OPTIONS, SETUP, Study, hold_lock, script
 
 pytestmark = pytest.mark.slow
 
@@ -42,6 +44,7 @@ class Mode:
     ``kill`` and ``interrupt`` hurt it; ``rerun`` runs the study again to its end."""
 
     extra = ""
+    body = BODY
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -95,7 +98,7 @@ class KernelMode(Mode):
         assert self.kernel.execute(setup).status == "ok"
         reply = self.kernel.execute(f"%%automl_setup\n{SETUP}")
         assert reply.status == "ok", reply.text
-        self.msg_id = self.kernel.submit(f"%%automl {OPTIONS}{self.extra}\n{BODY}")
+        self.msg_id = self.kernel.submit(f"%%automl {OPTIONS}{self.extra}\n{self.body}")
 
     def finish(self) -> str:
         assert self.kernel is not None
@@ -122,6 +125,10 @@ class KernelMode(Mode):
 
 class Widgets(KernelMode):
     display = "widgets"  # the live panel, as a JupyterLab kernel shows it
+
+
+class CustomLoop(Widgets):
+    body = LOOP_BODY  # a GradientTape loop: what fit does, done by trial.report/checkpoint
 
 
 class Background(KernelMode):
@@ -228,7 +235,7 @@ class Papermill(Script):
 
 
 MODES = {"widgets": Widgets, "static": Papermill, "text": Script, "background": Background,
-         "kernels": Workers}
+         "kernels": Workers, "loop": CustomLoop}
 
 
 @pytest.fixture(params=list(MODES))
