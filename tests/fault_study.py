@@ -89,13 +89,20 @@ class Study:
         except (KeyError, StorageError):
             return []
 
+    def state(self, number: int) -> dict[str, Any]:
+        """Trial ``number``'s state.json ({} before its first epoch)."""
+        try:
+            return dict(json.loads((self.trials_dir / str(number) / "state.json").read_text()))
+        except (OSError, ValueError):
+            return {}
+
     def saved(self, number: int) -> int:
         """Epochs saved in trial ``number``'s checkpoint."""
-        try:
-            state = json.loads((self.trials_dir / str(number) / "state.json").read_text())
-        except (OSError, ValueError):
-            return 0
-        return len(state.get("history", []))
+        return len(self.state(number).get("history", []))
+
+    def pid(self, number: int) -> int:
+        """The process that trains trial ``number`` (a worker kernel, with --kernels)."""
+        return int(self.state(number)["pid"])
 
     def running_with_epochs(self, epochs: int = 1) -> list[int]:
         """Trials still RUNNING with at least ``epochs`` saved (and one more to go)."""

@@ -13,6 +13,7 @@ import functools
 import inspect
 import json
 import math
+import numbers
 import os
 import sys
 import tempfile
@@ -223,10 +224,11 @@ class TrialFit:
         last = int(self.history[-1]["epoch"]) if self.history else 0
         if step is None:
             step = last + 1
-        elif isinstance(step, bool) or not isinstance(step, int) or step < 1:
+        if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 1:
             raise TrialValueError(f"trial.report(step={step!r}): a step is a whole number, 1 or "
                                   "more (or leave it out to count 1, 2, 3...)")
-        elif step <= last:
+        step = int(step)
+        if step <= last:
             raise TrialValueError(f"trial.report(step={step}): step {last} was already reported "
                                   "and steps must increase; report each step once (or leave "
                                   "step out to count on from the last one)")
@@ -275,7 +277,8 @@ class TrialFit:
         return len(self.history)
 
     def state(self) -> dict[str, Any]:
-        return {"trial": self.trial.number, "history": self.history, "metric": self.metric,
+        return {"trial": self.trial.number, "pid": os.getpid(),  # the process training it
+                "history": self.history, "metric": self.metric,
                 "best_epoch": self.best_epoch, "best_value": self.best_value,
                 "epochs_planned": self.epochs_planned, "resumed_at": self.resumed_at,
                 "peak_mb": self.peak_mb}
