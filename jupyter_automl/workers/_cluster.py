@@ -63,9 +63,10 @@ class KernelCluster(KernelPool):
         return ["import jupyter_automl.training._strategy as __automl_strategy\n"
                 "__automl_strategy.make('multi-worker')"]
 
-    def _start_cluster(self) -> None:
+    def _start_cluster(self, attempts: int = 2) -> None:
         """(Re)start every kernel with its TF_CONFIG, all at once: a strategy waits for its
-        peers."""
+        peers. A kernel that fails to start takes the others down with it (they would wait
+        for it for ever); the cluster then starts once more, on other ports."""
         self.interrupt()  # every kernel stops: a cluster starts as a whole
         self._stale = False
         ports = free_ports(len(self.kernels))
@@ -87,10 +88,17 @@ class KernelCluster(KernelPool):
                 self._prepare_worker(kernel, index)
             except BaseException as exc:
                 errors.append(exc)
+                self.interrupt()  # its peers wait in the strategy for it: stop them too
 
         run_all([(prepare, (k, i)) for i, k in enumerate(self.kernels)])
-        if errors:
-            raise next((e for e in errors if isinstance(e, SetupError)), errors[0])
+        if not errors:
+            return
+        setup = next((e for e in errors if isinstance(e, SetupError)), None)
+        if setup is not None or attempts <= 1:
+            raise setup or errors[0]
+        print(f"the multi-worker cluster did not start ({errors[0]}); starting it again on "
+              "other ports", file=sys.stderr)
+        self._start_cluster(attempts - 1)
 
     def _run_across(self, trial: optuna.Trial) -> Outcome:
         """Run ``trial`` on the chief and every follower; the chief's outcome is the trial's."""
