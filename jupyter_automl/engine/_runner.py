@@ -188,7 +188,7 @@ class StudyRunner:
                     f"{outcome.error}\nFix the cell (%%automl --check runs one short trial) "
                     f"and rerun it: the {self.done} finished trials are kept.")
 
-    def _lost(self, trial: optuna.Trial, why: str, lock: RunnerLock, said: str = "") -> None:
+    def _lost(self, trial: optuna.Trial, why: str, lock: RunnerLock, said: str) -> None:
         """A trial that ended without an outcome: failed, and queued to resume from its
         checkpoint (unless it has used up its attempts)."""
         import optuna
@@ -208,7 +208,7 @@ class StudyRunner:
                 self._lost_now.append(trial.number)
             else:
                 again = "queued to resume from its checkpoint" if retried else "not retried"
-                print(f"trial {trial.number} lost: {said or why}; the trial is {again}; "
+                print(f"trial {trial.number} lost: {said}; the trial is {again}; "
                       f"{getattr(self.executor, 'restart_text', 'going on')}")
 
     def _interrupted_text(self, reason: str) -> str:

@@ -243,7 +243,7 @@ class TrialFit:
         value = self._value_of(logs)
         weights = self.model.get_weights() if self.model is not None else None
         self._lead_step(step, logs, value, weights)
-        arrays, plain = _arrays(self.tracked)
+        arrays, plain = _arrays(self.tracked, self.model, weights)
         if plain:
             arrays[checkpoint.PLAIN] = np.array(plain)
         self.writer.save_arrays(step, arrays, self.state())
@@ -391,15 +391,18 @@ def _loop_kind(name: str, obj: Any) -> str:
         "in a dict, or its arrays in a Keras model's weights")
 
 
-def _arrays(objects: dict[str, Any]) -> tuple[dict[str, Any], str]:
+def _arrays(objects: dict[str, Any], model: Any = None,
+            weights: list[Any] | None = None) -> tuple[dict[str, Any], str]:
     """Copies of the tracked objects' arrays, named ``object/index``, and their plain state as
-    JSON text; read on the training thread, so the writer's thread never touches a variable."""
+    JSON text; read on the training thread, so the writer's thread never touches a variable.
+    ``weights`` are ``model``'s, already read for this step: not copied a second time."""
     arrays: dict[str, Any] = {}
     plain: dict[str, Any] = {}
     for name, obj in objects.items():
         kind = _loop_kind(name, obj)
         if kind == "model":
-            arrays.update({f"{name}/{i}": w for i, w in enumerate(obj.get_weights())})
+            values = weights if obj is model and weights is not None else obj.get_weights()
+            arrays.update({f"{name}/{i}": w for i, w in enumerate(values)})
         elif kind == "optimizer":
             arrays.update({f"{name}/{i}": np.array(v.numpy())
                            for i, v in enumerate(obj.variables)})
