@@ -22,16 +22,15 @@ def test_workers_run_the_trials_with_the_setup_and_shipped_data(ip: Any, tmp_pat
                                                                 capsys: Any) -> None:
     import numpy as np
 
-    # every process that replays the setup says so; a trial waits for both workers to be
-    # ready (here and in the two kernels), so however slowly one starts, both take trials
+    ip.run_cell_magic("automl_setup", "", "offset = 3")
+    ip.user_ns["weights"] = np.arange(4.0)
+    # a worker's first trial waits until the other worker runs one too: however slowly one
+    # kernel starts, both take trials
     ready = tmp_path / "ready"
     ready.mkdir()
-    ip.run_cell_magic("automl_setup", "",
-                      f"import os\nopen(os.path.join({str(ready)!r}, str(os.getpid())), 'w')"
-                      ".close()\noffset = 3")
-    ip.user_ns["weights"] = np.arange(4.0)
     body = ('x = hp.float("x", -5, 5)\nimport os, time\nprint("worker", os.getpid())\n'
-            f'while len(os.listdir({str(ready)!r})) < 3:\n    time.sleep(0.1)\n'
+            f'open(os.path.join({str(ready)!r}, str(os.getpid())), "w").close()\n'
+            f'while len(os.listdir({str(ready)!r})) < 2:\n    time.sleep(0.1)\n'
             'time.sleep(1)\n(x - 1) ** 2 + offset + weights.sum()')
     ip.run_cell_magic("automl", "pool --trials 6 --kernels 2 --ship weights --seed 0", body)
     trials = study_of(tmp_path / "runs", "pool").trials
