@@ -50,6 +50,7 @@ class StudyOptions:
     storage: str | None = None
     runs_dir: str = DEFAULT_RUNS_DIR
     checkpoint_dir: str | None = None  # where the trials' checkpoints go (a shared disk)
+    checkpoint_every: float | None = None  # seconds: fit also saves inside an epoch
     fresh: bool = False
     check: bool = False
     background: bool = False
@@ -169,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-dir", default=None, metavar="PATH",
                    help="keep the trials' checkpoints in PATH/NAME/trials (a disk every runner "
                         "of the study shares, so that a trial resumes on another machine)")
+    p.add_argument("--checkpoint-every", type=_duration, default=None, metavar="DURATION",
+                   help="also save a trial inside an epoch of fit, this often (10m, 30s): a "
+                        "kill loses at most one epoch or DURATION, whichever is shorter")
     p.add_argument("--fresh", action="store_true",
                    help="start over; the old study folder is kept under a new name")
     p.add_argument("--check", action="store_true",
@@ -251,6 +255,7 @@ def parse_options(line: str, *,
         storage=args.storage,
         runs_dir=args.runs_dir or default_runs_dir,
         checkpoint_dir=args.checkpoint_dir,
+        checkpoint_every=args.checkpoint_every,
         fresh=args.fresh,
         check=args.check,
         background=args.background,

@@ -160,6 +160,7 @@ class ThisKernel:
             report=len(options.directions) == 1,
             prune=len(options.directions) == 1 and options.effective_pruner != "none",
             early_stopping=options.early_stopping, check=options.check,
+            checkpoint_every=options.checkpoint_every, seed=options.seed,
             cell_supplies_value=self.cell.returns_value,
             others=tuple((o.metric, o.direction) for o in self.prepared.objectives[1:]
                          if o.metric is not None),

@@ -1,8 +1,10 @@
 """Per-trial checkpoints: weights and optimizer state every epoch, written off the training thread.
 
 A trial's folder (``trials/<number>/``) holds ``checkpoint.npz`` (model variables, optimizer
-variables and the number of finished epochs, or for a custom loop the arrays of each object it
-handed to ``trial.checkpoint``, named ``object/index``, and its plain state) and ``state.json``
+variables and the number of finished epochs, with the batch an epoch had reached when
+``--checkpoint-every`` saved inside it and the seed of the epochs' sample order; or for a
+custom loop the arrays of each object it handed to ``trial.checkpoint``, named
+``object/index``, and its plain state) and ``state.json``
 (the per-epoch logs). Both are replaced atomically, so a kill at any instant leaves the previous
 epoch's checkpoint intact.
 """
@@ -34,6 +36,8 @@ class Checkpoint:
     history: list[dict[str, float]] = field(default_factory=list)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)  # a custom loop's, by name/index
     plain: dict[str, Any] = field(default_factory=dict)  # a custom loop's plain state, by name
+    batch: int = 0  # batches of epoch ``epoch + 1`` trained (a save inside an epoch), else 0
+    order_seed: int | None = None  # the seed of the epochs' sample order (--checkpoint-every)
 
 
 class CheckpointWriter:
@@ -45,10 +49,14 @@ class CheckpointWriter:
         self._error: BaseException | None = None
 
     def save(self, epoch: int, weights: list[np.ndarray], optimizer: list[np.ndarray],
-             state: dict[str, Any]) -> None:
-        """Save ``fit``'s epoch: the model's weights and its optimizer's variables."""
+             state: dict[str, Any], batch: int = 0, order_seed: int | None = None) -> None:
+        """Save ``fit``'s epoch (or ``batch`` batches into the epoch after it): the model's
+        weights and its optimizer's variables."""
         arrays: dict[str, Any] = {"n_weights": np.int64(len(weights)),
-                                  "n_optimizer": np.int64(len(optimizer))}
+                                  "n_optimizer": np.int64(len(optimizer)),
+                                  "batch": np.int64(batch)}
+        if order_seed is not None:
+            arrays["order_seed"] = np.int64(order_seed)
         arrays.update({f"w{i}": w for i, w in enumerate(weights)})
         arrays.update({f"o{i}": o for i, o in enumerate(optimizer)})
         self.save_arrays(epoch, arrays, state)
@@ -106,6 +114,8 @@ def load(folder: Path) -> Checkpoint | None:
                 arrays={k: data[k] for k in data.files if "/" in k},
                 # in the same file as the arrays, so the two always belong to one step
                 plain=json.loads(str(data[PLAIN])) if PLAIN in data.files else {},
+                batch=int(data["batch"]) if "batch" in data.files else 0,
+                order_seed=int(data["order_seed"]) if "order_seed" in data.files else None,
             )
     except Exception as exc:
         raise Unreadable(f"{path} is unreadable ({type(exc).__name__}: {exc})") from None

@@ -17,6 +17,7 @@ import numbers
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from .._utils.objectives import is_number
 from .._utils.process import import_keras, rss_mb
 from ..errors import MetricError, TrialValueError
 from . import _checkpoint as checkpoint
+from . import _feed as feeds
 
 if TYPE_CHECKING:
     import optuna
@@ -53,6 +55,8 @@ class FitSettings:
     # one of the other kernels of a multi-worker trial: it trains in step with the chief, which
     # alone reports, checkpoints and decides (see ``agree``)
     follower: bool = False
+    checkpoint_every: float | None = None  # seconds: fit also saves inside an epoch this often
+    seed: int | None = None  # the study's --seed: with the trial's number, the samples' order
 
 
 CONTINUE, PRUNE, STOP = 0, 1, 2  # what the chief decided at the end of an epoch
@@ -87,6 +91,14 @@ class TrialFit:
         self.resumed_at: int | None = None
         self.peak_mb: float | None = None
         self.tracked: dict[str, Any] = {}  # what a custom loop's checkpoints hold, by name
+        # --checkpoint-every: the order of fit's samples (kept by a retry, so it can find the
+        # batch an epoch had reached), the epoch under way, and when it was last saved
+        self.order_seed = (resume.order_seed if resume is not None and resume.order_seed
+                           is not None else (settings.seed or 0) * 1_000_003 + trial.number)
+        self.feed: feeds.Feed | None = None
+        self.epoch_index = 0  # epochs finished before the one under way
+        self.batch_offset = 0  # batches of the epoch under way that an earlier process trained
+        self.saved_at = time.monotonic()
         if self.history and self.metric is None:
             self.metric = _default_metric(self.history[0])
         for logs in self.history:
@@ -111,32 +123,91 @@ class TrialFit:
                 a["validation_steps"] = 1
         self.model = model
         self.epochs_planned = self.offset + int(a["epochs"]) - int(a.get("initial_epoch") or 0)
+        self.feed, why = None, ""
+        if self.settings.checkpoint_every and not self.settings.check:
+            self.feed, why = feeds.position(a, self.order_seed)
+        resume = self.resume
         try:
-            return original(*call.args, **call.kwargs)
+            if resume is not None and resume.batch:
+                if self.feed is not None:
+                    return self._fit_from_batch(original, call, resume)
+                print(f"jupyter-automl: trial {self.trial.number} cannot go back to batch "
+                      f"{resume.batch} of epoch {resume.epoch + 1}: {why}. The epoch restarts "
+                      "from its first batch, with the weights saved at that batch",
+                      file=sys.stderr)
+            return _call(original, call)
         finally:
             model._initial_epoch = None
             self.offset = len(self.history)
+            self.batch_offset = 0
             self.writer.wait()
+
+    def _fit_from_batch(self, original: Callable[..., Any], call: inspect.BoundArguments,
+                        resume: checkpoint.Checkpoint) -> Any:
+        """Resume inside an epoch: one ``fit`` call trains the rest of that epoch (its
+        checkpoint restored, its first batches skipped), the next the epochs after it."""
+        assert self.feed is not None
+        epoch, batch = resume.epoch, resume.batch
+        of = f" of {self.feed.batches}" if self.feed.batches else ""
+        print(f"jupyter-automl: trial {self.trial.number} resumes epoch {epoch + 1} at batch "
+              f"{batch + 1}{of}", file=sys.stderr)
+        self.batch_offset = batch
+        rest = self.feed.rest(dict(call.arguments), epoch, batch)
+        first = _call(original, call, **{**rest, "epochs": epoch + 1})
+        self.batch_offset = 0
+        self.model._initial_epoch = None  # set by the restore, for the call that just ended
+        if self.model.stop_training or epoch + 1 >= int(call.arguments["epochs"]):
+            return first
+        after = self.feed.after(dict(call.arguments), epoch + 1)
+        then = _call(original, call, **{**after, "initial_epoch": epoch + 1})
+        for key, values in first.history.items():
+            then.history[key] = values + then.history.get(key, [])
+        then.epoch = first.epoch + then.epoch
+        return then
 
     # -- callback events -------------------------------------------------------------------------
     def train_begin(self, model: Any) -> None:
+        self.saved_at = time.monotonic()
         resume, self.resume = self.resume, None  # only the trial's first fit() resumes
-        if resume is None or resume.epoch == 0:
+        if resume is None or (resume.epoch == 0 and not resume.batch):
             return
         try:
             model.set_weights(resume.weights)
-            variables = getattr(model.optimizer, "variables", [])
-            if len(variables) == len(resume.optimizer):
-                for variable, value in zip(variables, resume.optimizer):
-                    variable.assign(value)
+            _restore_optimizer(model, resume.optimizer, self.trial.number)
         except (ValueError, TypeError) as exc:
             print(f"jupyter-automl: trial {self.trial.number} could not restore its checkpoint "
                   f"({exc}); training from epoch 0")
             self.history.clear()
+            self.batch_offset = 0
             return
         model._initial_epoch = resume.epoch
         self.resumed_at = resume.epoch
         self.offset = 0
+
+    def epoch_begin(self, epoch: int) -> None:
+        self.epoch_index = self.offset + epoch
+        if self.feed is not None:
+            self.feed.epoch_begin(self.epoch_index)
+
+    def batch_begin(self, model: Any, batch: int) -> None:
+        """``--checkpoint-every``: save inside the epoch once the time has come; with Stop
+        pressed, save and stop here rather than at the end of a long epoch."""
+        every = self.settings.checkpoint_every
+        if every is None or batch == 0 or self.settings.follower or self.settings.check:
+            return
+        stop = self.agree is None and self.should_stop is not None and self.should_stop()
+        if not stop and time.monotonic() - self.saved_at < every:
+            return
+        done = self.batch_offset + batch  # batches of this epoch trained, here and before
+        weights = model.get_weights()
+        optimizer = [v.numpy() for v in getattr(model.optimizer, "variables", [])]
+        self.writer.save(self.epoch_index, weights, optimizer,
+                         {**self.state(), "batch": done}, batch=done,
+                         order_seed=self.order_seed)
+        self.saved_at = time.monotonic()
+        if stop:
+            self.writer.wait()
+            raise StopRequested(f"stopped at batch {done} of epoch {self.epoch_index + 1}")
 
     def epoch_end(self, model: Any, epoch: int, raw_logs: dict[str, Any]) -> None:
         logs = {k: float(v) for k, v in raw_logs.items() if is_number(v)}
@@ -157,7 +228,8 @@ class TrialFit:
         weights = model.get_weights()
         self._lead_step(step, logs, value, weights)
         optimizer = [v.numpy() for v in getattr(model.optimizer, "variables", [])]
-        self.writer.save(step, weights, optimizer, self.state())
+        self.writer.save(step, weights, optimizer, self.state(), order_seed=self.order_seed)
+        self.saved_at = time.monotonic()
         self._saved(step, value)
 
     def _lead_step(self, step: int, logs: dict[str, float], value: float | None,
@@ -370,6 +442,12 @@ def _callback_class() -> type:
         def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
             self.trial_fit.train_begin(self.model)
 
+        def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            self.trial_fit.epoch_begin(epoch)
+
+        def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+            self.trial_fit.batch_begin(self.model, batch)
+
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             self.trial_fit.epoch_end(self.model, epoch, logs or {})
 
@@ -452,6 +530,30 @@ def _numbered(arrays: dict[str, np.ndarray], name: str) -> list[np.ndarray]:
 
 def _default_metric(logs: dict[str, float]) -> str:
     return "val_loss" if "val_loss" in logs else "loss"
+
+
+def _restore_optimizer(model: Any, values: list[np.ndarray], number: int) -> None:
+    """Put a checkpoint's optimizer variables back (its step count, moments, learning rate).
+    Keras builds an optimizer at its first step, after ``on_train_begin``: built here first."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None or not values:
+        return
+    if not getattr(optimizer, "built", True):
+        optimizer.build(model.trainable_variables)
+    variables = optimizer.variables
+    if len(variables) != len(values):
+        print(f"jupyter-automl: trial {number} restored its weights but not its optimizer's "
+              f"state ({len(values)} saved variables, the optimizer has {len(variables)}); "
+              "the optimizer starts afresh", file=sys.stderr)
+        return
+    for variable, value in zip(variables, values):
+        variable.assign(value)
+
+
+def _call(original: Callable[..., Any], call: inspect.BoundArguments, **changes: Any) -> Any:
+    """``original`` called with ``call``'s arguments, ``changes`` made."""
+    changed = call.signature.bind(**{**call.arguments, **changes})
+    return original(*changed.args, **changed.kwargs)
 
 
 def _as_list(callbacks: Any) -> list[Any]:

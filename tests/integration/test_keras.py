@@ -128,17 +128,20 @@ class Probe(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         starts.append([w.copy() for w in self.model.get_weights()])
     def on_epoch_begin(self, epoch, logs=None):
+        steps.append(int(self.model.optimizer.iterations.numpy()))
         if interrupt_at == epoch:  # Ctrl-C during the third epoch: two are saved
             raise KeyboardInterrupt
 model.fit(x, y, validation_split=0.25, epochs=5, callbacks=[Probe()])
 '''
-    data.user_ns.update(interrupt_at=2, starts=[])
+    data.user_ns.update(interrupt_at=2, starts=[], steps=[])
     with pytest.raises(StudyInterrupted, match=r"trial 0 was checkpointed at epoch 2 and will "
                                                r"resume from there. Rerun the cell to resume"):
         data.run_cell_magic("automl", "int --trials 2 --pruner none", body)
     saved = np.load(runs(tmp_path) / "int/trials/0/checkpoint.npz")
-    data.user_ns.update(interrupt_at=None, starts=[])
+    data.user_ns.update(interrupt_at=None, starts=[], steps=[])
     data.run_cell_magic("automl", "int --trials 2 --pruner none", body)
+    # the optimizer goes on from its saved step count (Keras builds it after on_train_begin)
+    assert data.user_ns["steps"][0] == int(saved["o0"]) > 0
     trials = study_of(runs(tmp_path), "int").trials
     assert [t.state.name for t in trials] == ["FAIL", "COMPLETE", "COMPLETE"]
     retry = trials[1]
