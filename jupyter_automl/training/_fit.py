@@ -272,6 +272,10 @@ class TrialFit:
             _loop_kind(name, obj)
         self.tracked = dict(objects)
         model = next((o for o in objects.values() if _loop_kind("", o) == "model"), None)
+        for obj in objects.values():  # a tf.train.Checkpoint(model=...) holds one too
+            if model is None and _loop_kind("", obj) == "tf":
+                model = next((v for v in vars(obj).values()
+                              if hasattr(v, "get_weights") and hasattr(v, "set_weights")), None)
         if model is not None:
             self.model = model  # the best model is exported from it
         resume, self.resume = self.resume, None
@@ -279,7 +283,7 @@ class TrialFit:
             return 0
         try:
             _restore(self.tracked, resume)
-        except (ValueError, TypeError, KeyError) as exc:
+        except Exception as exc:  # noqa: BLE001 - any mismatch costs the steps, not the trial
             print(f"jupyter-automl: trial {self.trial.number} could not restore its checkpoint "
                   f"({type(exc).__name__}: {exc}); starting from step 0")
             self._forget()
@@ -456,17 +460,21 @@ def _callback_class() -> type:
 
 def _loop_kind(name: str, obj: Any) -> str:
     """What ``trial.checkpoint`` keeps of ``obj``: a Keras model's weights, an optimizer's
-    variables, or a dict of plain values (numbers, strings, lists, dicts)."""
+    variables, a ``tf.train.Checkpoint``'s files, or a dict of plain values (numbers, strings,
+    lists, dicts)."""
     if hasattr(obj, "get_weights") and hasattr(obj, "set_weights"):
         return "model"
     if hasattr(obj, "variables") and hasattr(obj, "apply_gradients"):
         return "optimizer"
+    if any(c.__name__ == "Checkpoint" and c.__module__.startswith("tensorflow")
+           for c in type(obj).__mro__):
+        return "tf"
     if isinstance(obj, dict):
         return "plain"
     raise TrialValueError(
         f"trial.checkpoint({name}=...) got a {type(obj).__name__}: it keeps Keras models, Keras "
-        "optimizers and dicts of plain values (numbers, strings, lists, dicts); put other state "
-        "in a dict, or its arrays in a Keras model's weights")
+        "optimizers, tf.train.Checkpoint objects and dicts of plain values (numbers, strings, "
+        "lists, dicts); put other state in a dict or a tf.train.Checkpoint")
 
 
 def _arrays(objects: dict[str, Any], model: Any = None,
@@ -484,6 +492,9 @@ def _arrays(objects: dict[str, Any], model: Any = None,
         elif kind == "optimizer":
             arrays.update({f"{name}/{i}": np.array(v.numpy())
                            for i, v in enumerate(obj.variables)})
+        elif kind == "tf":
+            arrays.update({f"{name}/{TF}{suffix}": blob
+                           for suffix, blob in _tf_checkpoint_files(obj).items()})
         else:
             plain[name] = obj
     try:
@@ -507,6 +518,10 @@ def _restore(objects: dict[str, Any], saved: checkpoint.Checkpoint) -> None:
             obj.clear()
             obj.update(saved.plain[name])
             continue
+        if kind == "tf":
+            _read_tf_checkpoint(obj, {k[len(name) + 1 + len(TF):]: v for k, v in
+                                      saved.arrays.items() if k.startswith(f"{name}/{TF}")})
+            continue
         values = _numbered(saved.arrays, name)
         if kind == "model":
             obj.set_weights(values)
@@ -518,6 +533,42 @@ def _restore(objects: dict[str, Any], saved: checkpoint.Checkpoint) -> None:
                              f"checkpoint {len(values)}")
         for variable, value in zip(obj.variables, values):
             variable.assign(value)
+
+
+TF = "tf"  # a tf.train.Checkpoint's files are kept as NAME/tf.index, NAME/tf.data-00000-of-...
+
+
+def _tf_checkpoint_files(checkpoint: Any) -> dict[str, np.ndarray]:
+    """A ``tf.train.Checkpoint`` written to memory: its files' bytes, by suffix. The variables
+    are read here, on the training thread; the bytes go to disk on the writer's."""
+    import tensorflow as tf
+
+    prefix = f"ram://jupyter-automl/{os.getpid()}/{id(checkpoint)}/ckpt"
+    checkpoint.write(prefix)
+    files = {}
+    for path in tf.io.gfile.glob(prefix + "*"):
+        with tf.io.gfile.GFile(path, "rb") as f:
+            files[path[len(prefix):]] = np.frombuffer(f.read(), dtype=np.uint8)
+        tf.io.gfile.remove(path)
+    return files
+
+
+def _read_tf_checkpoint(checkpoint: Any, files: dict[str, np.ndarray]) -> None:
+    """Restore ``checkpoint`` from its saved files; a variable created later (an optimizer's
+    slots) takes its value when it is created, as ``tf.train.Checkpoint.read`` does."""
+    import tensorflow as tf
+
+    if not files:
+        raise KeyError("the checkpoint holds no tf.train.Checkpoint files")
+    # read lazily (for variables created later), so the files stay in memory until the next
+    # restore in this process replaces them
+    prefix = f"ram://jupyter-automl/{os.getpid()}/restore/ckpt"
+    for path in tf.io.gfile.glob(prefix + "*"):
+        tf.io.gfile.remove(path)
+    for suffix, blob in files.items():
+        with tf.io.gfile.GFile(prefix + suffix, "wb") as f:
+            f.write(blob.tobytes())
+    checkpoint.read(prefix).expect_partial()
 
 
 def _numbered(arrays: dict[str, np.ndarray], name: str) -> list[np.ndarray]:

@@ -121,3 +121,68 @@ def test_kill_9_mid_loop_then_the_retry_goes_on_from_the_saved_step(kernels: Any
     # the retry's steps go on from there: none repeated, none missing
     assert sorted(retry.intermediate_values) == list(range(step + 1, 11))
     assert sum(t.state.name == "COMPLETE" for t in study.trials) == 3
+
+
+TF_LOOP = '''
+model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(hp.int("units", 16, 32)),
+                          keras.layers.Dense(10)])
+optimizer = keras.optimizers.Adam(1e-2)
+step = tf.Variable(0, dtype=tf.int64)
+saved = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
+start = trial.checkpoint(saved=saved)
+starts.append((start, int(step.numpy()), model.get_weights()[0].copy()))
+loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+while int(step.numpy()) < 6:
+    with tf.GradientTape() as tape:
+        loss = loss_fn(y, model(x, training=True))
+    grads = tape.gradient(loss, model.trainable_variables)
+    optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    iterations.append(int(optimizer.iterations.numpy()))
+    step.assign_add(1)
+    if int(step.numpy()) == stop_at:
+        raise KeyboardInterrupt
+    trial.report({"loss": float(loss)}, step=int(step.numpy()))
+'''
+
+
+def test_a_tf_train_checkpoint_carries_a_loop_through_an_interrupt(tmp_path: Path) -> None:
+    import keras
+    import tensorflow as tf
+    from sklearn.datasets import load_digits
+
+    from jupyter_automl._api import run_study
+    from jupyter_automl.errors import StudyInterrupted
+
+    x, y = load_digits(return_X_y=True)
+    ns: dict[str, Any] = {"keras": keras, "tf": tf, "x": (x / 16).astype("float32"), "y": y,
+                          "starts": [], "iterations": [], "stop_at": 4}
+    line = f"tfc --trials 1 --minimize loss --pruner none --runs-dir {tmp_path}"
+    with pytest.raises(StudyInterrupted):
+        run_study(TF_LOOP, line, ns, listeners=[])
+    with np.load(tmp_path / "tfc/trials/0/checkpoint.npz") as data:
+        saved = {k: data[k] for k in data.files}
+    ns.update(starts=[], iterations=[], stop_at=None)
+    result = run_study(TF_LOOP, line, ns, listeners=[])
+    assert result.done == 1
+    start, counter, weights = ns["starts"][0]
+    # the step variable, the optimizer (its first step after the resume is the 4th) and the
+    # weights are those saved at step 3
+    assert start == counter == 3 and ns["iterations"][0] == 4
+    assert int(saved["epoch"]) == 3 and "saved/tf.index" in saved
+    assert np.array_equal(weights, model_weights(saved, tmp_path / "read"))
+    assert result.trials[-1]["epochs"] == 6
+    assert result.best_model is not None  # the Keras model inside the tf.train.Checkpoint
+
+
+def model_weights(saved: dict[str, Any], folder: Path) -> Any:
+    """The first kernel kept in a saved tf.train.Checkpoint, read back by TensorFlow."""
+    import tensorflow as tf
+
+    folder.mkdir()
+    prefix = str(folder / "ckpt")
+    for key, blob in saved.items():
+        if key.startswith("saved/tf"):
+            Path(prefix + key[len("saved/tf"):]).write_bytes(blob.tobytes())
+    reader = tf.train.load_checkpoint(prefix)
+    # the model's first kernel, saved once, under the first path to it (the optimizer's)
+    return reader.get_tensor("optimizer/_trainable_variables/0/.ATTRIBUTES/VARIABLE_VALUE")

@@ -63,5 +63,5 @@ def test_bad_option_lines(line: str, message: str) -> None:
     with pytest.raises(OptionError, match=message) as info:
         parse_options(line)
     if "split" not in message:
-        assert "valid options: --background, --check, --checkpoint-dir, --early-stopping, " \
-               "--edit" in str(info.value)
+        assert "valid options: --background, --check, --checkpoint-dir, --checkpoint-every, " \
+               "--early-stopping, --edit" in str(info.value)
