@@ -124,7 +124,9 @@ class TrialFit:
         self.model = model
         self.epochs_planned = self.offset + int(a["epochs"]) - int(a.get("initial_epoch") or 0)
         self.feed, why = None, ""
-        if self.settings.checkpoint_every and not self.settings.check:
+        if self.agree is not None:  # every worker reads its own shard of the data
+            why = "multi-worker training shards its data in an order of its own"
+        elif self.settings.checkpoint_every and not self.settings.check:
             self.feed, why = feeds.position(a, self.order_seed)
         resume = self.resume
         try:
