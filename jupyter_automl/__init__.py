@@ -30,6 +30,15 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'jupyter_automl' has no attribute {name!r}")
 
 
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """The Jupyter server extension (JupyterLab's AutoML sidebar): :mod:`jupyter_automl.lab`."""
+    return [{"module": "jupyter_automl.lab"}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    return [{"src": "labextension", "dest": "jupyter-automl"}]
+
+
 def load_ipython_extension(ipython: Any) -> None:
     # Imported here so that `import jupyter_automl` stays free of IPython's magic machinery.
     from ._magic import register

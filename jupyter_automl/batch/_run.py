@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 from .._utils.duration import format_duration
 from ..errors import AutomlError
 from ..results import AutomlResult
-from ..runs import DEFAULT_RUNS_DIR, StudyPaths, list_study_folders
+from ..runs import DEFAULT_RUNS_DIR, NOTEBOOK_ENV, StudyPaths, list_study_folders
 from ..ui import HEADLESS_ENV
 from ._headless_kernel import HeadlessKernelManager
 
@@ -77,6 +77,9 @@ def run_notebook(notebook: Path, output: Path, parameters: dict[str, Any] | None
     run = NotebookRun(output.absolute(), cwd)
     run.output.parent.mkdir(parents=True, exist_ok=True)
     os.environ[HEADLESS_ENV] = "1"  # the kernel inherits it: static charts, no widget state
+    # ...and this, as a kernel Jupyter starts for a notebook does: the studies record it as the
+    # notebook that made them (a sweep's threads all run the same notebook)
+    os.environ[NOTEBOOK_ENV] = str(notebook.absolute())
     started = time.time()
     watcher = TrialWatcher(run.runs_dir, started) if progress else contextlib.nullcontext()
     try:

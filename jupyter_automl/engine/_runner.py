@@ -18,13 +18,14 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import _optuna
 from .._utils.duration import eta
 from .._utils.objectives import front_text, pareto_front, signs
 from ..errors import StudyInterrupted, TooManyFailuresError
-from ..runs import RunnerLock, heartbeat_interval, live_claims, storage_errors
+from ..runs import RunnerLock, clear_stop, heartbeat_interval, live_claims, storage_errors
 from ._events import Executor, Listener, Outcome, TrialLost
 from ._recovery import fail_and_retry, recover
 
@@ -33,6 +34,30 @@ if TYPE_CHECKING:
 
     from ..training import TrialFit
     from ._study import PreparedStudy
+
+
+class StopSignal(threading.Event):
+    """Stop, for one run: set in this process (the panel's button, ``%automl stop``, an
+    interrupt), or by a stop request in the study's folder (JupyterLab's AutoML sidebar), which
+    is looked for at most every ``POLL`` seconds."""
+
+    POLL = 0.5
+
+    def __init__(self, request: Path) -> None:
+        super().__init__()
+        self.request = request
+        self._looked = 0.0
+
+    def is_set(self) -> bool:
+        if super().is_set():
+            return True
+        now = time.monotonic()
+        if now - self._looked >= self.POLL:
+            self._looked = now
+            if self.request.exists():
+                self.set()
+                return True
+        return False
 
 
 class StudyRunner:
@@ -54,7 +79,7 @@ class StudyRunner:
         self.in_flight = 0  # trials of the study running now, here or in other processes
         self.reason = ""
         self.front: list[tuple[int, list[float]]] = []  # the best trial, or the Pareto front
-        self.stop_event = threading.Event()  # Stop: the trial checkpoints at its next epoch
+        self.stop_event = StopSignal(self.paths.stop_request)  # the trial checkpoints, queued
         self.lock: RunnerLock | None = None
         self._mutex = threading.RLock()  # the slots' threads ask, tell and count one at a time
         self._recovered_at = 0.0
@@ -73,6 +98,8 @@ class StudyRunner:
             self.lock = lock
             self._recover(lock)
             self._census()
+            if self._alone:  # a stop request no live runner saw is not this run's
+                clear_stop(self.paths)
             if self.done >= self.total:
                 return "already finished"
             self._emit("study_started")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import OptionError, StudyConflictError
 from ..runs import (
+    NOTEBOOK_ENV,
     StudyPaths,
     is_server,
     keep_aside,
@@ -140,4 +142,6 @@ def _spec(options: StudyOptions, cell: Cell, url: str, total: int,
         "space": [p.to_dict() for p in space],
         "space_name": options.space,
         "cell": cell.source,
+        # the notebook that made the study, when Jupyter (or jupyter-automl run) says which
+        "notebook": os.environ.get(NOTEBOOK_ENV) or old.get("notebook"),
     }

@@ -3,6 +3,8 @@
 exported to other formats, and optuna-dashboard. Readers open storages read-only."""
 
 from ._catalog import ReadOnlyResult, delete, list_text, load_result, rows, show_text
+from ._dashboard import Target as DashboardTarget
+from ._dashboard import open_app as dashboard_app
 from ._dashboard import serve as serve_dashboard
 from ._model_export import FORMATS, export_model
 from ._result import AutomlResult
@@ -21,8 +23,9 @@ from ._rows import (
 )
 
 __all__ = [
-    "FORMATS", "STUDY_COLUMNS", "TRIAL_COLUMNS", "AutomlResult", "ReadOnlyResult", "TrialRows",
-    "best_text", "cell_text", "delete", "export_model", "frozen_row", "list_text", "load_result",
+    "FORMATS", "STUDY_COLUMNS", "TRIAL_COLUMNS", "AutomlResult", "DashboardTarget",
+    "ReadOnlyResult", "TrialRows", "best_text", "cell_text", "dashboard_app", "delete",
+    "export_model", "frozen_row", "list_text", "load_result",
     "rows", "serve_dashboard", "show_text", "study_row", "text_table", "trial_columns",
     "trial_row", "value_columns",
 ]

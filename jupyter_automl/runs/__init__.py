@@ -17,10 +17,13 @@ from ._paths import (
     CHECKPOINT,
     DEFAULT_RUNS_DIR,
     MODEL,
+    NOTEBOOK_ENV,
     StudyPaths,
+    clear_stop,
     keep_aside,
     list_study_folders,
     read_state,
+    request_stop,
     study_paths,
     write_state,
 )
@@ -37,8 +40,10 @@ from ._storage import (
 
 __all__ = [
     "CHECKPOINT", "DEFAULT_RUNS_DIR", "GRACE_BEATS", "HEARTBEAT_ENV", "HOST", "MODEL",
-    "SQLITE_TIMEOUT", "Claims", "RunnerLock", "StudyPaths", "heartbeat_interval", "is_running",
-    "is_server", "keep_aside", "list_study_folders", "live_claims", "open_storage",
-    "opens_read_only", "read_claims", "read_lock", "read_state", "redact", "sqlite_file",
-    "storage_errors", "storage_url", "study_paths", "write_state",
+    "NOTEBOOK_ENV",
+    "SQLITE_TIMEOUT", "Claims", "RunnerLock", "StudyPaths", "clear_stop", "heartbeat_interval",
+    "is_running", "is_server", "keep_aside", "list_study_folders", "live_claims",
+    "open_storage", "opens_read_only", "read_claims", "read_lock", "read_state", "redact",
+    "request_stop", "sqlite_file", "storage_errors", "storage_url", "study_paths",
+    "write_state",
 ]

@@ -3,6 +3,10 @@ live, next to the notebook::
 
     automl_runs/<study>/study.db  spec.json  setup/  trials/<number>/  best/  runners/
 
+``stop.request`` appears there when something outside the runner (JupyterLab's AutoML sidebar)
+asks the study to stop: every runner of the folder, and its local worker kernels, stop the way
+the panel's Stop does.
+
 With ``--checkpoint-dir DIR`` the trials' folders are ``DIR/<study>/trials/<number>/`` instead.
 """
 
@@ -19,6 +23,9 @@ DEFAULT_RUNS_DIR = "automl_runs"  # next to the notebook (the kernel's working d
 CHECKPOINT = "checkpoint.npz"  # in a trial's folder: weights, optimizer state, epoch
 STATE = "state.json"  # in a trial's folder: per-epoch logs, best epoch, peak memory
 MODEL = "model.keras"  # a trial's or the best model
+# set by Jupyter in the environment of a notebook's kernel (and by ``jupyter-automl run``): the
+# notebook's path, which the study's spec records as the notebook that made it
+NOTEBOOK_ENV = "JPY_SESSION_NAME"
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,11 @@ class StudyPaths:
     def runners(self) -> Path:
         return self.root / "runners"
 
+    @property
+    def stop_request(self) -> Path:
+        """Present while the study is asked to stop (see :func:`request_stop`)."""
+        return self.root / "stop.request"
+
     def trial(self, number: int) -> Path:
         return self.trials / str(number)
 
@@ -100,6 +112,18 @@ class StudyPaths:
 
     def write_spec(self, spec: dict[str, Any]) -> None:
         write_json(self.spec, spec)
+
+
+def request_stop(paths: StudyPaths, by: str) -> None:
+    """Ask every runner of the study to stop: each trial checkpoints at its next epoch end (or
+    batch, with --checkpoint-every) and is queued; no new trial starts. The next run of the
+    study clears the request."""
+    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    write_json(paths.stop_request, {"requested": now, "by": by})
+
+
+def clear_stop(paths: StudyPaths) -> None:
+    paths.stop_request.unlink(missing_ok=True)
 
 
 def read_state(folder: Path) -> dict[str, Any]:

@@ -540,13 +540,13 @@ def _restore(objects: dict[str, Any], saved: checkpoint.Checkpoint) -> None:
 TF = "tf"  # a tf.train.Checkpoint's files are kept as NAME/tf.index, NAME/tf.data-00000-of-...
 
 
-def _tf_checkpoint_files(checkpoint: Any) -> dict[str, np.ndarray]:
+def _tf_checkpoint_files(saved: Any) -> dict[str, np.ndarray]:
     """A ``tf.train.Checkpoint`` written to memory: its files' bytes, by suffix. The variables
     are read here, on the training thread; the bytes go to disk on the writer's."""
     import tensorflow as tf
 
-    prefix = f"ram://jupyter-automl/{os.getpid()}/{id(checkpoint)}/ckpt"
-    checkpoint.write(prefix)
+    prefix = f"ram://jupyter-automl/{os.getpid()}/{id(saved)}/ckpt"
+    saved.write(prefix)
     files = {}
     for path in tf.io.gfile.glob(prefix + "*"):
         with tf.io.gfile.GFile(path, "rb") as f:
@@ -555,9 +555,10 @@ def _tf_checkpoint_files(checkpoint: Any) -> dict[str, np.ndarray]:
     return files
 
 
-def _read_tf_checkpoint(checkpoint: Any, files: dict[str, np.ndarray]) -> None:
-    """Restore ``checkpoint`` from its saved files; a variable created later (an optimizer's
-    slots) takes its value when it is created, as ``tf.train.Checkpoint.read`` does."""
+def _read_tf_checkpoint(saved: Any, files: dict[str, np.ndarray]) -> None:
+    """Restore ``saved`` (a ``tf.train.Checkpoint``) from its files; a variable created later
+    (an optimizer's slots) takes its value when it is created, as ``tf.train.Checkpoint.read``
+    does."""
     import tensorflow as tf
 
     if not files:
@@ -570,7 +571,7 @@ def _read_tf_checkpoint(checkpoint: Any, files: dict[str, np.ndarray]) -> None:
     for suffix, blob in files.items():
         with tf.io.gfile.GFile(prefix + suffix, "wb") as f:
             f.write(blob.tobytes())
-    checkpoint.read(prefix).expect_partial()
+    saved.read(prefix).expect_partial()
 
 
 def _numbered(arrays: dict[str, np.ndarray], name: str) -> list[np.ndarray]:

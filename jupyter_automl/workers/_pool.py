@@ -177,6 +177,8 @@ class KernelPool:
         if reply.status != "ok" or data.get("status") != "ok":
             return Outcome("FAIL", error=f"{kernel.label}: {reply.error or data}")
         result = json.loads(ast.literal_eval(data["data"]["text/plain"]))
+        if result["state"] == "STOPPED":  # the study's stop request reached the worker
+            raise TrialLost("stopped", said=f"{kernel.label}: {result['error']}")
         outcome = Outcome(result["state"], values=result["values"], error=result["error"],
                           duration=result["duration"], peak_mb=result["peak_mb"],
                           taken=bool(result.get("taken")))

@@ -68,8 +68,23 @@ def configure(config: str) -> None:
     paths = StudyPaths.at(Path(cfg["root"]), cfg["checkpoint_dir"])
     prepared = PreparedStudy(study, paths, options, url or f"grpc://{cfg['host']}:{cfg['port']}",
                              cfg["total"], overrides=overrides)
-    _state["here"] = ThisKernel(prepared, cell, get_ipython().user_ns)
+    here = ThisKernel(prepared, cell, get_ipython().user_ns)
+    here.should_stop = _stop_requested(paths.stop_request)  # a local kernel sees the folder
+    _state["here"] = here
     _state["direct"] = bool(url)
+
+
+def _stop_requested(request: Path) -> Any:
+    """A check for the study's stop request, looking at most twice a second."""
+    looked = [0.0, False]
+
+    def check() -> bool:
+        now = time.monotonic()
+        if not looked[1] and now - looked[0] >= 0.5:
+            looked[:] = [now, request.exists()]
+        return bool(looked[1])
+
+    return check
 
 
 def run(number: int) -> str:
@@ -81,7 +96,12 @@ def run(number: int) -> str:
     if _state["direct"]:  # Optuna's cache of a database, in this process, learns of the trial
         study.get_trials(deepcopy=False)
     trial_id = _optuna.trial_id(_optuna.trial_by_number(study, number))
-    outcome = here.run_trial(optuna.trial.Trial(study, trial_id))
+    from ..training import StopRequested
+
+    try:
+        outcome = here.run_trial(optuna.trial.Trial(study, trial_id))
+    except StopRequested as exc:  # checkpointed; the driver fails and queues the trial
+        return json.dumps({"state": "STOPPED", "error": str(exc)})
     fit = outcome.fit
     export_error = None
     if outcome.state == "COMPLETE" and fit is not None and fit.model is not None:

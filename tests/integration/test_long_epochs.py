@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +150,7 @@ def test_stop_inside_a_long_epoch_saves_that_batch_and_the_rerun_goes_on_from_it
     assert kernel.execute(cell).status == "ok"
     wait_for(lambda: (tmp_path / "automl_runs/stop/trials/0/state.json").exists(), 120,
              "trial 0's first epoch")
+    time.sleep(1.0)  # into the second epoch (85 batches of at least 0.05 s), not at its start
     stopped = kernel.execute("%automl stop stop\n%automl wait stop")
     assert stopped.status == "ok", stopped.text
     saved = checkpoint_of(tmp_path, "stop", 0)

@@ -1,0 +1,150 @@
+"""The server extension's routes, under ``{base_url}jupyter-automl/``.
+
+* ``GET  api/studies``: every study under the server's root (see :mod:`._studies`);
+* ``GET  api/studies/<path>``: one study's summary and trial rows;
+* ``POST api/studies/<path>/stop``: ask it to stop, wherever it runs (202; 409 if it is not
+  running);
+* ``POST api/studies/<path>/export``: write its best model (``{"format": "keras" | "savedmodel"
+  | "tflite" | "tflite-quant"}``) into ``<path>/export/``, in a process of its own (TensorFlow
+  stays out of the server);
+* ``GET  dashboard/<path>/...``: optuna-dashboard for the study (see :mod:`._dashboard`).
+
+Every route needs Jupyter's authentication; POSTs also pass its XSRF check (a browser's cookie
+alone is not enough). A path that leaves the root is refused with 403.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Any
+
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+from tornado import web
+
+from ..errors import AutomlError
+from ..results import FORMATS
+from ..runs import StudyPaths, request_stop
+from . import _dashboard
+from ._studies import PathRefused, Studies, trial_rows_json
+
+EXPORTS = {"keras": ("keras", "model.keras"), "savedmodel": ("savedmodel", "savedmodel"),
+           "tflite": ("tflite", "model.tflite"), "tflite-quant": ("tflite", "model-quant.tflite")}
+EXPORT_TIMEOUT = 600.0  # seconds
+
+
+class _Base(APIHandler):  # type: ignore[misc]
+    @property
+    def studies(self) -> Studies:
+        return self.settings["jupyter_automl_studies"]  # type: ignore[no-any-return]
+
+    def folder(self, study_id: str) -> Any:
+        try:
+            return self.studies.folder(study_id)
+        except PathRefused as exc:
+            raise web.HTTPError(403, str(exc)) from None
+        except FileNotFoundError as exc:
+            raise web.HTTPError(404, str(exc)) from None
+
+    def answer(self, status: int, body: dict[str, Any]) -> None:
+        self.set_status(status)
+        self.finish(json.dumps(body, default=str, allow_nan=False))
+
+
+class StudiesHandler(_Base):
+    @web.authenticated
+    async def get(self) -> None:
+        studies = await asyncio.get_running_loop().run_in_executor(
+            _dashboard.POOL, self.studies.list)
+        self.answer(200, {"formats": list(EXPORTS), "studies": trial_rows_json(studies)})
+
+
+class StudyHandler(_Base):
+    @web.authenticated
+    async def get(self, study_id: str) -> None:
+        self.folder(study_id)
+        try:
+            detail = await asyncio.get_running_loop().run_in_executor(
+                _dashboard.POOL, self.studies.detail, study_id)
+        except (AutomlError, KeyError) as exc:
+            raise web.HTTPError(409, f"study {study_id!r} cannot be read: {exc}") from None
+        detail["study"] = trial_rows_json([detail["study"]])[0]
+        detail["trials"] = trial_rows_json(detail["trials"])
+        self.answer(200, detail)
+
+
+class StopHandler(_Base):
+    @web.authenticated
+    async def post(self, study_id: str) -> None:
+        folder = self.folder(study_id)
+        record = await asyncio.get_running_loop().run_in_executor(
+            _dashboard.POOL, self.studies.record, folder)
+        if record["state"] != "running":
+            raise web.HTTPError(409, f"study {record['name']!r} is not running "
+                                     f"({record['state']})")
+        user = getattr(self.current_user, "username", None) or "someone"
+        request_stop(StudyPaths.at(folder), by=f"JupyterLab ({user})")
+        self.log.info("jupyter-automl: stop requested for %s", study_id)
+        self.answer(202, {"stopping": True})
+
+
+class ExportHandler(_Base):
+    @web.authenticated
+    async def post(self, study_id: str) -> None:
+        folder = self.folder(study_id)
+        try:
+            asked = json.loads(self.request.body or b"{}").get("format", "keras")
+        except (ValueError, AttributeError):
+            raise web.HTTPError(400, 'send JSON: {"format": "keras"}') from None
+        if asked not in EXPORTS:
+            raise web.HTTPError(400, f"unknown format {asked!r}; use one of "
+                                     f"{', '.join(EXPORTS)}")
+        fmt, file_name = EXPORTS[asked]
+        assert fmt in FORMATS
+        (folder / "export").mkdir(exist_ok=True)
+        target = folder / "export" / file_name
+        command = [sys.executable, "-m", "jupyter_automl", "export", folder.name,
+                   "--runs-dir", str(folder.parent), "--format", fmt, "--output", str(target)]
+        if asked == "tflite-quant":
+            command.append("--quantize")
+        process = await asyncio.create_subprocess_exec(
+            *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        try:
+            out, err = await asyncio.wait_for(process.communicate(), EXPORT_TIMEOUT)
+        except asyncio.TimeoutError:
+            process.kill()
+            raise web.HTTPError(504, f"the export took more than {EXPORT_TIMEOUT:.0f} s") \
+                from None
+        if process.returncode != 0:
+            said = err.decode(errors="replace").strip().splitlines()
+            raise web.HTTPError(409, said[-1] if said else "the export failed")
+        self.answer(200, {"path": self.studies.study_id(target),
+                          "said": out.decode(errors="replace").strip()})
+
+
+class DashboardHandler(APIHandler):  # type: ignore[misc]
+    """An API handler, so that a request without Jupyter's token or cookie gets 403 (a page
+    handler would redirect it to the login page)."""
+
+    @web.authenticated
+    async def get(self, path: str) -> None:
+        try:
+            await _dashboard.serve(self, self.settings["jupyter_automl_studies"],
+                                   self.settings["jupyter_automl_dashboards"], path)
+        except PathRefused as exc:
+            raise web.HTTPError(403, str(exc)) from None
+
+
+def handlers(base_url: str) -> list[tuple[str, type]]:
+    def route(path: str) -> str:
+        return url_path_join(base_url, "jupyter-automl", path)
+
+    return [
+        (route("api/studies"), StudiesHandler),
+        (route("api/studies/(.+)/stop"), StopHandler),
+        (route("api/studies/(.+)/export"), ExportHandler),
+        (route("api/studies/(.+)"), StudyHandler),
+        (route("dashboard/(.*)"), DashboardHandler),
+    ]
