@@ -14,6 +14,16 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 pytest_plugins = ["postgres"]  # the postgres_url fixture: a real server on 127.0.0.1
+JUPYTER_SERVER_PLUGIN = "pytest_jupyter.jupyter_server"
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """tests/lab runs against a Jupyter server from pytest-jupyter, whose autouse fixtures
+    (an event loop closed after every test, a server clean-up) must not reach the other tests:
+    ``make lab`` runs it in a pytest of its own, with ``-p pytest_jupyter.jupyter_server``."""
+    if collection_path.name == "lab" and collection_path.parent.name == "tests":
+        return not config.pluginmanager.has_plugin(JUPYTER_SERVER_PLUGIN)
+    return None
 
 
 @pytest.fixture(scope="session")

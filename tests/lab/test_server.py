@@ -19,8 +19,6 @@ import pytest
 from conftest import wait_for
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
-pytest_plugins = ["pytest_jupyter.jupyter_server"]
-
 QUADRATIC = 'x = hp.float("x", -5, 5)\n(x - 1) ** 2\n'
 
 
