@@ -28,7 +28,7 @@ from tornado.wsgi import WSGIContainer
 from ..results import DashboardTarget, dashboard_app, load_result
 from ._studies import Studies
 
-POOL = concurrent.futures.ThreadPoolExecutor(max_workers=4,
+POOL = concurrent.futures.ThreadPoolExecutor(max_workers=2,
                                              thread_name_prefix="automl-dashboard")
 SHIM = "automl-shim.js"
 CSP = ("default-src 'self'; img-src 'self' data: blob:; frame-src 'self'; object-src 'none'; "
