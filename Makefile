@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# labextension/'s npm packages, exactly as package-lock.json pins them (npm ci).
+NPM_STAMP := labextension/node_modules/.package-lock.json
+LABEXT_LINK := $(VENV)/share/jupyter/labextensions/jupyter-automl
 DEMO_DIR ?= build/demo
 # pytest processes: the real-kernel tests mostly wait (on kernels, epochs, servers), so more
 # processes than cores shortens the suite without starving them.
@@ -11,10 +14,12 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: demo test lint unit integration notebooks bench clean
+.PHONY: demo test lint unit labext lab integration notebooks bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	@# A `jupyter labextension develop` link would make pip write through it into the build.
+	if [ -L $(LABEXT_LINK) ]; then rm $(LABEXT_LINK); fi
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[test,dev]"
 	touch $(STAMP)
@@ -22,12 +27,26 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/jupyter-automl run notebooks/01_quickstart.ipynb --output $(DEMO_DIR)/01_quickstart.ipynb --cwd $(DEMO_DIR)
 
-test: lint unit integration notebooks
+test: lint unit labext lab integration notebooks
 
-lint: $(STAMP)
+lint: $(STAMP) $(NPM_STAMP)
 	$(VENV)/bin/ruff check jupyter_automl tests benchmarks
 	$(VENV)/bin/mypy jupyter_automl
 	$(VENV)/bin/lint-imports
+	cd labextension && npm run lint:check
+
+# After $(STAMP): the editable install's build runs npm install in labextension/ too.
+$(NPM_STAMP): labextension/package.json labextension/package-lock.json | $(STAMP)
+	cd labextension && npm ci
+
+# The JupyterLab extension's Jest tests (pure modules and React views, no browser): seconds.
+labext: $(NPM_STAMP)
+	cd labextension && npm test
+
+# tests/lab: the server extension against a real Jupyter server (pytest-jupyter), in a pytest
+# of its own so that the plugin's autouse fixtures stay away from the other tests.
+lab: $(STAMP)
+	$(PY) -m pytest -q -p pytest_jupyter.jupyter_server tests/lab
 
 # tests/unit starts nothing (no kernel, server, browser or Keras training): seconds.
 unit: $(STAMP)

@@ -20,7 +20,7 @@ import json
 import sys
 from typing import Any
 
-from jupyter_server.base.handlers import APIHandler
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
@@ -124,9 +124,15 @@ class ExportHandler(_Base):
                           "said": out.decode(errors="replace").strip()})
 
 
-class DashboardHandler(APIHandler):  # type: ignore[misc]
-    """An API handler, so that a request without Jupyter's token or cookie gets 403 (a page
-    handler would redirect it to the login page)."""
+class DashboardHandler(JupyterHandler):  # type: ignore[misc]
+    """Pages and the dashboard's own API, each with its content type; a request without
+    Jupyter's token or cookie gets 403, as an API call does (a page would redirect it to the
+    login page)."""
+
+    def get_login_url(self) -> str:
+        if not self.current_user:
+            raise web.HTTPError(403)
+        return super().get_login_url()  # type: ignore[no-any-return]
 
     @web.authenticated
     async def get(self, path: str) -> None:

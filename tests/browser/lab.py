@@ -169,8 +169,9 @@ class LabServer:
         return [p for p in self._known.values() if p.is_running()]
 
     # -- access ------------------------------------------------------------------------------
-    def api(self, path: str, method: str = "GET", timeout: float = 5) -> Any:
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/api/{path}",
+    def api(self, path: str, method: str = "GET", timeout: float = 5, under: str = "api") -> Any:
+        """``path`` of the server's REST API (``under`` another route: ``jupyter-automl/api``)."""
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/{under}/{path}",
                                          method=method,
                                          headers={"Authorization": f"token {self.token}"})
         with urllib.request.urlopen(request, timeout=timeout) as response:

@@ -136,8 +136,10 @@ async def test_a_post_with_the_cookie_but_without_xsrf_is_refused(
 async def test_the_dashboard_is_served_inside_the_server(jp_fetch: Any,
                                                          jp_root_dir: Path) -> None:
     make_study(jp_root_dir, "nb/automl_runs", "dash")
-    page = (await jp_fetch("jupyter-automl", "dashboard", "nb/automl_runs/dash", "")).body
-    text = page.decode()
+    response = await jp_fetch("jupyter-automl", "dashboard", "nb/automl_runs/dash", "")
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    text = response.body.decode()
     assert "/jupyter-automl/dashboard/nb/automl_runs/dash/static/bundle.js" in text
     assert 'data-start="/dashboard/studies/' in text and "automl-shim.js" in text
     meta = await get_json(jp_fetch, "dashboard", "nb/automl_runs/dash", "api", "meta")
@@ -150,6 +152,7 @@ async def test_the_dashboard_is_served_inside_the_server(jp_fetch: Any,
     shim = await jp_fetch("jupyter-automl", "dashboard", "nb/automl_runs/dash",
                           "automl-shim.js")
     assert b"window.fetch" in shim.body
+    assert shim.headers["Content-Type"].startswith("text/javascript")
 
 
 async def test_a_slow_dashboard_request_leaves_the_server_answering(

@@ -1,0 +1,52 @@
+/**
+ * The shapes of the server extension's REST API (`jupyter-automl/api/`).
+ *
+ * Kept free of JupyterLab imports so the pure modules and their tests can use them.
+ */
+
+export type StudyState = 'running' | 'finished' | 'stopped' | 'failed';
+
+export type Direction = 'maximize' | 'minimize';
+
+/** One study folder, as `GET studies` lists it. */
+export interface IStudy {
+  /** The study folder's path relative to the server root (posix). */
+  id: string;
+  name: string;
+  folder: string;
+  notebook: string | null;
+  state: StudyState;
+  done: number;
+  total: number | null;
+  complete: number;
+  pruned: number;
+  failed: number;
+  running: number;
+  best_value: number | null;
+  best_params: Record<string, unknown> | null;
+  metric: string | null;
+  direction: Direction | null;
+  updated: string | null;
+  command: string | null;
+}
+
+/** `GET studies`. */
+export interface IStudyListing {
+  formats: string[];
+  studies: IStudy[];
+}
+
+/** `GET studies/<id>`. */
+export interface IStudyDetail {
+  study: IStudy;
+  columns: string[];
+  trials: Record<string, unknown>[];
+}
+
+/** `POST studies/<id>/export`. */
+export interface IExportResult {
+  path: string;
+}
+
+/** The per-study actions the sidebar offers. */
+export type StudyAction = 'dashboard' | 'notebook' | 'stop' | 'export' | 'copy';
