@@ -51,6 +51,7 @@ class StudyOptions:
     runs_dir: str = DEFAULT_RUNS_DIR
     checkpoint_dir: str | None = None  # where the trials' checkpoints go (a shared disk)
     checkpoint_every: float | None = None  # seconds: fit also saves inside an epoch
+    warm_start: str | None = None  # --warm-start OTHER[:topN][,...] (see _warm)
     fresh: bool = False
     check: bool = False
     background: bool = False
@@ -97,6 +98,31 @@ class _Parser(argparse.ArgumentParser):
 def _valid_options(parser: argparse.ArgumentParser) -> str:
     names = sorted(s for a in parser._actions for s in a.option_strings if s.startswith("--"))
     return "valid options: " + ", ".join(names)
+
+
+_TOP = re.compile(r"^(?P<target>.+):top(?P<n>\d+)$")
+
+
+@dataclass(frozen=True)
+class WarmSource:
+    """One ``--warm-start`` item: a study, and how many of its best to train again (or None:
+    every finished trial, as observations)."""
+
+    target: str
+    top: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> WarmSource:
+        match = _TOP.match(text)
+        if match is None:
+            return cls(text)
+        if int(match["n"]) < 1:
+            raise OptionError(f"--warm-start {text}: top N needs N >= 1")
+        return cls(match["target"], int(match["n"]))
+
+
+def parse_warm(text: str) -> list[WarmSource]:
+    return [WarmSource.parse(item.strip()) for item in text.split(",") if item.strip()]
 
 
 def _positive_int(text: str) -> int:
@@ -173,6 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-every", type=_duration, default=None, metavar="DURATION",
                    help="also save a trial inside an epoch of fit, this often (10m, 30s): a "
                         "kill loses at most one epoch or DURATION, whichever is shorter")
+    p.add_argument("--warm-start", default=None, metavar="OTHER[:topN],...",
+                   help="start informed: the finished trials of the studies OTHER (names in "
+                        "the runs folder, or storage URLs) as observations; OTHER:top5 trains "
+                        "its 5 best parameter sets again first")
     p.add_argument("--fresh", action="store_true",
                    help="start over; the old study folder is kept under a new name")
     p.add_argument("--check", action="store_true",
@@ -241,6 +271,11 @@ def parse_options(line: str, *,
                      "over loopback ports)")
     if args.background and args.check:
         PARSER.error("--check runs one short trial in the foreground; drop --background")
+    if args.warm_start is not None:
+        try:
+            parse_warm(args.warm_start)
+        except OptionError as exc:
+            PARSER.error(str(exc))
     if args.fresh and args.check:
         PARSER.error("--check never touches the study, so it cannot be combined with --fresh")
     return StudyOptions(
@@ -256,6 +291,7 @@ def parse_options(line: str, *,
         runs_dir=args.runs_dir or default_runs_dir,
         checkpoint_dir=args.checkpoint_dir,
         checkpoint_every=args.checkpoint_every,
+        warm_start=args.warm_start,
         fresh=args.fresh,
         check=args.check,
         background=args.background,

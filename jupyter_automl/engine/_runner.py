@@ -25,6 +25,7 @@ from .. import _optuna
 from .._utils.duration import eta
 from .._utils.objectives import front_text, pareto_front, signs
 from ..errors import StudyInterrupted, TooManyFailuresError
+from ..results import own_best_trials
 from ..runs import RunnerLock, clear_stop, heartbeat_interval, live_claims, storage_errors
 from ._events import Executor, Listener, Outcome, TrialLost
 from ._recovery import fail_and_retry, recover
@@ -305,7 +306,7 @@ class StudyRunner:
         self.counts = Counter({k: states.get(k, 0) for k in ("COMPLETE", "PRUNED", "FAIL")})
         self.in_flight = states.get("RUNNING", 0)
         if first:
-            for best in self.study.best_trials:
+            for best in own_best_trials(self.study):
                 self._note_values(best.number, list(best.values))
 
     # -- telling -------------------------------------------------------------------------------
@@ -389,7 +390,8 @@ class StudyRunner:
     # -- figures -----------------------------------------------------------------------------
     @property
     def done(self) -> int:
-        return self.counts["COMPLETE"] + self.counts["PRUNED"]
+        """The study's finished trials, its --warm-start observations left out."""
+        return self.counts["COMPLETE"] + self.counts["PRUNED"] - self.prepared.warm
 
     @property
     def elapsed(self) -> float:

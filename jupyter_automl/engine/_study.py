@@ -26,6 +26,7 @@ from ..version import __version__
 from ._algorithms import make_pruner, make_sampler
 from ._cell import Cell
 from ._options import Objective, StudyOptions
+from ._warm import warm_start
 
 if TYPE_CHECKING:
     import optuna
@@ -42,6 +43,7 @@ class PreparedStudy:
     total: int
     kept_aside: Path | None = None
     overrides: dict[str, ParamSpec] = field(default_factory=dict)  # from --space NAME
+    warm: int = 0  # observations from other studies (--warm-start): not counted as trials
 
     @property
     def shared(self) -> bool:
@@ -84,8 +86,9 @@ def prepare(options: StudyOptions, cell: Cell) -> PreparedStudy:
             storage=storage, study_name=options.name, directions=options.directions,
             sampler=sampler, pruner=make_pruner(options.effective_pruner), load_if_exists=True,
         )
+        warm = 0 if options.check else warm_start(study, options, space)
     paths.write_spec(_spec(options, cell, url, total, spec, space, paths))
-    return PreparedStudy(study, paths, options, url, total, kept, overrides)
+    return PreparedStudy(study, paths, options, url, total, kept, overrides, warm)
 
 
 def saved_space(options: StudyOptions) -> dict[str, ParamSpec]:

@@ -22,7 +22,7 @@ from typing import Any
 
 from ..errors import AutomlError
 from ..results import load_result
-from ..runs import StudyPaths, live_claims
+from ..runs import WARM_START, StudyPaths, live_claims
 
 MAX_DEPTH = 6  # folders below the root where runs folders are looked for
 FOLDERS_TTL = 5.0  # seconds a walk of the tree is reused
@@ -125,7 +125,8 @@ class Studies:
                 pass  # a schema this reader does not know: Optuna reads it below
         try:
             result = load_result(paths.name, paths.root.parent)
-            trials = result.study.get_trials(deepcopy=False)
+            trials = [t for t in result.study.get_trials(deepcopy=False)
+                      if WARM_START not in t.user_attrs]
         except (AutomlError, KeyError) as exc:
             return {**record, "state": "unreadable", "error": str(exc)}
         states = [t.state.name for t in trials]
@@ -189,6 +190,12 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+# the study's own trials: not the observations --warm-start added from other studies
+_OWN = ("trial_id NOT IN (SELECT trial_id FROM trial_user_attributes WHERE key = "
+        f"'{WARM_START}')")
+_OWN_T = "t." + _OWN
+
+
 def _from_sqlite(db: Path, name: str, running: int, spec: dict[str, Any]) -> dict[str, Any]:
     """A study's figures read from its SQLite file, read-only (Optuna's tables: studies,
     study_directions, trials, trial_values, trial_params)."""
@@ -204,7 +211,7 @@ def _from_sqlite(db: Path, name: str, running: int, spec: dict[str, Any]) -> dic
             (study_id,))]
         trials = con.execute(
             "SELECT trial_id, number, state, datetime_start, datetime_complete FROM trials "
-            "WHERE study_id = ?", (study_id,)).fetchall()
+            f"WHERE study_id = ? AND {_OWN}", (study_id,)).fetchall()
         states = [t[2] for t in trials]
         best = None
         if len(directions) == 1:
@@ -212,7 +219,8 @@ def _from_sqlite(db: Path, name: str, running: int, spec: dict[str, Any]) -> dic
             best = con.execute(
                 "SELECT t.trial_id, v.value FROM trials t JOIN trial_values v ON "
                 "v.trial_id = t.trial_id AND v.objective = 0 WHERE t.study_id = ? AND "
-                f"t.state = 'COMPLETE' AND v.value IS NOT NULL ORDER BY v.value {order}, "
+                f"t.state = 'COMPLETE' AND v.value IS NOT NULL AND {_OWN_T} "
+                f"ORDER BY v.value {order}, "
                 "t.number LIMIT 1", (study_id,)).fetchone()
         params = None
         if best is not None:
@@ -220,8 +228,9 @@ def _from_sqlite(db: Path, name: str, running: int, spec: dict[str, Any]) -> dic
                 "SELECT param_name, param_value, distribution_json FROM trial_params "
                 "WHERE trial_id = ?", (best[0],))}
         last = con.execute(
-            "SELECT t.trial_id, t.state FROM trials t WHERE t.study_id = ? ORDER BY t.number "
-            "DESC LIMIT 1", (study_id,)).fetchone()
+            "SELECT t.trial_id, t.state FROM trials t WHERE t.study_id = ? AND "
+            f"{_OWN_T} ORDER BY t.number DESC LIMIT 1",
+            (study_id,)).fetchone()
         lost = last is not None and con.execute(
             "SELECT 1 FROM trial_user_attributes WHERE trial_id = ? AND key = "
             "'failed_because'", (last[0],)).fetchone() is not None

@@ -7,7 +7,7 @@ from ._dashboard import Target as DashboardTarget
 from ._dashboard import open_app as dashboard_app
 from ._dashboard import serve as serve_dashboard
 from ._model_export import FORMATS, export_model
-from ._result import AutomlResult
+from ._result import AutomlResult, own_best_trials
 from ._rows import (
     STUDY_COLUMNS,
     TRIAL_COLUMNS,
@@ -25,7 +25,7 @@ from ._rows import (
 __all__ = [
     "FORMATS", "STUDY_COLUMNS", "TRIAL_COLUMNS", "AutomlResult", "DashboardTarget",
     "ReadOnlyResult", "TrialRows", "best_text", "cell_text", "dashboard_app", "delete",
-    "export_model", "frozen_row", "list_text", "load_result",
+    "export_model", "frozen_row", "list_text", "load_result", "own_best_trials",
     "rows", "serve_dashboard", "show_text", "study_row", "text_table", "trial_columns",
     "trial_row", "value_columns",
 ]

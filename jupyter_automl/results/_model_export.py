@@ -90,7 +90,7 @@ def best_model_file(result: ReadOnlyResult, trial: int | None = None) -> tuple[P
 
 
 def _front_model(result: ReadOnlyResult, trial: int | None) -> tuple[Path, int]:
-    if not result.study.best_trials:
+    if not result.best_trials:
         raise _no_complete_trial(result)
     front = sorted(result.paths.front_models())
     if not front:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import StudyNotFoundError
 from ..runs import (
     DEFAULT_RUNS_DIR,
+    WARM_START,
     StudyPaths,
     is_running,
     list_study_folders,
@@ -69,10 +70,13 @@ class AutomlResult:
     def best_trial(self) -> optuna.trial.FrozenTrial | None:
         if len(self.directions) != 1:
             return None
-        try:
-            return self.study.best_trial
-        except ValueError:  # no finished trial yet
-            return None
+        best = own_best_trials(self.study)
+        return best[0] if best else None
+
+    @property
+    def best_trials(self) -> list[optuna.trial.FrozenTrial]:
+        """The best trial, or the Pareto front, of the study's own trials."""
+        return own_best_trials(self.study)
 
     @property
     def best_params(self) -> dict[str, Any]:
@@ -87,7 +91,7 @@ class AutomlResult:
     @property
     def best_values(self) -> list[list[float]]:
         """Values of every best trial (the Pareto front with several objectives)."""
-        return [list(t.values) for t in self.study.best_trials]
+        return [list(t.values) for t in self.best_trials]
 
     @property
     def best_model(self) -> Any:
@@ -126,7 +130,8 @@ class AutomlResult:
 
     @property
     def done(self) -> int:
-        return sum(t.state.name in ("COMPLETE", "PRUNED")
+        """Finished trials (--warm-start observations from other studies left out)."""
+        return sum(t.state.name in ("COMPLETE", "PRUNED") and WARM_START not in t.user_attrs
                    for t in self.study.get_trials(deepcopy=False))
 
     @property
@@ -134,19 +139,22 @@ class AutomlResult:
         return int(self.spec.get("trials", 0))
 
     def summary(self) -> str:
-        trials = self.study.get_trials(deepcopy=False)
+        everything = self.study.get_trials(deepcopy=False)
+        trials = [t for t in everything if WARM_START not in t.user_attrs]
         states = {s: sum(t.state.name == s for t in trials)
                   for s in ("COMPLETE", "PRUNED", "FAIL")}
+        warm = len(everything) - len(trials)
         lines = [f"study {self.name!r}: {states['COMPLETE'] + states['PRUNED']}/{self.total} "
                  f"trials ({states['COMPLETE']} complete, {states['PRUNED']} pruned, "
-                 f"{states['FAIL']} failed)"]
+                 f"{states['FAIL']} failed)"
+                 + (f", and {warm} from other studies (--warm-start)" if warm else "")]
         trial = self.best_trial
         if trial is not None:
             lines.append(f"best {self.metrics[0] or 'value'} = {trial.value:.6g} (trial "
                          f"{trial.number}) with {trial.params}")
-        elif self.study.best_trials:
+        elif self.best_trials:
             lines.append(f"Pareto front of {', '.join(map(str, self.metrics))}: trials "
-                         f"{[t.number for t in self.study.best_trials]}")
+                         f"{[t.number for t in self.best_trials]}")
         lines.append(f"runs folder: {self.paths.root}")
         models = sorted(self.paths.best.glob("**/model.keras"))
         if models:
@@ -160,3 +168,18 @@ class AutomlResult:
 
     def _repr_html_(self) -> str:
         return f"<pre>{html.escape(self.summary())}</pre>{self.trials._repr_html_()}"
+
+
+def own_best_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """The best trial (one objective) or the Pareto front of ``study``'s own finished trials:
+    the observations --warm-start added from other studies are not among them (Optuna's
+    ``best_trials`` would count them)."""
+    from optuna.trial import TrialState
+
+    from .._utils.objectives import pareto_front, signs
+
+    own = {t.number: t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+           if WARM_START not in t.user_attrs and t.values is not None}
+    directions = [d.name.lower() for d in study.directions]
+    front = pareto_front([(n, list(t.values)) for n, t in own.items()], signs(directions))
+    return [own[n] for n, _ in front]

@@ -18,6 +18,7 @@ from ._paths import (
     DEFAULT_RUNS_DIR,
     MODEL,
     NOTEBOOK_ENV,
+    WARM_START,
     StudyPaths,
     clear_stop,
     keep_aside,
@@ -40,7 +41,7 @@ from ._storage import (
 
 __all__ = [
     "CHECKPOINT", "DEFAULT_RUNS_DIR", "GRACE_BEATS", "HEARTBEAT_ENV", "HOST", "MODEL",
-    "NOTEBOOK_ENV",
+    "NOTEBOOK_ENV", "WARM_START",
     "SQLITE_TIMEOUT", "Claims", "RunnerLock", "StudyPaths", "clear_stop", "heartbeat_interval",
     "is_running", "is_server", "keep_aside", "list_study_folders", "live_claims",
     "open_storage", "opens_read_only", "read_claims", "read_lock", "read_state", "redact",

@@ -26,6 +26,9 @@ MODEL = "model.keras"  # a trial's or the best model
 # set by Jupyter in the environment of a notebook's kernel (and by ``jupyter-automl run``): the
 # notebook's path, which the study's spec records as the notebook that made it
 NOTEBOOK_ENV = "JPY_SESSION_NAME"
+# the user attribute of a trial added from another study by --warm-start (the study's name): an
+# observation for the sampler, not one of this study's trials when they are counted
+WARM_START = "warm_start"
 
 
 @dataclass(frozen=True)

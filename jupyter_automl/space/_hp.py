@@ -56,6 +56,20 @@ class ParamSpec:
         keys = ("kind", "low", "high", "step", "log", "choices", "value")
         return all(getattr(self, k) == getattr(other, k) for k in keys)
 
+    def distribution(self) -> Any:
+        """The Optuna distribution ``hp`` draws this parameter from."""
+        from optuna import distributions as d
+
+        if self.kind == "int":
+            return d.IntDistribution(int(self.low), int(self.high),  # type: ignore[arg-type]
+                                     step=int(self.step or 1), log=self.log)
+        if self.kind == "float":
+            return d.FloatDistribution(float(self.low), float(self.high),  # type: ignore[arg-type]
+                                       step=self.step, log=self.log)
+        labels = [False, True] if self.kind == "bool" else (
+            list(self.choices or []) if self.kind == "choice" else [self.value])
+        return d.CategoricalDistribution(labels)
+
     def to_dict(self) -> dict[str, Any]:
         """Its fields, without the empty ones (a fixed value and ``exact`` are always kept)."""
         keep = {"name", "kind", "exact"} | ({"value"} if self.kind == "fixed" else set())

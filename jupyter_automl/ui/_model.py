@@ -16,6 +16,7 @@ import numpy as np
 from .._utils.duration import eta
 from .._utils.objectives import pareto_front, signs
 from ..results import trial_columns, trial_row, value_columns
+from ..runs import WARM_START
 
 if TYPE_CHECKING:
     import optuna
@@ -37,6 +38,7 @@ class TrialRecord:
     peak_mb: float | None = None
     started: float = field(default_factory=time.monotonic)
     error: str | None = None
+    warm: bool = False  # an observation from another study (--warm-start): not counted
 
     @property
     def epochs(self) -> int:
@@ -132,7 +134,7 @@ class StudyModel:
             sorted((int(k), float(v)) for k, v in trial.intermediate_values.items()),
             (end - start).total_seconds() if end and start else None,
             str(trial.user_attrs.get("kernel", "this kernel")), trial.user_attrs.get("peak_mb"),
-            error=error[-1] if error else None,
+            error=error[-1] if error else None, warm=WARM_START in trial.user_attrs,
         )
 
     def start(self, number: int, params: dict[str, Any] | None = None) -> TrialRecord:
@@ -158,7 +160,8 @@ class StudyModel:
         return len(self.directions) > 1
 
     def count(self, state: str) -> int:
-        return sum(r.state == state for r in self.records.values())
+        """Trials in ``state``, --warm-start observations from other studies left out."""
+        return sum(r.state == state and not r.warm for r in self.records.values())
 
     @property
     def done(self) -> int:
@@ -180,7 +183,8 @@ class StudyModel:
         return [self.records[n] for n, _ in pareto_front(done, signs(self.directions))]
 
     def _complete(self) -> list[TrialRecord]:
-        return [r for r in self.records.values() if r.state == "COMPLETE" and r.values]
+        return [r for r in self.records.values()
+                if r.state == "COMPLETE" and r.values and not r.warm]
 
     # -- chart series --------------------------------------------------------------------------
     def curves(self) -> dict[str, Series]:

@@ -276,3 +276,21 @@ def test_the_listing_read_from_sqlite_agrees_with_optuna(tmp_path: Path, monkeyp
     monkeypatch.setattr(_studies, "_from_sqlite", lambda *a: (_ for _ in ()).throw(ValueError))
     slow = Studies(tmp_path).list()
     assert fast == slow and fast[0]["done"] > 0 and fast[0]["best_params"]["kind"] in "abc"
+
+
+def test_the_listing_leaves_warm_start_observations_out(tmp_path: Path, monkeypatch: Any) -> None:
+    from jupyter_automl.lab import Studies
+    from jupyter_automl.lab import _studies
+
+    runs = tmp_path / "automl_runs"
+    make_study(tmp_path, "automl_runs", "small", trials=5)
+    from jupyter_automl._api import run_study
+
+    run_study(QUADRATIC, f"big --trials 2 --seed 1 --warm-start small --runs-dir {runs}", {},
+              listeners=[])
+    fast = {s["name"]: s for s in Studies(tmp_path).list()}
+    monkeypatch.setattr(_studies, "_from_sqlite", lambda *a: (_ for _ in ()).throw(ValueError))
+    slow = {s["name"]: s for s in Studies(tmp_path).list()}
+    assert fast == slow
+    assert (fast["big"]["done"], fast["big"]["complete"], fast["big"]["state"]) == (2, 2,
+                                                                                   "finished")
