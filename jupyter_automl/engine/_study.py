@@ -86,8 +86,9 @@ def prepare(options: StudyOptions, cell: Cell) -> PreparedStudy:
             storage=storage, study_name=options.name, directions=options.directions,
             sampler=sampler, pruner=make_pruner(options.effective_pruner), load_if_exists=True,
         )
-        warm = 0 if options.check else warm_start(study, options, space)
-    paths.write_spec(_spec(options, cell, url, total, spec, space, paths))
+        held = int(spec.get("warm", 0)) if existing is not None else 0
+        warm = held if options.check else warm_start(study, options, space, held)
+    paths.write_spec({**_spec(options, cell, url, total, spec, space, paths), "warm": warm})
     return PreparedStudy(study, paths, options, url, total, kept, overrides, warm)
 
 

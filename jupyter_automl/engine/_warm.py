@@ -30,9 +30,13 @@ WARM_TRIAL = "warm_trial"  # ...and its number there
 QUEUED = "warm_queued"  # user attribute of a re-evaluated parameter set: the study it came from
 
 
-def warm_start(study: optuna.Study, options: StudyOptions, space: list[ParamSpec]) -> int:
+def warm_start(study: optuna.Study, options: StudyOptions, space: list[ParamSpec],
+               held: int = 0) -> int:
     """Add or queue what the ``--warm-start`` studies offer; return how many observations
-    from other studies the study holds (they do not count toward its total)."""
+    from other studies the study holds (they do not count toward its total). Without the
+    option that is ``held``, the number its spec recorded: no trial is read."""
+    if not options.warm_start:
+        return held
     trials = study.get_trials(deepcopy=False)
     if options.warm_start:
         specs = {s.name: s for s in space if s.exact}

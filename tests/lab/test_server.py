@@ -279,8 +279,7 @@ def test_the_listing_read_from_sqlite_agrees_with_optuna(tmp_path: Path, monkeyp
 
 
 def test_the_listing_leaves_warm_start_observations_out(tmp_path: Path, monkeypatch: Any) -> None:
-    from jupyter_automl.lab import Studies
-    from jupyter_automl.lab import _studies
+    from jupyter_automl.lab import Studies, _studies
 
     runs = tmp_path / "automl_runs"
     make_study(tmp_path, "automl_runs", "small", trials=5)

@@ -37,13 +37,15 @@ def test_finished_trials_become_marked_observations_that_do_not_count(tmp_path: 
         assert trial.params["x"] == source.params["x"] and trial.values == source.values
     own = [t for t in trials if "warm_start" not in t.user_attrs]
     assert len(own) == 4 and new.done == 4 and new.best_trial in own
-    assert "and %d from other studies" % len(warm) in new.summary()
+    assert f"and {len(warm)} from other studies" in new.summary()
     model = StudyModel.from_result(load_result("new", tmp_path))
     assert model.done == 4 and len(model.records) == len(trials)
     # a rerun adds nothing twice, and the total still counts only the study's own trials
     again = study(tmp_path, "new", NEW, "--trials 6 --warm-start old")
     assert sum("warm_start" in t.user_attrs for t in again.study.trials) == len(warm)
     assert again.done == 6
+    plain = study(tmp_path, "new", NEW, "--trials 7")  # without the option: still not counted
+    assert plain.done == 7 and len(plain.study.trials) == 7 + len(warm)
 
 
 def test_top_n_trains_the_best_parameter_sets_again_first(tmp_path: Path) -> None:
