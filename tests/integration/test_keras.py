@@ -214,3 +214,30 @@ def test_tensorflow_start_up_chatter_is_kept_off_stderr(tmp_path: Path) -> None:
     assert "oneDNN custom operations" not in done.stderr
     assert "All log messages before absl" not in done.stderr
     assert "the user still sees stderr" in done.stderr
+
+
+def test_a_warm_started_keras_study_exports_its_own_best_model(data: Any, tmp_path: Path) -> None:
+    body = MODEL + "model.fit(x, y, validation_data=(x_val, y_val), epochs=3, batch_size=32)"
+    data.run_cell_magic("automl", "first --trials 4 --maximize val_accuracy --seed 0", body)
+    # an earlier study whose best no trial of the new one may reach (a value of 2.0)
+    first = study_of(runs(tmp_path), "first")
+    import optuna
+
+    dists = first.trials[0].distributions
+    first.add_trial(optuna.trial.create_trial(params=first.trials[0].params,
+                                              distributions=dists, value=2.0))
+    data.run_cell_magic("automl", "second --trials 3 --maximize val_accuracy --seed 1 "
+                        "--warm-start first", body)
+    result = data.user_ns["_automl"]
+    own = [t for t in result.study.trials if "warm_start" not in t.user_attrs]
+    assert len(own) == 3 and result.done == 3
+    assert len(result.study.trials) == 3 + 5  # the 5 observations, marked, not counted
+    assert result.best_trial in own and result.best_value <= 1.0
+    params = json.loads((runs(tmp_path) / "second/best/params.json").read_text())
+    assert params["trial"] == result.best_trial.number
+    model = result.best_model
+    _, accuracy = model.evaluate(data.user_ns["x_val"], data.user_ns["y_val"], verbose=0)
+    assert accuracy == pytest.approx(result.best_value, abs=1e-6)
+    rows = {row["number"]: row for row in result.trials}
+    assert all(rows[t.number]["kernel"] == "from first" for t in result.study.trials
+               if "warm_start" in t.user_attrs)
