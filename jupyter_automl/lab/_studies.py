@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import shlex
 import sqlite3
 import threading
 import time
@@ -157,7 +158,7 @@ class Studies:
             "best_params": None, "metric": objectives[0].get("metric"),
             "direction": objectives[0].get("direction") if len(objectives) == 1 else None,
             "objectives": len(objectives), "updated": None,
-            "command": None if notebook is None else f"jupyter-automl run {notebook}",
+            "command": None if notebook is None else f"jupyter-automl run {shlex.quote(notebook)}",
         }
 
     def _notebook(self, recorded: str | None) -> str | None:
