@@ -38,26 +38,24 @@ def warm_start(study: optuna.Study, options: StudyOptions, space: list[ParamSpec
     if not options.warm_start:
         return held
     trials = study.get_trials(deepcopy=False)
-    if options.warm_start:
-        specs = {s.name: s for s in space if s.exact}
-        added = {(t.user_attrs.get(WARM), t.user_attrs.get(WARM_TRIAL)) for t in trials}
-        queued = {t.user_attrs.get(QUEUED) for t in trials}
-        for source in parse_warm(options.warm_start):
-            other, label, metrics = _open(source.target, options)
-            _check_objectives(other, study, label, options, metrics)
-            if source.top is not None:
-                if label not in queued:
-                    _queue_best(study, other, label, source.top, specs)
-            else:
-                _observe(study, other, label, specs, added)
-        trials = study.get_trials(deepcopy=False)
-    return sum(WARM in t.user_attrs for t in trials)
+    specs = {s.name: s for s in space if s.exact}
+    added = {(t.user_attrs.get(WARM), t.user_attrs.get(WARM_TRIAL)) for t in trials}
+    queued = {t.user_attrs.get(QUEUED) for t in trials}
+    for source in parse_warm(options.warm_start):
+        other, label, metrics = _open(source.target, options)
+        _check_objectives(other, study, label, options, metrics)
+        if source.top is None:
+            _observe(study, other, label, specs, added)
+        elif label not in queued:
+            _queue_best(study, other, label, source.top, specs)
+    return sum(WARM in t.user_attrs for t in study.get_trials(deepcopy=False))
 
 
 def _observe(study: optuna.Study, other: optuna.Study, label: str,
              specs: dict[str, ParamSpec], added: set[tuple[Any, Any]]) -> None:
     import optuna
 
+    observations = []
     for trial in other.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
         if (label, trial.number) in added:
             continue
@@ -65,9 +63,10 @@ def _observe(study: optuna.Study, other: optuna.Study, label: str,
         if kept is None:
             continue
         params, distributions = kept
-        study.add_trial(optuna.trial.create_trial(
+        observations.append(optuna.trial.create_trial(
             params=params, distributions=distributions, values=list(trial.values),
             user_attrs={WARM: label, WARM_TRIAL: trial.number, "kernel": f"from {label}"}))
+    study.add_trials(observations)
 
 
 def _queue_best(study: optuna.Study, other: optuna.Study, label: str, top: int,
