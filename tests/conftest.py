@@ -46,6 +46,19 @@ def ip(shell: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     shell.user_ns.update(saved)
 
 
+def checkpoint_of(tmp_path: Path, name: str, number: int) -> dict[str, Any] | None:
+    """Trial ``number``'s checkpoint arrays in ``tmp_path/automl_runs/name``; None while there
+    is none (or it is being replaced)."""
+    import numpy as np
+
+    path = tmp_path / "automl_runs" / name / "trials" / str(number) / "checkpoint.npz"
+    try:
+        with np.load(path) as data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def study_of(runs: Path, name: str) -> Any:
     import optuna
 

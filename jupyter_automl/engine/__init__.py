@@ -15,13 +15,13 @@ from ._options import (
     StudyOptions,
     parse_options,
 )
-from ._runner import StudyRunner
+from ._runner import StopSignal, StudyRunner
 from ._study import PreparedStudy, prepare
 from ._trial import ThisKernel
 
 __all__ = [
     "DEFAULT_STUDY", "DEFAULT_TRIALS", "PARSER", "PRUNERS", "SAMPLERS", "BestExporter", "Cell",
-    "Executor", "Listener", "Objective", "Outcome", "PreparedStudy", "RunView", "StudyOptions",
-    "StudyRunner", "ThisKernel", "TrialLost", "background", "make_pruner", "make_sampler",
-    "parse_options", "prepare",
+    "Executor", "Listener", "Objective", "Outcome", "PreparedStudy", "RunView", "StopSignal",
+    "StudyOptions", "StudyRunner", "ThisKernel", "TrialLost", "background", "make_pruner",
+    "make_sampler", "parse_options", "prepare",
 ]

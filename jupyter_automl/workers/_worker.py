@@ -41,6 +41,7 @@ def configure(config: str) -> None:
         Cell,
         Objective,
         PreparedStudy,
+        StopSignal,
         StudyOptions,
         ThisKernel,
         make_pruner,
@@ -69,22 +70,9 @@ def configure(config: str) -> None:
     prepared = PreparedStudy(study, paths, options, url or f"grpc://{cfg['host']}:{cfg['port']}",
                              cfg["total"], overrides=overrides)
     here = ThisKernel(prepared, cell, get_ipython().user_ns)
-    here.should_stop = _stop_requested(paths.stop_request)  # a local kernel sees the folder
+    here.should_stop = StopSignal(paths.stop_request).is_set  # a local kernel sees the folder
     _state["here"] = here
     _state["direct"] = bool(url)
-
-
-def _stop_requested(request: Path) -> Any:
-    """A check for the study's stop request, looking at most twice a second."""
-    looked = [0.0, False]
-
-    def check() -> bool:
-        now = time.monotonic()
-        if not looked[1] and now - looked[0] >= 0.5:
-            looked[:] = [now, request.exists()]
-        return bool(looked[1])
-
-    return check
 
 
 def run(number: int) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import study_of, wait_for
+from conftest import checkpoint_of, study_of, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -51,15 +51,6 @@ for step in range(start, {steps}):
     trial.report({{"loss": float(loss), "val_accuracy": accuracy}}, step=step + 1)
     time.sleep(PAUSE)
 '''
-
-
-def checkpoint_of(tmp_path: Path, name: str, number: int) -> dict[str, Any] | None:
-    path = tmp_path / "automl_runs" / name / "trials" / str(number) / "checkpoint.npz"
-    try:
-        with np.load(path) as data:
-            return {k: data[k] for k in data.files}
-    except (OSError, ValueError, KeyError):
-        return None
 
 
 def test_the_pruner_stops_a_custom_loop(kernels: Any, tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from browser.require import chromium_path, has_module, require_or_skip
+from conftest import study_of
 
 pytestmark = pytest.mark.slow
 
@@ -82,10 +83,7 @@ def wait_state(page: Any, badge: str, timeout: float) -> dict[str, Any]:
 
 
 def trials_of(root: Path) -> list[Any]:
-    import optuna
-
-    storage = f"sqlite:///{root}/automl_runs/sidebar/study.db"
-    return optuna.load_study(study_name="sidebar", storage=storage).get_trials(deepcopy=False)
+    return list(study_of(root / "automl_runs", "sidebar").trials)
 
 
 @pytest.mark.timeout(300)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import study_of, wait_for
+from conftest import checkpoint_of, study_of, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -70,15 +70,6 @@ GENERATOR = ('def batches():\n'
              'model.fit(batches(), steps_per_epoch=82, validation_data=(x[1300:], y[1300:]), '
              'epochs=3, callbacks=[Probe(trial.number)])')
 BATCHES = {ARRAYS: 85, DATASET: 82, GENERATOR: 82}  # 1347 (3/4 of 1797) or 1300 samples / 16
-
-
-def checkpoint_of(tmp_path: Path, name: str, number: int) -> dict[str, Any] | None:
-    path = tmp_path / "automl_runs" / name / "trials" / str(number) / "checkpoint.npz"
-    try:
-        with np.load(path) as data:
-            return {k: data[k] for k in data.files}
-    except (OSError, ValueError, KeyError):
-        return None
 
 
 def kill_inside_epoch_2(kernels: Any, tmp_path: Path, name: str, fit: str) -> tuple[Any, dict]:
