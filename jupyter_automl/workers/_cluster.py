@@ -133,6 +133,9 @@ class KernelCluster(KernelPool):
                   "the chief ended the trial; the cluster restarts before the next one")
         for kernel in followers:
             reply = ended.get(kernel.label)
+            if isinstance(reply, WorkerDied):  # after the chief ended the trial: its outcome
+                self._stale = True  # stands, and the cluster restarts before the next one
+                continue
             result = _result(reply) if reply is not None else {}
             if result.get("state") == "FAIL" and outcome.state != "FAIL":
                 print(f"[{kernel.label}, trial {trial.number}] failed while the chief did "
