@@ -44,6 +44,10 @@ class StudyConflictError(AutomlError):
     """The cell asks for a study that contradicts the stored one (directions, metrics)."""
 
 
+class PbtError(AutomlError):
+    """A cell population-based training cannot run (no mutable parameter, no Keras fit)."""
+
+
 class TooManyFailuresError(AutomlError):
     """Several trials in a row failed: the cell is probably broken for every parameter set."""
 

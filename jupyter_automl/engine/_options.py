@@ -22,6 +22,9 @@ from ._algorithms import PRUNERS, SAMPLERS
 
 DEFAULT_STUDY = "automl"
 DEFAULT_TRIALS = 20  # a new study's total when --trials is absent (%config Automl.default_trials)
+DEFAULT_POPULATION = 8  # --scheduler pbt
+DEFAULT_INTERVAL = 2  # --scheduler pbt: epochs between exploits
+SCHEDULERS = ("pbt",)
 Direction = Literal["maximize", "minimize"]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
@@ -65,6 +68,13 @@ class StudyOptions:
     trial_timeout: float | None = None  # a worker silent for longer is taken for dead
     gpus_per_trial: float | None = None
     max_failures: int = 3
+    scheduler: str | None = None  # "pbt": population-based training (see _pbt)
+    population: int = DEFAULT_POPULATION  # --scheduler pbt: members trained side by side
+    interval: int = DEFAULT_INTERVAL  # --scheduler pbt: epochs of a generation
+
+    @property
+    def pbt(self) -> bool:
+        return self.scheduler == "pbt"
 
     @property
     def directions(self) -> list[Direction]:
@@ -78,7 +88,7 @@ class StudyOptions:
     def effective_pruner(self) -> str:
         if self.pruner is not None:
             return self.pruner
-        return "median" if len(self.directions) == 1 else "none"
+        return "median" if len(self.directions) == 1 and not self.pbt else "none"
 
 
 class _ObjectiveAction(argparse.Action):
@@ -187,6 +197,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pruner", choices=PRUNERS, default=None,
                    help="stops unpromising trials early (default median; none for several "
                         "objectives)")
+    p.add_argument("--scheduler", choices=SCHEDULERS, default=None,
+                   help="pbt: population-based training; --population members train in "
+                        "generations of --interval epochs, the worst quarter copying the "
+                        "checkpoint of the best quarter and perturbing its mutable parameters")
+    p.add_argument("--population", type=_positive_int, default=None, metavar="P",
+                   help=f"--scheduler pbt: members trained side by side (default "
+                        f"{DEFAULT_POPULATION}, at least 4)")
+    p.add_argument("--interval", type=_positive_int, default=None, metavar="K",
+                   help=f"--scheduler pbt: epochs of a generation (default {DEFAULT_INTERVAL})")
     p.add_argument("--early-stopping", type=_positive_int, default=None, metavar="PATIENCE",
                    help="stop a trial's training after PATIENCE epochs without improvement")
     p.add_argument("--storage", default=None, metavar="URL",
@@ -278,6 +297,7 @@ def parse_options(line: str, *,
             PARSER.error(str(exc))
     if args.fresh and args.check:
         PARSER.error("--check never touches the study, so it cannot be combined with --fresh")
+    _check_pbt(args, objectives)
     return StudyOptions(
         name=args.name,
         trials=args.trials,
@@ -304,7 +324,40 @@ def parse_options(line: str, *,
         trial_timeout=args.trial_timeout,
         ship=[n.strip() for n in args.ship.split(",") if n.strip()],
         listen=args.listen,
+        scheduler=args.scheduler,
+        population=args.population or DEFAULT_POPULATION,
+        interval=args.interval or DEFAULT_INTERVAL,
     )
+
+
+def _check_pbt(args: argparse.Namespace, objectives: list[Objective]) -> None:
+    """``--scheduler pbt`` and the options it cannot be combined with."""
+    if args.scheduler != "pbt":
+        for option in ("population", "interval"):
+            if getattr(args, option) is not None:
+                PARSER.error(f"--{option} is an option of population-based training: add "
+                             "--scheduler pbt (or drop it)")
+        return
+    if len(objectives) > 1:
+        PARSER.error("--scheduler pbt ranks its members by one objective, but the cell names "
+                     f"{len(objectives)}; keep one --maximize/--minimize (a Pareto front has "
+                     "no 'bottom quarter' to replace)")
+    if args.population is not None and args.population < 4:
+        PARSER.error(f"--population {args.population}: population-based training needs at "
+                     "least 4 members (the worst quarter copies the best quarter); use 4 or "
+                     "more, 8 to 32 is usual")
+    if args.pruner is not None:
+        PARSER.error(f"--pruner {args.pruner} cannot be combined with --scheduler pbt: PBT "
+                     "keeps every member training and replaces the worst quarter at each "
+                     "generation instead; drop --pruner")
+    if args.early_stopping is not None:
+        PARSER.error("--early-stopping cannot be combined with --scheduler pbt: a member's "
+                     "training runs its generations to the end; drop --early-stopping")
+    if args.trials is not None:
+        PARSER.error(f"--trials {args.trials} cannot be combined with --scheduler pbt: the "
+                     "study is --population members each trained for the epochs its fit asks "
+                     "for, a trial per member and generation (P x epochs/--interval); drop "
+                     "--trials and set the length with fit's epochs")
 
 
 def _unknown_message(unknown: list[str]) -> str:

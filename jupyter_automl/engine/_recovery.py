@@ -21,6 +21,7 @@ from ..runs import (
     read_claims,
     read_lock,
 )
+from ._pbt import retry_attrs
 
 if TYPE_CHECKING:
     import optuna
@@ -105,7 +106,8 @@ def fail_and_retry(study: optuna.Study, trial: optuna.trial.FrozenTrial, paths: 
     attempt = int(trial.user_attrs.get("attempt", 1))
     if attempt >= MAX_ATTEMPTS:
         return False
-    attrs: dict[str, Any] = {"retry_of": trial.number, "attempt": attempt + 1}
+    attrs: dict[str, Any] = {"retry_of": trial.number, "attempt": attempt + 1,
+                             **retry_attrs(trial)}
     resume_from = resume_source(trial, paths)
     if resume_from is not None:
         attrs["resume_from"] = resume_from

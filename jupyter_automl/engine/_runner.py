@@ -28,6 +28,7 @@ from ..errors import StudyInterrupted, TooManyFailuresError
 from ..results import own_best_trials
 from ..runs import RunnerLock, clear_stop, heartbeat_interval, live_claims, storage_errors
 from ._events import Executor, Listener, Outcome, TrialLost
+from ._pbt import PbtSchedule, is_final
 from ._recovery import fail_and_retry, recover
 
 if TYPE_CHECKING:
@@ -83,6 +84,10 @@ class StudyRunner:
         self.stop_event = StopSignal(self.paths.stop_request)  # the trial checkpoints, queued
         self.lock: RunnerLock | None = None
         self._mutex = threading.RLock()  # the slots' threads ask, tell and count one at a time
+        self._changed = threading.Condition(self._mutex)  # a trial ended (PBT waits for that)
+        # --scheduler pbt decides each trial; else the sampler does (study.ask)
+        self.schedule = PbtSchedule(prepared) if prepared.options.pbt else None
+        self._final_seen = False  # PBT: a member's final generation has finished
         self._recovered_at = 0.0
         self._alone = False  # no other runner was alive at the last census
         self._broken: set[int] = set()  # listeners switched off after they raised
@@ -101,7 +106,8 @@ class StudyRunner:
             self._census()
             if self._alone:  # a stop request no live runner saw is not this run's
                 clear_stop(self.paths)
-            if self.done >= self.total:
+            if (self.schedule.is_complete() if self.schedule is not None
+                    else self.done >= self.total):
                 return "already finished"
             self._emit("study_started")
             try:
@@ -181,7 +187,7 @@ class StudyRunner:
         if self.stop_event.is_set():
             return "stopped"
         self._census()
-        if self.done >= self.total:
+        if self.schedule.finished if self.schedule is not None else self.done >= self.total:
             return "finished"
         timeout = self.prepared.options.timeout
         return "timeout" if timeout is not None and self.elapsed >= timeout else "elsewhere"
@@ -191,12 +197,16 @@ class StudyRunner:
         """The next trial to run, or None when the study needs no more (total reached or
         running elsewhere, timeout, Stop)."""
         with self._mutex:
-            timeout = self.prepared.options.timeout
-            if self.stop_event.is_set() or (timeout is not None and self.elapsed >= timeout):
+            if self.should_end():
                 return None
-            if self._rest(lock) is not None:
+            if self.schedule is not None:
+                trial = self.schedule.next_trial(self, lock)
+                if trial is None:
+                    return None
+            elif self._rest(lock) is not None:
                 return None
-            trial = self.study.ask()
+            else:
+                trial = self.study.ask()
             lock.claim(trial)
             self._emit("trial_started", trial)
             return trial
@@ -208,6 +218,7 @@ class StudyRunner:
             self._emit("trial_finished", trial, outcome)
             failed = outcome.state == "FAIL" and not outcome.taken
             self._failures = self._failures + 1 if failed else 0
+            self._changed.notify_all()
             if outcome.fatal is not None:
                 raise outcome.fatal
             if self._failures >= self.prepared.options.max_failures:
@@ -223,6 +234,7 @@ class StudyRunner:
 
         with self._mutex:
             lock.release_trial(trial.number)
+            self._changed.notify_all()
             stored = _optuna.frozen(self.study, trial)
             if stored.state.is_finished():
                 return  # told, or taken over by another runner, meanwhile
@@ -252,6 +264,28 @@ class StudyRunner:
             text += (f", trials {', '.join(map(str, lost))} were checkpointed and will resume "
                      "from there")
         return text + ". Rerun the cell to resume."
+
+    # -- for a schedule (PBT) -------------------------------------------------------------------
+    def should_end(self) -> bool:
+        """Stop was asked, or --timeout has passed: no new trial starts."""
+        timeout = self.prepared.options.timeout
+        return self.stop_event.is_set() or (timeout is not None and self.elapsed >= timeout)
+
+    def refresh_counts(self, lock: RunnerLock) -> None:
+        """The study's counts from its storage; the trials of dead runners failed and queued."""
+        if lock.heartbeats and time.monotonic() - self._recovered_at > heartbeat_interval():
+            self._recover(lock)
+        self._census()
+
+    def wait_for_change(self, seconds: float = 0.5) -> None:
+        """Wait (the slots' lock released) until a trial ends here, or ``seconds`` pass (for
+        the trials of other processes)."""
+        self._changed.wait(seconds)
+
+    def set_total(self, total: int) -> None:
+        """The study's total, once it is known (PBT: the population x its generations)."""
+        self.total = total
+        self.paths.write_spec({**self.paths.read_spec(), "trials": total})
 
     # -- the study's figures, from its storage -----------------------------------------------
     def _rest(self, lock: RunnerLock) -> str | None:
@@ -307,6 +341,7 @@ class StudyRunner:
         self.in_flight = states.get("RUNNING", 0)
         if first:
             for best in own_best_trials(self.study):
+                self._final_seen = self.schedule is not None and is_final(self.study, best)
                 self._note_values(best.number, list(best.values))
 
     # -- telling -------------------------------------------------------------------------------
@@ -328,8 +363,19 @@ class StudyRunner:
         self.counts[outcome.state] += 1
         if outcome.state != "FAIL":
             self.finished_here += 1
-        if outcome.values is not None:
+        if outcome.values is not None and self._counts_as_best(trial):
             self._note_values(trial.number, outcome.values)
+
+    def _counts_as_best(self, trial: optuna.Trial) -> bool:
+        """Whether ``trial`` may be the best: in a PBT study, once a member's final generation
+        has finished, only final generations are (the best model is a trained member)."""
+        if self.schedule is None:
+            return True
+        if is_final(self.study, trial):
+            if not self._final_seen:
+                self._final_seen, self.front = True, []
+            return True
+        return not self._final_seen
 
     def _record(self, trial: optuna.Trial, outcome: Outcome) -> None:
         from optuna.trial import TrialState

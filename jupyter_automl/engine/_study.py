@@ -25,7 +25,7 @@ from ..space import ParamSpec, load_space
 from ..version import __version__
 from ._algorithms import make_pruner, make_sampler
 from ._cell import Cell
-from ._options import Objective, StudyOptions
+from ._options import Objective, StudyOptions, parse_warm
 from ._warm import warm_start
 
 if TYPE_CHECKING:
@@ -71,6 +71,16 @@ def prepare(options: StudyOptions, cell: Cell) -> PreparedStudy:
     total = options.trials or spec.get("trials") or options.default_trials
     overrides = saved_space(options)
     space = [overrides.get(p.name, p) for p in cell.space.params]
+    if options.pbt:
+        _check_pbt(options, paths, spec, cell.space.params)
+        # P x generations, once a member has said how many epochs it trains
+        total = spec.get("trials") if spec.get("scheduler") else options.population
+    elif spec.get("scheduler") and not options.check:
+        raise StudyConflictError(
+            f"study {options.name!r} ({paths.root}) is a population-based training study "
+            f"(--scheduler pbt --population {spec['scheduler']['population']} --interval "
+            f"{spec['scheduler']['interval']}); rerun the cell with those options to resume it, "
+            "or with --fresh to start a study of another kind (the old folder is kept, renamed)")
     url = storage_url(options.storage, paths.db)
     storage = open_storage(url)
     with storage_errors(url):
@@ -97,6 +107,30 @@ def saved_space(options: StudyOptions) -> dict[str, ParamSpec]:
     if options.space is None:
         return {}
     return {spec.name: spec for spec in load_space(options.runs_dir, options.space)}
+
+
+def _check_pbt(options: StudyOptions, paths: StudyPaths, spec: dict[str, Any],
+               params: list[ParamSpec]) -> None:
+    """What ``--scheduler pbt`` can be told before any trial runs."""
+    if params and all(p.exact for p in params) and not any(p.mutable for p in params):
+        raise OptionError(
+            "--scheduler pbt changes the mutable parameters while the members train, but no hp "
+            "call in the cell is mutable: mark those PBT may change, e.g. hp.float(\"lr\", "
+            "1e-4, 1e-1, log=True, mutable=True)")
+    if options.warm_start and any(s.top for s in parse_warm(options.warm_start)):
+        raise OptionError("--warm-start OTHER:topN queues trials of its own, which a PBT "
+                          "population has no place for; warm-start with OTHER alone (its trials "
+                          "inform the first generation's draws)")
+    stored = spec.get("scheduler")
+    asked = {"name": "pbt", "population": options.population, "interval": options.interval}
+    if spec.get("space") is not None and stored != asked:
+        was = ("no --scheduler" if not stored else
+               f"--population {stored['population']} --interval {stored['interval']}")
+        raise StudyConflictError(
+            f"study {options.name!r} ({paths.root}) was run with {was}, but this cell asks for "
+            f"--scheduler pbt --population {options.population} --interval {options.interval}."
+            " Rerun with the same options to resume it, with --fresh to start over (the old "
+            "folder is kept, renamed), or give the cell another study name.")
 
 
 def _existing_directions(storage: optuna.storages.BaseStorage, name: str) -> list[str] | None:
@@ -139,6 +173,8 @@ def _spec(options: StudyOptions, cell: Cell, url: str, total: int,
         "sampler": options.sampler,
         "seed": options.seed,
         "pruner": options.effective_pruner,
+        "scheduler": {"name": "pbt", "population": options.population,
+                      "interval": options.interval} if options.pbt else None,
         "early_stopping": options.early_stopping,
         "timeout": options.timeout,
         "storage": None if options.storage is None else redact(url),

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _optuna
 from .._utils.process import rss_mb
-from ..errors import AutomlError, MetricError, SpaceError, TrialValueError
+from ..errors import AutomlError, MetricError, PbtError, SpaceError, TrialValueError
+from ..results import EPOCHS, FINAL, GENERATION, MUTABLE
 from ..space import TrialSpace, bind_space, unbind_space
 from ..training import (
     Checkpoint,
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 
     from ._study import PreparedStudy
 
-FATAL = (MetricError, SpaceError)  # the same for every parameter set: stop the study
+FATAL = (MetricError, SpaceError, PbtError)  # the same for every parameter set: stop the study
 
 
 class ThisKernel:
@@ -92,7 +93,7 @@ class ThisKernel:
         if self.cell.uses_keras or "keras" in sys.modules:
             install()
             fresh_session()
-        settings = self._fit_settings()
+        settings = self._fit_settings(trial)
         if follower:
             settings.report = settings.prune = False
             settings.follower = True
@@ -100,12 +101,15 @@ class ThisKernel:
         fit = TrialFit(trial, self.prepared.paths.trial(trial.number), settings,
                        self._resume_point(trial), self.on_epoch, should_stop=self.should_stop,
                        agree=agree(name) if name else None)
-        space_token = bind_space(TrialSpace(trial, self.prepared.overrides))
+        space = TrialSpace(trial, self.prepared.overrides)
+        space_token = bind_space(space)
         fit_token = bind_fit(fit)
         start = time.monotonic()
         try:
             with strategy_scope(name):
                 value = self.cell.run(trial_namespace(self.user_ns, self.cell))
+            if settings.stop_at is not None and not follower:
+                _record_member(trial, fit, space)
             outcome = Outcome("COMPLETE", values=resolve_values(value, fit, self.prepared))
         except optuna.TrialPruned as exc:
             outcome = Outcome("PRUNED", error=str(exc))
@@ -152,9 +156,12 @@ class ThisKernel:
               f"trial {trial.number} restarts at epoch 0", file=sys.stderr)
         return None
 
-    def _fit_settings(self) -> FitSettings:
+    def _fit_settings(self, trial: optuna.Trial) -> FitSettings:
         options = self.prepared.options
         first = self.prepared.objectives[0]
+        # --scheduler pbt: the trial trains its member's generation, to the epoch that ends it
+        stop_at = (int(trial.user_attrs.get(GENERATION, 0)) + 1) * options.interval \
+            if options.pbt and not options.check else None
         return FitSettings(
             metric=first.metric, direction=first.direction,
             report=len(options.directions) == 1,
@@ -164,4 +171,28 @@ class ThisKernel:
             cell_supplies_value=self.cell.returns_value,
             others=tuple((o.metric, o.direction) for o in self.prepared.objectives[1:]
                          if o.metric is not None),
+            stop_at=stop_at,
         )
+
+
+def _record_member(trial: optuna.Trial, fit: TrialFit, space: TrialSpace) -> None:
+    """A PBT member's generation: what the next generation needs to know of it (the epochs
+    its fit asks for, whether it reached them, its mutable parameters). Raises
+    :class:`PbtError` for a cell PBT cannot run."""
+    if fit.model is None or fit.tracked or not fit.history:
+        raise PbtError(
+            "--scheduler pbt trains each member with Keras model.fit, --interval epochs at a "
+            "time from the checkpoint of the generation before; this cell did not call "
+            "model.fit (a custom loop cannot be resumed by PBT). Train with model.fit, or drop "
+            "--scheduler pbt")
+    mutable = sorted(name for name, spec in space.specs.items() if spec.mutable)
+    if not mutable:
+        raise PbtError(
+            "--scheduler pbt changes the mutable parameters while the members train, but no "
+            f"hp call in this cell is mutable (parameters: {', '.join(space.specs) or 'none'})."
+            " Mark those PBT may change, e.g. hp.float(\"lr\", 1e-4, 1e-1, log=True, "
+            "mutable=True)")
+    assert fit.settings.stop_at is not None
+    trial.set_user_attr(EPOCHS, fit.epochs_asked)
+    trial.set_user_attr(FINAL, fit.settings.stop_at >= fit.epochs_asked)
+    trial.set_user_attr(MUTABLE, mutable)

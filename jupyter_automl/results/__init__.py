@@ -6,6 +6,20 @@ from ._catalog import ReadOnlyResult, delete, list_text, load_result, rows, show
 from ._dashboard import Target as DashboardTarget
 from ._dashboard import open_app as dashboard_app
 from ._dashboard import serve as serve_dashboard
+from ._lineage import (
+    CONTINUED,
+    COPIED,
+    EPOCHS,
+    FINAL,
+    GENERATION,
+    MEMBER,
+    MUTABLE,
+    is_pbt,
+    last_epoch,
+    lineage,
+    predecessor,
+    schedule,
+)
 from ._model_export import FORMATS, export_model
 from ._result import AutomlResult, own_best_trials
 from ._rows import (
@@ -23,9 +37,11 @@ from ._rows import (
 )
 
 __all__ = [
-    "FORMATS", "STUDY_COLUMNS", "TRIAL_COLUMNS", "AutomlResult", "DashboardTarget",
+    "CONTINUED", "COPIED", "EPOCHS", "FINAL", "FORMATS", "GENERATION", "MEMBER", "MUTABLE",
+    "STUDY_COLUMNS", "TRIAL_COLUMNS", "AutomlResult", "DashboardTarget",
     "ReadOnlyResult", "TrialRows", "best_text", "cell_text", "dashboard_app", "delete",
-    "export_model", "frozen_row", "list_text", "load_result", "own_best_trials",
+    "export_model", "frozen_row", "is_pbt", "last_epoch", "lineage", "list_text",
+    "load_result", "own_best_trials", "predecessor", "schedule",
     "rows", "serve_dashboard", "show_text", "study_row", "text_table", "trial_columns",
     "trial_row", "value_columns",
 ]

@@ -20,6 +20,7 @@ from ..runs import (
     storage_url,
     study_paths,
 )
+from ._lineage import is_pbt, pbt_candidates, schedule
 from ._rows import TrialRows
 
 if TYPE_CHECKING:
@@ -105,6 +106,18 @@ class AutomlResult:
                 for number, path in self.paths.front_models().items()}
 
     @property
+    def best_schedule(self) -> dict[str, list[Any]] | None:
+        """A ``--scheduler pbt`` study's schedule found: each mutable parameter's value by epoch
+        along the best member's lineage, as columns (``epoch``, ``generation``, ``trial`` and
+        one per parameter; ``pandas.DataFrame(result.best_schedule)`` tabulates it). None for
+        other studies, or before a trial has finished."""
+        best = self.best_trial
+        if best is None or not is_pbt(best):
+            return None
+        return schedule({t.number: t for t in self.study.get_trials(deepcopy=False)},
+                        best.number)
+
+    @property
     def trials(self) -> TrialRows:
         return TrialRows(self)
 
@@ -173,13 +186,14 @@ class AutomlResult:
 def own_best_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     """The best trial (one objective) or the Pareto front of ``study``'s own finished trials:
     the observations --warm-start added from other studies are not among them (Optuna's
-    ``best_trials`` would count them)."""
+    ``best_trials`` would count them); in a PBT study, the best member's final generation."""
     from optuna.trial import TrialState
 
     from .._utils.objectives import pareto_front, signs
 
-    own = {t.number: t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-           if WARM_START not in t.user_attrs and t.values is not None}
+    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                if WARM_START not in t.user_attrs and t.values is not None]
+    own = {t.number: t for t in pbt_candidates(complete)}
     directions = [d.name.lower() for d in study.directions]
     front = pareto_front([(n, list(t.values)) for n, t in own.items()], signs(directions))
     return [own[n] for n, _ in front]

@@ -37,14 +37,17 @@ class ParamSpec:
     value: Any = None
     line: int | None = None  # 1-based line in the cell; None when not from a cell
     exact: bool = True  # False when some argument is not a literal (computed at run time)
+    mutable: bool = False  # --scheduler pbt may change it while the model trains
 
     def describe(self) -> str:
+        mutable = " mutable" if self.mutable else ""
         if self.kind in ("int", "float"):
             extra = "" if self.step is None or (self.kind == "int" and self.step == 1) \
                 else f" step {self.step}"
-            return f"{self.kind} {self.low}..{self.high}{extra}{' log' if self.log else ''}"
+            return (f"{self.kind} {self.low}..{self.high}{extra}{' log' if self.log else ''}"
+                    f"{mutable}")
         if self.kind == "choice":
-            return f"choice {self.choices}"
+            return f"choice {self.choices}{mutable}"
         return "bool" if self.kind == "bool" else f"fixed {self.value!r}"
 
     @property
@@ -53,7 +56,7 @@ class ParamSpec:
         return f"hp.{self.kind}({self.name!r}" + (f", line {self.line})" if self.line else ")")
 
     def same_range(self, other: ParamSpec) -> bool:
-        keys = ("kind", "low", "high", "step", "log", "choices", "value")
+        keys = ("kind", "low", "high", "step", "log", "choices", "value", "mutable")
         return all(getattr(self, k) == getattr(other, k) for k in keys)
 
     def distribution(self) -> Any:
@@ -173,22 +176,30 @@ def unbind(token: contextvars.Token[TrialSpace | None]) -> None:
 class HyperParameters:
     """``hp``: define-by-run hyperparameters for the trial that is running."""
 
-    def int(self, name: str, low: int, high: int, step: int = 1, log: bool = False) -> int:
-        """An integer in ``[low, high]``; ``log=True`` samples on a log scale."""
-        return self._draw(ParamSpec(name, "int", low=low, high=high, step=step, log=log))
+    def int(self, name: str, low: int, high: int, step: int = 1, log: bool = False,
+            mutable: bool = False) -> int:
+        """An integer in ``[low, high]``; ``log=True`` samples on a log scale. ``mutable=True``:
+        ``--scheduler pbt`` may change it between generations of training."""
+        return self._draw(ParamSpec(name, "int", low=low, high=high, step=step, log=log,
+                                    mutable=bool(mutable)))
 
     def float(self, name: str, low: float, high: float, step: float | None = None,
-              log: bool = False) -> float:
-        """A float in ``[low, high]``; ``step`` discretises it, ``log=True`` samples log-scale."""
-        return self._draw(ParamSpec(name, "float", low=low, high=high, step=step, log=log))
+              log: bool = False, mutable: bool = False) -> float:
+        """A float in ``[low, high]``; ``step`` discretises it, ``log=True`` samples log-scale.
+        ``mutable=True``: ``--scheduler pbt`` may change it between generations of training
+        (a learning rate, an augmentation's magnitude)."""
+        return self._draw(ParamSpec(name, "float", low=low, high=high, step=step, log=log,
+                                    mutable=bool(mutable)))
 
-    def choice(self, name: str, options: Any) -> Any:
-        """One of ``options``; options may be any objects (non-primitives are stored by label)."""
+    def choice(self, name: str, options: Any, mutable: bool = False) -> Any:
+        """One of ``options``; options may be any objects (non-primitives are stored by label).
+        ``mutable=True``: ``--scheduler pbt`` may move it to a neighbouring option."""
         options = list(options)
         labels = [_label(o) for o in options]
         if len(set(labels)) != len(labels):
             raise SpaceError(f"hp.choice({name!r}): options {labels} are not distinct")
-        return self._draw(ParamSpec(name, "choice", choices=labels), dict(zip(labels, options)))
+        return self._draw(ParamSpec(name, "choice", choices=labels, mutable=bool(mutable)),
+                          dict(zip(labels, options)))
 
     def bool(self, name: str) -> bool:
         """``True`` or ``False``."""
@@ -262,9 +273,9 @@ class StaticSpace:
 
 
 _ARGS = {
-    "int": ("name", "low", "high", "step", "log"),
-    "float": ("name", "low", "high", "step", "log"),
-    "choice": ("name", "options"),
+    "int": ("name", "low", "high", "step", "log", "mutable"),
+    "float": ("name", "low", "high", "step", "log", "mutable"),
+    "choice": ("name", "options", "mutable"),
     "bool": ("name",),
     "fixed": ("name", "value"),
 }
@@ -297,7 +308,8 @@ def _spec_of(node: ast.AST) -> ParamSpec | None:
     else:
         name = ast.unparse(name_node) if name_node is not None else "?"
     exact = all(v is not _UNKNOWN for v in values.values()) and isinstance(name_node, ast.Constant)
-    spec = ParamSpec(name, kind, line=node.lineno, exact=exact)
+    spec = ParamSpec(name, kind, line=node.lineno, exact=exact,
+                     mutable=values.get("mutable") is True)
     if kind in ("int", "float"):
         for key in ("low", "high", "step"):
             v = values.get(key)

@@ -73,6 +73,10 @@ def render_call(spec: ParamSpec, name_src: str | None = None,
         value = spec.value
         keep = value is None and "value" in computed
         args.append(computed["value"] if keep else value_source(value))
+    if spec.mutable:
+        args.append("mutable=True")
+    elif "mutable" in computed:
+        args.append(f"mutable={computed['mutable']}")
     return f"hp.{spec.kind}({', '.join(args)})"
 
 

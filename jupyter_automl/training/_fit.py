@@ -57,6 +57,10 @@ class FitSettings:
     follower: bool = False
     checkpoint_every: float | None = None  # seconds: fit also saves inside an epoch this often
     seed: int | None = None  # the study's --seed: with the trial's number, the samples' order
+    # --scheduler pbt: fit stops at this epoch (the end of the trial's generation), the trial's
+    # result is its last epoch, and a restored optimizer keeps the learning rate the cell gave
+    # it (a mutable parameter the generation may have changed)
+    stop_at: int | None = None
 
 
 CONTINUE, PRUNE, STOP = 0, 1, 2  # what the chief decided at the end of an epoch
@@ -88,6 +92,7 @@ class TrialFit:
         self.since_best = 0
         self.offset = 0  # epochs of earlier fit() calls in this trial
         self.epochs_planned = 0
+        self.epochs_asked = 0  # the epochs the cell's last fit asked for
         self.resumed_at: int | None = None
         self.peak_mb: float | None = None
         self.tracked: dict[str, Any] = {}  # what a custom loop's checkpoints hold, by name
@@ -122,6 +127,9 @@ class TrialFit:
             if a.get("validation_data") is not None or a.get("validation_split"):
                 a["validation_steps"] = 1
         self.model = model
+        self.epochs_asked = int(a["epochs"])
+        if self.settings.stop_at is not None:  # PBT: this trial trains one generation
+            a["epochs"] = min(int(a["epochs"]), self.settings.stop_at)
         self.epochs_planned = self.offset + int(a["epochs"]) - int(a.get("initial_epoch") or 0)
         self.feed, why = None, ""
         if self.agree is not None:  # every worker reads its own shard of the data
@@ -175,7 +183,8 @@ class TrialFit:
             return
         try:
             model.set_weights(resume.weights)
-            _restore_optimizer(model, resume.optimizer, self.trial.number)
+            _restore_optimizer(model, resume.optimizer, self.trial.number,
+                               keep_rate=self.settings.stop_at is not None)
         except (ValueError, TypeError) as exc:
             print(f"jupyter-automl: trial {self.trial.number} could not restore its checkpoint "
                   f"({exc}); training from epoch 0")
@@ -384,8 +393,9 @@ class TrialFit:
         value = logs.get(self.metric) if self.metric else None
         if value is None:
             return
-        better = (self.best_value is None or (value > self.best_value
-                  if self.direction == "maximize" else value < self.best_value))
+        # PBT: a member is as good as its last epoch (the weights the next generation takes)
+        better = (self.best_value is None or self.settings.stop_at is not None or (
+            value > self.best_value if self.direction == "maximize" else value < self.best_value))
         if better:
             self.best_value, self.best_epoch = value, int(logs["epoch"])
             self.best_weights = weights
@@ -586,9 +596,11 @@ def _default_metric(logs: dict[str, float]) -> str:
     return "val_loss" if "val_loss" in logs else "loss"
 
 
-def _restore_optimizer(model: Any, values: list[np.ndarray], number: int) -> None:
-    """Put a checkpoint's optimizer variables back (its step count, moments, learning rate).
-    Keras builds an optimizer at its first step, after ``on_train_begin``: built here first."""
+def _restore_optimizer(model: Any, values: list[np.ndarray], number: int,
+                       keep_rate: bool = False) -> None:
+    """Put a checkpoint's optimizer variables back (its step count, moments, learning rate;
+    with ``keep_rate`` the learning rate the cell compiled stays). Keras builds an optimizer
+    at its first step, after ``on_train_begin``: built here first."""
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None or not values:
         return
@@ -601,6 +613,8 @@ def _restore_optimizer(model: Any, values: list[np.ndarray], number: int) -> Non
               "the optimizer starts afresh", file=sys.stderr)
         return
     for variable, value in zip(variables, values):
+        if keep_rate and variable.name == "learning_rate":
+            continue
         variable.assign(value)
 
 

@@ -1,0 +1,158 @@
+"""``--scheduler pbt``: population-based training with real Keras training.
+
+Generations of member trials, exploit (a checkpoint copied) and explore (mutable parameters
+perturbed, their new value in effect), the schedule and the best model, errors, and resume
+after the kernel running a generation is killed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import study_of
+
+from jupyter_automl.errors import OptionError, PbtError, StudyConflictError
+from jupyter_automl.results import (
+    CONTINUED,
+    COPIED,
+    FINAL,
+    GENERATION,
+    MEMBER,
+    MUTABLE,
+    lineage,
+)
+
+CELL = '''
+model = keras.Sequential([keras.Input((8,)),
+                          keras.layers.Dense(hp.int("units", 4, 16), activation="relu"),
+                          keras.layers.Dense(2, activation="softmax")])
+rate = hp.float("lr", 1e-3, 1e-1, log=True, mutable=True)
+model.compile(keras.optimizers.Adam(rate), "sparse_categorical_crossentropy",
+              metrics=["accuracy"])
+class Seen(keras.callbacks.Callback):  # after the checkpoint's restore, before any step
+    def on_train_batch_begin(self, batch, logs=None):
+        if not self.seen:
+            self.seen = True
+            seen_rates.append((float(self.model.optimizer.learning_rate.numpy()), rate,
+                               int(self.model.optimizer.iterations.numpy())))
+    seen = False
+model.fit(x, y, validation_data=(x_val, y_val), epochs=EPOCHS, batch_size=32, callbacks=[Seen()])
+'''
+
+
+@pytest.fixture
+def data(ip: Any) -> Any:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 8)).astype("float32")
+    y = (x[:, 0] + x[:, 1] > 0).astype("int64")
+    ip.user_ns.update(x=x, y=y, x_val=x[:64], y_val=y[:64], seen_rates=[])
+    return ip
+
+
+def cell(epochs: int) -> str:
+    return CELL.replace("EPOCHS", str(epochs))
+
+
+def by_number(study: Any) -> dict[int, Any]:
+    return {t.number: t for t in study.trials}
+
+
+def test_generations_exploit_and_explore(data: Any, tmp_path: Path) -> None:
+    data.run_cell_magic("automl", "pbt --scheduler pbt --population 4 --interval 2 --seed 1 "
+                        "--maximize val_accuracy", cell(6))
+    study = study_of(tmp_path / "runs", "pbt")
+    trials = by_number(study)
+    # 4 members x 3 generations, each a COMPLETE trial, queued in member order
+    assert len(trials) == 12 and all(t.state.name == "COMPLETE" for t in trials.values())
+    for t in trials.values():
+        assert t.user_attrs[MEMBER] == t.number % 4 and t.user_attrs[GENERATION] == t.number // 4
+        assert t.user_attrs[MUTABLE] == ["lr"]
+        assert t.user_attrs[FINAL] is (t.user_attrs[GENERATION] == 2)
+        # a trial trains its own generation's epochs only
+        g = t.user_attrs[GENERATION]
+        assert sorted(t.intermediate_values) == [2 * g + 1, 2 * g + 2]
+    for g in (1, 2):
+        members = [t for t in trials.values() if t.user_attrs[GENERATION] == g]
+        before = {t.user_attrs[MEMBER]: t for t in trials.values()
+                  if t.user_attrs[GENERATION] == g - 1}
+        copied = [t for t in members if COPIED in t.user_attrs]
+        assert len(copied) == 1  # the bottom quarter of 4
+        ranked = sorted(before.values(), key=lambda t: -t.value)
+        child = copied[0]
+        assert before[child.user_attrs[MEMBER]].number == ranked[-1].number  # the worst...
+        assert child.user_attrs[COPIED] == ranked[0].number  # ...copies the best
+        donor = trials[child.user_attrs[COPIED]]
+        assert child.params["units"] == donor.params["units"]  # the architecture is inherited
+        low, high = 1e-3, 1e-1
+        assert low <= child.params["lr"] <= high
+        assert child.params["lr"] != donor.params["lr"]
+        for t in members:
+            assert t.user_attrs[CONTINUED] == before[t.user_attrs[MEMBER]].number
+            if t is not child:
+                assert t.params == before[t.user_attrs[MEMBER]].params
+    # the learning rate in effect after a restore is the trial's own, never the checkpoint's
+    seen = data.user_ns["seen_rates"]
+    assert len(seen) == 12
+    for in_effect, asked, _iterations in seen:
+        assert math.isclose(in_effect, asked, rel_tol=1e-5)
+    # the optimizer's state was restored: its step count goes on from the checkpoint
+    assert [it for _, _, it in seen[4:8]] == [16] * 4  # 2 epochs x 8 batches
+    # the copied member's weights are the donor's: its first epoch starts where the donor ended
+    result = data.user_ns["_automl"]
+    best = result.best_trial
+    assert best.user_attrs[FINAL]
+    chain = lineage(trials, best.number)
+    assert [t.user_attrs[GENERATION] for t in chain] == [0, 1, 2]
+    schedule = result.best_schedule
+    assert schedule["epoch"] == [1, 2, 3, 4, 5, 6]
+    assert schedule["lr"] == [t.params["lr"] for t in chain for _ in range(2)]
+    assert result.done == 12 and result.total == 12 and result.status == "finished"
+    # the best model is the best member's final checkpoint
+    params = json.loads((tmp_path / "runs" / "pbt" / "best" / "params.json").read_text())
+    assert params["trial"] == best.number
+
+
+def test_rerun_of_a_finished_pbt_study_adds_nothing(data: Any, tmp_path: Path) -> None:
+    options = "again --scheduler pbt --population 4 --interval 1 --seed 3"
+    data.run_cell_magic("automl", options, cell(2))
+    data.run_cell_magic("automl", options, cell(2))
+    assert len(study_of(tmp_path / "runs", "again").trials) == 8
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ("e --scheduler pbt --population 3", "at least 4 members"),
+    ("e --scheduler pbt --maximize val_accuracy --minimize loss", "one objective"),
+    ("e --scheduler pbt --pruner median", "drop --pruner"),
+    ("e --scheduler pbt --trials 10", "drop\n--trials"),
+    ("e --population 8", "add --scheduler pbt"),
+])
+def test_bad_options(data: Any, options: str, message: str) -> None:
+    with pytest.raises(OptionError) as info:
+        data.run_cell_magic("automl", options, cell(2))
+    assert message.replace("\n", " ") in str(info.value).replace("\n", " ")
+
+
+def test_no_mutable_parameter_is_an_error_before_any_trial(data: Any, tmp_path: Path) -> None:
+    with pytest.raises(OptionError, match="mutable=True"):
+        data.run_cell_magic("automl", "nm --scheduler pbt --population 4",
+                            cell(2).replace(", mutable=True", ""))
+    assert not (tmp_path / "runs" / "nm" / "trials").exists()
+
+
+def test_a_cell_without_fit_stops_the_study(data: Any, tmp_path: Path) -> None:
+    with pytest.raises(PbtError, match="did not call\nmodel.fit|did not call model.fit"):
+        data.run_cell_magic("automl", "nofit --scheduler pbt --population 4",
+                            'hp.float("lr", 0.1, 1.0, mutable=True) ** 2')
+    study = study_of(tmp_path / "runs", "nofit")
+    assert sum(t.state.name == "FAIL" for t in study.trials) == 1  # stopped at the first
+
+
+def test_another_kind_of_study_is_a_conflict(data: Any) -> None:
+    data.run_cell_magic("automl", "mixed --trials 1", cell(1))
+    with pytest.raises(StudyConflictError, match="no --scheduler"):
+        data.run_cell_magic("automl", "mixed --scheduler pbt --population 4", cell(1))
