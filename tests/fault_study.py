@@ -59,6 +59,10 @@ for step in range(start, {EPOCHS}):
 
 OPTIONS = f"{NAME} --trials {TRIALS} --pruner none --seed 0 --maximize val_accuracy"
 
+# The same model under population-based training: 4 members, 2 generations of 2 epochs.
+PBT_BODY = BODY.replace('log=True)', 'log=True, mutable=True)')
+PBT_OPTIONS = f"{NAME} --scheduler pbt --population 4 --interval 2 --seed 0 --maximize val_accuracy"
+
 
 def script(options: str = OPTIONS) -> str:
     """A Python program running the study outside Jupyter (``python -c``)."""
@@ -181,6 +185,14 @@ class Study:
                 assert retry.user_attrs.get("resumed_at_epoch", 0) >= 1, retry.user_attrs
             else:
                 assert "resumed_at_epoch" not in retry.user_attrs, retry.user_attrs
+            for key in ("pbt_member", "pbt_generation", "pbt_continued", "pbt_copied"):
+                assert retry.user_attrs.get(key) == study[number].user_attrs.get(key)
+
+    def check_population(self, population: int, generations: int) -> None:
+        """A PBT study after its faults: every member finished every generation once."""
+        done = sorted((t.user_attrs["pbt_generation"], t.user_attrs["pbt_member"])
+                      for t in self.trials() if t.state.name == "COMPLETE")
+        assert done == [(g, m) for g in range(generations) for m in range(population)], done
 
 
 def hold_lock(db: Path, seconds: float) -> subprocess.Popen[bytes]:

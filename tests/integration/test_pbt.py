@@ -156,3 +156,34 @@ def test_another_kind_of_study_is_a_conflict(data: Any) -> None:
     data.run_cell_magic("automl", "mixed --trials 1", cell(1))
     with pytest.raises(StudyConflictError, match="no --scheduler"):
         data.run_cell_magic("automl", "mixed --scheduler pbt --population 4", cell(1))
+
+
+@pytest.mark.slow
+def test_worker_kernels_train_a_generation_side_by_side(ip: Any, tmp_path: Path) -> None:
+    from conftest import kernels_alive
+
+    setup = '''
+import numpy as np
+import keras
+rng = np.random.default_rng(0)
+x = rng.normal(size=(256, 8)).astype("float32")
+y = (x[:, 0] + x[:, 1] > 0).astype("int64")
+x_val, y_val, seen_rates = x[:64], y[:64], []
+'''
+    ip.run_cell_magic("automl_setup", "", setup)
+    ip.run_cell_magic("automl", "par --scheduler pbt --population 4 --interval 1 --seed 2 "
+                      "--kernels 2 --maximize val_accuracy", cell(2))
+    study = study_of(tmp_path / "runs", "par")
+    trials = by_number(study)
+    assert len(trials) == 8 and all(t.state.name == "COMPLETE" for t in trials.values())
+    assert {t.user_attrs["kernel"] for t in trials.values()} == {"local kernel 0",
+                                                                "local kernel 1"}
+    # synchronous: no trial of generation 1 started before generation 0 had ended
+    first = [t for t in trials.values() if t.user_attrs[GENERATION] == 0]
+    second = [t for t in trials.values() if t.user_attrs[GENERATION] == 1]
+    assert max(t.datetime_complete for t in first) <= min(t.datetime_start for t in second)
+    (child,) = [t for t in second if COPIED in t.user_attrs]
+    assert child.user_attrs["resumed_at_epoch"] == 1  # the donor's checkpoint, on a worker
+    best = ip.user_ns["_automl"].best_trial
+    assert best.user_attrs[FINAL] and (tmp_path / "runs" / "par" / "best" / "model.keras").exists()
+    assert kernels_alive() == []

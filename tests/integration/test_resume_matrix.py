@@ -4,10 +4,10 @@ Faults: ``kill -9`` of the process that runs the study, an interrupt, ``kill -9`
 kernel, a truncated ``checkpoint.npz``, and a second process holding ``study.db`` locked.
 Modes: the live panel in a real kernel, papermill (``jupyter-automl run``), a plain script,
 ``--background``, ``--kernels 2``, and a custom training loop (``trial.report`` and
-``trial.checkpoint`` instead of ``fit``) under the live panel. Every cell checks the same
-invariants (:func:`check`): each finished trial kept, the lost trial retried from its
-checkpoint and finished, no trial number reused, none left RUNNING or WAITING, the study's
-total reached.
+``trial.checkpoint`` instead of ``fit``) and population-based training (``--scheduler pbt``)
+under the live panel. Every cell checks the same invariants (:func:`check`): each finished
+trial kept, the lost trial retried from its checkpoint and finished, no trial number reused,
+none left RUNNING or WAITING, the study's total reached.
 """
 
 from __future__ import annotations
@@ -22,7 +22,18 @@ import nbformat
 import psutil
 import pytest
 from conftest import Kernel, wait_for
-from fault_study import BODY, LOOP_BODY, NAME, OPTIONS, SETUP, Study, hold_lock, script
+from fault_study import (
+    BODY,
+    LOOP_BODY,
+    NAME,
+    OPTIONS,
+    PBT_BODY,
+    PBT_OPTIONS,
+    SETUP,
+    Study,
+    hold_lock,
+    script,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -45,6 +56,7 @@ class Mode:
 
     extra = ""
     body = BODY
+    options = OPTIONS
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -98,7 +110,7 @@ class KernelMode(Mode):
         assert self.kernel.execute(setup).status == "ok"
         reply = self.kernel.execute(f"%%automl_setup\n{SETUP}")
         assert reply.status == "ok", reply.text
-        self.msg_id = self.kernel.submit(f"%%automl {OPTIONS}{self.extra}\n{self.body}")
+        self.msg_id = self.kernel.submit(f"%%automl {self.options}{self.extra}\n{self.body}")
 
     def finish(self) -> str:
         assert self.kernel is not None
@@ -129,6 +141,13 @@ class Widgets(KernelMode):
 
 class CustomLoop(Widgets):
     body = LOOP_BODY  # a GradientTape loop: what fit does, done by trial.report/checkpoint
+
+
+class Pbt(Widgets):
+    """Population-based training: a generation's member trial is what the fault cuts short."""
+
+    body = PBT_BODY
+    options = PBT_OPTIONS
 
 
 class Background(KernelMode):
@@ -237,7 +256,7 @@ class Papermill(Script):
 
 
 MODES = {"widgets": Widgets, "static": Papermill, "text": Script, "background": Background,
-         "kernels": Workers, "loop": CustomLoop}
+         "kernels": Workers, "loop": CustomLoop, "pbt": Pbt}
 
 
 @pytest.fixture(params=list(MODES))
@@ -258,6 +277,8 @@ def test_kill_9_mid_trial_then_a_rerun(mode: Mode) -> None:
     kept = mode.study.finished()
     mode.rerun()
     mode.study.check(kept, sorted({lost, *mode.study.lost()}), saved=saved)
+    if isinstance(mode, Pbt):
+        mode.study.check_population(4, 2)
 
 
 def test_interrupt_mid_trial_then_a_rerun(mode: Mode) -> None:
