@@ -61,7 +61,8 @@ OPTIONS = f"{NAME} --trials {TRIALS} --pruner none --seed 0 --maximize val_accur
 
 # The same model under population-based training: 4 members, 2 generations of 2 epochs.
 PBT_BODY = BODY.replace('log=True)', 'log=True, mutable=True)')
-PBT_OPTIONS = f"{NAME} --scheduler pbt --population 4 --interval 2 --seed 0 --maximize val_accuracy"
+PBT_OPTIONS = (f"{NAME} --scheduler pbt --population 4 --interval 2 --seed 0 "
+               "--maximize val_accuracy")
 
 
 def script(options: str = OPTIONS) -> str:

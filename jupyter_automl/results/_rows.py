@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .._utils.duration import format_duration
 from .._utils.objectives import front_text
+from ._lineage import COPIED, GENERATION, MEMBER
 
 if TYPE_CHECKING:
     import optuna
@@ -61,7 +62,7 @@ class StudyResult(Protocol):
 
 # the columns of a trial row, the objectives' values going after "state"
 TRIAL_COLUMNS = ("number", "state", "params", "epochs", "duration", "kernel", "peak_mb")
-_RESERVED = {*TRIAL_COLUMNS, "error"}
+_RESERVED = {*TRIAL_COLUMNS, "error", "member"}
 STUDY_COLUMNS = ("name", "state", "trials", "best", "best params", "last update")
 
 
@@ -71,17 +72,29 @@ def value_columns(metrics: Sequence[str | None]) -> list[str]:
     return [f"{m} (value)" if m in _RESERVED else (m or "value") for m in metrics]
 
 
-def trial_columns(metrics: Sequence[str | None]) -> list[str]:
-    return [*TRIAL_COLUMNS[:2], *value_columns(metrics), *TRIAL_COLUMNS[2:]]
+def trial_columns(metrics: Sequence[str | None], pbt: bool = False) -> list[str]:
+    """A trial row's columns; a PBT study's have ``member`` (its member and generation, and
+    the trial it copied) after the state."""
+    return [*TRIAL_COLUMNS[:2], *(["member"] if pbt else []), *value_columns(metrics),
+            *TRIAL_COLUMNS[2:]]
+
+
+def member_text(member: int | None, generation: int | None, copied: int | None) -> str | None:
+    """``3 · gen 2 · copied 9``: a PBT trial's member, generation and the trial it copied."""
+    if member is None:
+        return None
+    return f"{member} · gen {generation}" + ("" if copied is None else f" · copied {copied}")
 
 
 def trial_row(number: int, state: str, values: Sequence[float | None] | None,
               columns: list[str],
               params: dict[str, Any], epochs: int | None, duration: float | None,
               kernel: str | None = None, peak_mb: float | None = None,
-              error: str | None = None) -> dict[str, Any]:
+              error: str | None = None, member: str | None = None) -> dict[str, Any]:
     """One trial, by column; ``columns`` are its objectives' (:func:`value_columns`)."""
     row: dict[str, Any] = {"number": number, "state": state}
+    if member is not None:
+        row["member"] = member
     row.update(zip(columns, values or [None] * len(columns)))
     row.update(params=dict(params), epochs=epochs or None, duration=duration,
                kernel=kernel or "this kernel", peak_mb=peak_mb)
@@ -102,7 +115,9 @@ def frozen_row(trial: optuna.trial.FrozenTrial, paths: StudyPaths,
         len(state.get("history", [])) or len(trial.intermediate_values),
         (end - start).total_seconds() if start and end else None,
         trial.user_attrs.get("kernel"), trial.user_attrs.get("peak_mb") or state.get("peak_mb"),
-        trial.user_attrs.get("error"))
+        trial.user_attrs.get("error"),
+        member_text(trial.user_attrs.get(MEMBER), trial.user_attrs.get(GENERATION),
+                    trial.user_attrs.get(COPIED)))
 
 
 def cell_text(column: str, value: Any) -> str:
@@ -125,9 +140,9 @@ class TrialRows:
 
     def __init__(self, result: StudyResult) -> None:
         self.value_columns = value_columns(result.metrics)
-        self.columns = trial_columns(result.metrics)
         self.rows = [frozen_row(t, result.paths, self.value_columns)
                      for t in result.study.get_trials(deepcopy=False)]
+        self.columns = trial_columns(result.metrics, any("member" in r for r in self.rows))
 
     def __len__(self) -> int:
         return len(self.rows)

@@ -74,6 +74,93 @@ def fill_curves(fig: Any, model: StudyModel) -> None:
     _whole_ticks(fig, groups["COMPLETE"] if len(groups["COMPLETE"]) else groups["RUNNING"])
 
 
+# -- population-based training -------------------------------------------------------------------
+_MEMBER_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+                  "#7f7f7f", "#bcbd22", "#17becf")
+
+
+def make_lineages(model: StudyModel, figure_class: Any = None) -> Any:
+    """A PBT study's learning curves, one line per member across its generations; a ring
+    where a member copied another's checkpoint, and the best member's lineage in bold."""
+    go = _go()
+    fig = (figure_class or go.Figure)(layout=_layout(
+        "Population: a line per member", "epoch", model.metrics[0],
+        legend={"orientation": "h", "y": -0.25}))
+    for member in range(model.population or 0):
+        fig.add_scatter(name=f"member {member}", mode="lines", showlegend=False,
+                        line={"color": _MEMBER_COLORS[member % len(_MEMBER_COLORS)],
+                              "width": 1.5},
+                        hovertemplate=f"member {member}, trial %{{customdata}}<br>epoch %{{x}}: "
+                                      "%{y:.4g}<extra></extra>")
+    fig.add_scatter(name="copied a better member", mode="markers",
+                    marker={"symbol": "circle-open", "size": 10, "color": "black",
+                            "line": {"width": 2}},
+                    hovertemplate="trial %{customdata} copied a better member's checkpoint"
+                                  "<extra></extra>")
+    fig.add_scatter(name="best lineage", mode="lines", line={"color": "crimson", "width": 4},
+                    hovertemplate="trial %{customdata}<br>epoch %{x}: %{y:.4g}<extra></extra>")
+    fill_lineages(fig, model)
+    return fig
+
+
+def fill_lineages(fig: Any, model: StudyModel) -> None:
+    members, copies, best = model.lineages()
+    for trace, series in zip(fig.data, [*members, copies, best]):
+        _assign(trace, series)
+    if members:
+        _whole_ticks(fig, max(members, key=len))
+
+
+def make_schedule(study: Any, figure_class: Any = None) -> Any:
+    """The schedule PBT found: each mutable parameter's value by epoch along the best
+    member's lineage, as its position in its range (log scale where the range is), the value
+    itself on hover."""
+    go = _go()
+    layout = _layout("Schedule found (best lineage)", "epoch", "position in its range")
+    layout["yaxis"].update(range=[-0.05, 1.05], tickformat=".0%")
+    layout["legend"] = {"orientation": "h", "y": -0.25}
+    fig = (figure_class or go.Figure)(layout=layout)
+    fill_schedule(fig, study)
+    return fig
+
+
+def fill_schedule(fig: Any, study: Any) -> None:
+    from ..results import own_best_trials, schedule
+
+    best = own_best_trials(study) if study is not None else []
+    if not best:
+        return
+    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+    columns = schedule(trials, best[0].number)
+    names = [n for n in columns if n not in ("epoch", "generation", "trial")]
+    traces = {trace.name: trace for trace in fig.data}
+    for index, name in enumerate(names):
+        if name not in traces:
+            fig.add_scatter(name=name, mode="lines+markers", line={"shape": "hv"},
+                            marker={"size": 5,
+                                    "color": _MEMBER_COLORS[index % len(_MEMBER_COLORS)]},
+                            hovertemplate=f"{name}: %{{text}} (epoch %{{x}})<extra></extra>")
+            traces[name] = fig.data[-1]
+        values = columns[name]
+        dist = trials[columns["trial"][-1]].distributions.get(name)
+        traces[name].x = np.array(columns["epoch"], dtype=float)
+        traces[name].y = np.array([_position(v, dist) for v in values], dtype=float)
+        traces[name].text = [f"{v:.4g}" if isinstance(v, float) else str(v) for v in values]
+
+
+def _position(value: Any, dist: Any) -> float:
+    """Where ``value`` lies in ``dist``'s range, 0 to 1 (log-scaled for a log range)."""
+    if dist is None:
+        return math.nan
+    choices = getattr(dist, "choices", None)
+    if choices is not None:
+        return choices.index(value) / max(1, len(choices) - 1) if value in choices else math.nan
+    low, high = float(dist.low), float(dist.high)
+    if dist.log:
+        value, low, high = math.log(value), math.log(low), math.log(high)
+    return (float(value) - low) / (high - low)
+
+
 # -- history -----------------------------------------------------------------------------------
 def make_history(model: StudyModel, figure_class: Any = None) -> Any:
     go = _go()

@@ -15,7 +15,17 @@ import numpy as np
 
 from .._utils.duration import eta
 from .._utils.objectives import pareto_front, signs
-from ..results import trial_columns, trial_row, value_columns
+from ..results import (
+    CONTINUED,
+    COPIED,
+    FINAL,
+    GENERATION,
+    MEMBER,
+    member_text,
+    trial_columns,
+    trial_row,
+    value_columns,
+)
 from ..runs import WARM_START
 
 if TYPE_CHECKING:
@@ -39,6 +49,23 @@ class TrialRecord:
     started: float = field(default_factory=time.monotonic)
     error: str | None = None
     warm: bool = False  # an observation from another study (--warm-start): not counted
+    # --scheduler pbt: the member it trains, its generation, the trial its weights came from
+    # (continued or copied), whether it copied them, whether it ends the member's training
+    member: int | None = None
+    generation: int | None = None
+    source: int | None = None
+    copied: bool = False
+    final: bool = False
+
+    def set_pbt(self, attrs: dict[str, Any]) -> None:
+        """The PBT attributes of the trial's user attributes (none for other trials)."""
+        if GENERATION not in attrs:
+            return
+        self.member, self.generation = int(attrs[MEMBER]), int(attrs[GENERATION])
+        source = attrs.get(COPIED, attrs.get(CONTINUED))
+        self.source = None if source is None else int(source)
+        self.copied = COPIED in attrs
+        self.final = bool(attrs.get(FINAL))
 
     @property
     def epochs(self) -> int:
@@ -92,7 +119,7 @@ class Series:
 
 class StudyModel:
     def __init__(self, name: str, metrics: list[str | None], directions: list[str],
-                 total: int) -> None:
+                 total: int, population: int | None = None) -> None:
         self.name = name
         self.metrics = [m or "value" for m in metrics]
         self.metrics_given = list(metrics)
@@ -105,11 +132,14 @@ class StudyModel:
         self.status = "running"
         self.selected: int | None = None
         self.span: float | None = None  # a study read from storage: first start to last end
+        self.population = population  # --scheduler pbt: the members; None for other studies
 
     # -- building ------------------------------------------------------------------------------
     @classmethod
     def from_result(cls, result: AutomlResult) -> StudyModel:
-        model = cls(result.name, result.metrics, result.directions, result.total)
+        scheduler = result.spec.get("scheduler") or {}
+        model = cls(result.name, result.metrics, result.directions, result.total,
+                    scheduler.get("population"))
         for trial in result.study.get_trials(deepcopy=False):
             model.add_frozen(trial)
             record = model.records[trial.number]
@@ -136,6 +166,7 @@ class StudyModel:
             str(trial.user_attrs.get("kernel", "this kernel")), trial.user_attrs.get("peak_mb"),
             error=error[-1] if error else None, warm=WARM_START in trial.user_attrs,
         )
+        self.records[trial.number].set_pbt(trial.user_attrs)
 
     def start(self, number: int, params: dict[str, Any] | None = None) -> TrialRecord:
         """The record of trial ``number``, which runs now (a queued retry starts running)."""
@@ -179,12 +210,18 @@ class StudyModel:
 
     @property
     def front(self) -> list[TrialRecord]:
-        done = [(r.number, list(r.values or [])) for r in self._complete()]
+        done = [(r.number, list(r.values or [])) for r in self._best_candidates()]
         return [self.records[n] for n, _ in pareto_front(done, signs(self.directions))]
 
     def _complete(self) -> list[TrialRecord]:
         return [r for r in self.records.values()
                 if r.state == "COMPLETE" and r.values and not r.warm]
+
+    def _best_candidates(self) -> list[TrialRecord]:
+        """The complete trials the best is chosen among: in a PBT study, the members' final
+        generations once one has finished (as :func:`jupyter_automl.results.own_best_trials`)."""
+        complete = self._complete()
+        return [r for r in complete if r.final] or complete
 
     # -- chart series --------------------------------------------------------------------------
     def curves(self) -> dict[str, Series]:
@@ -245,15 +282,63 @@ class StudyModel:
             front.add(record.number, [tuple(record.values[:2])], gap=False)  # type: ignore[index]
         return everything, front
 
+    # -- population-based training ------------------------------------------------------------
+    def lineages(self) -> tuple[list[Series], Series, Series]:
+        """One learning curve per member across its generations (a member that copied another
+        jumps to the copied curve), the points where a member copied another, and the best
+        member's lineage: the curves of the trials its weights came through."""
+        members = [Series() for _ in range(self.population or 0)]
+        copies = Series()
+        by_member: dict[int, dict[int, TrialRecord]] = {}
+        for record in sorted(self.records.values(), key=lambda r: r.number):
+            if record.member is None or record.generation is None or not record.curve:
+                continue
+            if record.member < len(members):  # a retry replaces an attempt that failed
+                chosen = by_member.setdefault(record.member, {})
+                old = chosen.get(record.generation)
+                if old is None or old.state != "COMPLETE" or record.state == "COMPLETE":
+                    chosen[record.generation] = record
+        for member, generations in by_member.items():
+            last = 0
+            for generation in sorted(generations):
+                record = generations[generation]
+                points = [p for p in record.curve if p[0] > last]
+                if not points:
+                    continue
+                members[member].add(record.number, points, gap=False)
+                if record.copied:
+                    copies.add(record.number, points[:1], gap=False)
+                last = points[-1][0]
+        best = Series()
+        front = self.front
+        if front and not self.multi:
+            done = 0
+            for record in self.chain(front[0].number):
+                points = [p for p in record.curve if p[0] > done]
+                best.add(record.number, points, gap=False)
+                done = points[-1][0] if points else done
+        return members, copies, best
+
+    def chain(self, number: int) -> list[TrialRecord]:
+        """The trials the weights of PBT trial ``number`` came through, generation 0 first."""
+        chain: list[TrialRecord] = []
+        current: int | None = number
+        while current is not None and current in self.records and len(chain) <= len(
+                self.records):
+            chain.append(self.records[current])
+            current = self.records[current].source
+        return chain[::-1]
+
     def table_rows(self) -> list[dict[str, Any]]:
         """The trials as rows (:func:`jupyter_automl.results.trial_row`, as everywhere); a
         running trial's duration is its time so far."""
         now = time.monotonic()
         return [trial_row(r.number, r.state, r.values, self.value_columns, r.params, r.epochs,
                           now - r.started if r.state == "RUNNING" else r.duration, r.kernel,
-                          r.peak_mb, r.error)
+                          r.peak_mb, r.error,
+                          member_text(r.member, r.generation, r.source if r.copied else None))
                 for r in (self.records[n] for n in sorted(self.records))]
 
     @property
     def columns(self) -> list[str]:
-        return trial_columns(self.metrics_given)
+        return trial_columns(self.metrics_given, self.population is not None)

@@ -47,8 +47,10 @@ class StudyPanel(Listener):
     # -- listener events -------------------------------------------------------------------------
     def study_started(self, runner: RunView) -> None:
         prepared = runner.prepared
+        options = prepared.options
         model = StudyModel(runner.name, [o.metric for o in prepared.objectives],
-                           list(prepared.options.directions), runner.total)
+                           list(options.directions), runner.total,
+                           options.population if options.pbt else None)
         for trial in runner.study.get_trials(deepcopy=False):
             model.add_frozen(trial)
         self._study = runner.study
@@ -60,7 +62,10 @@ class StudyPanel(Listener):
             self.refresh(force=True)
 
     def trial_started(self, runner: RunView, trial: optuna.Trial) -> None:
-        self._need().start(trial.number)
+        model = self._need()
+        record = model.start(trial.number)
+        if model.population is not None:
+            record.set_pbt(trial.user_attrs)
         self._trials_dirty = True
         self.refresh()
 
@@ -83,6 +88,9 @@ class StudyPanel(Listener):
         model.finish(trial.number, outcome.state, outcome.values, trial.params,
                      outcome.duration, outcome.peak_mb, error)
         record = model.records[trial.number]
+        if model.population is not None:  # the trial says now whether it ends its member
+            record.set_pbt(trial.user_attrs)
+            model.total = runner.total
         if "kernel" in extra:
             record.kernel = extra["kernel"]
             record.curve = [(int(e), float(v)) for e, v in extra.get("curve", [])]
@@ -107,13 +115,21 @@ class StudyPanel(Listener):
         self.table = TrialTableWidget(layout=w.Layout(max_height="320px", overflow="auto"))
         self.table.add_class("automl-table")
         self.table.observe(lambda change: self.select(change["new"]), names="selected")
-        self.figures: dict[str, Any] = {
-            "curves": charts.make_curves(model, go.FigureWidget),
-            "history": charts.make_pareto(model, go.FigureWidget) if model.multi
-            else charts.make_history(model, go.FigureWidget),
-            "parallel": charts.make_parallel(model, go.FigureWidget),
-            "importance": charts.make_importance({}, go.FigureWidget),
-        }
+        if model.population is not None:  # population-based training
+            self.figures: dict[str, Any] = {
+                "curves": charts.make_lineages(model, go.FigureWidget),
+                "schedule": charts.make_schedule(self._study, go.FigureWidget),
+                "history": charts.make_history(model, go.FigureWidget),
+                "parallel": charts.make_parallel(model, go.FigureWidget),
+            }
+        else:
+            self.figures = {
+                "curves": charts.make_curves(model, go.FigureWidget),
+                "history": charts.make_pareto(model, go.FigureWidget) if model.multi
+                else charts.make_history(model, go.FigureWidget),
+                "parallel": charts.make_parallel(model, go.FigureWidget),
+                "importance": charts.make_importance({}, go.FigureWidget),
+            }
         for name, fig in self.figures.items():
             fig.add_class(f"automl-{name}")
             for trace in fig.data:
@@ -150,8 +166,7 @@ class StudyPanel(Listener):
             return
         self._last = now
         model = self._need()
-        with self.figures["curves"].batch_update():
-            charts.fill_curves(self.figures["curves"], model)
+        self._fill_curves(model)
         if self._trials_dirty:
             self._trials_dirty = False
             self._fill_trial_charts(model, force)
@@ -165,12 +180,21 @@ class StudyPanel(Listener):
         self.table.set_rows(model.columns, model.table_rows())
         self._controls()
 
+    def _fill_curves(self, model: StudyModel) -> None:
+        fill = charts.fill_lineages if model.population is not None else charts.fill_curves
+        with self.figures["curves"].batch_update():
+            fill(self.figures["curves"], model)
+
     def _fill_trial_charts(self, model: StudyModel, force: bool) -> None:
         history = self.figures["history"]
         with history.batch_update():
             (charts.fill_pareto if model.multi else charts.fill_history)(history, model)
         with self.figures["parallel"].batch_update():
             charts.fill_parallel(self.figures["parallel"], model)
+        if "schedule" in self.figures and self._study is not None:
+            with self.figures["schedule"].batch_update():
+                charts.fill_schedule(self.figures["schedule"], self._study)
+            return
         due = model.done - self._importance_at >= IMPORTANCE_EVERY
         if self._study is not None and (due or (force and model.status != "running")):
             self._importance_at = model.done
@@ -183,8 +207,7 @@ class StudyPanel(Listener):
         model = self._need()
         model.selected = None if number is None or number < 0 else number
         self.table.selected = -1 if model.selected is None else model.selected
-        with self.figures["curves"].batch_update():
-            charts.fill_curves(self.figures["curves"], model)
+        self._fill_curves(model)
         history = self.figures["history"]
         with history.batch_update():
             (charts.fill_pareto if model.multi else charts.fill_history)(history, model)

@@ -30,6 +30,9 @@ class StaticReport(Listener):
 
 
 def figures(model: StudyModel, study: Any) -> list[Any]:
+    if model.population is not None:  # population-based training: lineages and schedule
+        return [charts.make_lineages(model), charts.make_schedule(study),
+                charts.make_history(model), charts.make_parallel(model)]
     figs = [charts.make_curves(model),
             charts.make_pareto(model) if model.multi else charts.make_history(model),
             charts.make_parallel(model)]

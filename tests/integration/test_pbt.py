@@ -187,3 +187,30 @@ x_val, y_val, seen_rates = x[:64], y[:64], []
     best = ip.user_ns["_automl"].best_trial
     assert best.user_attrs[FINAL] and (tmp_path / "runs" / "par" / "best" / "model.keras").exists()
     assert kernels_alive() == []
+
+
+def test_the_live_panel_draws_members_and_the_schedule(data: Any, capsys: Any) -> None:
+    from jupyter_automl._api import run_study
+    from jupyter_automl.ui._panel import StudyPanel
+
+    panel = StudyPanel(interval=0, display=False)
+    result = run_study(cell(4), "live --scheduler pbt --population 4 --interval 2 --seed 5 "
+              "--maximize val_accuracy", data.user_ns, listeners=[panel])
+    assert "switched off" not in capsys.readouterr().err
+    assert "8/8 trials" in panel.header.value and "finished" in panel.header.value
+    curves = panel.figures["curves"]
+    assert curves.layout.title.text == "Population: a line per member"
+    members = [t for t in curves.data if t.name.startswith("member")]
+    assert len(members) == 4
+    for trace in members:  # each member's line runs through both generations
+        assert [x for x in trace.x if x == x] == [1, 2, 3, 4]
+    copies = next(t for t in curves.data if t.name == "copied a better member")
+    assert list(copies.x) == [3]  # one member copied another, at the second generation
+    best = next(t for t in curves.data if t.name == "best lineage")
+    assert list(best.x) == [1, 2, 3, 4]
+    (lr,) = panel.figures["schedule"].data
+    schedule = result.best_schedule
+    assert lr.name == "lr" and [float(v) for v in lr.text] == pytest.approx(
+        schedule["lr"], rel=1e-3)
+    assert "member" in panel.table.columns
+    assert {r["member"].split(" · ")[1] for r in panel.table.rows} == {"gen 0", "gen 1"}
