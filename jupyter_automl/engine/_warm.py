@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import OptionError
+from ..results import pbt_candidates
 from ..runs import WARM_START, open_storage, storage_errors
 from ._options import StudyOptions, parse_warm
 
@@ -56,7 +57,7 @@ def _observe(study: optuna.Study, other: optuna.Study, label: str,
     import optuna
 
     observations = []
-    for trial in other.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+    for trial in _finished(other):
         if (label, trial.number) in added:
             continue
         kept = _in_space(trial.params, specs)
@@ -73,7 +74,7 @@ def _queue_best(study: optuna.Study, other: optuna.Study, label: str, top: int,
                 specs: dict[str, ParamSpec]) -> None:
     import optuna
 
-    finished = other.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    finished = _finished(other)
     if len(other.directions) > 1:
         raise OptionError(f"--warm-start {label}:top{top} ranks one objective; {label} has "
                           f"{len(other.directions)} (drop :top{top} to add its trials)")
@@ -87,6 +88,16 @@ def _queue_best(study: optuna.Study, other: optuna.Study, label: str, top: int,
         queued += 1
         if queued == top:
             break
+
+
+def _finished(other: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """The trials of ``other`` that were trained to their end: its complete trials, and of a
+    population-based training study only its members' final generations (an earlier
+    generation's value is that of a model half trained)."""
+    import optuna
+
+    return pbt_candidates(other.get_trials(deepcopy=False,
+                                           states=(optuna.trial.TrialState.COMPLETE,)))
 
 
 def _in_space(params: dict[str, Any], specs: dict[str, ParamSpec]

@@ -17,6 +17,7 @@ from ._lineage import (
     is_pbt,
     last_epoch,
     lineage,
+    pbt_candidates,
     predecessor,
     schedule,
 )
@@ -42,7 +43,7 @@ __all__ = [
     "STUDY_COLUMNS", "TRIAL_COLUMNS", "AutomlResult", "DashboardTarget",
     "ReadOnlyResult", "TrialRows", "best_text", "cell_text", "dashboard_app", "delete",
     "export_model", "frozen_row", "is_pbt", "last_epoch", "lineage", "list_text", "member_text",
-    "load_result", "own_best_trials", "predecessor", "schedule",
+    "load_result", "own_best_trials", "pbt_candidates", "predecessor", "schedule",
     "rows", "serve_dashboard", "show_text", "study_row", "text_table", "trial_columns",
     "trial_row", "value_columns",
 ]

@@ -214,3 +214,18 @@ def test_the_live_panel_draws_members_and_the_schedule(data: Any, capsys: Any) -
         schedule["lr"], rel=1e-3)
     assert "member" in panel.table.columns
     assert {r["member"].split(" · ")[1] for r in panel.table.rows} == {"gen 0", "gen 1"}
+
+
+def test_a_warm_start_from_a_pbt_study_takes_its_trained_members(data: Any,
+                                                                 tmp_path: Path) -> None:
+    data.run_cell_magic("automl", "src --scheduler pbt --population 4 --interval 1 --seed 0 "
+                        "--maximize val_accuracy", cell(2))
+    finals = {t.number: t for t in study_of(tmp_path / "runs", "src").trials
+              if t.user_attrs.get(FINAL)}
+    assert len(finals) == 4
+    data.run_cell_magic("automl", "dst --trials 1 --seed 0 --pruner none --warm-start src "
+                        "--maximize val_accuracy", cell(2))
+    warm = [t for t in study_of(tmp_path / "runs", "dst").trials if "warm_start" in t.user_attrs]
+    # the final generations only: an earlier generation's value is a half-trained model's
+    assert sorted(t.user_attrs["warm_trial"] for t in warm) == sorted(finals)
+    assert all(t.values == finals[t.user_attrs["warm_trial"]].values for t in warm)
