@@ -19,10 +19,14 @@ are retried from their checkpoints, and the next generation is queued once it is
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import math
 import random
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import _optuna
@@ -135,12 +139,12 @@ class PbtSchedule:
                 return self.study.ask()
             generation = self.current()
             if generation is None:
-                self._queue(0, {m: ({}, {}) for m in range(self.population)})
+                self._queue_next(0)
                 continue
             self._update_total(runner, generation)
             if not generation.complete:
                 if generation.missing:  # a run killed while it queued the generation
-                    self._queue_next(generation.number, only=generation.missing)
+                    self._queue_next(generation.number)
                     continue
                 runner.wait_for_change()
                 continue
@@ -233,19 +237,32 @@ class PbtSchedule:
             members[member] = (params, attrs)
         return members
 
-    def _queue_next(self, number: int, only: set[int] | None = None) -> None:
-        if number == 0:
-            self._queue(0, {m: ({}, {}) for m in (only or range(self.population))})
-            return
-        members = self.plan(number)
-        self._queue(number, {m: v for m, v in members.items() if only is None or m in only})
+    def _queue_next(self, number: int) -> None:
+        """Queue generation ``number``'s members that have no trial yet (all of them, unless a
+        run was killed while it queued them). Runners of the study in this runs folder queue
+        one at a time, each after reading what the others queued."""
+        with _exclusive(self.prepared.paths.root / "pbt.lock"):
+            have = {int(t.user_attrs[MEMBER]) for t in self._trials()
+                    if int(t.user_attrs[GENERATION]) == number}
+            if len(have) == self.population:
+                return
+            members = self.plan(number) if number else {m: ({}, {}) for m in
+                                                         range(self.population)}
+            for member in sorted(set(members) - have):
+                params, attrs = members[member]
+                self.study.enqueue_trial(params, user_attrs={MEMBER: member,
+                                                              GENERATION: number, **attrs})
 
-    def _queue(self, number: int,
-               members: dict[int, tuple[dict[str, Any], dict[str, Any]]]) -> None:
-        for member in sorted(members):
-            params, attrs = members[member]
-            self.study.enqueue_trial(params, user_attrs={MEMBER: member, GENERATION: number,
-                                                          **attrs})
+
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def retry_attrs(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
