@@ -229,3 +229,35 @@ def test_a_warm_start_from_a_pbt_study_takes_its_trained_members(data: Any,
     # the final generations only: an earlier generation's value is a half-trained model's
     assert sorted(t.user_attrs["warm_trial"] for t in warm) == sorted(finals)
     assert all(t.values == finals[t.user_attrs["warm_trial"]].values for t in warm)
+
+
+AUGMENTED = '''
+rotation = hp.float("rotation", 0.0, 0.3, mutable=True)
+model = keras.Sequential([keras.Input((4, 2, 1)), keras.layers.RandomRotation(rotation),
+                          keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax")])
+model.compile(keras.optimizers.Adam(hp.float("lr", 1e-3, 1e-1, log=True, mutable=True)),
+              "sparse_categorical_crossentropy", metrics=["accuracy"])
+class Seen(keras.callbacks.Callback):
+    def on_train_batch_begin(self, batch, logs=None):
+        if not self.seen:
+            self.seen = True
+            seen_rates.append((trial.number, rotation, self.model.layers[0].factor))
+    seen = False
+model.fit(x.reshape(-1, 4, 2, 1), y, validation_data=(x_val.reshape(-1, 4, 2, 1), y_val),
+          epochs=2, batch_size=32, callbacks=[Seen()])
+'''
+
+
+def test_an_augmentation_magnitude_is_searched_with_the_weights(data: Any, tmp_path: Path) -> None:
+    data.run_cell_magic("automl", "aug --scheduler pbt --population 4 --interval 1 --seed 4 "
+                        "--maximize val_accuracy", AUGMENTED)
+    trials = by_number(study_of(tmp_path / "runs", "aug"))
+    seen = {number: (asked, factor) for number, asked, factor in data.user_ns["seen_rates"]}
+    # the layer of each generation's model has that generation's magnitude...
+    assert len(seen) == 8
+    assert all(abs(factor[1]) == pytest.approx(asked) for asked, factor in seen.values())
+    (child,) = [t for t in trials.values() if COPIED in t.user_attrs]
+    donor = trials[child.user_attrs[COPIED]]
+    # ...and an exploit changed it, while the weights came from the donor's checkpoint
+    assert child.params["rotation"] != donor.params["rotation"]
+    assert child.user_attrs["resumed_at_epoch"] == 1
