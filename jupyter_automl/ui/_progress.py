@@ -79,8 +79,7 @@ class ProgressLine(Listener):
 def line(runner: RunView) -> str:
     """``digits: 7/20 trials (1 pruned, 0 failed) | best 0.9722 | 1m02s, ETA 2m10s``."""
     c = runner.counts
-    done = c["COMPLETE"] + c["PRUNED"]
-    parts = [f"{runner.name}: {done}/{runner.total} trials"]
+    parts = [f"{runner.name}: {runner.done}/{runner.total} trials"]  # --warm-start's left out
     if c["PRUNED"] or c["FAIL"]:
         parts[0] += f" ({c['PRUNED']} pruned, {c['FAIL']} failed)"
     if runner.best_text:

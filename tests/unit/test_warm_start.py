@@ -83,3 +83,16 @@ def test_mistakes_are_clear_errors(tmp_path: Path, options: str, message: str) -
     study(tmp_path, "old", QUAD.format(low=-2, high=2), "--trials 3")
     with pytest.raises(AutomlError, match=message):
         study(tmp_path, "new", NEW, f"--trials 2 {options}")
+
+
+def test_the_progress_line_counts_only_the_study_s_own_trials(tmp_path: Path) -> None:
+    import io
+
+    from jupyter_automl.ui._progress import ProgressLine
+
+    study(tmp_path, "old", QUAD.format(low=-2, high=2), "--trials 6")
+    stream = io.StringIO()
+    run_study(NEW, f"new --seed 0 --runs-dir {tmp_path} --trials 3 --warm-start old", {},
+              listeners=[ProgressLine(stream)])
+    last = stream.getvalue().replace("\r", "\n").strip().splitlines()[-1]
+    assert last.startswith("new: 3/3 trials"), last
