@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .. import _optuna
 from .._utils.process import rss_mb
 from ..errors import AutomlError, MetricError, PbtError, SpaceError, TrialValueError
-from ..results import EPOCHS, FINAL, GENERATION, MUTABLE
+from ..results import EPOCHS, FINAL, GENERATION, MEMBER, MUTABLE
 from ..space import TrialSpace, bind_space, unbind_space
 from ..training import (
     Checkpoint,
@@ -94,6 +94,9 @@ class ThisKernel:
             install()
             fresh_session()
         settings = self._fit_settings(trial)
+        if settings.stop_at is not None and self.prepared.options.seed is not None \
+                and "keras" in sys.modules:
+            _seed_member(trial, self.prepared.options.seed)
         if follower:
             settings.report = settings.prune = False
             settings.follower = True
@@ -173,6 +176,15 @@ class ThisKernel:
                          if o.metric is not None),
             stop_at=stop_at,
         )
+
+
+def _seed_member(trial: optuna.Trial, seed: int) -> None:
+    """A PBT study with --seed: each member's generation draws its initial weights, dropout
+    masks and sample order from a seed of its own, so the whole run repeats itself."""
+    attrs = trial.user_attrs
+    member, generation = int(attrs.get(MEMBER, 0)), int(attrs.get(GENERATION, 0))
+    sys.modules["keras"].utils.set_random_seed(
+        (seed * 1_000_003 + generation * 1_009 + member) % 2**31)
 
 
 def _record_member(trial: optuna.Trial, fit: TrialFit, space: TrialSpace) -> None:

@@ -261,3 +261,13 @@ def test_an_augmentation_magnitude_is_searched_with_the_weights(data: Any, tmp_p
     # ...and an exploit changed it, while the weights came from the donor's checkpoint
     assert child.params["rotation"] != donor.params["rotation"]
     assert child.user_attrs["resumed_at_epoch"] == 1
+
+
+def test_a_seeded_run_repeats_itself(data: Any, tmp_path: Path) -> None:
+    for name in ("first", "second"):
+        data.run_cell_magic("automl", f"{name} --scheduler pbt --population 4 --interval 1 "
+                            "--seed 7 --maximize val_accuracy", cell(2))
+    first, second = (study_of(tmp_path / "runs", n).trials for n in ("first", "second"))
+    assert [t.params for t in first] == [t.params for t in second]
+    assert [t.user_attrs.get(COPIED) for t in first] == [t.user_attrs.get(COPIED) for t in second]
+    assert [t.intermediate_values for t in first] == [t.intermediate_values for t in second]
