@@ -24,8 +24,8 @@ from typing import Any, NamedTuple
 
 from .._utils.duration import format_duration
 from ..errors import AutomlError
-from ..results import AutomlResult
-from ..runs import DEFAULT_RUNS_DIR, NOTEBOOK_ENV, StudyPaths, list_study_folders
+from ..results import AutomlResult, best_candidates_sql
+from ..runs import DEFAULT_RUNS_DIR, NOTEBOOK_ENV, WARM_START, StudyPaths, list_study_folders
 from ..ui import HEADLESS_ENV
 from ._headless_kernel import HeadlessKernelManager
 
@@ -260,13 +260,18 @@ def current_study(runs_dir: Path, started: float) -> StudyProgress | None:
     return read_progress(max(touched, key=lambda item: item[0])[1])
 
 
-_COUNTS = """SELECT t.state, COUNT(*) FROM trials t JOIN studies s ON t.study_id = s.study_id
-             WHERE s.study_name = ? GROUP BY t.state"""
+# the study's own trials (not --warm-start's observations); of a PBT study, once a member has
+# finished its training, the best is among the final generations (as own_best_trials)
+_OWN = (f"t.trial_id NOT IN (SELECT trial_id FROM trial_user_attributes WHERE key = "
+        f"'{WARM_START}')")
+_COUNTS = f"""SELECT t.state, COUNT(*) FROM trials t JOIN studies s ON t.study_id = s.study_id
+             WHERE s.study_name = ? AND {_OWN} GROUP BY t.state"""
 _DIRECTIONS = """SELECT d.direction FROM study_directions d JOIN studies s
                  ON d.study_id = s.study_id WHERE s.study_name = ? ORDER BY d.objective"""
-_BEST = """SELECT {agg}(v.value) FROM trial_values v JOIN trials t ON v.trial_id = t.trial_id
+_BEST = f"""SELECT {{agg}}(v.value) FROM trial_values v JOIN trials t ON v.trial_id = t.trial_id
            JOIN studies s ON t.study_id = s.study_id
-           WHERE s.study_name = ? AND t.state = 'COMPLETE' AND v.objective = 0"""
+           WHERE s.study_name = ? AND t.state = 'COMPLETE' AND v.objective = 0 AND {_OWN}
+           AND {best_candidates_sql("t")}"""
 
 
 def read_progress(paths: StudyPaths) -> StudyProgress | None:

@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..errors import AutomlError
-from ..results import load_result
+from ..results import best_candidates_sql, load_result
 from ..runs import WARM_START, StudyPaths, live_claims
 
 MAX_DEPTH = 6  # folders below the root where runs folders are looked for
@@ -220,7 +220,8 @@ def _from_sqlite(db: Path, name: str, running: int, spec: dict[str, Any]) -> dic
             best = con.execute(
                 "SELECT t.trial_id, v.value FROM trials t JOIN trial_values v ON "
                 "v.trial_id = t.trial_id AND v.objective = 0 WHERE t.study_id = ? AND "
-                f"t.state = 'COMPLETE' AND v.value IS NOT NULL AND {_OWN_T} "
+                f"t.state = 'COMPLETE' AND v.value IS NOT NULL AND {_OWN_T} AND "
+                f"{best_candidates_sql('t')} "
                 f"ORDER BY v.value {order}, "
                 "t.number LIMIT 1", (study_id,)).fetchone()
         params = None

@@ -14,6 +14,7 @@ from ._lineage import (
     GENERATION,
     MEMBER,
     MUTABLE,
+    best_candidates_sql,
     is_pbt,
     last_epoch,
     lineage,
@@ -41,7 +42,8 @@ from ._rows import (
 __all__ = [
     "CONTINUED", "COPIED", "EPOCHS", "FINAL", "FORMATS", "GENERATION", "MEMBER", "MUTABLE",
     "STUDY_COLUMNS", "TRIAL_COLUMNS", "AutomlResult", "DashboardTarget",
-    "ReadOnlyResult", "TrialRows", "best_text", "cell_text", "dashboard_app", "delete",
+    "ReadOnlyResult", "TrialRows", "best_candidates_sql", "best_text", "cell_text",
+    "dashboard_app", "delete",
     "export_model", "frozen_row", "is_pbt", "last_epoch", "lineage", "list_text", "member_text",
     "load_result", "own_best_trials", "pbt_candidates", "predecessor", "schedule",
     "rows", "serve_dashboard", "show_text", "study_row", "text_table", "trial_columns",

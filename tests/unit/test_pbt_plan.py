@@ -191,3 +191,30 @@ def test_options() -> None:
         parse_options("p --interval 3")
     with pytest.raises(OptionError, match="drop --early-stopping"):
         parse_options("p --scheduler pbt --early-stopping 2")
+
+
+def test_every_reader_takes_the_best_among_final_generations(tmp_path: Any) -> None:
+    """The best of a PBT study is its best member's final generation, even when an earlier
+    generation had a higher value: for the result, the headless watcher and the Lab listing
+    (the last two read the SQLite file directly)."""
+    from jupyter_automl.batch._run import read_progress
+    from jupyter_automl.lab._studies import _from_sqlite
+    from jupyter_automl.results import load_result
+    from jupyter_automl.runs import study_paths
+
+    paths = study_paths(str(tmp_path), "p", None)
+    paths.root.mkdir(parents=True)
+    paths.write_spec({"name": "p", "trials": 2, "storage": None,
+                      "objectives": [{"metric": "acc", "direction": "maximize"}]})
+    study = optuna.create_study(storage=f"sqlite:///{paths.db}", study_name="p",
+                                direction="maximize")
+    for value, final in ((0.99, False), (0.9, True), (0.8, True)):
+        study.add_trial(optuna.trial.create_trial(
+            params={"lr": 1e-3}, distributions={"lr": LR}, value=value,
+            user_attrs={MEMBER: 0, GENERATION: int(final), FINAL: final}))
+    study.add_trial(optuna.trial.create_trial(  # a --warm-start observation: never counted
+        params={"lr": 1e-3}, distributions={"lr": LR}, value=1.5,
+        user_attrs={"warm_start": "other"}))
+    assert load_result("p", tmp_path).best_value == 0.9
+    assert read_progress(paths).best == 0.9 and read_progress(paths).done == 3
+    assert _from_sqlite(paths.db.resolve(), "p", 0, paths.read_spec())["best_value"] == 0.9
