@@ -97,7 +97,8 @@ def make_lineages(model: StudyModel, figure_class: Any = None) -> Any:
                             "line": {"width": 2}},
                     hovertemplate="trial %{customdata} copied a better member's checkpoint"
                                   "<extra></extra>")
-    fig.add_scatter(name="best lineage", mode="lines", line={"color": "crimson", "width": 4},
+    fig.add_scatter(name="best lineage", mode="lines",
+                    line={"color": "rgba(0,0,0,0.28)", "width": 8},
                     hovertemplate="trial %{customdata}<br>epoch %{x}: %{y:.4g}<extra></extra>")
     fill_lineages(fig, model)
     return fig
@@ -146,6 +147,7 @@ def fill_schedule(fig: Any, study: Any) -> None:
         traces[name].x = np.array(columns["epoch"], dtype=float)
         traces[name].y = np.array([_position(v, dist) for v in values], dtype=float)
         traces[name].text = [f"{v:.4g}" if isinstance(v, float) else str(v) for v in values]
+    fig.layout.xaxis.dtick = max(1, math.ceil(max(columns["epoch"], default=1) / 10))
 
 
 def _position(value: Any, dist: Any) -> float:

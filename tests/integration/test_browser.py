@@ -129,6 +129,35 @@ def traces(figures: dict[str, Any], chart: str) -> dict[str, int]:
 
 @pytest.mark.timeout(240)
 def test_live_panel_in_jupyterlab(tmp_path: Path) -> None:
+    facts = in_lab(tmp_path, CELLS, drive)
+    (SHOTS / "panel.json").write_text(json.dumps(facts, indent=1))
+
+
+PBT_MEMBERS, PBT_EPOCHS = 4, 3
+PBT_CELLS = [*CELLS[:3],
+             f"%%automl pbt --scheduler pbt --population {PBT_MEMBERS} --interval 1 "
+             "--maximize val_accuracy --seed 1\n"
+             "model = keras.Sequential([keras.Input((8,)),\n"
+             "    keras.layers.Dense(hp.int('units', 8, 64, log=True), activation='relu'),\n"
+             "    keras.layers.Dense(2, activation='softmax')])\n"
+             "model.compile(keras.optimizers.Adam(hp.float('lr', 1e-3, 3e-2, log=True, "
+             "mutable=True)),\n"
+             "              'sparse_categorical_crossentropy', metrics=['accuracy'])\n"
+             f"model.fit(x, y, validation_split=0.25, epochs={PBT_EPOCHS}, batch_size=64)"]
+
+
+@pytest.mark.timeout(240)
+def test_pbt_panel_in_jupyterlab(tmp_path: Path) -> None:
+    """Population-based training's panel: a line per member across the generations, a ring
+    where one copied another, the best lineage, and the schedule chart."""
+    facts = in_lab(tmp_path, PBT_CELLS, drive_pbt)
+    (SHOTS / "pbt-panel.json").write_text(json.dumps(facts, indent=1))
+
+
+def in_lab(tmp_path: Path, cells: list[str], check: Any) -> dict[str, Any]:
+    """Run ``cells`` as a notebook in a throwaway JupyterLab in headless Chromium and
+    ``check(page, server, t0, cells)`` the page; a failure screenshots the page and says the
+    page's errors and the server's log."""
     require_or_skip(has_module("playwright"),
                     "the playwright package is missing (pip install -e '.[test]')")
     chromium = chromium_path()
@@ -140,7 +169,7 @@ def test_live_panel_in_jupyterlab(tmp_path: Path) -> None:
 
     root, home = tmp_path / "lab", tmp_path / "home"
     root.mkdir()
-    write_notebook(root / NOTEBOOK, CELLS)
+    write_notebook(root / NOTEBOOK, cells)
     SHOTS.mkdir(parents=True, exist_ok=True)
     (SHOTS / "failure.png").unlink(missing_ok=True)
     server = LabServer(root, home)
@@ -156,7 +185,7 @@ def test_live_panel_in_jupyterlab(tmp_path: Path) -> None:
                 page.on("console", lambda msg: problems.append(f"console: {msg.text}")
                         if msg.type == "error" else None)
                 try:
-                    facts = drive(page, server, t0)
+                    facts: dict[str, Any] = check(page, server, t0, cells)
                 except Exception as exc:
                     try:
                         page.screenshot(path=str(SHOTS / "failure.png"), full_page=True)
@@ -175,7 +204,7 @@ def test_live_panel_in_jupyterlab(tmp_path: Path) -> None:
         server.stop()
     assert not server.descendants(), "the server's processes outlived it"
     facts["seconds"] = round(time.monotonic() - t0, 1)
-    (SHOTS / "panel.json").write_text(json.dumps(facts, indent=1))
+    return facts
 
 
 def wait_unless_error(page: Any, predicate: str, arg: Any, timeout: float) -> None:
@@ -187,11 +216,11 @@ def wait_unless_error(page: Any, predicate: str, arg: Any, timeout: float) -> No
     assert error is None, f"a notebook cell failed: {error}"
 
 
-def drive(page: Any, server: Any, t0: float) -> dict[str, Any]:
-    """Open the notebook, run it from the menu, check the panel; return what was measured."""
+def run_all(page: Any, server: Any, t0: float, cells: list[str], trials: int) -> dict[str, Any]:
+    """Open the notebook, run it from the menu, wait for its study's ``trials``."""
     facts: dict[str, Any] = {}
     page.goto(server.url(f"lab/tree/{NOTEBOOK}"), wait_until="domcontentloaded")
-    page.wait_for_function(NOTEBOOK_READY, arg=len(CELLS), timeout=60_000)
+    page.wait_for_function(NOTEBOOK_READY, arg=len(cells), timeout=60_000)
     facts["notebook_ready_s"] = round(time.monotonic() - t0, 1)
 
     page.evaluate("window.jupyterapp.shell.collapseLeft()")  # the file browser: more width
@@ -201,9 +230,37 @@ def drive(page: Any, server: Any, t0: float) -> dict[str, Any]:
 
     wait_unless_error(page, "() => !!document.querySelector('.automl-panel')", None, 60)
     facts["panel_shown_s"] = round(time.monotonic() - t0, 1)
-    wait_unless_error(page, STUDY_DONE, TRIALS, 120)
+    wait_unless_error(page, STUDY_DONE, trials, 120)
     page.wait_for_function(KERNEL_IDLE, timeout=30_000)
     facts["study_done_s"] = round(time.monotonic() - t0, 1)
+    return facts
+
+
+def drive_pbt(page: Any, server: Any, t0: float, cells: list[str]) -> dict[str, Any]:
+    trials = PBT_MEMBERS * PBT_EPOCHS
+    facts = run_all(page, server, t0, cells, trials)
+    progress = page.locator(".automl-panel .automl-progress").inner_text()
+    assert f"{trials}/{trials} trials" in progress, progress
+    header = page.locator(".automl-panel .automl-trials thead").inner_text()
+    assert "member" in header, header
+    figures = page.evaluate(FIGURES.replace("'importance'", "'schedule'"))
+    facts["figures"] = figures
+    curves = traces(figures, "curves")
+    members = {name: n for name, n in curves.items() if name.startswith("member")}
+    # a line per member through every generation's epochs
+    assert members == {f"member {m}": PBT_EPOCHS for m in range(PBT_MEMBERS)}, curves
+    # the worst of 4 copies the best at each of the 2 later generations
+    assert curves["copied a better member"] == PBT_EPOCHS - 1, curves
+    assert curves["best lineage"] == PBT_EPOCHS, curves
+    assert traces(figures, "schedule") == {"lr": PBT_EPOCHS}, figures["schedule"]
+    page.wait_for_timeout(500)  # plotly's relayout transitions
+    page.locator(".automl-panel").screenshot(path=str(SHOTS / "pbt-panel.png"))
+    return facts
+
+
+def drive(page: Any, server: Any, t0: float, cells: list[str]) -> dict[str, Any]:
+    """Run the notebook from the menu, check the panel; return what was measured."""
+    facts = run_all(page, server, t0, cells, TRIALS)
 
     assert page.locator(".automl-panel").count() == 1
     assert page.locator(".automl-panel .automl-trials tbody tr").count() == TRIALS
