@@ -96,6 +96,37 @@ def _export_arguments(parser: argparse.ArgumentParser) -> None:
     _storage(parser)
 
 
+def _compress_arguments(parser: argparse.ArgumentParser) -> None:
+    _name(parser)
+    parser.add_argument("--data", required=True, metavar="EVAL.npz",
+                        help="evaluation data: an .npz with arrays x and y (numpy.savez)")
+    parser.add_argument("--quantize", default=None, metavar="MODES",
+                        help="TFLite quantizations, comma-separated: dynamic, float16, int8 "
+                             "(default: dynamic,float16, and int8 with --calibration)")
+    parser.add_argument("--calibration", default=None, metavar="CALIB.npz",
+                        help="int8: typical inputs (an .npz with an array x) for the "
+                             "activations' ranges")
+    parser.add_argument("--int8-io", choices=("float", "int8"), default="float",
+                        help="int8: the model's input and output type (default float)")
+    parser.add_argument("--prune", type=float, default=None, metavar="SPARSITY",
+                        help="also prune Dense and convolution kernels by magnitude to this "
+                             "share of zeros (0.8), fine-tuning on --train")
+    parser.add_argument("--train", default=None, metavar="TRAIN.npz",
+                        help="--prune: fine-tuning data, an .npz with arrays x and y")
+    parser.add_argument("--epochs", type=int, default=2,
+                        help="--prune: fine-tuning epochs (default 2)")
+    parser.add_argument("--learning-rate", type=float, default=None, metavar="LR",
+                        help="--prune: fine-tuning learning rate (default: a tenth of the "
+                             "model's)")
+    parser.add_argument("--output", default=None, metavar="DIR",
+                        help="folder for the files and report.json (default "
+                             "RUNS_DIR/NAME/compressed)")
+    parser.add_argument("--trial", type=int, default=None, metavar="N",
+                        help="which model of a multi-objective study's Pareto front")
+    _runs_dir(parser)
+    _storage(parser)
+
+
 def _delete_arguments(parser: argparse.ArgumentParser) -> None:
     _name(parser)
     parser.add_argument("--yes", "-y", action="store_true", help="do not ask first")
@@ -141,6 +172,27 @@ def _export(args: argparse.Namespace, door: Door) -> int:
     exported = export_model(args.name, _where(args, door), args.format, output=args.output,
                             quantize=args.quantize, trial=args.trial, storage=args.storage)
     print(exported.describe())
+    return 0
+
+
+def _compress(args: argparse.Namespace, door: Door) -> int:
+    from .results import compress_study, load_npz
+
+    x, y = load_npz(args.data, "--data")
+    if y is None:
+        raise AutomlError(f"--data {args.data}: the .npz has no array y; the evaluation needs "
+                          "labels (numpy.savez(path, x=..., y=...))")
+    calibration = None if args.calibration is None else load_npz(args.calibration,
+                                                                 "--calibration")[0]
+    train = None if args.train is None else load_npz(args.train, "--train")
+    quantize = None if args.quantize is None else [
+        m.strip() for m in args.quantize.split(",") if m.strip()]
+    report = compress_study(args.name, x, y, _where(args, door), args.storage,
+                            quantize=quantize, calibration=calibration, int8_io=args.int8_io,
+                            prune=args.prune, train=train, epochs=args.epochs,
+                            learning_rate=args.learning_rate, output=args.output,
+                            trial=args.trial)
+    print(report.text())
     return 0
 
 
@@ -320,6 +372,8 @@ VERBS = (
          _show_arguments, _show),
     Verb("export", "write a study's best model as .keras, a TF SavedModel or TFLite",
          _export_arguments, _export),
+    Verb("compress", "quantize and prune a study's best model, each variant measured against "
+                     "it (size, accuracy, latency)", _compress_arguments, _compress),
     Verb("delete", "delete a study's folder (asks first)", _delete_arguments, _delete),
     Verb("stop", "stop a study running in the background in this kernel (its trial "
                  "checkpoints at the next epoch)", _background_name, _stop, doors=("magic",)),

@@ -1,6 +1,8 @@
 """The small Keras study that fault tests hurt, and the invariants they check after a fault.
 
-Each epoch sleeps a little, so a test can act while a trial is between two epochs.
+Each epoch sleeps a little (0.8 s), so a test can act while a trial is between two epochs: a
+loaded machine polls the study slowly, and a shorter window let an interrupt arrive only after
+the study had ended.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import tensorflow as tf
 rng = np.random.default_rng(0)
 x = rng.normal(size=(256, 8)).astype("float32")
 y = (x[:, 0] + x[:, 1] > 0).astype("int64")
-slow = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs=None: time.sleep(0.5))
+slow = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs=None: time.sleep(0.8))
 '''
 
 BODY = f'''\
@@ -54,7 +56,7 @@ for step in range(start, {EPOCHS}):
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
     accuracy = float(np.mean(np.argmax(model(x[192:]), -1) == y[192:]))
     trial.report({{"loss": float(loss), "val_accuracy": accuracy}}, step=step + 1)
-    time.sleep(0.5)
+    time.sleep(0.8)
 '''
 
 OPTIONS = f"{NAME} --trials {TRIALS} --pruner none --seed 0 --maximize val_accuracy"

@@ -3,6 +3,14 @@
 exported to other formats, and optuna-dashboard. Readers open storages read-only."""
 
 from ._catalog import ReadOnlyResult, delete, list_text, load_result, rows, show_text
+from ._compress import (
+    QUANTIZATIONS,
+    CompressionReport,
+    Variant,
+    load_npz,
+    prune_model,
+    sparsity_of,
+)
 from ._dashboard import Target as DashboardTarget
 from ._dashboard import open_app as dashboard_app
 from ._dashboard import serve as serve_dashboard
@@ -22,7 +30,7 @@ from ._lineage import (
     predecessor,
     schedule,
 )
-from ._model_export import FORMATS, export_model
+from ._model_export import FORMATS, compress_study, export_model
 from ._result import AutomlResult, own_best_trials
 from ._rows import (
     STUDY_COLUMNS,
@@ -41,7 +49,8 @@ from ._rows import (
 
 __all__ = [
     "CONTINUED", "COPIED", "EPOCHS", "FINAL", "FORMATS", "GENERATION", "MEMBER", "MUTABLE",
-    "STUDY_COLUMNS", "TRIAL_COLUMNS", "AutomlResult", "DashboardTarget",
+    "QUANTIZATIONS", "STUDY_COLUMNS", "TRIAL_COLUMNS", "AutomlResult", "CompressionReport",
+    "DashboardTarget", "Variant", "compress_study", "load_npz", "prune_model", "sparsity_of",
     "ReadOnlyResult", "TrialRows", "best_candidates_sql", "best_text", "cell_text",
     "dashboard_app", "delete",
     "export_model", "frozen_row", "is_pbt", "last_epoch", "lineage", "list_text", "member_text",

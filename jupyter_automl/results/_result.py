@@ -117,6 +117,13 @@ class AutomlResult:
         return schedule({t.number: t for t in self.study.get_trials(deepcopy=False)},
                         best.number)
 
+    def compress(self, x: Any, y: Any, **options: Any) -> Any:
+        """Quantize and prune this study's best model and measure every variant on ``(x, y)``
+        (see :func:`jupyter_automl.results.compress`): a :class:`CompressionReport`."""
+        from ._compress import compress
+
+        return compress(self, x, y, **options)
+
     @property
     def trials(self) -> TrialRows:
         return TrialRows(self)

@@ -1,0 +1,273 @@
+"""A deployment bundle: a study's best model in the formats asked, with what the person who
+deploys it needs: ``model_card.md`` (the study, the trial's parameters and metrics, the
+compression report when there is one, the input and output signature, the preprocessing the
+setup cells applied), ``signature.json``, and ``predict.py``, which loads the model with
+nothing but TensorFlow (or the TFLite runtime) and predicts on an ``.npy`` file.
+
+The bundle is written whole or not at all: staged next to its folder, then moved in.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..errors import AutomlError
+from ..version import __version__
+from ._model_files import (
+    best_model_file,
+    convert_tflite,
+    load_keras,
+    save_tf,
+    size_of,
+    size_text,
+    tf_quiet,
+)
+
+BUNDLE_FORMATS = ("keras", "savedmodel", "tflite")
+FILES = {"keras": "model.keras", "savedmodel": "savedmodel", "tflite": "model.tflite"}
+MARKER = "signature.json"  # a folder with this file is a bundle, and may be replaced
+
+
+def write_bundle(result: Any, folder: str | Path, formats: list[str] | None = None,
+                 quantize: bool = False, trial: int | None = None) -> Path:
+    """Write the bundle of ``result``'s best model (or Pareto-front ``trial``) into
+    ``folder``; an earlier bundle there is replaced, any other non-empty folder refused."""
+    formats = list(formats or BUNDLE_FORMATS)
+    unknown = [f for f in formats if f not in BUNDLE_FORMATS]
+    if unknown:
+        raise AutomlError(f"unknown bundle format {', '.join(map(repr, unknown))}; use "
+                          f"{', '.join(BUNDLE_FORMATS)} (comma-separated)")
+    if quantize and "tflite" not in formats:
+        raise AutomlError("--quantize applies to the tflite format: add tflite to --format")
+    target = Path(folder).expanduser().absolute()
+    if target.exists() and (not target.is_dir() or (any(target.iterdir())
+                                                    and not (target / MARKER).exists())):
+        raise AutomlError(f"--bundle {target} exists and is not a bundle: give a new or empty "
+                          "folder (an earlier bundle there is replaced)")
+    source, number = best_model_file(result, trial)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tf_quiet(), tempfile.TemporaryDirectory(dir=target.parent,
+                                                 prefix=f".{target.name}.") as tmp:
+        staged = Path(tmp) / "bundle"
+        staged.mkdir()
+        model = load_keras(source)
+        files = _write_models(model, source, staged, formats, quantize)
+        signature = _signature(model, staged / FILES["tflite"] if "tflite" in formats else None)
+        (staged / MARKER).write_text(json.dumps(signature, indent=1))
+        (staged / "predict.py").write_text(PREDICT.replace("__DEFAULT__", formats[0]))
+        (staged / "model_card.md").write_text(_card(result, number, signature, files))
+        if target.exists():
+            shutil.rmtree(target)
+        staged.rename(target)
+    return target
+
+
+def _write_models(model: Any, source: Path, staged: Path, formats: list[str],
+                  quantize: bool) -> dict[str, int]:
+
+    files = {}
+    for fmt in formats:
+        path = staged / FILES[fmt]
+        if fmt == "keras":
+            shutil.copyfile(source, path)
+        elif fmt == "savedmodel":
+            save_tf(model, path)
+        else:
+            with tempfile.TemporaryDirectory(prefix="automl-bundle-") as tmp:
+                save_tf(model, Path(tmp))
+                path.write_bytes(convert_tflite(Path(tmp), quantize))
+        files[FILES[fmt]] = size_of(path)
+    return files
+
+
+def _signature(model: Any, tflite: Path | None) -> dict[str, Any]:
+    """Inputs and outputs, with shapes (``null``: any size) and dtypes, for Keras and, when
+    there is one, for the TFLite file (its dtypes may differ)."""
+
+    def tensors(items: Any) -> list[dict[str, Any]]:
+        return [{"name": getattr(t, "name", f"tensor_{i}").split(":")[0],
+                 "shape": [None if d is None else int(d) for d in t.shape],
+                 "dtype": str(getattr(t, "dtype", "float32")).replace("<dtype: '", "")
+                 .rstrip("'>")} for i, t in enumerate(items)]
+
+    signature: dict[str, Any] = {"inputs": tensors(model.inputs),
+                                 "outputs": tensors(model.outputs)}
+    if tflite is not None:
+        import tensorflow as tf
+
+        interpreter = tf.lite.Interpreter(model_path=str(tflite))
+        signature["tflite"] = {
+            side: [{"name": d["name"], "shape": [int(s) for s in d["shape_signature"]],
+                    "dtype": d["dtype"].__name__} for d in details]
+            for side, details in (("inputs", interpreter.get_input_details()),
+                                  ("outputs", interpreter.get_output_details()))}
+    return signature
+
+
+def _card(result: Any, number: int, signature: dict[str, Any], files: dict[str, int]) -> str:
+    spec = result.spec
+    trial = next((t for t in result.study.get_trials(deepcopy=False) if t.number == number),
+                 None)
+    objectives = ", ".join(f"{o.get('direction')} {o.get('metric') or 'the value'}"
+                           for o in spec.get("objectives", []))
+    lines = [f"# Model card: study `{result.name}`, trial {number}", "",
+             f"Written by jupyter-automl {__version__} on "
+             f"{_dt.datetime.now():%Y-%m-%d %H:%M}.", "", "## The study", "",
+             f"- objective: {objectives or 'minimize the value'}",
+             f"- trials: {result.done} of {result.total}; sampler {spec.get('sampler')}, "
+             f"pruner {spec.get('pruner')}"
+             + (f", scheduler {spec['scheduler']['name']}" if spec.get("scheduler") else ""),
+             f"- notebook: {spec.get('notebook') or 'unknown'}",
+             f"- runs folder: `{result.paths.root}`", ""]
+    if trial is not None:
+        lines += ["## The model's trial", "", "| | |", "|---|---|"]
+        values = list(trial.values or [])
+        metrics = [o.get("metric") or "value" for o in spec.get("objectives", [])] or ["value"]
+        lines += [f"| {m} | {v:.6g} |" for m, v in zip(metrics, values)]
+        lines += [f"| `{k}` | {v!r} |" for k, v in trial.params.items()]
+        lines.append("")
+    lines += ["## Input and output", "", "| tensor | shape | dtype |", "|---|---|---|"]
+    for side in ("inputs", "outputs"):
+        for t in signature[side]:
+            shape = "(" + ", ".join("batch" if d is None else str(d) for d in t["shape"]) + ")"
+            lines.append(f"| {side[:-1]} `{t['name']}` | {shape} | {t['dtype']} |")
+    if "tflite" in signature:
+        lite = signature["tflite"]
+        lines += ["", "The TFLite file takes "
+                  + ", ".join(f"{t['dtype']} {tuple(t['shape'])}" for t in lite["inputs"])
+                  + " and returns "
+                  + ", ".join(f"{t['dtype']} {tuple(t['shape'])}" for t in lite["outputs"])
+                  + "."]
+    lines += ["", "## Files", "", "| file | size |", "|---|---|"]
+    lines += [f"| `{name}` | {size_text(size)} |" for name, size in files.items()]
+    lines += ["| `predict.py` | predicts on an `.npy` file: `python predict.py inputs.npy` |",
+              "| `signature.json` | the input and output tensors, as above |", ""]
+    lines += _preprocessing(result)
+    lines += _compression(result)
+    lines += ["## Use", "", "```bash",
+              "python predict.py inputs.npy                   # the first format of this "
+              "bundle",
+              "python predict.py inputs.npy --format tflite   # or keras, savedmodel",
+              "python predict.py inputs.npy --output predictions.npy", "```", "",
+              "`predict.py` needs TensorFlow only (for TFLite, `tflite-runtime` is enough).",
+              ""]
+    return "\n".join(lines)
+
+
+def _preprocessing(result: Any) -> list[str]:
+    cells = sorted(result.paths.setup.glob("*.py")) if result.paths.setup.exists() else []
+    lines = ["## Preprocessing", ""]
+    if not cells:
+        return [*lines, "The study recorded no setup cell (`%%automl_setup`): the model takes "
+                "the data as the notebook gave it to `fit`.", ""]
+    lines += ["The model takes its inputs as they were after the study's setup cells "
+              "(`%%automl_setup`, recorded in the study's `setup/`); apply the same "
+              "preprocessing to new data:", ""]
+    for cell in cells:
+        lines += ["```python", cell.read_text().rstrip(), "```", ""]
+    return lines
+
+
+def _compression(result: Any) -> list[str]:
+    report = result.paths.root / "compressed" / "report.json"
+    if not report.exists():
+        return []
+    try:
+        data = json.loads(report.read_text())
+    except (OSError, ValueError):
+        return []
+    metric = data.get("metric", "score")
+    lines = ["## Compression", "", f"From `jupyter-automl compress` ({metric} on its "
+             "evaluation data; latency per sample on the machine that measured it):", "",
+             f"| variant | size | {metric} | ms/sample | same class as Keras |",
+             "|---|---|---|---|---|"]
+    for v in data.get("variants", []):
+        lines.append(f"| {v['name']} | {size_text(v['size'])} | {v['score']:.4f} | "
+                     f"{v['latency_ms']:.3f} | {v['agreement']:.1%} |")
+    return [*lines, ""]
+
+
+PREDICT = '''"""Predict with this bundle's model on an .npy file; needs only TensorFlow (or,
+for the TFLite file, the tflite-runtime package).
+
+    python predict.py inputs.npy [--format keras|savedmodel|tflite] [--output out.npy]
+
+The inputs are one array, samples first, shaped and typed as signature.json says.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def load(fmt):
+    if fmt == "tflite":
+        try:
+            from tflite_runtime.interpreter import Interpreter
+        except ImportError:
+            import tensorflow as tf
+            Interpreter = tf.lite.Interpreter
+        interpreter = Interpreter(model_path=os.path.join(HERE, "model.tflite"))
+        interpreter.allocate_tensors()
+        (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
+
+        def predict(x):
+            rows = []
+            for sample in x:
+                value = sample[None].astype(np.float32)
+                if inp["dtype"] != np.float32:
+                    scale, zero = inp["quantization"]
+                    info = np.iinfo(inp["dtype"])
+                    value = np.clip(np.round(value / scale + zero), info.min,
+                                    info.max).astype(inp["dtype"])
+                interpreter.set_tensor(inp["index"], value)
+                interpreter.invoke()
+                result = interpreter.get_tensor(out["index"])[0]
+                if out["dtype"] != np.float32:
+                    scale, zero = out["quantization"]
+                    result = (result.astype(np.float32) - zero) * scale
+                rows.append(result)
+            return np.stack(rows)
+        return predict
+    import tensorflow as tf
+    if fmt == "savedmodel":
+        serve = tf.saved_model.load(os.path.join(HERE, "savedmodel")).serve
+        return lambda x: np.asarray(serve(tf.constant(x.astype(np.float32))))
+    import keras
+    model = keras.models.load_model(os.path.join(HERE, "model.keras"))
+    return lambda x: np.asarray(model.predict(x, verbose=0))
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Predict with this bundle's model.")
+    parser.add_argument("inputs", help="an .npy file of inputs, samples first")
+    parser.add_argument("--format", default="__DEFAULT__",
+                        choices=("keras", "savedmodel", "tflite"))
+    parser.add_argument("--output", default=None, help="write the predictions to this .npy")
+    args = parser.parse_args()
+    with open(os.path.join(HERE, "signature.json")) as f:
+        expected = json.load(f)["inputs"][0]["shape"][1:]
+    x = np.load(args.inputs)
+    if list(x.shape[1:]) != [d if d is not None else s for d, s in zip(expected, x.shape[1:])]:
+        sys.exit(f"predict.py: inputs of shape {x.shape[1:]}, the model takes {expected}")
+    predictions = load(args.format)(x)
+    if args.output:
+        np.save(args.output, predictions)
+    else:
+        np.set_printoptions(precision=4, suppress=True)
+        print(predictions)
+
+
+if __name__ == "__main__":
+    main()
+'''

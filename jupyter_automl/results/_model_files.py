@@ -1,0 +1,164 @@
+"""The model files of a study's best trials, and what reading, converting and writing them
+needs: loading a ``.keras`` file, TensorFlow's SavedModel export, its C++ log kept off stderr,
+errors turned into :class:`~jupyter_automl.errors.AutomlError`, atomic writes, sizes.
+
+``result`` arguments are :class:`~jupyter_automl.results.AutomlResult` objects (any with
+``name``, ``directions``, ``best_trial(s)`` and ``paths``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from .._utils.io import read_json
+from ..errors import AutomlError
+
+
+def best_model_file(result: Any, trial: int | None = None) -> tuple[Path, int]:
+    """The saved model of the study's best trial (or of Pareto-front ``trial``) and its number."""
+    if len(result.directions) > 1:
+        return _front_model(result, trial)
+    best = result.best_trial
+    if best is None:
+        raise _no_complete_trial(result)
+    path = result.paths.best_model()
+    saved = (read_json(result.paths.best_params) or {}).get("trial", best.number)
+    if not path.exists():
+        raise AutomlError(f"study {result.name!r} has no saved model to export: its best trial "
+                          f"{best.number} trained no Keras model (its value came from the "
+                          "cell's last expression); its parameters are in "
+                          f"{result.paths.best_params}")
+    if trial is not None and trial != saved:
+        raise AutomlError(f"trial {trial} is not the best trial of study {result.name!r}, and "
+                          f"only the best trial's model is kept: export trial {saved} by "
+                          "leaving out --trial")
+    return path, int(saved)
+
+
+def _front_model(result: Any, trial: int | None) -> tuple[Path, int]:
+    if not result.best_trials:
+        raise _no_complete_trial(result)
+    front = sorted(result.paths.front_models())
+    if not front:
+        raise AutomlError(f"study {result.name!r} has no saved model: its Pareto-front trials "
+                          "trained no Keras model")
+    if trial is None:
+        raise AutomlError(f"study {result.name!r} has {len(result.directions)} objectives, so "
+                          "no single best model: pick one of its Pareto front with --trial N "
+                          f"(N in {', '.join(map(str, front))})")
+    if trial not in front:
+        raise AutomlError(f"trial {trial} has no model on the Pareto front of study "
+                          f"{result.name!r}; pick --trial N with N in "
+                          f"{', '.join(map(str, front))}")
+    return result.paths.best_model(trial), trial
+
+
+def _no_complete_trial(result: Any) -> AutomlError:
+    return AutomlError(f"study {result.name!r} has no complete trial yet, so no best model to "
+                       f"export; run it further, or see why its trials fail: "
+                       f"jupyter-automl show {result.name}")
+
+
+def write_file(target: Path, write: Callable[[str], object]) -> None:
+    """Write ``target`` whole or not at all, readable as any new file of the user's is."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def load_keras(path: Path) -> Any:
+    from .._utils.process import import_keras
+
+    keras = import_keras()
+    with tf_quiet(), as_automl_error(f"cannot load the Keras model {path}"):
+        return keras.saving.load_model(path)
+
+
+def save_tf(model: Any, folder: Path) -> None:
+    """Keras 3's TF SavedModel export: a ``serve`` endpoint taking the model's inputs."""
+    with tf_quiet(), as_automl_error("the SavedModel export failed"):
+        model.export(str(folder), format="tf_saved_model", verbose=False)
+
+
+@contextlib.contextmanager
+def as_automl_error(what: str) -> Iterator[None]:
+    try:
+        yield
+    except AutomlError:
+        raise
+    except Exception as exc:
+        text = str(exc).strip().splitlines()
+        raise AutomlError(f"{what}: {type(exc).__name__}: {text[0] if text else ''}") from exc
+
+
+# TensorFlow's C++ log lines (absl/glog format) and start-up notes, which TF_CPP_MIN_LOG_LEVEL
+# does not all silence; the converter writes dozens of them per model.
+_TF_NOISE = re.compile(r"^([IWE]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\]|"
+                       r"WARNING: All log messages before absl::InitializeLog|"
+                       r"To enable the following instructions: |"
+                       r"INFO: Created TensorFlow Lite XNNPACK delegate|"
+                       r"fully_quantize: \d|"
+                       r"WARNING:tensorflow:.* triggered tf.function retracing)")
+
+
+@contextlib.contextmanager
+def tf_quiet() -> Iterator[None]:
+    """Keep TensorFlow's C++ chatter off stderr; other lines pass, and all of it on failure."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    failed = False
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            lines = captured.read().decode(errors="replace").splitlines()
+            kept = lines if failed else [line for line in lines if not _TF_NOISE.match(line)]
+            if kept:
+                print("\n".join(kept), file=sys.stderr)
+
+
+def size_of(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def size_text(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 ** 2:
+        return f"{size / 1024:.1f} KiB"
+    return f"{size / 1024 ** 2:.1f} MiB"
+
+
+def convert_tflite(saved_model: Path, quantize: bool) -> bytes:
+    with tf_quiet(), as_automl_error("the TFLite conversion failed"):
+        import tensorflow as tf
+
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
+        if quantize:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        return bytes(converter.convert())

@@ -1,0 +1,172 @@
+"""Compression of a study's best model with real TensorFlow: TFLite quantization (dynamic,
+float16, full integer), magnitude pruning with fine-tuning, the report, the CLI verb, and bad
+input that writes nothing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from jupyter_automl._api import run_study
+from jupyter_automl.errors import AutomlError
+from jupyter_automl.results import load_result, sparsity_of
+
+CELL = '''
+model = keras.Sequential([keras.Input((64,)),
+                          keras.layers.Dense(hp.int("units", 32, 64), activation="relu"),
+                          keras.layers.Dense(10, activation="softmax")])
+model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy",
+              metrics=["accuracy"])
+model.fit(x, y, validation_data=(x_val, y_val), epochs=4, batch_size=64)
+'''
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory: Any) -> dict[str, Any]:
+    """A trained digits study, and the data it was trained and evaluated on."""
+    import keras
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16).astype("float32")
+    x, x_val, y, y_val = train_test_split(x, y, test_size=0.25, random_state=0, stratify=y)
+    runs = tmp_path_factory.mktemp("compress")
+    keras.utils.set_random_seed(0)
+    run_study(CELL, f"digits --trials 2 --seed 0 --maximize val_accuracy --runs-dir {runs}",
+              {"x": x, "y": y, "x_val": x_val, "y_val": y_val, "keras": keras}, listeners=[])
+    return {"runs": runs, "x": x, "y": y, "x_val": x_val, "y_val": y_val}
+
+
+def test_three_quantizations_measured_and_checked(digits: dict[str, Any]) -> None:
+    import tensorflow as tf
+
+    result = load_result("digits", digits["runs"])
+    report = result.compress(digits["x_val"], digits["y_val"], calibration=digits["x"][:300])
+    names = [v.name for v in report.variants]
+    assert names == ["keras (float32)", "tflite dynamic", "tflite float16", "tflite int8"]
+    base = report.baseline
+    assert base.score == pytest.approx(result.best_value, abs=1e-6)  # the same data, model
+    for variant in report.variants:
+        assert Path(variant.path).exists() and variant.size > 0 and variant.latency_ms > 0
+        assert variant.within, (variant.name, variant.max_diff, variant.tolerance)
+        assert variant.agreement >= 0.95 and abs(variant.score - base.score) <= 0.03
+    sizes = {v.name: v.size for v in report.variants}
+    assert sizes["tflite dynamic"] < sizes["tflite float16"] < sizes["keras (float32)"]
+    assert sizes["tflite int8"] < sizes["tflite float16"]
+    interpreter = tf.lite.Interpreter(model_path=report.variants[3].path)
+    assert interpreter.get_input_details()[0]["dtype"] == np.float32  # int8_io="float"
+    saved = json.loads((Path(report.folder) / "report.json").read_text())
+    assert [v["name"] for v in saved["variants"]] == names
+    assert "tflite int8" in report.text() and report.figure().data[0].x is not None
+    # int8 at the edges too
+    edges = result.compress(digits["x_val"], digits["y_val"], quantize=["int8"],
+                            calibration=digits["x"][:300], int8_io="int8",
+                            output=digits["runs"] / "int8io")
+    lite = edges.variants[1]
+    interpreter = tf.lite.Interpreter(model_path=lite.path)
+    assert interpreter.get_input_details()[0]["dtype"] == np.int8
+    assert lite.within and lite.agreement >= 0.95
+
+
+def test_pruning_reaches_the_sparsity_and_keeps_it(digits: dict[str, Any]) -> None:
+    import keras
+
+    result = load_result("digits", digits["runs"])
+    report = result.compress(digits["x_val"], digits["y_val"], quantize=[], prune=0.8,
+                             train=(digits["x"], digits["y"]), epochs=2,
+                             output=digits["runs"] / "pruned")
+    base, pruned, lite = report.variants
+    assert (pruned.name, lite.name) == ("pruned 80%", "pruned 80% tflite")
+    model = keras.models.load_model(pruned.path)  # counted in the saved weights
+    for layer in model.layers:
+        kernel = np.asarray(layer.kernel)
+        assert np.sum(kernel == 0) >= int(0.8 * kernel.size)
+    assert sparsity_of(model) >= 0.8 and pruned.zeros >= 0.8 * (pruned.params - 64 - 10) * 0.99
+    assert base.score - pruned.score <= 0.05  # fine-tuning kept most of the accuracy
+    assert pruned.gzipped < 0.6 * base.gzipped  # the zeros compress
+    # its TFLite file computes what the pruned model does (its agreement with the float
+    # model is the pruned model's)
+    assert lite.within and lite.score == pytest.approx(pruned.score, abs=0.01)
+    assert lite.agreement == pytest.approx(pruned.agreement, abs=0.01)
+
+
+def test_bad_input_is_a_clear_error_and_writes_nothing(digits: dict[str, Any]) -> None:
+    result = load_result("digits", digits["runs"])
+    out = digits["runs"] / "never"
+    x, y = digits["x_val"], digits["y_val"]
+    cases = [
+        ({"quantize": ["int8"]}, "needs calibration data"),
+        ({"prune": 1.5, "train": (x, y)}, "strictly between 0 and 1"),
+        ({"prune": 0.0, "train": (x, y)}, "strictly between 0 and 1"),
+        ({"prune": 0.5}, "give the training data"),
+        ({"quantize": ["int4"]}, "unknown quantization 'int4'"),
+    ]
+    for options, message in cases:
+        with pytest.raises(AutomlError, match=message):
+            result.compress(x, y, output=out, **options)
+    with pytest.raises(AutomlError, match="x has 450 samples and y 3"):
+        result.compress(x, y[:3], output=out)
+    with pytest.raises(AutomlError, match="samples of shape"):
+        result.compress(x[:, :10], y, output=out)
+    assert not out.exists()
+    assert not list(digits["runs"].glob(".never*"))  # no staging folder left either
+
+
+def test_a_study_without_a_model_and_a_front_without_trial(digits: dict[str, Any],
+                                                          tmp_path: Path) -> None:
+    import keras
+
+    run_study('(hp.float("x", 0, 1) - 0.5) ** 2', f"plain --trials 2 --runs-dir {tmp_path}", {},
+              listeners=[])
+    x, y = digits["x_val"], digits["y_val"]
+    with pytest.raises(AutomlError, match="trained no Keras model"):
+        load_result("plain", tmp_path).compress(x, y)
+    run_study(CELL.replace("epochs=4", "epochs=1"), f"two --trials 2 --maximize val_accuracy "
+              f"--minimize val_loss --runs-dir {tmp_path}", {**digits, "keras": keras},
+              listeners=[])
+    two = load_result("two", tmp_path)
+    with pytest.raises(AutomlError, match="--trial N"):
+        two.compress(x, y)
+    front = sorted(two.paths.front_models())
+    report = two.compress(x, y, quantize=["dynamic"], trial=front[0])
+    assert report.trial == front[0] and report.variants[1].within
+
+
+def test_the_cli_verb(digits: dict[str, Any], tmp_path: Path) -> None:
+    np.savez(tmp_path / "eval.npz", x=digits["x_val"], y=digits["y_val"])
+    np.savez(tmp_path / "calib.npz", x=digits["x"][:200])
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "jupyter_automl.cli", "compress", "digits", "--data",
+         str(tmp_path / "eval.npz"), "--calibration", str(tmp_path / "calib.npz"),
+         "--runs-dir", str(digits["runs"]), "--output", str(out)],
+        capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "tflite int8" in done.stdout and "ms/sample" in done.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["dynamic.tflite", "float16.tflite",
+                                                     "int8.tflite", "report.json"]
+    again = subprocess.run(  # a second run replaces the first one's folder whole
+        [sys.executable, "-m", "jupyter_automl.cli", "compress", "digits", "--data",
+         str(tmp_path / "eval.npz"), "--quantize", "float16", "--runs-dir",
+         str(digits["runs"]), "--output", str(out)], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["float16.tflite", "report.json"]
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    with pytest.raises(AutomlError, match="holds no earlier compression report"):
+        load_result("digits", digits["runs"]).compress(digits["x_val"], digits["y_val"],
+                                                       output=mine)
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+    bad = subprocess.run(
+        [sys.executable, "-m", "jupyter_automl.cli", "compress", "digits", "--data",
+         str(tmp_path / "calib.npz"), "--runs-dir", str(digits["runs"])],
+        capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "has no array y" in bad.stderr
