@@ -82,14 +82,18 @@ def _export_arguments(parser: argparse.ArgumentParser) -> None:
     from .results import FORMATS
 
     _name(parser)
-    parser.add_argument("--format", required=True, choices=FORMATS,
+    parser.add_argument("--format", default=None, metavar="|".join(FORMATS),
                         help="keras: the .keras file; savedmodel: a TF SavedModel folder "
-                             "(serving signature 'serve'); tflite: a TensorFlow Lite file")
+                             "(serving signature 'serve'); tflite: a TensorFlow Lite file. "
+                             "With --bundle, comma-separated (default: all three)")
     parser.add_argument("--quantize", action="store_true",
                         help="tflite only: dynamic-range quantization (weights in 8 bits)")
     parser.add_argument("--output", default=None, metavar="PATH",
                         help="file or folder to write (default: named after the study, in the "
                              "current folder); an existing folder receives the default name")
+    parser.add_argument("--bundle", default=None, metavar="DIR",
+                        help="write a deployment bundle instead: the model in the --format(s), "
+                             "model_card.md, signature.json and predict.py")
     parser.add_argument("--trial", type=int, default=None, metavar="N",
                         help="which model of a multi-objective study's Pareto front")
     _runs_dir(parser)
@@ -167,8 +171,22 @@ def _show(args: argparse.Namespace, door: Door) -> int:
 
 
 def _export(args: argparse.Namespace, door: Door) -> int:
-    from .results import export_model
+    from .results import FORMATS, export_bundle, export_model
 
+    if args.bundle is not None:
+        if args.output is not None:
+            raise AutomlError("--bundle DIR is where the bundle goes: drop --output")
+        formats = None if args.format is None else [
+            f.strip() for f in args.format.split(",") if f.strip()]
+        folder = export_bundle(args.name, args.bundle, _where(args, door), formats=formats,
+                               quantize=args.quantize, trial=args.trial, storage=args.storage)
+        print(f"wrote the deployment bundle of study {args.name!r} in {folder}: "
+              f"{', '.join(sorted(p.name for p in folder.iterdir()))}")
+        return 0
+    if args.format is None or args.format not in FORMATS:
+        raise AutomlError(f"--format: give one of {', '.join(FORMATS)}"
+                          + (f" (not {args.format!r})" if args.format else "")
+                          + "; several, comma-separated, go with --bundle DIR")
     exported = export_model(args.name, _where(args, door), args.format, output=args.output,
                             quantize=args.quantize, trial=args.trial, storage=args.storage)
     print(exported.describe())

@@ -2,6 +2,7 @@
 (:class:`AutomlResult`), trials and studies as table rows, the list of studies, the best model
 exported to other formats, and optuna-dashboard. Readers open storages read-only."""
 
+from ._bundle import BUNDLE_FORMATS
 from ._catalog import ReadOnlyResult, delete, list_text, load_result, rows, show_text
 from ._compress import (
     QUANTIZATIONS,
@@ -30,7 +31,7 @@ from ._lineage import (
     predecessor,
     schedule,
 )
-from ._model_export import FORMATS, compress_study, export_model
+from ._model_export import FORMATS, compress_study, export_bundle, export_model
 from ._result import AutomlResult, own_best_trials
 from ._rows import (
     STUDY_COLUMNS,
@@ -48,13 +49,12 @@ from ._rows import (
 )
 
 __all__ = [
-    "CONTINUED", "COPIED", "EPOCHS", "FINAL", "FORMATS", "GENERATION", "MEMBER", "MUTABLE",
-    "QUANTIZATIONS", "STUDY_COLUMNS", "TRIAL_COLUMNS", "AutomlResult", "CompressionReport",
-    "DashboardTarget", "Variant", "compress_study", "load_npz", "prune_model", "sparsity_of",
-    "ReadOnlyResult", "TrialRows", "best_candidates_sql", "best_text", "cell_text",
-    "dashboard_app", "delete",
-    "export_model", "frozen_row", "is_pbt", "last_epoch", "lineage", "list_text", "member_text",
-    "load_result", "own_best_trials", "pbt_candidates", "predecessor", "schedule",
-    "rows", "serve_dashboard", "show_text", "study_row", "text_table", "trial_columns",
-    "trial_row", "value_columns",
+    "BUNDLE_FORMATS", "CONTINUED", "COPIED", "EPOCHS", "FINAL", "FORMATS", "GENERATION", "MEMBER",
+    "MUTABLE", "QUANTIZATIONS", "STUDY_COLUMNS", "TRIAL_COLUMNS", "AutomlResult",
+    "CompressionReport", "DashboardTarget", "ReadOnlyResult", "TrialRows", "Variant",
+    "best_candidates_sql", "best_text", "cell_text", "compress_study", "dashboard_app", "delete",
+    "export_bundle", "export_model", "frozen_row", "is_pbt", "last_epoch", "lineage", "list_text",
+    "load_npz", "load_result", "member_text", "own_best_trials", "pbt_candidates", "predecessor",
+    "prune_model", "rows", "schedule", "serve_dashboard", "show_text", "sparsity_of", "study_row",
+    "text_table", "trial_columns", "trial_row", "value_columns",
 ]

@@ -98,9 +98,13 @@ def _signature(model: Any, tflite: Path | None) -> dict[str, Any]:
     signature: dict[str, Any] = {"inputs": tensors(model.inputs),
                                  "outputs": tensors(model.outputs)}
     if tflite is not None:
+        import warnings
+
         import tensorflow as tf
 
-        interpreter = tf.lite.Interpreter(model_path=str(tflite))
+        with warnings.catch_warnings():  # "moving to LiteRT": the same runtime
+            warnings.simplefilter("ignore", UserWarning)
+            interpreter = tf.lite.Interpreter(model_path=str(tflite))
         signature["tflite"] = {
             side: [{"name": d["name"], "shape": [int(s) for s in d["shape_signature"]],
                     "dtype": d["dtype"].__name__} for d in details]
@@ -204,9 +208,12 @@ import argparse
 import json
 import os
 import sys
+import warnings
 
 import numpy as np
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up notes
+warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -241,8 +248,8 @@ def load(fmt):
         return predict
     import tensorflow as tf
     if fmt == "savedmodel":
-        serve = tf.saved_model.load(os.path.join(HERE, "savedmodel")).serve
-        return lambda x: np.asarray(serve(tf.constant(x.astype(np.float32))))
+        loaded = tf.saved_model.load(os.path.join(HERE, "savedmodel"))  # kept: it owns the
+        return lambda x: np.asarray(loaded.serve(tf.constant(x.astype(np.float32))))  # weights
     import keras
     model = keras.models.load_model(os.path.join(HERE, "model.keras"))
     return lambda x: np.asarray(model.predict(x, verbose=0))

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import AutomlError
 from ..runs import DEFAULT_RUNS_DIR
+from ._bundle import write_bundle
 from ._catalog import load_result
 from ._compress import CompressionReport, compress
 from ._model_files import (
@@ -69,6 +70,12 @@ def compress_study(name: str, x: Any, y: Any, runs_dir: str | Path = DEFAULT_RUN
                    storage: str | None = None, **options: Any) -> CompressionReport:
     """:func:`~._compress.compress` for the study called ``name`` (read-only)."""
     return compress(load_result(name, runs_dir, storage), x, y, **options)
+
+
+def export_bundle(name: str, folder: str | Path, runs_dir: str | Path = DEFAULT_RUNS_DIR,
+                  storage: str | None = None, **options: Any) -> Path:
+    """:func:`~._bundle.write_bundle` for the study called ``name`` (read-only)."""
+    return write_bundle(load_result(name, runs_dir, storage), folder, **options)
 
 
 def _check_format(format: str, quantize: bool) -> None:

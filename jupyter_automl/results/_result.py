@@ -124,6 +124,14 @@ class AutomlResult:
 
         return compress(self, x, y, **options)
 
+    def bundle(self, folder: str | Path, **options: Any) -> Path:
+        """Write a deployment bundle of the best model into ``folder``: the model in the
+        formats asked (``formats=["keras", "savedmodel", "tflite"]``), ``model_card.md``,
+        ``signature.json`` and ``predict.py`` (see :func:`jupyter_automl.results.write_bundle`)."""
+        from ._bundle import write_bundle
+
+        return write_bundle(self, folder, **options)
+
     @property
     def trials(self) -> TrialRows:
         return TrialRows(self)

@@ -170,3 +170,52 @@ def test_the_cli_verb(digits: dict[str, Any], tmp_path: Path) -> None:
          str(tmp_path / "calib.npz"), "--runs-dir", str(digits["runs"])],
         capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "has no array y" in bad.stderr
+
+
+def test_a_deployment_bundle_predicts_in_a_fresh_process(digits: dict[str, Any],
+                                                         tmp_path: Path) -> None:
+    import keras
+
+    result = load_result("digits", digits["runs"])
+    result.compress(digits["x_val"], digits["y_val"], quantize=["dynamic"])  # for the card
+    folder = tmp_path / "bundle"
+    done = subprocess.run(
+        [sys.executable, "-m", "jupyter_automl.cli", "export", "digits", "--bundle",
+         str(folder), "--runs-dir", str(digits["runs"])], capture_output=True, text=True,
+        timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "model.keras", "model.tflite", "model_card.md", "predict.py", "savedmodel",
+        "signature.json"]
+    signature = json.loads((folder / "signature.json").read_text())
+    assert signature["inputs"][0]["shape"] == [None, 64]
+    assert signature["outputs"][0]["shape"] == [None, 10]
+    assert signature["tflite"]["inputs"][0]["dtype"] == "float32"
+    card = (folder / "model_card.md").read_text()
+    best = result.best_trial
+    for text in (f"trial {best.number}", f"`units` | {best.params['units']}", "(batch, 64)",
+                 "## Compression", "tflite dynamic", "python predict.py inputs.npy"):
+        assert text in card, text
+    x = digits["x_val"][:20]
+    np.save(tmp_path / "inputs.npy", x)
+    expected = keras.models.load_model(result.paths.best_model()).predict(x, verbose=0)
+    for fmt, tolerance in (("keras", 1e-6), ("savedmodel", 1e-5), ("tflite", 1e-4)):
+        out = tmp_path / f"{fmt}.npy"
+        run = subprocess.run(  # a fresh process, in another folder: the bundle alone
+            [sys.executable, str(folder / "predict.py"), str(tmp_path / "inputs.npy"),
+             "--format", fmt, "--output", str(out)], capture_output=True, text=True,
+            timeout=300, cwd=tmp_path)
+        assert run.returncode == 0, (fmt, run.stderr)
+        assert np.max(np.abs(np.load(out) - expected)) <= tolerance, fmt
+    wrong = tmp_path / "wrong.npy"
+    np.save(wrong, x[:, :10])
+    run = subprocess.run([sys.executable, str(folder / "predict.py"), str(wrong)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode != 0 and "the model takes [64]" in run.stderr
+    # a folder that is not a bundle is never replaced
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    with pytest.raises(AutomlError, match="is not a bundle"):
+        result.bundle(mine)
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
