@@ -115,6 +115,9 @@ def _compress_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prune", type=float, default=None, metavar="SPARSITY",
                         help="also prune Dense and convolution kernels by magnitude to this "
                              "share of zeros (0.8), fine-tuning on --train")
+    parser.add_argument("--structured", action="store_true",
+                        help="--prune: remove whole units and filters (a smaller model, not a "
+                             "sparse one; Sequential models)")
     parser.add_argument("--train", default=None, metavar="TRAIN.npz",
                         help="--prune: fine-tuning data, an .npz with arrays x and y")
     parser.add_argument("--epochs", type=int, default=2,
@@ -207,7 +210,8 @@ def _compress(args: argparse.Namespace, door: Door) -> int:
         m.strip() for m in args.quantize.split(",") if m.strip()]
     report = compress_study(args.name, x, y, _where(args, door), args.storage,
                             quantize=quantize, calibration=calibration, int8_io=args.int8_io,
-                            prune=args.prune, train=train, epochs=args.epochs,
+                            prune=args.prune, structured=args.structured, train=train,
+                            epochs=args.epochs,
                             learning_rate=args.learning_rate, output=args.output,
                             trial=args.trial)
     print(report.text())

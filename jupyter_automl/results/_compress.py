@@ -171,8 +171,9 @@ def load_npz(path: str | Path, what: str) -> tuple[np.ndarray, np.ndarray | None
 
 def compress(result: Any, x: Any, y: Any, *, quantize: Sequence[str] | None = None,
              calibration: Any = None, int8_io: str = "float", prune: float | None = None,
-             train: Any = None, epochs: int = 2, learning_rate: float | None = None,
-             output: str | Path | None = None, trial: int | None = None) -> CompressionReport:
+             structured: bool = False, train: Any = None, epochs: int = 2,
+             learning_rate: float | None = None, output: str | Path | None = None,
+             trial: int | None = None) -> CompressionReport:
     """Quantize (and prune, with ``prune=SPARSITY`` and ``train=(x, y)``) the best model of
     the study ``result`` holds; measure every variant on ``(x, y)``; return the report.
 
@@ -180,6 +181,8 @@ def compress(result: Any, x: Any, y: Any, *, quantize: Sequence[str] | None = No
     ``int8`` when ``calibration`` is given). ``calibration`` (inputs, a few hundred are
     enough) is needed for ``int8``; ``int8_io``
     says whether that model takes and returns ``"float"`` (default) or ``"int8"`` tensors.
+    ``structured=True`` prunes whole units and filters instead of single weights (a smaller
+    model, not a sparse one; Sequential models).
     ``trial`` picks a model of a multi-objective study's Pareto front. The files go to
     ``output`` (default ``RUNS/NAME/compressed``), replacing what an earlier run wrote there.
     """
@@ -213,17 +216,19 @@ def compress(result: Any, x: Any, y: Any, *, quantize: Sequence[str] | None = No
                                                        reference, metric, mode))
             if prune is not None:
                 tx, ty = _arrays(train[0], train[1], "the training data")
-                pruned = prune_model(model, prune, tx, ty, epochs, learning_rate)
-                path = staged / f"pruned-{round(prune * 100)}.keras"
+                pruned = prune_model(model, prune, tx, ty, epochs, learning_rate, structured)
+                label = f"{'structured' if structured else 'pruned'} {prune:.0%}"
+                stem = f"{'structured' if structured else 'pruned'}-{round(prune * 100)}"
+                path = staged / f"{stem}.keras"
                 pruned.save(path)
                 report.variants.append(_keras_variant(
-                    f"pruned {prune:.0%}", path, pruned, x, y, _predict(pruned, x), metric,
-                    "keras", reference))
-                lite = staged / f"pruned-{round(prune * 100)}.tflite"
+                    label, path, pruned, x, y, _predict(pruned, x), metric, "keras",
+                    reference))
+                lite = staged / f"{stem}.tflite"
                 lite.write_bytes(_convert(pruned, "float32", None, "float"))
                 report.variants.append(_tflite_variant(
-                    f"pruned {prune:.0%} tflite", lite, pruned, x, y, reference, metric,
-                    "float32", _predict(pruned, x)))
+                    f"{label} tflite", lite, pruned, x, y, reference, metric, "float32",
+                    _predict(pruned, x)))
             (staged / "report.json").write_text(report.to_json())
             _move_in(staged, folder, report)
     return report
@@ -460,19 +465,24 @@ def _prunable(model: Any) -> list[Any]:
 
 
 def prune_model(model: Any, sparsity: float, x: np.ndarray | None, y: np.ndarray | None,
-                epochs: int = 2, learning_rate: float | None = None,
+                epochs: int = 2, learning_rate: float | None = None, structured: bool = False,
                 batch_size: int = 32) -> Any:
     """A copy of ``model`` whose Dense and convolution kernels are ``sparsity`` zeros, by
     magnitude, fine-tuned on ``(x, y)`` for ``epochs``: the sparsity grows from 0 on a
     polynomial schedule (cubic, as TF-MOT's ``PolynomialDecay``) over the first 60% of the
     steps, and the rest train at the full sparsity to recover; a pruned weight stays zero.
-    ``learning_rate`` defaults to a tenth of the model's own."""
+    ``learning_rate`` defaults to a tenth of the model's own. ``structured``: the units of
+    Dense layers and the filters of convolutions with the smallest L1 norms are removed, that
+    share of each (the output layer kept whole), and the smaller model is fine-tuned."""
     import keras
 
     if not _prunable(model):
         raise AutomlError("the model has no Dense or convolution layer to prune")
-    pruned = keras.models.clone_model(model)
-    pruned.set_weights(model.get_weights())
+    if structured:
+        pruned = _without_units(model, sparsity)
+    else:
+        pruned = keras.models.clone_model(model)
+        pruned.set_weights(model.get_weights())
     config = model.get_compile_config() if hasattr(model, "get_compile_config") else None
     if not config:
         raise AutomlError("the study's model was saved without its compile settings "
@@ -484,9 +494,11 @@ def prune_model(model: Any, sparsity: float, x: np.ndarray | None, y: np.ndarray
     with as_automl_error("fine-tuning the pruned model failed"):
         pruned.compile_from_config({**config, "optimizer": optimizer})
         steps = epochs * math.ceil(len(x) / batch_size)  # type: ignore[arg-type]
-        callback = _pruning_callback()(_prunable(pruned), sparsity, steps)
-        pruned.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0, callbacks=[callback])
-        callback.apply(sparsity)
+        callbacks = [] if structured else [_pruning_callback()(_prunable(pruned), sparsity,
+                                                               steps)]
+        pruned.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0, callbacks=callbacks)
+        for callback in callbacks:
+            callback.apply(sparsity)
         # a fresh optimizer: the fine-tuning's moments are not part of the deliverable (and,
         # dense, they would take the place the zeros save)
         pruned.compile_from_config(config)
@@ -522,6 +534,56 @@ def _pruning_callback() -> type:
                 layer.kernel.assign(weights * self.masks[index])
 
     return Pruning
+
+
+def _without_units(model: Any, fraction: float) -> Any:
+    """``model`` (Sequential) rebuilt with ``fraction`` of each hidden Dense layer's units and
+    each convolution's filters removed, those with the smallest L1 norm; the weights of the
+    rest, and of the layers they feed, kept."""
+    import keras
+
+    if not isinstance(model, keras.Sequential):
+        raise AutomlError("structured pruning rebuilds the model with fewer units, which it "
+                          f"can do for a keras.Sequential model; this one is a "
+                          f"{type(model).__name__}: prune it unstructured (structured=False)")
+    layers = list(model.layers)
+    weighted = [i for i, layer in enumerate(layers) if layer in _prunable(model)]
+    kept: list[int] | None = None  # the features of the previous layer that were kept
+    rebuilt, weights = [], []
+    for index, layer in enumerate(layers):
+        config, values = layer.get_config(), layer.get_weights()
+        if layer in _prunable(model):
+            kernel = values[0] if kept is None else np.take(values[0], kept, axis=-2)
+            rest = values[1:]
+            if index != weighted[-1]:
+                norms = np.abs(kernel).reshape(-1, kernel.shape[-1]).sum(axis=0)
+                count = max(1, math.ceil(kernel.shape[-1] * (1 - fraction)))
+                kept = sorted(np.argsort(norms, kind="stable")[-count:].tolist())
+                kernel, rest = kernel[..., kept], [v[kept] for v in rest]
+                config["units" if "units" in config else "filters"] = count
+            else:
+                kept = None
+            values = [kernel, *rest]
+        elif kept is not None and values:
+            if not isinstance(layer, keras.layers.BatchNormalization):
+                raise AutomlError(f"structured pruning cannot yet carry the layer {layer.name} "
+                                  f"({type(layer).__name__}) through removed units; prune "
+                                  "unstructured (structured=False)")
+            values = [v[kept] for v in values]
+        elif kept is not None and isinstance(layer, keras.layers.Flatten):
+            *_, channels = layer.input.shape
+            positions = int(np.prod(layer.input.shape[1:-1]))
+            kept = [p * int(channels) + c for p in range(positions) for c in kept]
+        elif kept is not None and isinstance(layer, keras.layers.Reshape):
+            raise AutomlError("structured pruning cannot carry removed units through a "
+                              "Reshape layer; prune unstructured (structured=False)")
+        rebuilt.append(type(layer).from_config(config))
+        weights.append(values)
+    smaller = keras.Sequential([keras.Input(tuple(model.inputs[0].shape[1:])), *rebuilt])
+    for layer, values in zip(smaller.layers, weights):
+        if values:
+            layer.set_weights(values)
+    return smaller
 
 
 def sparsity_of(model: Any) -> float:

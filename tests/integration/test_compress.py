@@ -219,3 +219,45 @@ def test_a_deployment_bundle_predicts_in_a_fresh_process(digits: dict[str, Any],
     with pytest.raises(AutomlError, match="is not a bundle"):
         result.bundle(mine)
     assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+
+
+def test_structured_pruning_removes_units_and_keeps_the_rest_exact(digits: dict[str, Any]
+                                                                   ) -> None:
+    """Removing filters and units that carry nothing (zero weights) leaves the outputs as
+    they were: the slicing through Conv2D, pooling, Flatten and Dense is right. Then a real
+    structured pruning of the study's model: half the hidden units, fine-tuned."""
+    import keras
+
+    from jupyter_automl.results._compress import _without_units
+
+    keras.utils.set_random_seed(1)
+    cnn = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(8, 3, activation="relu"),
+                            keras.layers.MaxPooling2D(), keras.layers.Flatten(),
+                            keras.layers.Dense(6, activation="relu"),
+                            keras.layers.Dense(10, activation="softmax")])
+    conv, _, _, dense, _ = cnn.layers
+    kernel, bias = conv.get_weights()
+    kernel[..., 4:] = 0.0  # filters 4..7 carry nothing
+    bias[4:] = 0.0
+    kernel[..., :4] += 1.0  # and 0..3 have the larger norms
+    conv.set_weights([kernel, bias])
+    w, b = dense.get_weights()
+    w[:, 3:], b[3:] = 0.0, 0.0  # units 3..5 too
+    w[:, :3] += 1.0
+    dense.set_weights([w, b])
+    x = digits["x_val"][:50].reshape(-1, 8, 8, 1)
+    smaller = _without_units(cnn, 0.5)
+    assert smaller.layers[0].filters == 4 and smaller.layers[3].units == 3
+    assert smaller.count_params() < cnn.count_params() / 2
+    assert np.allclose(smaller.predict(x, verbose=0), cnn.predict(x, verbose=0), atol=1e-6)
+
+    result = load_result("digits", digits["runs"])
+    report = result.compress(digits["x_val"], digits["y_val"], quantize=[], prune=0.5,
+                             structured=True, train=(digits["x"], digits["y"]), epochs=3,
+                             output=digits["runs"] / "structured")
+    base, small, lite = report.variants
+    assert small.name == "structured 50%" and lite.name == "structured 50% tflite"
+    units = result.best_trial.params["units"]
+    assert keras.models.load_model(small.path).layers[0].units == -(-units // 2)
+    assert small.params < 0.6 * base.params and small.size < base.size
+    assert base.score - small.score <= 0.05 and lite.within
