@@ -25,6 +25,9 @@ DEFAULT_TRIALS = 20  # a new study's total when --trials is absent (%config Auto
 DEFAULT_POPULATION = 8  # --scheduler pbt
 DEFAULT_INTERVAL = 2  # --scheduler pbt: epochs between exploits
 SCHEDULERS = ("pbt",)
+DEFAULT_TEMPERATURE = "4"  # --distill-from
+DEFAULT_SOFT_WEIGHT = "0.5"
+SEARCH = "search"  # --temperature / --soft-weight: a parameter of the study
 Direction = Literal["maximize", "minimize"]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
@@ -71,6 +74,10 @@ class StudyOptions:
     scheduler: str | None = None  # "pbt": population-based training (see _pbt)
     population: int = DEFAULT_POPULATION  # --scheduler pbt: members trained side by side
     interval: int = DEFAULT_INTERVAL  # --scheduler pbt: epochs of a generation
+    distill_from: str | None = None  # --distill-from TEACHER[:TRIAL]
+    temperature: str = DEFAULT_TEMPERATURE  # a number, or "search"
+    soft_weight: str = DEFAULT_SOFT_WEIGHT  # a number in [0, 1], or "search"
+    teacher: str | None = None  # the teacher's model file, found when the study is prepared
 
     @property
     def pbt(self) -> bool:
@@ -206,6 +213,16 @@ def build_parser() -> argparse.ArgumentParser:
                         f"{DEFAULT_POPULATION}, at least 4)")
     p.add_argument("--interval", type=_positive_int, default=None, metavar="K",
                    help=f"--scheduler pbt: epochs of a generation (default {DEFAULT_INTERVAL})")
+    p.add_argument("--distill-from", default=None, metavar="TEACHER[:TRIAL]",
+                   help="knowledge distillation: each trial's model learns from the best "
+                        "model of the study TEACHER (its Pareto trial TRIAL) as well as from "
+                        "the labels")
+    p.add_argument("--temperature", default=None, metavar="T|search",
+                   help=f"--distill-from: the softmax temperature (default "
+                        f"{DEFAULT_TEMPERATURE}); search: a parameter, 1..10")
+    p.add_argument("--soft-weight", default=None, metavar="W|search",
+                   help=f"--distill-from: the weight of the teacher's targets against the "
+                        f"labels, 0..1 (default {DEFAULT_SOFT_WEIGHT}); search: a parameter")
     p.add_argument("--early-stopping", type=_positive_int, default=None, metavar="PATIENCE",
                    help="stop a trial's training after PATIENCE epochs without improvement")
     p.add_argument("--storage", default=None, metavar="URL",
@@ -298,6 +315,7 @@ def parse_options(line: str, *,
     if args.fresh and args.check:
         PARSER.error("--check never touches the study, so it cannot be combined with --fresh")
     _check_pbt(args, objectives)
+    _check_distill(args)
     return StudyOptions(
         name=args.name,
         trials=args.trials,
@@ -324,10 +342,34 @@ def parse_options(line: str, *,
         trial_timeout=args.trial_timeout,
         ship=[n.strip() for n in args.ship.split(",") if n.strip()],
         listen=args.listen,
+        distill_from=args.distill_from,
+        temperature=args.temperature or DEFAULT_TEMPERATURE,
+        soft_weight=args.soft_weight or DEFAULT_SOFT_WEIGHT,
         scheduler=args.scheduler,
         population=args.population or DEFAULT_POPULATION,
         interval=args.interval or DEFAULT_INTERVAL,
     )
+
+
+def _check_distill(args: argparse.Namespace) -> None:
+    if args.distill_from is None:
+        for option in ("temperature", "soft_weight"):
+            if getattr(args, option) is not None:
+                PARSER.error(f"--{option.replace('_', '-')} is an option of distillation: add "
+                             "--distill-from TEACHER (or drop it)")
+        return
+    for option, low, high in (("temperature", 0.0, None), ("soft_weight", 0.0, 1.0)):
+        text = getattr(args, option)
+        if text is None or text == SEARCH:
+            continue
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not (value > low if high is None else low <= value <= high):
+            need = "a positive number" if high is None else f"a number from {low} to {high}"
+            PARSER.error(f"--{option.replace('_', '-')} {text}: give {need}, or 'search' to "
+                         "tune it as a parameter")
 
 
 def _check_pbt(args: argparse.Namespace, objectives: list[Objective]) -> None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import OptionError, StudyConflictError
+from ..errors import AutomlError, OptionError, StudyConflictError
 from ..runs import (
     NOTEBOOK_ENV,
     StudyPaths,
@@ -67,6 +67,8 @@ def prepare(options: StudyOptions, cell: Cell) -> PreparedStudy:
         raise OptionError("--fresh keeps the old study folder aside, which cannot be done for a "
                           "study in an external --storage; give the study a new name instead")
     kept = keep_aside(paths) if options.fresh else None
+    if options.distill_from is not None:
+        options.teacher = str(teacher_model(options))
     spec = paths.read_spec()
     total = options.trials or spec.get("trials") or options.default_trials
     overrides = saved_space(options)
@@ -107,6 +109,26 @@ def saved_space(options: StudyOptions) -> dict[str, ParamSpec]:
     if options.space is None:
         return {}
     return {spec.name: spec for spec in load_space(options.runs_dir, options.space)}
+
+
+def teacher_model(options: StudyOptions) -> Path:
+    """The model file of ``--distill-from TEACHER[:TRIAL]``, with errors that say why not."""
+    from ..results import best_model_file, load_result
+
+    name, _, number = options.distill_from.partition(":")  # type: ignore[union-attr]
+    if name == options.name:
+        raise OptionError(f"--distill-from {name}: a study cannot distil from itself; give "
+                          "the study whose best model teaches")
+    if number and not number.isdigit():
+        raise OptionError(f"--distill-from {options.distill_from}: after ':' give a trial "
+                          "number of the teacher's Pareto front")
+    try:
+        result = load_result(name, options.runs_dir)
+        path, _ = best_model_file(result, int(number) if number else None)
+    except AutomlError as exc:
+        text = str(exc).replace("--trial N", f"--distill-from {name}:N")
+        raise OptionError(f"--distill-from {name}: {text}") from None
+    return path
 
 
 def _check_pbt(options: StudyOptions, paths: StudyPaths, spec: dict[str, Any],
@@ -173,6 +195,9 @@ def _spec(options: StudyOptions, cell: Cell, url: str, total: int,
         "sampler": options.sampler,
         "seed": options.seed,
         "pruner": options.effective_pruner,
+        "distill_from": None if options.distill_from is None else {
+            "teacher": options.distill_from, "temperature": options.temperature,
+            "soft_weight": options.soft_weight},
         "scheduler": {"name": "pbt", "population": options.population,
                       "interval": options.interval} if options.pbt else None,
         "early_stopping": options.early_stopping,

@@ -22,6 +22,7 @@ from ..results import EPOCHS, FINAL, GENERATION, MEMBER, MUTABLE
 from ..space import TrialSpace, bind_space, unbind_space
 from ..training import (
     Checkpoint,
+    Distillation,
     FitSettings,
     StopRequested,
     TrialFit,
@@ -36,6 +37,7 @@ from ..training import (
 )
 from ._cell import Cell, trial_namespace
 from ._events import Outcome, TrialLost
+from ._options import SEARCH
 from ._recovery import ran_elsewhere
 from ._values import resolve_values
 
@@ -94,6 +96,7 @@ class ThisKernel:
             install()
             fresh_session()
         settings = self._fit_settings(trial)
+        settings.distill = self._distillation(trial)
         if settings.stop_at is not None and self.prepared.options.seed is not None \
                 and "keras" in sys.modules:
             _seed_member(trial, self.prepared.options.seed)
@@ -158,6 +161,18 @@ class ThisKernel:
         print(f"jupyter-automl: the checkpoint of trial {source} cannot be used ({why}); "
               f"trial {trial.number} restarts at epoch 0", file=sys.stderr)
         return None
+
+    def _distillation(self, trial: optuna.Trial) -> Distillation | None:
+        """``--distill-from``: the teacher, and the temperature and soft weight (drawn as the
+        trial's parameters ``distill_temperature`` / ``distill_soft_weight`` with search)."""
+        options = self.prepared.options
+        if options.teacher is None:
+            return None
+        temperature = trial.suggest_float("distill_temperature", 1.0, 10.0, log=True) \
+            if options.temperature == SEARCH else float(options.temperature)
+        weight = trial.suggest_float("distill_soft_weight", 0.1, 0.9) \
+            if options.soft_weight == SEARCH else float(options.soft_weight)
+        return Distillation(options.teacher, temperature, weight)
 
     def _fit_settings(self, trial: optuna.Trial) -> FitSettings:
         options = self.prepared.options

@@ -32,6 +32,7 @@ from ._lineage import (
     schedule,
 )
 from ._model_export import FORMATS, compress_study, export_bundle, export_model
+from ._model_files import best_model_file
 from ._result import AutomlResult, own_best_trials
 from ._rows import (
     STUDY_COLUMNS,
@@ -52,9 +53,10 @@ __all__ = [
     "BUNDLE_FORMATS", "CONTINUED", "COPIED", "EPOCHS", "FINAL", "FORMATS", "GENERATION", "MEMBER",
     "MUTABLE", "QUANTIZATIONS", "STUDY_COLUMNS", "TRIAL_COLUMNS", "AutomlResult",
     "CompressionReport", "DashboardTarget", "ReadOnlyResult", "TrialRows", "Variant",
-    "best_candidates_sql", "best_text", "cell_text", "compress_study", "dashboard_app", "delete",
-    "export_bundle", "export_model", "frozen_row", "is_pbt", "last_epoch", "lineage", "list_text",
-    "load_npz", "load_result", "member_text", "own_best_trials", "pbt_candidates", "predecessor",
-    "prune_model", "rows", "schedule", "serve_dashboard", "show_text", "sparsity_of", "study_row",
-    "text_table", "trial_columns", "trial_row", "value_columns",
+    "best_candidates_sql", "best_model_file", "best_text", "cell_text", "compress_study",
+    "dashboard_app", "delete", "export_bundle", "export_model", "frozen_row", "is_pbt",
+    "last_epoch", "lineage", "list_text", "load_npz", "load_result", "member_text",
+    "own_best_trials", "pbt_candidates", "predecessor", "prune_model", "rows", "schedule",
+    "serve_dashboard", "show_text", "sparsity_of", "study_row", "text_table", "trial_columns",
+    "trial_row", "value_columns",
 ]

@@ -5,6 +5,7 @@ trial trains."""
 
 from ._checkpoint import Checkpoint, CheckpointWriter, Unreadable
 from ._checkpoint import load as load_checkpoint
+from ._distill import Distillation
 from ._fit import (
     CONTINUE,
     PRUNE,
@@ -24,7 +25,8 @@ from ._strategy import make as make_strategy
 from ._strategy import scope as strategy_scope
 
 __all__ = [
-    "CONTINUE", "PRUNE", "STOP", "STRATEGIES", "Checkpoint", "CheckpointWriter", "FitSettings",
+    "CONTINUE", "PRUNE", "STOP", "STRATEGIES", "Checkpoint", "CheckpointWriter", "Distillation",
+    "FitSettings",
     "LoopTrial", "StopRequested", "TrialFit", "Unreadable", "agree", "bind_fit",
     "fresh_session", "gpu_count", "gpu_sets", "install", "load_checkpoint", "make_strategy",
     "save_model", "strategy_scope", "trial", "unbind_fit",

@@ -29,7 +29,9 @@ from .._utils.objectives import is_number
 from .._utils.process import import_keras, rss_mb
 from ..errors import MetricError, TrialValueError
 from . import _checkpoint as checkpoint
+from . import _distill as distillation
 from . import _feed as feeds
+from ._distill import Distillation
 
 if TYPE_CHECKING:
     import optuna
@@ -61,6 +63,7 @@ class FitSettings:
     # result is its last epoch, and a restored optimizer keeps the learning rate the cell gave
     # it (a mutable parameter the generation may have changed)
     stop_at: int | None = None
+    distill: Distillation | None = None  # --distill-from: learn from a teacher's predictions
 
 
 CONTINUE, PRUNE, STOP = 0, 1, 2  # what the chief decided at the end of an epoch
@@ -126,6 +129,8 @@ class TrialFit:
             a["steps_per_epoch"] = min(a.get("steps_per_epoch") or CHECK_STEPS, CHECK_STEPS)
             if a.get("validation_data") is not None or a.get("validation_split"):
                 a["validation_steps"] = 1
+        if self.settings.distill is not None:  # targets packed, the student compiled for them
+            distillation.apply(a, model, self.settings.distill)
         self.model = model
         self.epochs_asked = int(a["epochs"])
         if self.settings.stop_at is not None:  # PBT: this trial trains one generation
