@@ -17,6 +17,7 @@ logits (``from_logits=True``) is read as logits, any other as probabilities.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,9 +55,11 @@ def teacher_probabilities(path: str, x: Any) -> np.ndarray:
     return out
 
 
-def apply(arguments: dict[str, Any], model: Any, distill: Distillation) -> None:
+def apply(arguments: dict[str, Any], model: Any, distill: Distillation) -> Callable[[], None]:
     """Rewrite ``fit``'s bound ``arguments`` in place (targets packed with the teacher's
-    probabilities, validation data too) and compile ``model`` for distillation."""
+    probabilities, validation data too) and compile ``model`` for distillation. Returns what
+    puts the cell's own compile settings back once ``fit`` has ended (the saved model must
+    load without this module, with the loss and metrics it was given)."""
     x, y = arguments.get("x"), arguments.get("y")
     if not isinstance(x, np.ndarray) or y is None or not isinstance(np.asarray(y), np.ndarray):
         raise TrialValueError("--distill-from needs fit(x, y) with NumPy arrays (the teacher "
@@ -73,9 +76,16 @@ def apply(arguments: dict[str, Any], model: Any, distill: Distillation) -> None:
     config = model.get_compile_config() or {}
     from_logits = bool((config.get("loss") or {}).get("config", {}).get("from_logits")) \
         if isinstance(config.get("loss"), dict) else False
-    model.compile(optimizer=model.optimizer,
+    optimizer = model.optimizer
+    model.compile(optimizer=optimizer,
                   loss=_loss(distill.temperature, distill.soft_weight, hard, from_logits),
                   metrics=[_on_labels(m, hard) for m in _metrics(config)])
+
+    def restore() -> None:
+        model.compile_from_config(config)
+        model.optimizer = optimizer  # its state, trained: kept with the model
+
+    return restore
 
 
 def _hard_columns(labels: np.ndarray) -> int:

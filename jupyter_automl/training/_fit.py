@@ -129,8 +129,9 @@ class TrialFit:
             a["steps_per_epoch"] = min(a.get("steps_per_epoch") or CHECK_STEPS, CHECK_STEPS)
             if a.get("validation_data") is not None or a.get("validation_split"):
                 a["validation_steps"] = 1
+        restore: Callable[[], None] | None = None
         if self.settings.distill is not None:  # targets packed, the student compiled for them
-            distillation.apply(a, model, self.settings.distill)
+            restore = distillation.apply(a, model, self.settings.distill)
         self.model = model
         self.epochs_asked = int(a["epochs"])
         if self.settings.stop_at is not None:  # PBT: this trial trains one generation
@@ -152,6 +153,8 @@ class TrialFit:
                       file=sys.stderr)
             return _call(original, call)
         finally:
+            if restore is not None:
+                restore()
             model._initial_epoch = None
             self.offset = len(self.history)
             self.batch_offset = 0

@@ -67,6 +67,11 @@ def test_the_student_learns_from_the_teacher_s_targets(taught: dict[str, Any]) -
     assert trial.values[0] < 0.3  # chance is 0.1
     assert distilled.values[0] > 0.8  # val_accuracy still names the student's accuracy
     assert distilled.values[1] == trial.values[1]  # the cell's own value, the parameters
+    # the saved student loads with its own loss, without this package's distillation loss
+    import keras
+
+    saved = keras.models.load_model(taught_.paths.front_models()[distilled.number])
+    assert saved.loss == "sparse_categorical_crossentropy"
     assert taught_.spec["distill_from"] == {"teacher": "teacher", "temperature": "2",
                                             "soft_weight": "1"}
 
