@@ -70,9 +70,17 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 seed")
+    parser.add_argument("--temperature", default="4")
+    parser.add_argument("--soft-weight", default="0.7")
+    parser.add_argument("--epochs", type=int, default=10, help="the student's epochs")
+    parser.add_argument("--fraction", type=float, default=1.0,
+                        help="the share of the training data the students see")
     args = parser.parse_args()
     seeds = 1 if args.quick else 3
     ns = {**data(), "keras": keras}
+    keep = int(len(ns["x"]) * args.fraction)
+    students = {**ns, "x": ns["x"][:keep], "y": ns["y"][:keep]}
+    cell = STUDENT.replace("epochs=10", f"epochs={args.epochs}")
     rows = []
     with tempfile.TemporaryDirectory() as runs:
         keras.utils.set_random_seed(0)
@@ -81,19 +89,22 @@ def main() -> None:
         t_val, t_test = accuracy(teacher, ns, "val"), accuracy(teacher, ns, "test")
         for seed in range(seeds):
             figures = {}
-            for side, extra in (("labels", ""), ("distilled", "--distill-from teacher "
-                                                 "--temperature 4 --soft-weight 0.7")):
+            for side, extra in (("labels", ""), ("distilled", (
+                    f"--distill-from teacher --temperature {args.temperature} "
+                    f"--soft-weight {args.soft_weight}"))):
                 keras.utils.set_random_seed(seed)
-                student = run_study(STUDENT, f"{side}{seed} --trials 1 --seed {seed} "
+                student = run_study(cell, f"{side}{seed} --trials 1 --seed {seed} "
                                     f"--pruner none --maximize val_accuracy --runs-dir {runs} "
-                                    f"{extra}", ns, listeners=[])
+                                    f"{extra}", students, listeners=[])
                 figures[side] = (accuracy(student, ns, "val"), accuracy(student, ns, "test"))
             rows.append(figures)
             print(f"seed {seed}: labels alone val {figures['labels'][0]:.4f} test "
                   f"{figures['labels'][1]:.4f} | distilled val {figures['distilled'][0]:.4f} "
                   f"test {figures['distilled'][1]:.4f}", flush=True)
     print(f"\nteacher: val {t_val:.4f}, test {t_test:.4f} ({teacher.best_trial.params}); "
-          f"student: 8 hidden units; {seeds} seeds ({sys.platform}, {os.cpu_count()} CPUs)")
+          f"student: 8 hidden units, {args.epochs} epochs on {keep} samples, T "
+          f"{args.temperature}, soft weight {args.soft_weight}; {seeds} seeds ({sys.platform}, "
+          f"{os.cpu_count()} CPUs)")
     for index, split in enumerate(("val", "test")):
         alone = statistics.mean(r["labels"][index] for r in rows)
         taught = statistics.mean(r["distilled"][index] for r in rows)

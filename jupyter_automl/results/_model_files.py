@@ -9,6 +9,7 @@ errors turned into :class:`~jupyter_automl.errors.AutomlError`, atomic writes, s
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import sys
@@ -118,11 +119,19 @@ _TF_NOISE = re.compile(r"^([IWE]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\]|"
 
 @contextlib.contextmanager
 def tf_quiet() -> Iterator[None]:
-    """Keep TensorFlow's C++ chatter off stderr; other lines pass, and all of it on failure."""
+    """Keep TensorFlow's chatter off stderr: its C++ log lines (other lines pass, and all of
+    them on failure) and its Python loggers' notes ("Assets written to", retracing warnings),
+    which in a notebook would land in the cell's output."""
     sys.stderr.flush()
     saved = os.dup(2)
     failed = False
-    with tempfile.TemporaryFile() as captured:
+    loggers = [logging.getLogger(name) for name in ("tensorflow", "absl")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    with contextlib.ExitStack() as restore, tempfile.TemporaryFile() as captured:
+        for logger, level in zip(loggers, levels):
+            restore.callback(logger.setLevel, level)
         os.dup2(captured.fileno(), 2)
         try:
             yield
