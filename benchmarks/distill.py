@@ -25,10 +25,11 @@ from typing import Any
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 TEACHER = """\
-model = keras.Sequential([keras.Input((64,)),
-                          keras.layers.Dense(hp.int("units", 64, 256, log=True), activation="relu"),
-                          keras.layers.Dense(hp.int("units2", 32, 128, log=True), activation="relu"),
-                          keras.layers.Dense(10, activation="softmax")])
+model = keras.Sequential([
+    keras.Input((64,)),
+    keras.layers.Dense(hp.int("units", 64, 256, log=True), activation="relu"),
+    keras.layers.Dense(hp.int("units2", 32, 128, log=True), activation="relu"),
+    keras.layers.Dense(10, activation="softmax")])
 model.compile(keras.optimizers.Adam(hp.float("lr", 1e-3, 1e-2, log=True)),
               "sparse_categorical_crossentropy", metrics=["accuracy"])
 model.fit(x, y, validation_data=(x_val, y_val), epochs=15, batch_size=32)
