@@ -34,6 +34,7 @@ from ..space import (
 )
 
 _RANGE = ("int", "float")
+_MUTABLE = ("int", "float", "choice")  # the kinds hp may mark mutable=True
 _COMPUTED = "computed in the cell"
 _ITEM = re.compile(r"""(?:"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|[^,'"])+""")
 
@@ -105,7 +106,9 @@ class SpaceRow:
                              f"got {name!r}")
         origin = self.origin
         spec = ParamSpec(name, kind, line=origin.line if origin else None,
-                         exact=origin.exact if origin else True)
+                         exact=origin.exact if origin else True,
+                         # --scheduler pbt's mark, kept as the cell has it (no field for it)
+                         mutable=bool(origin and origin.mutable and kind in _MUTABLE))
         if kind in _RANGE:
             spec.low = self._number(spec, "low", self.low.value)
             spec.high = self._number(spec, "high", self.high.value)

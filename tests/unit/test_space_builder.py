@@ -526,3 +526,19 @@ def test_a_space_built_from_nothing_runs_a_study(builder_cls: Any, ip: Any) -> N
     result = ip.user_ns["_automl"]
     assert result.done == 3
     assert set(result.best_params) == {"x", "units", "act"}
+
+
+def test_builder_keeps_the_pbt_mark(builder_cls: Any) -> None:
+    """A cell's mutable=True (--scheduler pbt) survives an edit in the builder: on the call
+    edited and on the others."""
+    source = ('lr = hp.float("lr", 1e-4, 1e-1, log=True, mutable=True)\n'
+              'units = hp.int("units", 8, 64)\n'
+              'opt = hp.choice("opt", ["adam", "sgd"], mutable=True)\n')
+    b = builder_cls(source=source)
+    assert b.written_source() == source
+    b.rows[0].high.value = "0.2"
+    written = b.written_source()
+    assert 'hp.float("lr", 0.0001, 0.2, log=True, mutable=True)' in written, written
+    assert 'hp.choice("opt", ["adam", "sgd"], mutable=True)' in written
+    assert {s.name: s.mutable for s in _specs(written)} == {"lr": True, "units": False,
+                                                           "opt": True}
