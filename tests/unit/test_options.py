@@ -64,4 +64,4 @@ def test_bad_option_lines(line: str, message: str) -> None:
         parse_options(line)
     if "split" not in message:
         assert "valid options: --background, --check, --checkpoint-dir, --checkpoint-every, " \
-               "--early-stopping, --edit" in str(info.value)
+               "--distill-from, --early-stopping, --edit" in str(info.value)
