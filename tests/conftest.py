@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +26,19 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     if collection_path.name == "lab" and collection_path.parent.name == "tests":
         return not config.pluginmanager.has_plugin(JUPYTER_SERVER_PLUGIN)
     return None
+
+
+@pytest.fixture(autouse=True)
+def sigint_kept(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Ctrl-C stays Ctrl-C for the processes later tests start: a child inherits an ignored
+    SIGINT, and a script that Python starts with SIGINT ignored never raises
+    KeyboardInterrupt (the fault matrix's interrupt test then fails far from the cause). A test
+    after which SIGINT is ignored is named in a warning, and the default handler put back."""
+    yield
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        warnings.warn(f"{request.node.nodeid} left SIGINT ignored in the test process; "
+                      "restored", stacklevel=1)
 
 
 @pytest.fixture(scope="session")

@@ -179,6 +179,13 @@ class Workers(KernelMode):
         victim.kill()
 
 
+def as_from_a_terminal() -> None:
+    """A command started from a shell has Ctrl-C's default disposition, whatever this test
+    process inherited (an ignored SIGINT passes to children, and Python then never raises
+    KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Script(Mode):
     """Outside Jupyter: ``python script.py`` calling :func:`jupyter_automl.run_study`."""
 
@@ -191,7 +198,8 @@ class Script(Mode):
 
     def start(self) -> None:
         self.proc = subprocess.Popen([sys.executable, "script.py"], cwd=self.root, text=True,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     preexec_fn=as_from_a_terminal)
 
     def _wait(self) -> tuple[int, str]:
         assert self.proc is not None
@@ -238,7 +246,8 @@ class Papermill(Script):
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "jupyter_automl.cli", "run", "tune.ipynb"], cwd=self.root,
-            text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            preexec_fn=as_from_a_terminal)
 
     def pid(self) -> int:
         # the notebook's kernel, which papermill started

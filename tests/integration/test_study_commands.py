@@ -150,7 +150,12 @@ def test_show_and_dashboard_of_an_unknown_study_name_the_studies_there(plain: Pa
 
 def test_export_errors(plain: Path) -> None:
     usage_error(cli("export", "quad", "--runs-dir", "runs", "--format", "onnx", cwd=plain),
-                "invalid choice: 'onnx'")
+                "--format: give one of keras, savedmodel, tflite (not 'onnx')")
+    usage_error(cli("export", "quad", "--runs-dir", "runs", cwd=plain),
+                "--format: give one of keras, savedmodel, tflite;",
+                "several, comma-separated, go with --bundle DIR")
+    usage_error(cli("export", "quad", "--runs-dir", "runs", "--bundle", "b", "--format", "onnx",
+                    cwd=plain), "unknown bundle format 'onnx'")
     usage_error(cli("export", "quad", "--runs-dir", "runs", "--format", "keras", "--quantize",
                     cwd=plain), "--quantize applies to --format tflite only")
     usage_error(cli("export", "quad", "--runs-dir", "runs", "--format", "tflite", cwd=plain),
