@@ -65,15 +65,21 @@ def gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Gateway
     gw.stop()
 
 
-# each trial takes a while: a kernel that is up first cannot run them all before the other
-QUAD = 'x = hp.float("x", -5, 5)\nimport time\ntime.sleep(1.5)\n(x - 1) ** 2 + offset'
-
-
 def test_a_study_on_local_and_gateway_kernels(ip: Any, gateway: Gateway, tmp_path: Path,
                                               capsys: Any) -> None:
+    # a kernel's first trial waits until the other kernel runs one too: however slowly one
+    # starts (a loaded machine), both take trials (the gateway's kernels share this disk)
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    body = ('x = hp.float("x", -5, 5)\nimport os, time\n'
+            f'open(os.path.join({str(ready)!r}, str(os.getpid())), "w").close()\n'
+            'deadline = time.time() + 120\n'
+            f'while len(os.listdir({str(ready)!r})) < 2 and time.time() < deadline:\n'
+            '    time.sleep(0.1)\n'
+            'time.sleep(0.5)\n(x - 1) ** 2 + offset')
     ip.run_cell_magic("automl_setup", "", "offset = 1")
     try:
-        ip.run_cell_magic("automl", f"gw --trials 6 --kernels 1,gateway:{gateway.url}", QUAD)
+        ip.run_cell_magic("automl", f"gw --trials 6 --kernels 1,gateway:{gateway.url}", body)
     finally:
         ip.magics_manager.registry["Automl"].setup_cells.clear()
     trials = study_of(tmp_path / "runs", "gw").trials
