@@ -67,6 +67,11 @@ def _storage(parser: argparse.ArgumentParser) -> None:
                              "(a database password is never kept there)")
 
 
+def _front_trial(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--trial", type=int, default=None, metavar="N",
+                        help="which model of a multi-objective study's Pareto front")
+
+
 def _list_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("runs_dir", nargs="?", default=None, metavar="RUNS_DIR",
                         help="the runs folder (default: automl_runs)")
@@ -94,8 +99,7 @@ def _export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bundle", default=None, metavar="DIR",
                         help="write a deployment bundle instead: the model in the --format(s), "
                              "model_card.md, signature.json and predict.py")
-    parser.add_argument("--trial", type=int, default=None, metavar="N",
-                        help="which model of a multi-objective study's Pareto front")
+    _front_trial(parser)
     _runs_dir(parser)
     _storage(parser)
 
@@ -128,8 +132,7 @@ def _compress_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", default=None, metavar="DIR",
                         help="folder for the files and report.json (default "
                              "RUNS_DIR/NAME/compressed)")
-    parser.add_argument("--trial", type=int, default=None, metavar="N",
-                        help="which model of a multi-objective study's Pareto front")
+    _front_trial(parser)
     _runs_dir(parser)
     _storage(parser)
 

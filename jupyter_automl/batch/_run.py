@@ -24,8 +24,8 @@ from typing import Any, NamedTuple
 
 from .._utils.duration import format_duration
 from ..errors import AutomlError
-from ..results import AutomlResult, best_candidates_sql
-from ..runs import DEFAULT_RUNS_DIR, NOTEBOOK_ENV, WARM_START, StudyPaths, list_study_folders
+from ..results import AutomlResult, best_candidates_sql, own_trials_sql
+from ..runs import DEFAULT_RUNS_DIR, NOTEBOOK_ENV, StudyPaths, list_study_folders
 from ..ui import HEADLESS_ENV
 from ._headless_kernel import HeadlessKernelManager
 
@@ -262,8 +262,7 @@ def current_study(runs_dir: Path, started: float) -> StudyProgress | None:
 
 # the study's own trials (not --warm-start's observations); of a PBT study, once a member has
 # finished its training, the best is among the final generations (as own_best_trials)
-_OWN = (f"t.trial_id NOT IN (SELECT trial_id FROM trial_user_attributes WHERE key = "
-        f"'{WARM_START}')")
+_OWN = own_trials_sql("t")
 _COUNTS = f"""SELECT t.state, COUNT(*) FROM trials t JOIN studies s ON t.study_id = s.study_id
              WHERE s.study_name = ? AND {_OWN} GROUP BY t.state"""
 _DIRECTIONS = """SELECT d.direction FROM study_directions d JOIN studies s

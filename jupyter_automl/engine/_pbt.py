@@ -135,9 +135,10 @@ class PbtSchedule:
         None once the last generation is complete (or Stop, or the timeout)."""
         while not runner.should_end():
             runner.refresh_counts(lock)
-            if self._waiting():
+            trials = self._trials()
+            if any(t.state.name == "WAITING" for t in trials):
                 return self.study.ask()
-            generation = self.current()
+            generation = self._latest(trials)
             if generation is None:
                 self._queue_next(0)
                 continue
@@ -166,15 +167,11 @@ class PbtSchedule:
     def _trials(self) -> list[optuna.trial.FrozenTrial]:
         return [t for t in self.study.get_trials(deepcopy=False) if GENERATION in t.user_attrs]
 
-    def _waiting(self) -> bool:
-        from optuna.trial import TrialState
-
-        return any(GENERATION in t.user_attrs for t in
-                   self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
-
     def current(self) -> Generation | None:
         """The latest generation that has trials, or None before the first is queued."""
-        trials = self._trials()
+        return self._latest(self._trials())
+
+    def _latest(self, trials: list[optuna.trial.FrozenTrial]) -> Generation | None:
         if not trials:
             return None
         return self._generation(trials, max(int(t.user_attrs[GENERATION]) for t in trials))

@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..errors import AutomlError
-from ..results import best_candidates_sql, load_result
+from ..results import best_candidates_sql, load_result, own_trials_sql
 from ..runs import WARM_START, StudyPaths, live_claims
 
 MAX_DEPTH = 6  # folders below the root where runs folders are looked for
@@ -192,9 +192,8 @@ def _json_value(value: Any) -> Any:
 
 
 # the study's own trials: not the observations --warm-start added from other studies
-_OWN = ("trial_id NOT IN (SELECT trial_id FROM trial_user_attributes WHERE key = "
-        f"'{WARM_START}')")
-_OWN_T = "t." + _OWN
+_OWN = own_trials_sql("")
+_OWN_T = own_trials_sql("t")
 
 
 def _from_sqlite(db: Path, name: str, running: int, spec: dict[str, Any]) -> dict[str, Any]:

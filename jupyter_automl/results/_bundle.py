@@ -26,6 +26,7 @@ from ._model_files import (
     size_of,
     size_text,
     tf_quiet,
+    tflite_interpreter,
 )
 
 BUNDLE_FORMATS = ("keras", "savedmodel", "tflite")
@@ -98,13 +99,7 @@ def _signature(model: Any, tflite: Path | None) -> dict[str, Any]:
     signature: dict[str, Any] = {"inputs": tensors(model.inputs),
                                  "outputs": tensors(model.outputs)}
     if tflite is not None:
-        import warnings
-
-        import tensorflow as tf
-
-        with warnings.catch_warnings():  # "moving to LiteRT": the same runtime
-            warnings.simplefilter("ignore", UserWarning)
-            interpreter = tf.lite.Interpreter(model_path=str(tflite))
+        interpreter = tflite_interpreter(tflite)
         signature["tflite"] = {
             side: [{"name": d["name"], "shape": [int(s) for s in d["shape_signature"]],
                     "dtype": d["dtype"].__name__} for d in details]

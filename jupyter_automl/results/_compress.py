@@ -43,6 +43,7 @@ from ._model_files import (
     save_tf,
     size_text,
     tf_quiet,
+    tflite_interpreter,
 )
 
 QUANTIZATIONS = ("dynamic", "float16", "int8")
@@ -377,13 +378,7 @@ def _tflite_variant(name: str, path: Path, model: Any, x: np.ndarray, y: np.ndar
 
 
 def _interpreter(path: Path) -> Any:
-    import warnings
-
-    import tensorflow as tf
-
-    with warnings.catch_warnings():  # "moving to LiteRT (ai_edge_litert)": the same runtime
-        warnings.simplefilter("ignore", UserWarning)
-        interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=1)
+    interpreter = tflite_interpreter(path, threads=1)
     interpreter.allocate_tensors()
     return interpreter
 

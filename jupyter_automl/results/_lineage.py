@@ -6,10 +6,15 @@ its weights came through) and the schedule of its mutable parameters by epoch.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ..runs import WARM_START
 
 if TYPE_CHECKING:
     import optuna
+
+T = TypeVar("T")
 
 # user attributes of a PBT trial
 MEMBER = "pbt_member"  # the member (0..P-1) it trains
@@ -33,15 +38,21 @@ def predecessor(trial: optuna.trial.FrozenTrial) -> int | None:
     return None if source is None else int(source)
 
 
+def chain(items: dict[int, T], number: int, source: Callable[[T], int | None]) -> list[T]:
+    """Item ``number`` and those it came from, following ``source`` back (generation 0
+    first); a loop or a missing item ends it."""
+    found: list[T] = []
+    current: int | None = number
+    while current is not None and current in items and len(found) <= len(items):
+        found.append(items[current])
+        current = source(items[current])
+    return found[::-1]
+
+
 def lineage(trials: dict[int, optuna.trial.FrozenTrial],
             number: int) -> list[optuna.trial.FrozenTrial]:
     """The trials the weights of trial ``number`` came through, generation 0 first."""
-    chain: list[optuna.trial.FrozenTrial] = []
-    current: int | None = number
-    while current is not None and current in trials and len(chain) <= len(trials):
-        chain.append(trials[current])
-        current = predecessor(trials[current])
-    return chain[::-1]
+    return chain(trials, number, predecessor)
 
 
 def last_epoch(trial: optuna.trial.FrozenTrial) -> int | None:
@@ -77,6 +88,14 @@ def pbt_candidates(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.
     one has finished (before that, every trial, so the best so far shows while it runs)."""
     final = [t for t in trials if t.user_attrs.get(FINAL)]
     return final or trials
+
+
+def own_trials_sql(trial: str = "t") -> str:
+    """An SQL condition on Optuna's tables: ``trial`` (an alias of ``trials``, or ``""`` for
+    the bare table) is the study's own, not an observation ``--warm-start`` added."""
+    column = f"{trial}.trial_id" if trial else "trial_id"
+    return (f"{column} NOT IN (SELECT trial_id FROM trial_user_attributes WHERE key = "
+            f"'{WARM_START}')")
 
 
 def best_candidates_sql(trial: str = "t") -> str:

@@ -171,3 +171,15 @@ def convert_tflite(saved_model: Path, quantize: bool) -> bytes:
         if quantize:
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
         return bytes(converter.convert())
+
+
+def tflite_interpreter(path: Path, threads: int | None = None) -> Any:
+    """TensorFlow's TFLite interpreter on ``path`` (its "moving to LiteRT" warning left out:
+    the same runtime)."""
+    import warnings
+
+    import tensorflow as tf
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return tf.lite.Interpreter(model_path=str(path), num_threads=threads)

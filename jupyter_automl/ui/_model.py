@@ -21,6 +21,7 @@ from ..results import (
     FINAL,
     GENERATION,
     MEMBER,
+    chain,
     member_text,
     trial_columns,
     trial_row,
@@ -321,13 +322,7 @@ class StudyModel:
 
     def chain(self, number: int) -> list[TrialRecord]:
         """The trials the weights of PBT trial ``number`` came through, generation 0 first."""
-        chain: list[TrialRecord] = []
-        current: int | None = number
-        while current is not None and current in self.records and len(chain) <= len(
-                self.records):
-            chain.append(self.records[current])
-            current = self.records[current].source
-        return chain[::-1]
+        return chain(self.records, number, lambda record: record.source)
 
     def table_rows(self) -> list[dict[str, Any]]:
         """The trials as rows (:func:`jupyter_automl.results.trial_row`, as everywhere); a
