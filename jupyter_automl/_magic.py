@@ -17,7 +17,7 @@ from .runs import DEFAULT_RUNS_DIR
 @magics_class
 class Automl(Magics, Configurable):  # type: ignore[misc]
     """``%%automl``, ``%%automl_setup`` and ``%automl VERB`` (list, show, export, delete, stop,
-    wait).
+    wait, kernels).
 
     Settings (``%config Automl.runs_dir = "..."``) apply to every cell of the session.
     """

@@ -159,6 +159,11 @@ def _background_name(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="a study running in the background in this kernel")
 
 
+def _kernels_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", nargs="?", choices=("stop",),
+                        help="stop: end them (those a running study uses end with its run)")
+
+
 # -- acts -----------------------------------------------------------------------------------------
 def _where(args: argparse.Namespace, door: Door) -> str:
     return getattr(args, "runs_dir", None) or door.runs_dir
@@ -250,6 +255,13 @@ def _wait(args: argparse.Namespace, door: Door) -> int:
     result = background.get(args.name).wait()
     if result is not None:
         door.namespace["_automl"] = result
+    return 0
+
+
+def _kernels(args: argparse.Namespace, door: Door) -> int:
+    from .workers import warm_kernels
+
+    print(warm_kernels.stop_text() if args.action == "stop" else warm_kernels.list_text())
     return 0
 
 
@@ -404,6 +416,9 @@ VERBS = (
                  "checkpoints at the next epoch)", _background_name, _stop, doors=("magic",)),
     Verb("wait", "wait for a background study of this kernel to end; _automl is then its "
                  "result", _background_name, _wait, doors=("magic",)),
+    Verb("kernels", "the warm worker kernels --kernels N left for the next run in this "
+                    "kernel (pid, busy/idle, memory, age); 'kernels stop' ends them",
+         _kernels_arguments, _kernels, doors=("magic",)),
     Verb("dashboard", "serve optuna-dashboard for a study (read-only for SQLite and "
                       "PostgreSQL; Ctrl-C stops it)", _dashboard_arguments, _dashboard,
          doors=("cli",)),

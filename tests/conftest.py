@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import queue
 import signal
+import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -59,6 +60,14 @@ def ip(shell: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     yield shell
     shell.user_ns.clear()
     shell.user_ns.update(saved)
+    stop_warm_kernels()
+
+
+def stop_warm_kernels() -> None:
+    """End the worker kernels a test's runs kept warm: the next test starts its own."""
+    warm = sys.modules.get("jupyter_automl.workers._warm")
+    if warm is not None:
+        warm.REGISTRY.stop()
 
 
 def checkpoint_of(tmp_path: Path, name: str, number: int) -> dict[str, Any] | None:
@@ -176,3 +185,14 @@ def kernels_alive() -> list[int]:
 
     return [p.pid for p in psutil.Process().children(recursive=True)
             if "ipykernel" in " ".join(p.cmdline())]
+
+
+def warm_pids() -> set[int]:
+    """The worker kernels kept warm for the next run (jupyter_automl.workers._warm)."""
+    warm = sys.modules.get("jupyter_automl.workers._warm")
+    return set() if warm is None else {w.kernel.pid for w in warm.REGISTRY}
+
+
+def orphan_kernels() -> list[int]:
+    """:func:`kernels_alive` but the warm worker kernels: those a run left behind unawares."""
+    return [pid for pid in kernels_alive() if pid not in warm_pids()]

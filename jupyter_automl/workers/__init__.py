@@ -2,9 +2,10 @@
 trials of the driver's study, or a cluster of them running each trial together under
 MultiWorkerMirroredStrategy. Both are executors of the engine's one loop."""
 
+from . import _warm as warm_kernels
 from ._cluster import KernelCluster
 from ._pool import KernelPool
 from .kernels import GatewayKernel, KernelError, LocalKernel, SetupError, WorkerDied
 
 __all__ = ["GatewayKernel", "KernelCluster", "KernelError", "KernelPool", "LocalKernel",
-           "SetupError", "WorkerDied"]
+           "SetupError", "WorkerDied", "warm_kernels"]

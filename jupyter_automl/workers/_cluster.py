@@ -36,6 +36,7 @@ class KernelCluster(KernelPool):
     """All the worker kernels run each trial together: one slot."""
 
     restart_text = "restarting the kernels of the cluster"
+    keeps_warm = False  # a cluster starts as a whole, on new TensorFlow ports each time
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -67,7 +68,7 @@ class KernelCluster(KernelPool):
         """(Re)start every kernel with its TF_CONFIG, all at once: a strategy waits for its
         peers. A kernel that fails to start takes the others down with it (they would wait
         for it for ever); the cluster then starts once more, on other ports."""
-        self.interrupt()  # every kernel stops: a cluster starts as a whole
+        self.shutdown_all()  # every kernel stops: a cluster starts as a whole
         self._stale = False
         ports = free_ports(len(self.kernels))
         workers = [f"127.0.0.1:{p}" for p in ports]
@@ -88,7 +89,7 @@ class KernelCluster(KernelPool):
                 self._prepare_worker(kernel, index)
             except BaseException as exc:
                 errors.append(exc)
-                self.interrupt()  # its peers wait in the strategy for it: stop them too
+                self.shutdown_all()  # its peers wait in the strategy for it: stop them too
 
         run_all([(prepare, (k, i)) for i, k in enumerate(self.kernels)])
         if not errors:

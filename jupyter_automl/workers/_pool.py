@@ -5,23 +5,27 @@ which has it run trial after trial.
 A worker that dies mid-trial loses its trial (the loop fails it and queues its retry, resumed
 from its checkpoint on whichever kernel is free) and is restarted with the setup replayed. A
 setup cell that fails on a worker stops the study with that worker's traceback; nothing is
-retried. Every worker is shut down when the run ends, however it ends.
+retried. When the run ends, local kernels that are idle stay warm for the next run
+(:mod:`._warm`); a kernel still busy (an interrupt cut its trial short) is shut down, and so is
+every kernel of a pool that keeps none warm.
 """
 
 from __future__ import annotations
 
 import ast
 import contextlib
+import hashlib
 import json
 import pickle
 import threading
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .. import _optuna
 from ..engine import Outcome, TrialLost
 from ..errors import AutomlError, OptionError
 from . import _worker as worker
+from ._warm import REGISTRY, Replay, plan
 from .kernels import (
     KernelError,
     LocalKernel,
@@ -45,6 +49,7 @@ class KernelPool:
     """Each worker kernel a slot: ``len(kernels)`` trials at a time."""
 
     restart_text = "starting a new kernel"  # what follows a lost trial
+    keeps_warm = True  # idle local kernels outlive the run (see _warm)
 
     def __init__(self, prepared: PreparedStudy, cell: Cell, namespace: dict[str, Any],
                  kernels: Sequence[WorkerKernel], setup_cells: Sequence[str] = (),
@@ -62,6 +67,9 @@ class KernelPool:
         self._mutex = threading.Lock()
         self._alive = len(self.kernels)
         self._closing = False  # the run is ending: a kernel that dies now is not replaced
+        self._busy: set[int] = set()  # id() of the kernels running code for this run now
+        self._keep = True  # False once a setup failed: no kernel of the run stays warm
+        self.warm = self.keeps_warm and all(isinstance(k, LocalKernel) for k in self.kernels)
         # A server database (--storage postgresql://...) is reached straight from local kernels,
         # its URL in their environment (a password in it stays out of code and outputs);
         # other storages, and remote kernels, go through the driver's gRPC proxy.
@@ -72,22 +80,52 @@ class KernelPool:
 
     @contextlib.contextmanager
     def session(self, run: Any) -> Iterator[None]:
-        """Serve the study to the workers while the run lasts; shut every worker down after."""
+        """Serve the study to the workers while the run lasts; after it, keep the idle ones
+        warm (or shut them down) and shut the others down."""
         for kernel in self.kernels:  # an unreachable gateway or a wrong token: say so now
             kernel.preflight()
         self._alive = len(self.kernels)
-        self._closing = False
+        self._closing, self._keep = False, True
+        self._busy.clear()
         proxied = not self.direct or not all(isinstance(k, LocalKernel) for k in self.kernels)
-        serving = serve_study(_optuna.storage_of(self.prepared.study), self.host) if proxied \
-            else contextlib.nullcontext(None)
+        # warm kernels keep the study's secret in their environment: the registry's, the same
+        # for every run (a new one per run would mean new kernels)
+        token = REGISTRY.token if self.warm else None
+        serving = serve_study(_optuna.storage_of(self.prepared.study), self.host, token) \
+            if proxied else contextlib.nullcontext(None)
         with serving as self.served:
             if self.served is not None and not is_loopback(self.host):
                 print(f"the study is served on {self.host}:{self.served.port} over TLS, to "
                       "callers with this run's secret only")
             try:
+                self._lease()
                 yield
             finally:
                 self.interrupt()
+                self._give_back()
+
+    def _lease(self) -> None:
+        """Take the registry's warm kernel for each slot that has one fit for this run."""
+        if not self.warm:
+            return
+        for slot, kernel in enumerate(self.kernels):
+            if self.served is not None:
+                kernel.env = {**kernel.env, **self.served.env()}
+            self.kernels[slot] = REGISTRY.lease(cast(LocalKernel, kernel),
+                                                self.prepared.options.name)
+
+    def _give_back(self) -> None:
+        """Give the kernels back to the registry as the run ends (a warm pool), or shut them
+        down."""
+        for kernel in self.kernels:
+            if not self.warm:
+                self._shut(kernel)
+                continue
+            clean = self._keep and id(kernel) not in self._busy
+            try:
+                REGISTRY.release(cast(LocalKernel, kernel), clean)
+            except Exception as exc:  # the others must still be given back
+                print(f"could not shut down {kernel.label}: {exc}")
 
     def prepare(self, slot: int) -> bool:
         """Start the slot's kernel; one that dies as it starts (killed, out of memory) is
@@ -106,6 +144,8 @@ class KernelPool:
         """Start a new kernel in place of a dead one; False when none can be had there (a
         gateway that went away): the other kernels go on with the study."""
         kernel = self.kernels[slot]
+        if self._closing:
+            return False
         kernel.shutdown()
         try:
             self._prepare_worker(kernel, slot)
@@ -130,36 +170,76 @@ class KernelPool:
             raise TrialLost(f"its kernel died ({exc})", said=str(exc)) from None
 
     def interrupt(self) -> None:
-        """Shut every worker down: their running trials are lost (and queued to resume)."""
-        self._closing = True
+        """Stop every running trial now: the kernels running code are shut down (their trials
+        are lost, and queued to resume; a kernel cut short mid-trial is never reused). Idle
+        kernels of a warm pool are left for :meth:`_give_back`; other pools shut every one."""
+        with self._mutex:
+            self._closing = True  # no code starts on a kernel of this run from now on
+            ending = [k for k in self.kernels if not self.warm or id(k) in self._busy]
+        for kernel in ending:
+            self._shut(kernel)
+
+    def shutdown_all(self) -> None:
         for kernel in self.kernels:
-            try:
-                kernel.shutdown()
-            except Exception as exc:  # the others must still be shut down
-                print(f"could not shut down {kernel.label}: {exc}")
+            self._shut(kernel)
+
+    @staticmethod
+    def _shut(kernel: WorkerKernel) -> None:
+        try:
+            kernel.shutdown()
+        except Exception as exc:  # the others must still be shut down
+            print(f"could not shut down {kernel.label}: {exc}")
+
+    def _execute(self, kernel: WorkerKernel, code: str,
+                 expressions: dict[str, str] | None = None,
+                 timeout: float | None = None) -> Any:
+        """``kernel.execute``, the kernel counted busy until it answers (one that never does
+        stays busy: it is not kept warm)."""
+        with self._mutex:
+            if self._closing:
+                raise WorkerDied(f"{kernel.label}: the run is ending")
+            self._busy.add(id(kernel))
+        reply = kernel.execute(code, expressions, timeout=timeout)
+        with self._mutex:
+            self._busy.discard(id(kernel))
+        return reply
 
     # -- one worker ------------------------------------------------------------------------------
     def _prepare_worker(self, kernel: WorkerKernel, index: int) -> None:
         """Start the kernel (the study's secret in its environment), replay the setup and ship
-        the variables into it."""
+        the variables into it; a warm kernel gets only what it lacks (or starts anew), and
+        the study's configuration."""
         served = self.served
         if served is not None:
             kernel.env = {**kernel.env, **served.env()}
-        kernel.start()
+        wanted = Replay(("%load_ext jupyter_automl", *self.first_steps()),
+                        tuple(self.setup_cells), tuple(self.shipped))
+        warm = kernel.replayed is not None and kernel.is_alive()
+        steps = plan(kernel.replayed, wanted) if warm else None
+        if steps is None:
+            if warm:
+                print(f"{kernel.label}: the setup cells or shipped variables changed since its "
+                      "last run; starting a new kernel")
+            kernel.start()
+            steps = wanted.steps()
+        kernel.replayed = None  # until every step has run
         host = "" if served is None else served.address(remote=not isinstance(kernel,
                                                                               LocalKernel))
         config = worker.config_json(self.prepared, self.cell.source, host,
                                     0 if served is None else served.port, index)
-        steps = ["%load_ext jupyter_automl", *self.first_steps(), *self.setup_cells,
-                 *self.shipped,
-                 "import jupyter_automl.workers._worker as __automl_worker\n"
-                 f"__automl_worker.configure({config!r})"]
         for code in steps:
-            reply = kernel.execute(code, timeout=SETUP_TIMEOUT)
-            if reply.status != "ok":
-                raise SetupError(f"the setup failed on {kernel.label}, so no trial can run "
-                                 f"there; fix the %%automl_setup cell and rerun.\n"
-                                 f"{reply.error or reply.output}")
+            self._setup_step(kernel, code)
+        kernel.replayed = wanted
+        self._setup_step(kernel, "import jupyter_automl.workers._worker as __automl_worker\n"
+                                 f"__automl_worker.configure({config!r})")
+
+    def _setup_step(self, kernel: WorkerKernel, code: str) -> None:
+        reply = self._execute(kernel, code, timeout=SETUP_TIMEOUT)
+        if reply.status != "ok":
+            self._keep = False
+            raise SetupError(f"the setup failed on {kernel.label}, so no trial can run "
+                             f"there; fix the %%automl_setup cell and rerun.\n"
+                             f"{reply.error or reply.output}")
 
     def first_steps(self) -> list[str]:
         """Code a new worker runs before the setup cells."""
@@ -168,9 +248,9 @@ class KernelPool:
     def _dispatch(self, kernel: WorkerKernel, trial: optuna.Trial) -> Outcome:
         self.running[kernel.label] = trial.number
         try:
-            reply = kernel.execute(f"__automl_out = __automl_worker.run({trial.number})",
-                                   {"out": "__automl_out"},
-                                   timeout=self.prepared.options.trial_timeout)
+            reply = self._execute(kernel, f"__automl_out = __automl_worker.run({trial.number})",
+                                  {"out": "__automl_out"},
+                                  timeout=self.prepared.options.trial_timeout)
         finally:
             self.running.pop(kernel.label, None)
         data = reply.expressions.get("out", {})
@@ -194,8 +274,10 @@ class KernelPool:
 
 
 def ship_variables(prepared: PreparedStudy, namespace: dict[str, Any],
-                   names: Sequence[str]) -> list[str]:
-    """Pickle the named notebook variables next to the study; return the code that loads them."""
+                   names: Sequence[str]) -> list[tuple[str, str]]:
+    """Pickle the named notebook variables next to the study; return each name with the code
+    that loads it (the pickle's digest in a comment: a warm kernel loads a changed value
+    again)."""
     missing = [n for n in names if n not in namespace]
     if missing:
         raise OptionError(f"--ship: {', '.join(missing)} not defined in the notebook; define "
@@ -206,7 +288,20 @@ def ship_variables(prepared: PreparedStudy, namespace: dict[str, Any],
     for name in names:
         path = folder / f"{name}.pkl"
         with open(path, "wb") as f:
-            pickle.dump(namespace[name], f, protocol=pickle.HIGHEST_PROTOCOL)
-        code.append(f"import pickle as __p\nwith open({str(path)!r}, 'rb') as __f:\n"
-                    f"    {name} = __p.load(__f)")
+            digest = _Digest(f)
+            pickle.dump(namespace[name], digest, protocol=pickle.HIGHEST_PROTOCOL)
+        code.append((name, f"# sha256 {digest.sha.hexdigest()}\n"
+                           f"import pickle as __p\nwith open({str(path)!r}, 'rb') as __f:\n"
+                           f"    {name} = __p.load(__f)"))
     return code
+
+
+class _Digest:
+    """A file to write to that also hashes what it gets."""
+
+    def __init__(self, file: Any) -> None:
+        self.file, self.sha = file, hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.sha.update(data)
+        return int(self.file.write(data))

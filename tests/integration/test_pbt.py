@@ -160,7 +160,7 @@ def test_another_kind_of_study_is_a_conflict(data: Any) -> None:
 
 @pytest.mark.slow
 def test_worker_kernels_train_a_generation_side_by_side(ip: Any, tmp_path: Path) -> None:
-    from conftest import kernels_alive
+    from conftest import orphan_kernels
 
     setup = '''
 import numpy as np
@@ -186,7 +186,7 @@ x_val, y_val, seen_rates = x[:64], y[:64], []
     assert child.user_attrs["resumed_at_epoch"] == 1  # the donor's checkpoint, on a worker
     best = ip.user_ns["_automl"].best_trial
     assert best.user_attrs[FINAL] and (tmp_path / "runs" / "par" / "best" / "model.keras").exists()
-    assert kernels_alive() == []
+    assert orphan_kernels() == []
 
 
 def test_the_live_panel_draws_members_and_the_schedule(data: Any, capsys: Any) -> None:

@@ -1,5 +1,6 @@
 """Trials on real local worker kernels: setup replay, shipped variables, the gRPC storage proxy,
-a worker killed mid-trial, a failing setup, and no orphan kernel left behind."""
+a worker killed mid-trial, a failing setup, and no orphan kernel left behind (the workers a run
+keeps warm for the next one aside: tests/integration/test_warm_kernels.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import kernels_alive, study_of, wait_for
+from conftest import kernels_alive, orphan_kernels, study_of, wait_for, warm_pids
 
 from jupyter_automl.engine import _background as background
 from jupyter_automl.workers.kernels import SetupError
@@ -41,7 +42,7 @@ def test_workers_run_the_trials_with_the_setup_and_shipped_data(ip: Any, tmp_pat
     out = capsys.readouterr().out
     pids = {line.split()[-1] for line in out.splitlines() if "] worker " in line}
     assert len(pids) == 2 and str(os.getpid()) not in pids  # the trials ran elsewhere
-    assert kernels_alive() == []  # every worker was shut down
+    assert orphan_kernels() == [] and len(warm_pids()) == 2  # both kept warm, no other left
 
 
 def test_a_failing_setup_is_one_clear_error(ip: Any, tmp_path: Path) -> None:
@@ -113,7 +114,7 @@ model.fit(x, y, validation_split=0.25, epochs=5, callbacks=[slow])
     assert retry.user_attrs["resumed_at_epoch"] >= victim["saved"]
     assert [t.number for t in trials] == list(range(len(trials)))
     assert (tmp_path / "runs" / "kill" / "best" / "model.keras").exists()  # copied from a worker
-    assert kernels_alive() == []
+    assert orphan_kernels() == []
 
 
 def test_the_panel_shows_worker_trials(ip: Any) -> None:
@@ -146,7 +147,7 @@ def test_a_worker_that_never_answers_times_out_and_is_replaced(ip: Any, tmp_path
     assert sum(t.state.name == "COMPLETE" for t in trials) == 2
     assert "trial 0 lost: local kernel 0 did not answer within 5s; the trial is queued" in \
         capsys.readouterr().out
-    assert kernels_alive() == []
+    assert orphan_kernels() == []
 
 
 def test_a_worker_killed_while_it_starts_is_replaced(ip: Any, tmp_path: Path,
@@ -166,4 +167,4 @@ def test_a_worker_killed_while_it_starts_is_replaced(ip: Any, tmp_path: Path,
     trials = study_of(tmp_path / "runs", "starts").trials
     assert [t.state.name for t in trials] == ["COMPLETE"] * 4
     assert "died as it started" in capsys.readouterr().out
-    assert kernels_alive() == []
+    assert orphan_kernels() == []

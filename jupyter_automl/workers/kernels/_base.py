@@ -42,6 +42,7 @@ class WorkerKernel(abc.ABC):
 
     label: str
     env: dict[str, str]  # added to the kernel's environment when it starts
+    replayed: Any = None  # what the pool replayed in it since it started (workers._warm.Replay)
 
     def preflight(self) -> None:  # noqa: B027 - most kernels have nothing to check
         """Raise :class:`KernelError` now if this kernel cannot be had (before any trial)."""

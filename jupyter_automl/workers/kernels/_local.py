@@ -1,18 +1,31 @@
-"""Local worker kernels, started with jupyter_client from the notebook's own Python."""
+"""Local worker kernels, started with jupyter_client from the notebook's own Python.
+
+None outlives the notebook's kernel: an ``atexit`` hook here kills those still running when it
+exits, and each watches for its parent (:mod:`._watch`) in case it is killed outright.
+"""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import hashlib
+import json
 import os
 import queue
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
 from ..._utils.process import kernel_encryption
 from ._base import KernelError, Reply, WorkerDied, WorkerKernel, plain
+from ._watch import PARENT_ENV
 
 POLL = 0.2  # seconds between two liveness checks while a worker runs something
 IDLE_WAIT = 10.0  # seconds the last outputs of a request may lag behind its reply
+WATCH = "import jupyter_automl.workers.kernels._watch as __w\n__w.watch()\ndel __w"
+
+_STARTED: weakref.WeakSet[LocalKernel] = weakref.WeakSet()  # for the atexit hook
 
 
 class LocalKernel(WorkerKernel):
@@ -23,26 +36,51 @@ class LocalKernel(WorkerKernel):
         self.env = env or {}
         self.km: Any = None
         self.kc: Any = None
+        self.started = 0.0  # time.time() of the last start
+        self.started_as = ""  # fingerprint() at the last start
+
+    def full_env(self) -> dict[str, str]:
+        """The environment the kernel starts with: the notebook's, and :attr:`env` over it."""
+        return {**os.environ, "JUPYTER_AUTOML_WORKER": "1", PARENT_ENV: str(os.getpid()),
+                **self.env}
+
+    def fingerprint(self) -> str:
+        """A digest of what a new kernel would start with (folder, environment): a running
+        kernel started with another one has stale settings (or secrets) in it."""
+        what = json.dumps([str(self.cwd), sorted(self.full_env().items())])
+        return hashlib.sha256(what.encode()).hexdigest()
 
     def start(self) -> None:
         from jupyter_client import KernelManager
 
         self.shutdown()  # never two kernels under one label: the first would be orphaned
         self.km = KernelManager(kernel_name="python3", transport_encryption=kernel_encryption())
-        env = {**os.environ, "JUPYTER_AUTOML_WORKER": "1", **self.env}
+        self.replayed = None
+        self.started, self.started_as = time.time(), self.fingerprint()
+        _STARTED.add(self)
         try:
-            self.km.start_kernel(cwd=str(self.cwd), env=env)
+            self.km.start_kernel(cwd=str(self.cwd), env=self.full_env())
             self.kc = self.km.client()
             self.kc.start_channels()
             self.kc.wait_for_ready(timeout=120)
         except Exception as exc:
             self.shutdown()
             raise KernelError(f"{self.label} did not start: {exc}") from None
+        self.execute(WATCH, timeout=60)  # it ends if this process is killed
 
     @property
     def pid(self) -> int | None:
         process = getattr(self.km.provisioner, "process", None) if self.km else None
         return None if process is None else int(process.pid)
+
+    def rss_mb(self) -> float | None:
+        """The kernel's resident memory in MB (None if it is not running)."""
+        import psutil  # a dependency of ipykernel
+
+        try:
+            return float(psutil.Process(self.pid or -1).memory_info().rss) / 2**20
+        except (psutil.Error, ValueError):
+            return None
 
     def is_alive(self) -> bool:
         return bool(self.km is not None and self.km.is_alive())
@@ -112,3 +150,24 @@ class LocalKernel(WorkerKernel):
             finally:
                 self.km = None
 
+
+    def kill(self) -> None:
+        """End the kernel at once, without jupyter_client's event loop (the interpreter may be
+        exiting): SIGKILL, then its connection file removed."""
+        process = getattr(self.km.provisioner, "process", None) if self.km else None
+        if process is not None and process.poll() is None:
+            process.kill()
+            with contextlib.suppress(Exception):
+                process.wait(timeout=5)
+        if self.km is not None:
+            with contextlib.suppress(Exception):
+                self.km.cleanup_connection_file()
+        self.km = self.kc = None
+
+
+@atexit.register
+def _kill_all() -> None:
+    """The notebook's kernel exits: so do the worker kernels it started (warm ones included)."""
+    for kernel in list(_STARTED):
+        with contextlib.suppress(Exception):
+            kernel.kill()

@@ -2,7 +2,7 @@
 to nobody else.
 
 Optuna's proxy has no authentication of its own: anyone who can reach its port could read and
-write the study. Here every call must carry a secret made for this run (``authorization:
+write the study. Here every call must carry a secret (``authorization:
 Bearer ...`` metadata), checked by a server interceptor before the call reaches the storage;
 a call without it is refused with ``UNAUTHENTICATED`` and changes nothing. On loopback that
 is the whole protection (the port is open to this machine only). On any other address the
@@ -11,7 +11,11 @@ trusted root), so the secret and the study never cross the network in the clear.
 
 The secret and the certificate reach the workers in their environment (:data:`TOKEN_ENV`,
 :data:`CERT_ENV`), as the kernel's own key does: never in the code they run, never in an
-output. ``KERNEL_*`` names, because a Kernel Gateway passes only those to its kernels.
+output. ``KERNEL_*`` names, because a Kernel Gateway passes only those to its kernels. The
+secret is made for the run, except for warm local kernels (:mod:`.._warm`), which keep theirs
+from run to run: one made for the notebook's kernel, known to it and its workers alone (a new
+secret each run would mean a new environment, so new kernels). The certificate is always the
+run's: a warm kernel that had another is started anew.
 """
 
 from __future__ import annotations
@@ -68,11 +72,13 @@ def is_loopback(host: str) -> bool:
 
 
 @contextlib.contextmanager
-def serve(storage: Any, host: str = "127.0.0.1") -> Iterator[Served]:
-    """Serve ``storage`` on ``host`` (loopback unless told otherwise) while the block runs."""
+def serve(storage: Any, host: str = "127.0.0.1",
+          token: str | None = None) -> Iterator[Served]:
+    """Serve ``storage`` on ``host`` (loopback unless told otherwise) while the block runs,
+    to callers with ``token`` (default: a new secret)."""
     from ..._optuna import add_storage_service
 
-    token = secrets.token_urlsafe(32)
+    token = token or secrets.token_urlsafe(32)
     server = grpc.server(ThreadPoolExecutor(max_workers=10), interceptors=[_Check(token)],
                          options=_MESSAGES)
     add_storage_service(server, storage)
