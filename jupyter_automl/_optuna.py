@@ -63,6 +63,18 @@ def state_counts(study: optuna.Study) -> Counter[str]:
     return Counter(t.state.name for t in study.get_trials(deepcopy=False))
 
 
+def trial_count(storage: Any, sid: int) -> int:
+    """How many trials the study ``sid`` has, in any state: one ``COUNT`` on a database storage
+    (``get_n_trials`` loads every trial: seconds at 10,000 trials)."""
+    rdb = getattr(storage, "_backend", storage)
+    if hasattr(rdb, "scoped_session"):
+        try:
+            return sum(_count_rdb(rdb, sid).values())
+        except ImportError:  # a future Optuna moved its models: count the slow way
+            pass
+    return int(storage.get_n_trials(sid))
+
+
 def _count_rdb(storage: Any, sid: int) -> Counter[str]:
     import sqlalchemy
     from optuna.storages._rdb import models

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import _optuna
 from ..errors import AutomlError, OptionError, StudyConflictError
 from ..runs import (
     NOTEBOOK_ENV,
@@ -89,8 +90,8 @@ def prepare(options: StudyOptions, cell: Cell) -> PreparedStudy:
         existing = _existing_directions(storage, options.name)
         if existing is not None:
             _check_same_objectives(options, paths, spec, existing)
-        n_trials = 0 if existing is None else storage.get_n_trials(
-            storage.get_study_id_from_name(options.name))
+        n_trials = 0 if existing is None else _optuna.trial_count(
+            storage, storage.get_study_id_from_name(options.name))
         # A resumed study must not replay the draws of its first run: offset the seed.
         seed = None if options.seed is None else options.seed + n_trials
         sampler = make_sampler(options.sampler, seed, len(options.directions), space)
