@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from ..results import AutomlResult
 
 STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")  # every Optuna trial state
+FINISHED = ("COMPLETE", "PRUNED", "FAIL")
 
 
 @dataclass
@@ -117,6 +119,14 @@ class Series:
     def __len__(self) -> int:
         return len(self._columns())
 
+    @classmethod
+    def of(cls, x: np.ndarray, y: np.ndarray, trial: np.ndarray) -> Series:
+        """One point per trial, from whole columns (no gaps)."""
+        series = cls()
+        if len(x):
+            series._chunks = [np.column_stack([x, y, trial]).astype(float)]
+        return series
+
 
 class StudyModel:
     def __init__(self, name: str, metrics: list[str | None], directions: list[str],
@@ -134,6 +144,12 @@ class StudyModel:
         self.selected: int | None = None
         self.span: float | None = None  # a study read from storage: first start to last end
         self.population = population  # --scheduler pbt: the members; None for other studies
+        # Figures of many trials, computed once per change of the records (a study of 10,000
+        # trials is refreshed in milliseconds): _version counts the changes, _cache holds the
+        # figures of the last version, _rows the table rows of finished trials.
+        self._version = 0
+        self._cache: dict[str, tuple[int, Any]] = {}
+        self._rows: dict[int, dict[str, Any]] = {}
 
     # -- building ------------------------------------------------------------------------------
     @classmethod
@@ -168,6 +184,19 @@ class StudyModel:
             error=error[-1] if error else None, warm=WARM_START in trial.user_attrs,
         )
         self.records[trial.number].set_pbt(trial.user_attrs)
+        self.touch(trial.number)
+
+    def touch(self, number: int) -> None:
+        """Say that the record of trial ``number`` changed (the model's own methods do)."""
+        self._version += 1
+        self._rows.pop(number, None)
+
+    def _cached(self, name: str, compute: Any) -> Any:
+        version, value = self._cache.get(name, (-1, None))
+        if version != self._version:
+            value = compute()
+            self._cache[name] = (self._version, value)
+        return value
 
     def start(self, number: int, params: dict[str, Any] | None = None) -> TrialRecord:
         """The record of trial ``number``, which runs now (a queued retry starts running)."""
@@ -175,6 +204,7 @@ class StudyModel:
         if record.state == "WAITING":
             record.state, record.started = "RUNNING", time.monotonic()
         record.params = dict(params or record.params)
+        self.touch(number)
         return record
 
     def finish(self, number: int, state: str, values: list[float] | None,
@@ -183,6 +213,7 @@ class StudyModel:
         record = self.start(number, params)
         record.state, record.values, record.duration = state, values, duration
         record.peak_mb, record.error = peak_mb, error
+        self.touch(number)
         if state != "FAIL":
             self.finished_here += 1
 
@@ -193,7 +224,8 @@ class StudyModel:
 
     def count(self, state: str) -> int:
         """Trials in ``state``, --warm-start observations from other studies left out."""
-        return sum(r.state == state and not r.warm for r in self.records.values())
+        return int(self._cached("counts", lambda: Counter(
+            r.state for r in self.records.values() if not r.warm))[state])
 
     @property
     def done(self) -> int:
@@ -211,12 +243,21 @@ class StudyModel:
 
     @property
     def front(self) -> list[TrialRecord]:
-        done = [(r.number, list(r.values or [])) for r in self._best_candidates()]
+        return list(self._cached("front", self._front))
+
+    def _front(self) -> list[TrialRecord]:
+        candidates = self._best_candidates()
+        if not self.multi:  # the earliest of the best (as pareto_front), without a list of pairs
+            sign = signs(self.directions)[0]
+            return [max(candidates, key=lambda r: sign * r.values[0])] if candidates else []  # type: ignore[index]
+        done = [(r.number, list(r.values or [])) for r in candidates]
         return [self.records[n] for n, _ in pareto_front(done, signs(self.directions))]
 
     def _complete(self) -> list[TrialRecord]:
-        return [r for r in self.records.values()
-                if r.state == "COMPLETE" and r.values and not r.warm]
+        """The complete trials (not --warm-start's), by number."""
+        return list(self._cached("complete", lambda: sorted(
+            (r for r in self.records.values() if r.state == "COMPLETE" and r.values
+             and not r.warm), key=lambda r: r.number)))
 
     def _best_candidates(self) -> list[TrialRecord]:
         """The complete trials the best is chosen among: in a PBT study, the members' final
@@ -243,16 +284,12 @@ class StudyModel:
 
     def history(self) -> tuple[Series, Series]:
         """Each finished trial's value by number, and the best value so far (one objective)."""
-        values, best = Series(), Series()
-        sign = signs(self.directions)[0]
-        current: float | None = None
-        for record in sorted(self._complete(), key=lambda r: r.number):
-            value = record.values[0]  # type: ignore[index]
-            values.add(record.number, [(record.number, value)], gap=False)
-            if current is None or sign * value > sign * current:
-                current = value
-            best.add(record.number, [(record.number, current)], gap=False)
-        return values, best
+        complete = self._complete()
+        numbers = np.array([r.number for r in complete], dtype=np.float64)
+        values = np.array([r.values[0] for r in complete if r.values], dtype=np.float64)
+        sign = np.float64(signs(self.directions)[0])
+        best = sign * np.maximum.accumulate(sign * values) if len(values) else values
+        return Series.of(numbers, values, numbers), Series.of(numbers, best, numbers)
 
     def parallel(self) -> tuple[list[dict[str, Any]], np.ndarray]:
         """Parallel-coordinates dimensions (numeric params; choices as indices) and the color."""
@@ -325,14 +362,25 @@ class StudyModel:
         return chain(self.records, number, lambda record: record.source)
 
     def table_rows(self) -> list[dict[str, Any]]:
-        """The trials as rows (:func:`jupyter_automl.results.trial_row`, as everywhere); a
-        running trial's duration is its time so far."""
+        """The trials as rows (:func:`jupyter_automl.results.trial_row`, as everywhere), by
+        number; a running trial's duration is its time so far. A finished trial's row is made
+        once (until :meth:`touch`)."""
         now = time.monotonic()
-        return [trial_row(r.number, r.state, r.values, self.value_columns, r.params, r.epochs,
-                          now - r.started if r.state == "RUNNING" else r.duration, r.kernel,
-                          r.peak_mb, r.error,
-                          member_text(r.member, r.generation, r.source if r.copied else None))
-                for r in (self.records[n] for n in sorted(self.records))]
+        rows = []
+        for number in sorted(self.records):
+            row = self._rows.get(number)
+            if row is None:
+                row = self._row(self.records[number], now)
+                if row["state"] in FINISHED:
+                    self._rows[number] = row
+            rows.append(row)
+        return rows
+
+    def _row(self, r: TrialRecord, now: float) -> dict[str, Any]:
+        return trial_row(r.number, r.state, r.values, self.value_columns, r.params, r.epochs,
+                         now - r.started if r.state == "RUNNING" else r.duration, r.kernel,
+                         r.peak_mb, r.error,
+                         member_text(r.member, r.generation, r.source if r.copied else None))
 
     @property
     def columns(self) -> list[str]:

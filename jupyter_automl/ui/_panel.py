@@ -2,7 +2,9 @@
 
 A :class:`StudyPanel` is a runner listener. Events only update the in-memory model; the widgets
 are refreshed at most every ``interval`` seconds (and once at the end), inside
-``hold_sync``/``batch_update`` so one refresh is a few messages whatever the study's size.
+``hold_sync``/``batch_update`` so one refresh is a few messages whatever the study's size; and
+never more often than keeps refreshing under a tenth of the kernel's time, so a study's trials
+do not slow down as its charts grow.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 
 INTERVAL = 0.5  # seconds between two refreshes of the widgets
 IMPORTANCE_EVERY = 10  # finished trials between two recomputations of the importances
+SHARE = 0.1  # of the kernel's time, at most, spent refreshing (a refresh of 50 ms waits 0.5 s)
 
 
 class StudyPanel(Listener):
@@ -40,6 +43,7 @@ class StudyPanel(Listener):
         self.on_stop: Callable[[], None] | None = None
         self.on_resume: Callable[[], None] | None = None
         self._last = 0.0
+        self._cost = 0.0  # seconds the last refresh took
         self._trials_dirty = True
         self._importance_at = -IMPORTANCE_EVERY
         self._study: Any = None
@@ -66,6 +70,7 @@ class StudyPanel(Listener):
         record = model.start(trial.number)
         if model.population is not None:
             record.set_pbt(trial.user_attrs)
+            model.touch(trial.number)
         self._trials_dirty = True
         self.refresh()
 
@@ -94,6 +99,7 @@ class StudyPanel(Listener):
         if "kernel" in extra:
             record.kernel = extra["kernel"]
             record.curve = [(int(e), float(v)) for e, v in extra.get("curve", [])]
+        model.touch(trial.number)
         self._trials_dirty = True
         self.refresh()
 
@@ -162,7 +168,8 @@ class StudyPanel(Listener):
 
     def refresh(self, force: bool = False) -> None:
         now = time.monotonic()
-        if self.root is None or (not force and now - self._last < self.interval):
+        wait = max(self.interval, self._cost / SHARE)
+        if self.root is None or (not force and now - self._last < wait):
             return
         self._last = now
         model = self._need()
@@ -173,6 +180,7 @@ class StudyPanel(Listener):
             self._fill_text(model)
         else:
             self.header.value = self._header_html(model)
+        self._cost = time.monotonic() - now
 
     def _fill_text(self, model: StudyModel) -> None:
         self.header.value = self._header_html(model)

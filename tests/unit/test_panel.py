@@ -186,3 +186,59 @@ def test_headless_is_told_by_the_parent_program(argv: list[str], headless: bool,
     monkeypatch.delenv(display.HEADLESS_ENV, raising=False)
     monkeypatch.setattr(psutil.Process, "parent", lambda self: Parent())
     assert display.headless() is headless
+
+
+def test_a_table_of_10000_trials_sends_a_window_of_them() -> None:
+    from jupyter_automl.ui._table import LIMIT
+
+    table = TrialTableWidget()
+    rows = [{"number": n, "state": "COMPLETE", "value": float((n * 7919) % 10_000)}
+            for n in range(10_000)]
+    table.set_rows(["number", "state", "value"], rows)
+    assert table.total == 10_000 and len(table.rows) == LIMIT
+    # by number, ascending (the default): the newest trials, in order
+    assert [r["number"] for r in table.rows] == list(range(10_000 - LIMIT, 10_000))
+    table.ascending = False
+    assert [r["number"] for r in table.rows] == list(range(9_999, 9_999 - LIMIT, -1))
+    table.sort_by, table.ascending = "value", True  # by another column: the first of them all
+    assert [r["value"] for r in table.rows] == [float(v) for v in range(LIMIT)]
+    assert table.rows[0]["_text"]["value"] == "0"
+    table.selected = 5_000  # a trial chosen outside the window (in a chart) joins it
+    numbers = [r["number"] for r in table.rows]
+    assert 5_000 in numbers and len(numbers) == LIMIT + 1
+    values = [r["value"] for r in table.rows]
+    assert values == sorted(values)  # where it stands in the order
+    small = TrialTableWidget()
+    small.set_rows(["number", "state"], rows[:3])
+    assert small.total == 3 and len(small.rows) == 3
+
+
+def test_the_model_remakes_the_rows_and_figures_of_changed_trials_only() -> None:
+    model = model_with({0: ("COMPLETE", [3.0]), 1: ("COMPLETE", [1.0])})
+    first = model.table_rows()
+    assert model.table_rows()[0] is first[0]  # a finished trial's row is made once
+    model.start(2, {"lr": 0.5})
+    assert [r["state"] for r in model.table_rows()] == ["COMPLETE", "COMPLETE", "RUNNING"]
+    assert model.count("RUNNING") == 1 and model.front[0].number == 1
+    model.finish(2, "COMPLETE", [0.5], {"lr": 0.5}, 1.0, None, None)
+    assert model.table_rows()[2]["val_loss"] == 0.5 and model.count("RUNNING") == 0
+    assert model.front[0].number == 2 and as_list(model.history()[1].y) == [3.0, 1.0, 0.5]
+    model.records[2].kernel = "local kernel 1"  # what the panel sets after a worker's trial
+    model.touch(2)
+    assert model.table_rows()[2]["kernel"] == "local kernel 1"
+
+
+def test_a_costly_refresh_waits_longer(ip: Any) -> None:
+    """A panel whose refresh takes 0.2 s refreshes at most every 2 s (a tenth of the time)."""
+    from jupyter_automl.ui._panel import StudyPanel
+
+    panel = StudyPanel(interval=0.0, display=False)
+    panel.attach(model_with({0: ("COMPLETE", [3.0])}))
+    drawn = []
+    panel._fill_curves = lambda model: drawn.append(1)  # type: ignore[method-assign]
+    panel._cost, panel._last = 0.2, time.monotonic()
+    panel.refresh()
+    assert drawn == []
+    panel._last -= 2.0
+    panel.refresh()
+    assert drawn == [1]
