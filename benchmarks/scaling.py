@@ -176,8 +176,9 @@ def fill(url: str, count: int) -> None:
     xs = np.random.default_rng(count).uniform(-10, 10, count)
     now = _dt.datetime.now()
     with storage.engine.begin() as con:
-        first = (con.execute(select(func.max(trials.c.number))
-                             .where(trials.c.study_id == sid)).scalar() or -1) + 1
+        last = con.execute(select(func.max(trials.c.number))
+                           .where(trials.c.study_id == sid)).scalar()
+        first = 0 if last is None else last + 1
         con.execute(insert(trials), [
             {"number": first + i, "study_id": sid, "state": TrialState.COMPLETE,
              "datetime_start": now, "datetime_complete": now} for i in range(count)])

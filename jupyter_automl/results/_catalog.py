@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import _optuna
 from ..errors import AutomlError, StorageError, StudyNotFoundError
 from ..runs import (
     DEFAULT_RUNS_DIR,
@@ -39,8 +40,10 @@ class ReadOnlyResult(AutomlResult):
         import optuna
 
         with storage_errors(self.url):
-            return optuna.load_study(study_name=self.name,
-                                     storage=open_storage(self.url, read_only=True))
+            study = optuna.load_study(study_name=self.name,
+                                      storage=open_storage(self.url, read_only=True))
+            _optuna.preload(study)  # a reader reads them all, in a few queries
+            return study
 
 
 def load_result(name: str, runs_dir: str | Path = DEFAULT_RUNS_DIR,

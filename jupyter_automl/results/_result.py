@@ -8,6 +8,7 @@ import html
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import _optuna
 from ..errors import StudyNotFoundError
 from ..runs import (
     DEFAULT_RUNS_DIR,
@@ -57,7 +58,9 @@ class AutomlResult:
         import optuna
 
         with storage_errors(self.url):
-            return optuna.load_study(study_name=self.name, storage=open_storage(self.url))
+            study = optuna.load_study(study_name=self.name, storage=open_storage(self.url))
+            _optuna.preload(study)  # a result reads them all, in a few queries
+            return study
 
     @property
     def metrics(self) -> list[str | None]:
