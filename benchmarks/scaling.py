@@ -325,6 +325,7 @@ def bench_panel(url: str, size: int, k: int) -> PanelRow:
     from jupyter_automl.ui._panel import StudyPanel
 
     comm.create_comm = _JsonComm
+    StudyPanel(display=False).attach(StudyModel(STUDY, [None], ["minimize"], 1))  # imports
     study = optuna.load_study(study_name=STUDY, storage=url)
     start = time.perf_counter()
     model = StudyModel(STUDY, [None], ["minimize"], size + k)
@@ -432,7 +433,8 @@ def memory_child(side: str, trials: int, out: Path) -> None:
         ip.user_ns.update(x=x, y=y, keras=keras)
         with contextlib.redirect_stdout(io.StringIO()):
             ip.run_cell_magic("automl", f"mem --trials {trials} --sampler random --seed 0 "
-                              f"--maximize val_accuracy --runs-dir {folder}", KERAS_CELL)
+                              f"--pruner none --maximize val_accuracy --runs-dir {folder}",
+                              KERAS_CELL)
         peaks = [json.loads((folder / "mem" / "trials" / str(n) / "state.json").read_text())
                  ["peak_mb"] for n in range(trials)]
     else:
