@@ -69,7 +69,10 @@ class KernelPool:
         self._closing = False  # the run is ending: a kernel that dies now is not replaced
         self._busy: set[int] = set()  # id() of the kernels running code for this run now
         self._keep = True  # False once a setup failed: no kernel of the run stays warm
-        self.warm = self.keeps_warm and all(isinstance(k, LocalKernel) for k in self.kernels)
+        # kept warm: local kernels, and a study served on loopback (beyond it, each run's TLS
+        # certificate is in the kernels' environment: they would start anew anyway)
+        self.warm = self.keeps_warm and all(isinstance(k, LocalKernel) for k in self.kernels) \
+            and (prepared.shared or is_loopback(host))
         # A server database (--storage postgresql://...) is reached straight from local kernels,
         # its URL in their environment (a password in it stays out of code and outputs);
         # other storages, and remote kernels, go through the driver's gRPC proxy.
@@ -96,7 +99,7 @@ class KernelPool:
         with serving as self.served:
             if self.served is not None and not is_loopback(self.host):
                 print(f"the study is served on {self.host}:{self.served.port} over TLS, to "
-                      "callers with this run's secret only")
+                      "callers with the workers' secret only")
             try:
                 self._lease()
                 yield

@@ -10,8 +10,9 @@ setup cells only, when that is sound; else it restarts). Per-study configuration
 every run. The run gives its kernels back as it ends: an idle one stays warm; one that was busy
 when the run was cut short (its state unknown), that died, or whose setup failed is shut down.
 
-Gateway kernels, local kernels in a pool with gateway kernels, and ``--strategy multi-worker``
-clusters (new TensorFlow ports on every start) are not kept: they end with their run, as before.
+Gateway kernels, local kernels in a pool with gateway kernels, ``--strategy multi-worker``
+clusters (new TensorFlow ports on every start) and the kernels of a study served beyond loopback
+(a TLS certificate made for each run) are not kept: they end with their run, as before.
 """
 
 from __future__ import annotations
@@ -157,7 +158,7 @@ def list_text(registry: WarmKernels = REGISTRY) -> str:
     for warm in sorted(rows, key=lambda w: (str(w.kernel.cwd), w.kernel.index)):
         kernel = warm.kernel
         rss = kernel.rss_mb()
-        state = f"busy ({warm.study})" if warm.leased else "idle"
+        state = f"busy: {warm.study}" if warm.leased else "idle"
         last = f", last study {warm.study!r} {format_duration(now - warm.used)} ago" \
             if not warm.leased and warm.study else ""
         lines.append(f"  {kernel.label:<15} pid {kernel.pid:<8} {state:<10} "

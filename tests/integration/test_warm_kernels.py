@@ -140,7 +140,7 @@ def test_a_busy_kernel_is_listed_and_stop_ends_it_with_its_run(ip: Any, tmp_path
         wait_for(lambda: bool(run.runner and run.runner.executor.running), 120, "a trial")
         capsys.readouterr()
         ip.run_line_magic("automl", "kernels")
-        assert "busy (busy)" in capsys.readouterr().out
+        assert "busy: busy" in capsys.readouterr().out
         ip.run_line_magic("automl", "kernels stop")
         assert "local kernel 0 runs study 'busy': it ends when that run does" in \
             capsys.readouterr().out

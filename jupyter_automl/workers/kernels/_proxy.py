@@ -14,8 +14,8 @@ The secret and the certificate reach the workers in their environment (:data:`TO
 output. ``KERNEL_*`` names, because a Kernel Gateway passes only those to its kernels. The
 secret is made for the run, except for warm local kernels (:mod:`.._warm`), which keep theirs
 from run to run: one made for the notebook's kernel, known to it and its workers alone (a new
-secret each run would mean a new environment, so new kernels). The certificate is always the
-run's: a warm kernel that had another is started anew.
+secret each run would mean a new environment, so new kernels). Beyond loopback no kernel is
+kept warm: the certificate is made for each run.
 """
 
 from __future__ import annotations
