@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .. import _optuna
 from .._utils.duration import format_duration
 from ..engine import Listener, Outcome
 from . import _charts as charts
@@ -55,6 +56,7 @@ class StudyPanel(Listener):
         model = StudyModel(runner.name, [o.metric for o in prepared.objectives],
                            list(options.directions), runner.total,
                            options.population if options.pbt else None)
+        _optuna.preload(runner.study)  # a study of 10,000 trials: a few queries, not the ORM
         for trial in runner.study.get_trials(deepcopy=False):
             model.add_frozen(trial)
         self._study = runner.study
