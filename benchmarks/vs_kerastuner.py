@@ -49,7 +49,7 @@ MAX_EPOCHS = 9
 FACTOR = 3
 BATCH_SIZES = [16, 32, 64, 128]
 KT_SIDES = ("kt-hyperband", "kt-random", "kt-bayes")
-OURS = {"automl": "", "automl-hyperband": "--pruner hyperband"}
+OURS = {"automl": "", "automl-hyperband": "--pruner hyperband", "automl-sha": "--pruner sha"}
 GOAL = 0.6  # automl-hyperband's median time to reach B, as a share of T
 
 CELL = """\

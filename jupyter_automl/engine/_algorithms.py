@@ -24,7 +24,7 @@ def make_sampler(name: str, seed: int | None, n_objectives: int,
 
     s = optuna.samplers
     factories: dict[str, Callable[[], Any]] = {
-        "tpe": lambda: s.TPESampler(seed=seed),
+        "tpe": lambda: s.TPESampler(seed=seed, multivariate=True, group=True),
         "random": lambda: s.RandomSampler(seed=seed),
         "grid": lambda: s.GridSampler(_grid(space), seed=seed),
         "gp": lambda: s.GPSampler(seed=seed),
