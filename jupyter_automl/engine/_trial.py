@@ -29,6 +29,7 @@ from ..training import (
     Unreadable,
     agree,
     bind_fit,
+    end_session,
     fresh_session,
     install,
     load_checkpoint,
@@ -92,9 +93,10 @@ class ThisKernel:
         chief and leaves the reporting, the checkpoints and the decisions to it."""
         import optuna
 
+        session = None
         if self.cell.uses_keras or "keras" in sys.modules:
             install()
-            fresh_session()
+            session = fresh_session()
         settings = self._fit_settings(trial)
         settings.distill = self._distillation(trial)
         if settings.stop_at is not None and self.prepared.options.seed is not None \
@@ -131,6 +133,8 @@ class ThisKernel:
             unbind_fit(fit_token)
             unbind_space(space_token)
             fit.writer.wait()
+            if session is not None:  # what TensorFlow would keep of the trial for good
+                end_session(session)
         if fit.history and not follower:
             from ..runs import write_state
 

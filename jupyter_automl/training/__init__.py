@@ -13,6 +13,7 @@ from ._fit import (
     FitSettings,
     StopRequested,
     TrialFit,
+    end_session,
     fresh_session,
     install,
     save_model,
@@ -27,7 +28,7 @@ from ._strategy import scope as strategy_scope
 __all__ = [
     "CONTINUE", "PRUNE", "STOP", "STRATEGIES", "Checkpoint", "CheckpointWriter", "Distillation",
     "FitSettings",
-    "LoopTrial", "StopRequested", "TrialFit", "Unreadable", "agree", "bind_fit",
+    "LoopTrial", "StopRequested", "TrialFit", "Unreadable", "agree", "bind_fit", "end_session",
     "fresh_session", "gpu_count", "gpu_sets", "install", "load_checkpoint", "make_strategy",
     "save_model", "strategy_scope", "trial", "unbind_fit",
 ]

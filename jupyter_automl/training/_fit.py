@@ -31,6 +31,7 @@ from ..errors import MetricError, TrialValueError
 from . import _checkpoint as checkpoint
 from . import _distill as distillation
 from . import _feed as feeds
+from . import _memory as memory
 from ._distill import Distillation
 
 if TYPE_CHECKING:
@@ -444,12 +445,21 @@ def install() -> None:
     keras.Model.fit = fit
 
 
-def fresh_session() -> None:
+def fresh_session() -> int | None:
     """Drop Keras's global state from earlier trials (layer names, graphs, kernel caches), as
-    KerasTuner does before each trial: memory and the time a trial takes stay flat over a long
-    study. Without the full garbage collection Keras adds to it: with TensorFlow loaded that
-    takes 200-300 ms, a lot for a short trial; Python's own collector frees the old models."""
+    KerasTuner does before each trial, so the time a trial takes stays flat over a long study.
+    Without the full garbage collection Keras adds to it: with TensorFlow loaded that takes
+    200-300 ms, a lot for a short trial; :func:`end_session` collects when memory grew.
+
+    Returns the mark that :func:`end_session` drops the trial's TensorFlow gradients from."""
     sys.modules["keras"].backend.clear_session(free_memory=False)
+    return memory.gradient_mark()
+
+
+def end_session(mark: int | None) -> None:
+    """After a Keras trial: what TensorFlow keeps of it for good dropped (see ``_memory``), so
+    memory stays flat over a long study."""
+    memory.release(mark)
 
 
 @functools.cache
