@@ -27,6 +27,7 @@ from .._utils.objectives import front_text, pareto_front, signs
 from ..errors import StudyInterrupted, TooManyFailuresError
 from ..results import own_best_trials
 from ..runs import RunnerLock, clear_stop, heartbeat_interval, live_claims, storage_errors
+from ..training import memory_scope
 from ._events import Executor, Listener, Outcome, TrialLost
 from ._pbt import PbtSchedule, is_final
 from ._recovery import fail_and_retry, recover
@@ -100,7 +101,7 @@ class StudyRunner:
         """Run trials until the study's total is reached; return why the run ended:
         "finished", "already finished", "timeout", "stopped" or "elsewhere" (the rest of the
         total is running in other processes). An interrupt raises StudyInterrupted."""
-        with storage_errors(self.prepared.url), self._claim() as lock:
+        with storage_errors(self.prepared.url), self._claim() as lock, memory_scope():
             self.lock = lock
             self._recover(lock)
             self._census()

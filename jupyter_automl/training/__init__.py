@@ -21,6 +21,7 @@ from ._fit import (
 from ._fit import bind as bind_fit
 from ._fit import unbind as unbind_fit
 from ._loop import LoopTrial, trial
+from ._memory import run_scope as memory_scope
 from ._strategy import STRATEGIES, agree, gpu_count, gpu_sets
 from ._strategy import make as make_strategy
 from ._strategy import scope as strategy_scope
@@ -30,5 +31,5 @@ __all__ = [
     "FitSettings",
     "LoopTrial", "StopRequested", "TrialFit", "Unreadable", "agree", "bind_fit", "end_session",
     "fresh_session", "gpu_count", "gpu_sets", "install", "load_checkpoint", "make_strategy",
-    "save_model", "strategy_scope", "trial", "unbind_fit",
+    "memory_scope", "save_model", "strategy_scope", "trial", "unbind_fit",
 ]
