@@ -446,13 +446,10 @@ def install() -> None:
 
 
 def fresh_session() -> int | None:
-    """Before a Keras trial: the process's long-lived objects frozen for the run (see
-    ``_memory``: the collections after trials then walk only the study's own objects). Keras's
-    global state is cleared with those collections, not here: clearing it before every trial,
-    as KerasTuner does, slows each trial by about 0.2 s.
-
-    Returns the mark that :func:`end_session` drops the trial's TensorFlow gradients from."""
-    memory.freeze()
+    """Before a Keras trial: the mark that :func:`end_session` drops the trial's TensorFlow
+    gradients from. Keras's global state is cleared with the collections after trials (see
+    ``_memory``), not here: clearing it before every trial, as KerasTuner does, slows each
+    trial by about 0.2 s."""
     return memory.gradient_mark()
 
 

@@ -12,13 +12,13 @@ garbage) once RSS has grown ``COLLECT_MB`` since the last collection, and the C 
 its free pages back to the system.
 
 A full collection walks every object of the process: with TensorFlow loaded, 200-300 ms. So
-the first Keras trial of a run collects once and freezes what is there then (TensorFlow, Keras,
-the notebook's data: ``gc.freeze``), and the later collections walk only what the study made
-since, 10-60 ms; the run's end unfreezes it (:func:`run_scope`). Refcounting frees frozen
-objects as usual; only cyclic garbage among them waits for the end of the run. A worker
-kernel, which runs trials and nothing else, stays frozen. Keras's own global state (layer
-names, TensorFlow's kernel cache) is cleared with each collection, not before every trial: the
-clearing slows the trial after it by about 0.2 s.
+the end of the first Keras trial of a run collects once and freezes what is there then
+(TensorFlow, Keras, the notebook's data: ``gc.freeze``), and the later collections walk only
+what the study made since, 10-60 ms; the run's end unfreezes it (:func:`run_scope`).
+Refcounting frees frozen objects as usual; only cyclic garbage among them waits for the end of
+the run. A worker kernel, which runs trials and nothing else, stays frozen. Keras's own global
+state (layer names, TensorFlow's kernel cache) is cleared with each collection, not before
+every trial: the clearing slows the trial after it by about 0.2 s.
 
 The registry is one for the process: a custom gradient that a cell beside a background study
 traces while a trial runs is dropped with the trial's. Its function keeps working; only a
@@ -57,32 +57,33 @@ def release(mark: int | None) -> None:
     A trial that trained nothing (a plain objective beside a loaded Keras) costs nothing."""
     global _collected_at
     registry = _registry()
-    if mark is None or registry is None:
-        return
+    if mark is None or registry is None or int(_ops().uid()) == mark + 1:
+        return  # TensorFlow made nothing since the mark: the trial trained nothing
     dropped = [key for key in registry if _uid(key) > mark]
     if not dropped:
         return
     for key in dropped:
         del registry[key]
-    if _collected_at is None or rss_mb() - _collected_at > COLLECT_MB:
+    if not _frozen:  # the run's first Keras trial: one full collection, then the freeze
+        _clear_keras()
+        freeze()
+    elif _collected_at is None or rss_mb() - _collected_at > COLLECT_MB:
         _clear_keras()
         gc.collect()
-        _trim()
         _collected_at = rss_mb()
-    else:
-        _trim()
+    _trim()
 
 
 def freeze() -> None:
-    """Before a Keras trial: collect once and freeze what lives now (TensorFlow loaded), so the
-    collections after trials walk only what the study made; once per process, or per run in a
-    :func:`run_scope`."""
-    global _frozen
+    """Collect once and freeze what lives now (TensorFlow loaded), so that later collections
+    walk only what the study makes; once per process, or per run in a :func:`run_scope`."""
+    global _frozen, _collected_at
     if _frozen:
         return
     gc.collect()
     gc.freeze()
     _frozen = True
+    _collected_at = rss_mb()
 
 
 @contextlib.contextmanager
