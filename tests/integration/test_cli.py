@@ -163,6 +163,7 @@ def test_the_watcher_reads_a_running_study_without_disturbing_it(tmp_path: Path)
     from jupyter_automl.runs._paths import study_paths
     from jupyter_automl.runs._storage import open_storage
 
+    started = time.time() - 1  # before the spec is written (creating the study can take 2 s)
     paths = study_paths(tmp_path / "automl_runs", "quad")
     paths.write_spec({"name": "quad", "trials": 60, "storage": None,
                       "updated": dt.datetime.now().isoformat(timespec="seconds")})
@@ -171,7 +172,7 @@ def test_the_watcher_reads_a_running_study_without_disturbing_it(tmp_path: Path)
         lambda t: (t.suggest_float("x", -5, 5) - 1) ** 2,), kwargs={"n_trials": 60})
     seen: list[int] = []
     stream = io.StringIO()
-    with TrialWatcher(paths.root.parent, time.time() - 1, interval=0.01, stream=stream):
+    with TrialWatcher(paths.root.parent, started, interval=0.01, stream=stream):
         writer.start()
         while writer.is_alive():  # as fast as it can: the writer must not notice
             progress = read_progress(paths)
