@@ -59,6 +59,7 @@ from typing import Any
 
 import numpy as np
 import optuna
+from optuna.trial import TrialState
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before keras is first imported (lazily)
 
@@ -165,7 +166,6 @@ def fill(url: str, count: int) -> None:
     inserts into Optuna's tables (``add_trials`` takes minutes for 10,000 trials)."""
     from optuna.distributions import FloatDistribution, distribution_to_json
     from optuna.storages._rdb import models
-    from optuna.trial import TrialState
     from sqlalchemy import func, insert, select
 
     storage = optuna.storages.RDBStorage(url)
@@ -341,7 +341,8 @@ def bench_panel(url: str, size: int, k: int) -> PanelRow:
         trial = types.SimpleNamespace(number=number, params={"x": 2.5}, user_attrs={})
         start = time.perf_counter()
         panel.trial_started(runner, trial)
-        panel.trial_finished(runner, trial, Outcome("COMPLETE", values=[0.25], duration=0.01))
+        panel.trial_finished(runner, trial, Outcome(TrialState.COMPLETE, values=[0.25],
+                                                    duration=0.01))
         panel.refresh(force=True)
         updates.append(time.perf_counter() - start)
         start = time.perf_counter()
@@ -364,7 +365,8 @@ def bench_line(size: int, k: int) -> float:
     from jupyter_automl.ui import ProgressLine
 
     line = ProgressLine(stream=io.StringIO())
-    runner = types.SimpleNamespace(name=STUDY, total=size + k, counts=Counter(COMPLETE=size),
+    runner = types.SimpleNamespace(name=STUDY, total=size + k,
+                                   counts=Counter({TrialState.COMPLETE: size}),
                                    best_text="best 0.001", done=size, elapsed=10.0, eta=5.0)
     line.study_started(runner)
     times = []
@@ -372,8 +374,8 @@ def bench_line(size: int, k: int) -> float:
         trial = types.SimpleNamespace(number=number)
         start = time.perf_counter()
         line.trial_started(runner, trial)
-        runner.counts["COMPLETE"] += 1
-        line.trial_finished(runner, trial, Outcome("COMPLETE", values=[1.0]))
+        runner.counts[TrialState.COMPLETE] += 1
+        line.trial_finished(runner, trial, Outcome(TrialState.COMPLETE, values=[1.0]))
         line._draw(runner, force=True)
         times.append(time.perf_counter() - start)
     return statistics.median(times)

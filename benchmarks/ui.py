@@ -28,6 +28,7 @@ import numpy as np
 import optuna
 from comm.base_comm import BaseComm
 
+from jupyter_automl.results import StudyState
 from jupyter_automl.ui._model import StudyModel
 from jupyter_automl.ui._panel import StudyPanel
 
@@ -61,7 +62,7 @@ def make_study(trials: int, epochs: int) -> tuple[StudyModel, optuna.Study]:
         length = epochs // 2 if pruned else epochs
         curve = list(np.exp(-np.arange(1, length + 1) / rng.uniform(5, 30)) + rng.uniform(0, .3))
         params = {"lr": float(rng.uniform(1e-4, 1e-1)), "units": int(rng.integers(16, 257))}
-        state = "PRUNED" if pruned else "COMPLETE"
+        state = optuna.trial.TrialState.PRUNED if pruned else optuna.trial.TrialState.COMPLETE
         record = model.start(number, params)
         record.curve = [(e, float(v)) for e, v in enumerate(curve, 1)]
         model.finish(number, state, None if pruned else [float(min(curve))], params, 10.0,
@@ -69,9 +70,9 @@ def make_study(trials: int, epochs: int) -> tuple[StudyModel, optuna.Study]:
         study.add_trial(optuna.trial.create_trial(
             params=params, distributions=dist,
             value=None if pruned else float(min(curve)),
-            state=optuna.trial.TrialState.PRUNED if pruned else optuna.trial.TrialState.COMPLETE,
+            state=state,
             intermediate_values={e: float(v) for e, v in enumerate(curve, 1)}))
-    model.status = "finished"
+    model.status = StudyState.FINISHED
     return model, study
 
 

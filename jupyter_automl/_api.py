@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from .engine import (
     Executor,
     Listener,
     PreparedStudy,
+    RunEnd,
     StudyOptions,
     StudyRunner,
     ThisKernel,
@@ -27,7 +28,7 @@ from .engine import (
 from .errors import AutomlError
 from .results import AutomlResult
 from .runs import StudyPaths
-from .ui import ProgressLine, display_mode
+from .ui import DISPLAYS, display_mode
 
 
 def run_study(source: str, options: str | StudyOptions = "",
@@ -37,8 +38,9 @@ def run_study(source: str, options: str | StudyOptions = "",
     """Run ``source`` as the study ``options`` describe and return its :class:`AutomlResult`.
 
     ``namespace`` is where the cell's free names are looked up (the notebook's, in the magic).
-    ``listeners`` default to what ``display`` picks (:func:`.ui.display_mode`): the live panel, a
-    progress line and static charts, or a progress line. The best model is always exported.
+    ``listeners`` default to those of the display ``display`` picks (:data:`.ui.DISPLAYS`,
+    :func:`.ui.display_mode`): the live panel, a progress line and static charts, or a
+    progress line. The best model is always exported.
     ``setup_cells`` (the ``%%automl_setup`` cells) are recorded in the study's ``setup/``.
     ``--check`` returns None; ``--background`` returns the running :class:`BackgroundRun`.
     """
@@ -51,14 +53,13 @@ def run_study(source: str, options: str | StudyOptions = "",
     if opts.check:
         check(opts, cell, namespace)
         return None
-    mode = display_mode(display)
-    if opts.background:
-        panel = default_listeners(mode)[0] if mode == "widgets" else None
+    shown = DISPLAYS[display_mode(display)].listeners() if listeners is None else listeners
+    if opts.background:  # a run in a thread prints nothing: the panel alone follows it
+        panel = next((listener for listener in shown if listener.controls), None)
         return background.start(opts.name,
                                 lambda: new_runner(opts, cell, namespace, setup_cells, []),
                                 panel, namespace, finish)
-    runner = new_runner(opts, cell, namespace, setup_cells,
-                        default_listeners(mode) if listeners is None else listeners)
+    runner = new_runner(opts, cell, namespace, setup_cells, shown)
     return finish(runner, runner.run())
 
 
@@ -76,42 +77,73 @@ def new_runner(opts: StudyOptions, cell: Cell, namespace: dict[str, Any],
 
 def executor(opts: StudyOptions, prepared: PreparedStudy, cell: Cell,
              namespace: dict[str, Any], setup_cells: Sequence[str]) -> Executor:
-    """What runs the trials: this kernel, a pool of worker kernels (``--kernels``), or all of
-    them together on each trial (``--strategy multi-worker``)."""
+    """What runs the trials (a row of :data:`EXECUTORS`, as :func:`executor_name` picks)."""
+    return EXECUTORS[executor_name(opts)](opts, prepared, cell, namespace, setup_cells)
+
+
+def executor_name(opts: StudyOptions) -> str:
+    """This kernel; a pool of worker kernels (``--kernels``); or all of them together on
+    each trial (``--kernels`` with ``--strategy multi-worker``)."""
     if not (opts.kernels or opts.gateways):
-        return ThisKernel(prepared, cell, namespace)
-    from .workers import GatewayKernel, KernelCluster, KernelPool, LocalKernel
+        return "this kernel"
+    return "multi-worker" if opts.strategy == "multi-worker" else "kernels"
+
+
+def _this_kernel(opts: StudyOptions, prepared: PreparedStudy, cell: Cell,
+                 namespace: dict[str, Any], setup_cells: Sequence[str]) -> Executor:
+    return ThisKernel(prepared, cell, namespace)
+
+
+def _pool(opts: StudyOptions, prepared: PreparedStudy, cell: Cell,
+          namespace: dict[str, Any], setup_cells: Sequence[str]) -> Executor:
+    from .workers import KernelPool
+
+    return KernelPool(prepared, cell, namespace, _kernels(opts), setup_cells, opts.ship,
+                      opts.listen)
+
+
+def _cluster(opts: StudyOptions, prepared: PreparedStudy, cell: Cell,
+             namespace: dict[str, Any], setup_cells: Sequence[str]) -> Executor:
+    from .workers import KernelCluster
+
+    return KernelCluster(prepared, cell, namespace, _kernels(opts), setup_cells, opts.ship,
+                         opts.listen)
+
+
+def _kernels(opts: StudyOptions) -> list[Any]:
+    """The worker kernels of ``--kernels``: local ones, then the gateways'."""
+    from .workers import GatewayKernel, LocalKernel
 
     kernels: list[Any] = [LocalKernel(i, Path.cwd(), env) for i, env in enumerate(gpu_env(opts))]
     for url, count in opts.gateways:
         kernels += [GatewayKernel(len(kernels), url) for _ in range(count)]
-    kind = KernelCluster if opts.strategy == "multi-worker" else KernelPool
-    return kind(prepared, cell, namespace, kernels, setup_cells, opts.ship, opts.listen)
+    return kernels
 
 
-def default_listeners(mode: str) -> list[Listener]:
-    from . import ui
+# What runs a study's trials, by the names :func:`executor_name` gives. A new executor is a
+# module with a class that has the ``Executor`` protocol (engine/_events.py), a row here, and
+# the option that picks it in ``executor_name``.
+EXECUTORS: dict[str, Callable[[StudyOptions, PreparedStudy, Cell, dict[str, Any],
+                               Sequence[str]], Executor]] = {
+    "this kernel": _this_kernel,
+    "kernels": _pool,
+    "multi-worker": _cluster,
+}
 
-    if mode == "widgets":
-        return [ui.StudyPanel()]
-    if mode == "static":
-        return [ProgressLine(), ui.StaticReport()]
-    return [ProgressLine()]
 
-
-def finish(runner: StudyRunner, reason: str) -> AutomlResult:
+def finish(runner: StudyRunner, reason: RunEnd) -> AutomlResult:
     """Say how the run ended and return the study's result."""
     prepared = runner.prepared
-    if reason == "already finished":
+    if reason is RunEnd.ALREADY_FINISHED:
         print(f"study {runner.name!r} already has {runner.done}/{prepared.total} finished "
               "trials; raise --trials to run more")
-    elif reason == "timeout":
+    elif reason is RunEnd.TIMEOUT:
         print(f"--timeout reached: {runner.done}/{runner.total} trials finished; rerun the "
               "cell to continue")
-    elif reason == "elsewhere":
+    elif reason is RunEnd.ELSEWHERE:
         print(f"study {runner.name!r}: {runner.done}/{runner.total} trials finished; the "
               f"{runner.in_flight} running in other processes complete its total")
-    elif reason == "stopped":
+    elif reason is RunEnd.STOPPED:
         print(f"study {runner.name!r} stopped: {runner.done}/{runner.total} trials finished; "
               "Resume (or rerun the cell) to continue")
     result = AutomlResult(prepared.paths, prepared.url, study=prepared.study)
@@ -122,6 +154,7 @@ def finish(runner: StudyRunner, reason: str) -> AutomlResult:
 def check(options: StudyOptions, cell: Cell, namespace: dict[str, Any]) -> None:
     """Run one short trial in memory: 1 epoch of a few batches; the study is not touched."""
     import optuna
+    from optuna.trial import TrialState
 
     study = optuna.create_study(directions=options.directions)
     with tempfile.TemporaryDirectory(prefix="automl-check-") as tmp:
@@ -129,10 +162,11 @@ def check(options: StudyOptions, cell: Cell, namespace: dict[str, Any]) -> None:
                                  url="memory", total=1)
         start = time.monotonic()
         outcome = ThisKernel(prepared, cell, namespace).run_trial(study.ask())
-    if outcome.state == "FAIL":
+    if outcome.state == TrialState.FAIL:
         raise AutomlError(f"--check failed:\n{outcome.error}")
     trial = study.trials[-1]
-    values = outcome.values if outcome.state == "COMPLETE" else outcome.state.lower()
+    values = outcome.values if outcome.state == TrialState.COMPLETE \
+        else outcome.state.name.lower()
     epochs = f", {outcome.fit.epochs_run} epoch(s) of at most 3 batches" \
         if outcome.fit and outcome.fit.history else ""
     print(f"--check passed in {format_duration(time.monotonic() - start)}{epochs}: "

@@ -8,10 +8,11 @@ from IPython.core.magic import Magics, cell_magic, line_cell_magic, magics_class
 from traitlets import CaselessStrEnum, Int, Unicode
 from traitlets.config import Configurable
 
-from ._verbs import usage
+from ._verbs import MAGIC, usage
 from .engine import DEFAULT_TRIALS, PARSER, parse_options
 from .errors import AutomlError, OptionError
 from .runs import DEFAULT_RUNS_DIR
+from .ui import AUTO, DISPLAYS
 
 
 @magics_class
@@ -26,7 +27,7 @@ class Automl(Magics, Configurable):  # type: ignore[misc]
                        help="Folder of the studies, relative to the notebook's directory.")
     default_trials = Int(DEFAULT_TRIALS, config=True,
                          help="Total trials of a new study when --trials is absent.")
-    display = CaselessStrEnum(["auto", "widgets", "static", "text"], default_value="auto",
+    display = CaselessStrEnum([AUTO, *DISPLAYS], default_value=AUTO,
                               config=True, help="How studies are shown: live widgets, static "
                               "charts (saved notebooks), text; auto picks by where it runs.")
 
@@ -64,14 +65,14 @@ class Automl(Magics, Configurable):  # type: ignore[misc]
 
     def _verb(self, line: str) -> None:
         """``%automl VERB ...``: the verbs of :mod:`jupyter_automl._verbs`."""
-        from ._verbs import Door, magic_line
+        from ._verbs import Invocation, magic_line
 
-        magic_line(line, Door("magic", self.runs_dir, self.display, self._shell.user_ns,
-                              ask=input))
+        magic_line(line, Invocation(MAGIC, self.runs_dir, self.display, self._shell.user_ns,
+                                    ask=input))
 
 
 Automl.automl.__doc__ = PARSER.format_help() + "\nLine form: %automl VERB ...\n" + \
-    usage("magic")
+    usage(MAGIC)
 
 
 def register(shell: Any) -> None:

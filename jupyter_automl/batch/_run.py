@@ -12,19 +12,17 @@ import contextlib
 import datetime as _dt
 import logging
 import os
-import sqlite3
 import sys
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from .._utils.duration import format_duration
 from ..errors import AutomlError
-from ..results import AutomlResult, best_candidates_sql, own_trials_sql
+from ..results import AutomlResult, StudySummary, load_result
 from ..runs import DEFAULT_RUNS_DIR, NOTEBOOK_ENV, StudyPaths, list_study_folders
 from ..ui import HEADLESS_ENV
 from ._headless_kernel import HeadlessKernelManager
@@ -232,73 +230,24 @@ def _papermill_warnings_off() -> Iterator[None]:
 
 
 # -- watching the trials of a running study -------------------------------------------------------
-class StudyProgress(NamedTuple):
-    name: str
-    done: int
-    total: int
-    failed: int
-    best: float | None
-    metric: str | None
-
-    def text(self) -> str:
-        """``study quad: 3/10 trials (1 failed), best 0.0123``."""
-        line = f"study {self.name}: {self.done}/{self.total} trials"
-        if self.failed:
-            line += f" ({self.failed} failed)"
-        if self.best is not None:
-            line += f", best {self.metric + ' ' if self.metric else ''}{self.best:.6g}"
-        return line
-
-
-def current_study(runs_dir: Path, started: float) -> StudyProgress | None:
-    """The progress of the study updated last at or after ``started``, None if none is."""
+def current_study(runs_dir: Path, started: float,
+                  opened: dict[Path, AutomlResult] | None = None) -> StudySummary | None:
+    """The summary of the study updated last at or after ``started``, None if none is (or it
+    cannot be read now: being created, a hot journal after a crash; the next poll tries
+    again). ``opened`` keeps the results read before, so a storage is opened once."""
     since = _dt.datetime.fromtimestamp(int(started))
     touched = [(_updated(p), p) for p in list_study_folders(runs_dir)]
     touched = [(when, p) for when, p in touched if when >= since]
     if not touched:
         return None
-    return read_progress(max(touched, key=lambda item: item[0])[1])
-
-
-# the study's own trials (not --warm-start's observations); of a PBT study, once a member has
-# finished its training, the best is among the final generations (as own_best_trials)
-_OWN = own_trials_sql("t")
-_COUNTS = f"""SELECT t.state, COUNT(*) FROM trials t JOIN studies s ON t.study_id = s.study_id
-             WHERE s.study_name = ? AND {_OWN} GROUP BY t.state"""
-_DIRECTIONS = """SELECT d.direction FROM study_directions d JOIN studies s
-                 ON d.study_id = s.study_id WHERE s.study_name = ? ORDER BY d.objective"""
-_BEST = f"""SELECT {{agg}}(v.value) FROM trial_values v JOIN trials t ON v.trial_id = t.trial_id
-           JOIN studies s ON t.study_id = s.study_id
-           WHERE s.study_name = ? AND t.state = 'COMPLETE' AND v.objective = 0 AND {_OWN}
-           AND {best_candidates_sql("t")}"""
-
-
-def read_progress(paths: StudyPaths) -> StudyProgress | None:
-    """Trials done and the best value of a study, read from its SQLite file opened read-only.
-
-    None for a study in another storage (``--storage``) or while the file cannot be read
-    (being created, a hot journal after a crash): the next poll tries again.
-    """
-    spec = paths.read_spec()
-    if spec.get("storage") is not None or not paths.db.exists():
-        return None
+    paths = max(touched, key=lambda item: item[0])[1]
+    opened = {} if opened is None else opened
     try:
-        db = sqlite3.connect(f"file:{urllib.parse.quote(str(paths.db))}?mode=ro", uri=True,
-                             timeout=0.5)
-        try:
-            counts = dict(db.execute(_COUNTS, (paths.name,)).fetchall())
-            directions = [d for (d,) in db.execute(_DIRECTIONS, (paths.name,))]
-            best = None
-            if len(directions) == 1:
-                agg = "MAX" if directions[0] == "MAXIMIZE" else "MIN"
-                best = db.execute(_BEST.format(agg=agg), (paths.name,)).fetchone()[0]
-        finally:
-            db.close()
-    except sqlite3.Error:
+        if paths.root not in opened:
+            opened[paths.root] = load_result(paths.name, paths.root.parent)
+        return opened[paths.root].summarize()
+    except (AutomlError, KeyError):
         return None
-    metric = (spec.get("objectives") or [{}])[0].get("metric")
-    return StudyProgress(paths.name, counts.get("COMPLETE", 0) + counts.get("PRUNED", 0),
-                         int(spec.get("trials", 0)), counts.get("FAIL", 0), best, metric)
 
 
 class TrialWatcher:
@@ -317,9 +266,10 @@ class TrialWatcher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="automl-trial-watcher",
                                         daemon=True)
-        self._shown: StudyProgress | None = None
+        self._shown: StudySummary | None = None
+        self._opened: dict[Path, AutomlResult] = {}
         self._bar: Any = None
-        self._show: Callable[[StudyProgress], None] = (
+        self._show: Callable[[StudySummary], None] = (
             self._show_bar if _isatty(self.stream) else self._show_line)
 
     def __enter__(self) -> TrialWatcher:
@@ -339,19 +289,21 @@ class TrialWatcher:
 
     def poll(self) -> None:
         try:
-            progress = current_study(self.runs_dir, self.started)
+            progress = current_study(self.runs_dir, self.started, self._opened)
         except Exception:  # a folder or file half-written right now: the next poll sees it
             return
-        if progress is not None and progress != self._shown:
+        if progress is not None and (self._shown is None or (
+                progress.name, progress.progress_text) != (self._shown.name,
+                                                           self._shown.progress_text)):
             self._show(progress)
             self._shown = progress
 
-    def _show_line(self, progress: StudyProgress) -> None:
+    def _show_line(self, progress: StudySummary) -> None:
         from tqdm import tqdm
 
-        tqdm.write(progress.text(), file=self.stream)
+        tqdm.write(progress.progress_text, file=self.stream)
 
-    def _show_bar(self, progress: StudyProgress) -> None:
+    def _show_bar(self, progress: StudySummary) -> None:
         from tqdm import tqdm
 
         if self._bar is None or self._shown is None or self._shown.name != progress.name:
@@ -362,7 +314,7 @@ class TrialWatcher:
                              desc=f"study {progress.name}", file=self.stream)
         self._bar.total = progress.total
         self._bar.n = progress.done
-        best = progress.text().partition(", ")[2]
+        best = progress.progress_text.partition(", ")[2]
         self._bar.set_postfix_str(best, refresh=False)
         self._bar.refresh()
 

@@ -38,7 +38,7 @@ from typing import Any
 from .._utils.duration import format_duration
 from .._utils.io import read_json, write_atomic, write_json
 from ..errors import AutomlError
-from ..results import AutomlResult, best_text
+from ..results import StudyState, summary_of
 from ..runs import DEFAULT_RUNS_DIR, list_study_folders
 from ._run import (
     NotebookRun,
@@ -299,12 +299,12 @@ def study_cells(runs_dir: Path) -> dict[str, Any]:
     cells: dict[str, list[str]] = {c: [] for c in STUDY_COLUMNS}
     for paths in list_study_folders(runs_dir):
         cells["studies"].append(paths.name)
-        try:
-            result = AutomlResult.load(paths.name, runs_dir)
-            values = [f"{result.done}/{result.total}", best_text(result, exact=True),
-                      json.dumps(_plain(result.best_params))]
-        except AutomlError as exc:
-            values = ["", "", f"unreadable: {exc}"]
+        summary = summary_of(paths)
+        if summary.state is StudyState.UNREADABLE:
+            values = ["", "", f"unreadable: {summary.error}"]
+        else:
+            values = [summary.trials_text, summary.best_text(exact=True),
+                      json.dumps(_plain(summary.best_params or {}))]
         for column, value in zip(STUDY_COLUMNS[1:], values):
             cells[column].append(value)
     return {c: "; ".join(v) for c, v in cells.items()}

@@ -7,15 +7,15 @@ from __future__ import annotations
 import shlex
 import sys
 
-from .._verbs import Door, say
+from .._verbs import CLI, Invocation, dispatch
 from ..errors import AutomlError
 
 
 def main(argv: list[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
-    door = Door("cli", command_line=shlex.join(["jupyter-automl", *words]))
+    said = Invocation(CLI, command_line=shlex.join(["jupyter-automl", *words]))
     try:
-        return say(words, door)
+        return dispatch(words, said)
     except AutomlError as exc:
         message = str(exc)
         prefix = "" if message.startswith("jupyter-automl:") else "jupyter-automl: "

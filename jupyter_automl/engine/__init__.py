@@ -6,7 +6,7 @@ from . import _background as background
 from ._algorithms import PRUNERS, SAMPLERS, make_pruner, make_sampler
 from ._best import BestExporter
 from ._cell import Cell
-from ._events import Executor, Listener, Outcome, RunView, TrialLost
+from ._events import Executor, Listener, Outcome, RunEnd, RunView, TrialLost
 from ._options import (
     DEFAULT_STUDY,
     DEFAULT_TRIALS,
@@ -21,7 +21,7 @@ from ._trial import ThisKernel
 
 __all__ = [
     "DEFAULT_STUDY", "DEFAULT_TRIALS", "PARSER", "PRUNERS", "SAMPLERS", "BestExporter", "Cell",
-    "Executor", "Listener", "Objective", "Outcome", "PreparedStudy", "RunView", "StopSignal",
-    "StudyOptions", "StudyRunner", "ThisKernel", "TrialLost", "background", "make_pruner",
-    "make_sampler", "parse_options", "prepare",
+    "Executor", "Listener", "Objective", "Outcome", "PreparedStudy", "RunEnd", "RunView",
+    "StopSignal", "StudyOptions", "StudyRunner", "ThisKernel", "TrialLost", "background",
+    "make_pruner", "make_sampler", "parse_options", "prepare",
 ]

@@ -1,9 +1,10 @@
-"""Registries of samplers and pruners, by the names the ``--sampler``/``--pruner`` options use."""
+"""The samplers and pruners, one table each, by the names ``--sampler`` and ``--pruner`` take."""
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import OptionError, SpaceError
@@ -12,9 +13,109 @@ from ..space import ParamSpec
 if TYPE_CHECKING:
     import optuna
 
-# the names --sampler and --pruner take: one factory each below
-SAMPLERS = ("tpe", "random", "grid", "gp", "cmaes", "nsga2", "qmc")
-PRUNERS = ("hyperband", "median", "sha", "patient", "none")
+@dataclass(frozen=True)
+class Sampler:
+    """A row of :data:`SAMPLERS`: how to make the sampler, for a study's seed, number of
+    objectives and static space (the grid sampler needs it)."""
+
+    make: Callable[[int | None, int, list[ParamSpec]], optuna.samplers.BaseSampler]
+    needs: str | None = None  # the package it imports, named when it is missing
+    objectives: int | None = None  # the most objectives it handles (None: any)
+
+
+def _tpe(seed: int | None, objectives: int, space: list[ParamSpec]) -> Any:
+    from optuna.samplers import TPESampler
+
+    return TPESampler(seed=seed, multivariate=True, group=True)
+
+
+def _random(seed: int | None, objectives: int, space: list[ParamSpec]) -> Any:
+    from optuna.samplers import RandomSampler
+
+    return RandomSampler(seed=seed)
+
+
+def _grid_sampler(seed: int | None, objectives: int, space: list[ParamSpec]) -> Any:
+    from optuna.samplers import GridSampler
+
+    return GridSampler(_grid(space), seed=seed)
+
+
+def _gp(seed: int | None, objectives: int, space: list[ParamSpec]) -> Any:
+    from optuna.samplers import GPSampler
+
+    return GPSampler(seed=seed)
+
+
+def _cmaes(seed: int | None, objectives: int, space: list[ParamSpec]) -> Any:
+    from optuna.samplers import CmaEsSampler
+
+    return CmaEsSampler(seed=seed)
+
+
+def _nsga2(seed: int | None, objectives: int, space: list[ParamSpec]) -> Any:
+    from optuna.samplers import NSGAIISampler
+
+    return NSGAIISampler(seed=seed)
+
+
+def _qmc(seed: int | None, objectives: int, space: list[ParamSpec]) -> Any:
+    from optuna.samplers import QMCSampler
+
+    return QMCSampler(seed=seed)
+
+
+# The samplers, by the names --sampler takes. A new one is a factory (in a module of its own
+# when it is ours) and a row here.
+SAMPLERS: dict[str, Sampler] = {
+    "tpe": Sampler(_tpe),
+    "random": Sampler(_random),
+    "grid": Sampler(_grid_sampler),
+    "gp": Sampler(_gp, needs="torch"),
+    "cmaes": Sampler(_cmaes, needs="cmaes", objectives=1),
+    "nsga2": Sampler(_nsga2),
+    "qmc": Sampler(_qmc),
+}
+
+
+def _hyperband() -> Any:
+    from optuna.pruners import HyperbandPruner
+
+    return HyperbandPruner(min_resource=1)
+
+
+def _median() -> Any:
+    from optuna.pruners import MedianPruner
+
+    return MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+
+
+def _sha() -> Any:
+    from optuna.pruners import SuccessiveHalvingPruner
+
+    return SuccessiveHalvingPruner()
+
+
+def _patient() -> Any:
+    from optuna.pruners import MedianPruner, PatientPruner
+
+    return PatientPruner(MedianPruner(n_startup_trials=5), patience=2)
+
+
+def _none() -> Any:
+    from optuna.pruners import NopPruner
+
+    return NopPruner()
+
+
+# The pruners, by the names --pruner takes: a new one is a factory and a row.
+PRUNERS: dict[str, Callable[[], optuna.pruners.BasePruner]] = {
+    "hyperband": _hyperband,
+    "median": _median,
+    "sha": _sha,
+    "patient": _patient,
+    "none": _none,
+}
 
 
 def make_sampler(name: str, seed: int | None, n_objectives: int,
@@ -22,25 +123,16 @@ def make_sampler(name: str, seed: int | None, n_objectives: int,
     """The sampler called ``name``; ``space`` is the static space (the grid sampler needs it)."""
     import optuna
 
-    s = optuna.samplers
-    factories: dict[str, Callable[[], Any]] = {
-        "tpe": lambda: s.TPESampler(seed=seed, multivariate=True, group=True),
-        "random": lambda: s.RandomSampler(seed=seed),
-        "grid": lambda: s.GridSampler(_grid(space), seed=seed),
-        "gp": lambda: s.GPSampler(seed=seed),
-        "cmaes": lambda: s.CmaEsSampler(seed=seed),
-        "nsga2": lambda: s.NSGAIISampler(seed=seed),
-        "qmc": lambda: s.QMCSampler(seed=seed),
-    }
-    if name == "cmaes" and n_objectives > 1:
-        raise OptionError("--sampler cmaes handles one objective only; use nsga2 or tpe for "
+    row = SAMPLERS[name]
+    if row.objectives is not None and n_objectives > row.objectives:
+        raise OptionError(f"--sampler {name} handles one objective only; use nsga2 or tpe for "
                           "several --maximize/--minimize metrics")
     try:
         with warnings.catch_warnings():  # the user asked for it: "experimental" is noise here
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return factories[name]()
+            return row.make(seed, n_objectives, space)
     except ImportError as exc:
-        package = {"gp": "torch", "cmaes": "cmaes"}.get(name, exc.name or "?")
+        package = row.needs or exc.name or "?"
         raise OptionError(f"--sampler {name} needs the package {package!r}: "
                           f"pip install {package} (or choose another --sampler)") from None
 
@@ -48,17 +140,9 @@ def make_sampler(name: str, seed: int | None, n_objectives: int,
 def make_pruner(name: str) -> optuna.pruners.BasePruner:
     import optuna
 
-    p = optuna.pruners
-    factories: dict[str, Callable[[], Any]] = {
-        "hyperband": lambda: p.HyperbandPruner(min_resource=1),
-        "median": lambda: p.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
-        "sha": lambda: p.SuccessiveHalvingPruner(),
-        "patient": lambda: p.PatientPruner(p.MedianPruner(n_startup_trials=5), patience=2),
-        "none": lambda: p.NopPruner(),
-    }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return factories[name]()
+        return PRUNERS[name]()
 
 
 def _grid(space: list[ParamSpec]) -> dict[str, list[Any]]:

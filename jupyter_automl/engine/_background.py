@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AutomlError, StudyInterrupted, StudyNotFoundError
+from ._events import RunEnd
 
 if TYPE_CHECKING:
     from ..results import AutomlResult
@@ -23,7 +24,7 @@ class BackgroundRun:
 
     def __init__(self, name: str, make_runner: Callable[[], StudyRunner], panel: Any,
                  namespace: dict[str, Any],
-                 finish: Callable[[StudyRunner, str], AutomlResult]) -> None:
+                 finish: Callable[[StudyRunner, RunEnd], AutomlResult]) -> None:
         self.name = name
         self.make_runner = make_runner
         self.panel = panel
@@ -73,7 +74,7 @@ class BackgroundRun:
         try:
             reason = self.runner.run()
         except StudyInterrupted:
-            reason = "stopped"
+            reason = RunEnd.STOPPED
         except BaseException as exc:  # kept for wait(); the thread must not die silently
             self.error = exc
             print(f"study {self.name!r} stopped with an error: {exc}")
@@ -88,7 +89,7 @@ class BackgroundRun:
 
 def start(name: str, make_runner: Callable[[], StudyRunner], panel: Any,
           namespace: dict[str, Any],
-          finish: Callable[[StudyRunner, str], AutomlResult]) -> BackgroundRun:
+          finish: Callable[[StudyRunner, RunEnd], AutomlResult]) -> BackgroundRun:
     """Run the study in a thread; ``panel`` (None outside a live kernel) gets Stop/Resume."""
     existing = RUNS.get(name)
     if existing is not None and existing.running:

@@ -50,7 +50,9 @@ class BestExporter(Listener):
 
     def trial_finished(self, runner: RunView, trial: optuna.Trial,
                        outcome: Outcome) -> None:
-        if outcome.state == "COMPLETE" and trial.number in {n for n, _ in runner.front}:
+        from optuna.trial import TrialState
+
+        if outcome.state == TrialState.COMPLETE and trial.number in {n for n, _ in runner.front}:
             self._save(runner, trial.number, outcome)
 
     def _save(self, runner: RunView, number: int, outcome: Outcome) -> None:

@@ -1,29 +1,47 @@
-"""What the loop tells the rest: a trial's :class:`Outcome`, the :class:`Listener` hooks
-(study started, trial started and finished, epoch ended, study finished), and the view of the
-run that a listener reads (:class:`RunView`), and what runs a trial (:class:`Executor`).
+"""What the loop tells the rest: a trial's :class:`Outcome`, how a run ended (:class:`RunEnd`),
+the :class:`Listener` hooks (study started, trial started and finished, epoch ended, study
+finished), the view of the run that a listener reads (:class:`RunView`), and what runs a
+trial (:class:`Executor`).
 """
 
 from __future__ import annotations
 
+import enum
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from collections import Counter
+    from collections.abc import Callable
 
     import optuna
+    from optuna.trial import TrialState
 
     from ..runs import StudyPaths
     from ..training import TrialFit
     from ._study import PreparedStudy
 
 
+class RunEnd(str, enum.Enum):
+    """Why a run of a study ended (its ``str`` is the word said to the user)."""
+
+    FINISHED = "finished"  # the study's total is reached
+    ALREADY_FINISHED = "already finished"  # it was reached before this run: nothing to do
+    TIMEOUT = "timeout"  # --timeout passed
+    STOPPED = "stopped"  # Stop (the panel, %automl stop, the sidebar's stop request)
+    ELSEWHERE = "elsewhere"  # the rest of the total is running in other processes
+    INTERRUPTED = "interrupted"  # Ctrl-C, the kernel's interrupt
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass
 class Outcome:
     """How one trial ended: its state, values, error text and the Keras side, if any."""
 
-    state: str  # "COMPLETE" | "PRUNED" | "FAIL"
+    state: TrialState  # COMPLETE, PRUNED or FAIL
     values: list[float] | None = None
     error: str | None = None
     fatal: BaseException | None = None  # a configuration error: stop the study
@@ -35,12 +53,16 @@ class Outcome:
 
 
 class TrialLost(Exception):
-    """The trial stopped without an outcome: its kernel died, or the user interrupted it (the
-    study then stops). The loop fails it and queues its retry."""
+    """The trial stopped without an outcome: its kernel died, or Stop or an interrupt cut it
+    short (``cut``; with ``stops_study`` the run then ends that way). The loop fails it and
+    queues its retry."""
 
-    def __init__(self, why: str, stops_study: bool = False, said: str | None = None) -> None:
+    def __init__(self, why: str | None = None, cut: RunEnd | None = None,
+                 stops_study: bool = False, said: str | None = None) -> None:
+        why = why or str(cut)
         super().__init__(why)
         self.why = why  # recorded in the failed trial
+        self.cut = cut
         self.stops_study = stops_study
         self.said = said or why  # printed when the run goes on
 
@@ -50,7 +72,7 @@ class RunView(Protocol):
 
     name: str
     total: int
-    counts: Counter[str]
+    counts: Counter[TrialState]
     best_text: str
     front: list[tuple[int, list[float]]]
     prepared: PreparedStudy
@@ -77,6 +99,7 @@ class Listener:
 
     title = "a listener"  # how warnings name it
     essential = False
+    controls = False  # it has Stop/Resume for a background run (``set_controls``)
 
     def study_started(self, run: RunView) -> None: ...
 
@@ -86,7 +109,11 @@ class Listener:
 
     def trial_finished(self, run: RunView, trial: optuna.Trial, outcome: Outcome) -> None: ...
 
-    def study_finished(self, run: RunView, reason: str) -> None: ...
+    def study_finished(self, run: RunView, reason: RunEnd) -> None: ...
+
+    def set_controls(self, on_stop: Callable[[], None] | None,
+                     on_resume: Callable[[], None] | None) -> None:
+        """Where ``controls`` is true: what its Stop and Resume do (a background run's)."""
 
 
 class Executor(Protocol):
@@ -96,8 +123,9 @@ class Executor(Protocol):
     :meth:`prepare`, then :meth:`run` trial after trial, and :meth:`replace` after a
     :class:`TrialLost` (False: the slot is gone, the others go on)."""
 
-    label: str
-    slots: int
+    label: str  # how the trial table's "kernel" column names it
+    slots: int  # trials it runs at once
+    restart_text: str  # what follows a lost trial, said after it ("starting a new kernel")
 
     def session(self, run: Any) -> AbstractContextManager[None]:
         """While the study runs: kernels started, the study served to them..."""

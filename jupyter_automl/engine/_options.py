@@ -199,9 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
                    dest="objectives", help="maximize METRIC; repeat for several objectives")
     p.add_argument("--minimize", action=_ObjectiveAction, const="minimize", metavar="METRIC",
                    dest="objectives", help="minimize METRIC; repeat for several objectives")
-    p.add_argument("--sampler", choices=SAMPLERS, default="tpe", help="search algorithm")
+    p.add_argument("--sampler", choices=tuple(SAMPLERS), default="tpe", help="search algorithm")
     p.add_argument("--seed", type=int, default=None, help="sampler seed, for repeatable studies")
-    p.add_argument("--pruner", choices=PRUNERS, default=None,
+    p.add_argument("--pruner", choices=tuple(PRUNERS), default=None,
                    help="stops unpromising trials early (default median; none for several "
                         "objectives)")
     p.add_argument("--scheduler", choices=SCHEDULERS, default=None,

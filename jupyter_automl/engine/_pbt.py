@@ -45,7 +45,7 @@ FACTORS = (0.8, 1.2)
 KEPT = (MEMBER, GENERATION, CONTINUED, COPIED)  # what a retry of a PBT trial carries over
 
 
-class StudyRunner(Protocol):
+class ScheduledRun(Protocol):
     """What the schedule needs of the runner (:class:`~._runner.StudyRunner`)."""
 
     total: int
@@ -130,13 +130,15 @@ class PbtSchedule:
         self.finished = False
 
     # -- what the runner asks ------------------------------------------------------------------
-    def next_trial(self, runner: StudyRunner, lock: RunnerLock) -> optuna.Trial | None:
+    def next_trial(self, runner: ScheduledRun, lock: RunnerLock) -> optuna.Trial | None:
         """The next member to train (waiting while the generation's others still train), or
         None once the last generation is complete (or Stop, or the timeout)."""
+        from optuna.trial import TrialState
+
         while not runner.should_end():
             runner.refresh_counts(lock)
             trials = self._trials()
-            if any(t.state.name == "WAITING" for t in trials):
+            if any(t.state == TrialState.WAITING for t in trials):
                 return self.study.ask()
             generation = self._latest(trials)
             if generation is None:
@@ -177,6 +179,8 @@ class PbtSchedule:
         return self._generation(trials, max(int(t.user_attrs[GENERATION]) for t in trials))
 
     def _generation(self, trials: list[optuna.trial.FrozenTrial], number: int) -> Generation:
+        from optuna.trial import TrialState
+
         by_member: dict[int, list[optuna.trial.FrozenTrial]] = defaultdict(list)
         for trial in trials:
             if int(trial.user_attrs[GENERATION]) == number:
@@ -184,10 +188,10 @@ class PbtSchedule:
         generation = Generation(number)
         for member in range(self.population):
             attempts = by_member.get(member, [])
-            complete = [t for t in attempts if t.state.name == "COMPLETE"]
+            complete = [t for t in attempts if t.state == TrialState.COMPLETE]
             if complete:
                 generation.done[member] = complete[-1]
-            elif any(t.state.name in ("RUNNING", "WAITING") for t in attempts):
+            elif any(not t.state.is_finished() for t in attempts):  # RUNNING, WAITING
                 generation.pending.add(member)
             elif attempts:
                 generation.failed.add(member)
@@ -195,7 +199,7 @@ class PbtSchedule:
                 generation.missing.add(member)
         return generation
 
-    def _update_total(self, runner: StudyRunner, generation: Generation) -> None:
+    def _update_total(self, runner: ScheduledRun, generation: Generation) -> None:
         """Once a member has said how many epochs it trains: P x the generations they take."""
         epochs = [int(t.user_attrs[EPOCHS]) for t in generation.done.values()
                   if EPOCHS in t.user_attrs]

@@ -15,6 +15,7 @@ from .. import _optuna
 from ..runs import (
     GRACE_BEATS,
     HOST,
+    LOST,
     RunnerLock,
     StudyPaths,
     heartbeat_interval,
@@ -101,7 +102,7 @@ def fail_and_retry(study: optuna.Study, trial: optuna.trial.FrozenTrial, paths: 
 
     storage = _optuna.storage_of(study)
     # the reason first: a finished trial takes no more attributes
-    storage.set_trial_user_attr(_optuna.trial_id(trial), "failed_because", reason)
+    storage.set_trial_user_attr(_optuna.trial_id(trial), LOST, reason)
     storage.set_trial_state_values(_optuna.trial_id(trial), TrialState.FAIL)
     attempt = int(trial.user_attrs.get("attempt", 1))
     if attempt >= MAX_ATTEMPTS:

@@ -26,14 +26,15 @@ from .._utils.duration import eta
 from .._utils.objectives import front_text, pareto_front, signs
 from ..errors import StudyInterrupted, TooManyFailuresError
 from ..results import own_best_trials
-from ..runs import RunnerLock, clear_stop, heartbeat_interval, live_claims, storage_errors
+from ..runs import LOST, RunnerLock, clear_stop, heartbeat_interval, live_claims, storage_errors
 from ..training import memory_scope
-from ._events import Executor, Listener, Outcome, TrialLost
+from ._events import Executor, Listener, Outcome, RunEnd, TrialLost
 from ._pbt import PbtSchedule, is_final
 from ._recovery import fail_and_retry, recover
 
 if TYPE_CHECKING:
     import optuna
+    from optuna.trial import TrialState
 
     from ..training import TrialFit
     from ._study import PreparedStudy
@@ -75,12 +76,12 @@ class StudyRunner:
         self.listeners = list(listeners)
         self.name = prepared.options.name
         self.total = prepared.total
-        self.counts: Counter[str] = Counter()
+        self.counts: Counter[TrialState] = Counter()
         self.best_text = ""
         self.started = time.monotonic()
         self.finished_here = 0  # trials this run finished, for the ETA
         self.in_flight = 0  # trials of the study running now, here or in other processes
-        self.reason = ""
+        self.reason: RunEnd | None = None
         self.front: list[tuple[int, list[float]]] = []  # the best trial, or the Pareto front
         self.stop_event = StopSignal(self.paths.stop_request)  # the trial checkpoints, queued
         self.lock: RunnerLock | None = None
@@ -97,32 +98,32 @@ class StudyRunner:
         self._lost_now: list[int] = []  # trials an interrupt cut short
 
     # -- the template ------------------------------------------------------------------------
-    def run(self) -> str:
-        """Run trials until the study's total is reached; return why the run ended:
-        "finished", "already finished", "timeout", "stopped" or "elsewhere" (the rest of the
-        total is running in other processes). An interrupt raises StudyInterrupted."""
+    def run(self) -> RunEnd:
+        """Run trials until the study's total is reached; return why the run ended (the rest
+        of the total may be running in other processes: ``ELSEWHERE``). An interrupt raises
+        StudyInterrupted."""
         with storage_errors(self.prepared.url), self._claim() as lock, memory_scope():
             self.lock = lock
             self._recover(lock)
-            self._census()
+            self._count_trials()
             if self._alone:  # a stop request no live runner saw is not this run's
                 clear_stop(self.paths)
             if (self.schedule.is_complete() if self.schedule is not None
                     else self.done >= self.total):
-                return "already finished"
+                return RunEnd.ALREADY_FINISHED
             self._emit("study_started")
             try:
                 with self.executor.session(self):
                     self._drive(lock)
                 self.reason = self._ending()
             except KeyboardInterrupt:  # between trials: nothing is lost, the asked trial retries
-                self.reason = "interrupted"
-                raise StudyInterrupted(self._interrupted_text("interrupted")) from None
+                self.reason = RunEnd.INTERRUPTED
+                raise StudyInterrupted(self._interrupted_text(self.reason)) from None
             except StudyInterrupted:
-                self.reason = self.reason or "interrupted"
+                self.reason = self.reason or RunEnd.INTERRUPTED
                 raise
             finally:
-                self._emit("study_finished", self.reason or "stopped")
+                self._emit("study_finished", self.reason or RunEnd.STOPPED)
         return self.reason
 
     def _claim(self) -> RunnerLock:
@@ -146,12 +147,12 @@ class StudyRunner:
                 for thread in threads:
                     thread.join(0.2)
         except KeyboardInterrupt:
-            self.reason = "interrupted"
+            self.reason = RunEnd.INTERRUPTED
             self.stop_event.set()
             self.executor.interrupt()  # the running trials are lost, failed and queued
             for thread in threads:
                 thread.join()
-            raise StudyInterrupted(self._interrupted_text("interrupted")) from None
+            raise StudyInterrupted(self._interrupted_text(self.reason)) from None
 
     def _serve_or_stop(self, slot: int, lock: RunnerLock) -> None:
         try:
@@ -171,27 +172,28 @@ class StudyRunner:
                 outcome = self.executor.run(trial, slot)
             except TrialLost as lost:
                 # an interrupt shuts the workers down: their trials are lost to it
-                why = self.reason if self.stop_event.is_set() and self.reason else lost.why
-                self._lost(trial, why, lock, lost.said)
+                cut = self.reason if self.stop_event.is_set() and self.reason else lost.cut
+                self._lost(trial, lost.why if cut is None else str(cut), cut, lock, lost.said)
                 if lost.stops_study:
-                    self.reason = lost.why
-                    raise StudyInterrupted(self._interrupted_text(lost.why)) from None
+                    self.reason = lost.cut or RunEnd.STOPPED
+                    raise StudyInterrupted(self._interrupted_text(self.reason)) from None
                 if self.stop_event.is_set() or not self.executor.replace(slot):
                     return
                 continue
             self._finished(trial, outcome, lock)
 
-    def _ending(self) -> str:
+    def _ending(self) -> RunEnd:
         """Why the run ended, once every slot has."""
         if self._fatal is not None:
             raise self._fatal
         if self.stop_event.is_set():
-            return "stopped"
-        self._census()
+            return RunEnd.STOPPED
+        self._count_trials()
         if self.schedule.finished if self.schedule is not None else self.done >= self.total:
-            return "finished"
+            return RunEnd.FINISHED
         timeout = self.prepared.options.timeout
-        return "timeout" if timeout is not None and self.elapsed >= timeout else "elsewhere"
+        return RunEnd.TIMEOUT if timeout is not None and self.elapsed >= timeout \
+            else RunEnd.ELSEWHERE
 
     # -- the steps of a slot -------------------------------------------------------------------
     def _next_trial(self, lock: RunnerLock) -> optuna.Trial | None:
@@ -204,7 +206,7 @@ class StudyRunner:
                 trial = self.schedule.next_trial(self, lock)
                 if trial is None:
                     return None
-            elif self._rest(lock) is not None:
+            elif self._why_no_more_trials(lock) is not None:
                 return None
             else:
                 trial = self.study.ask()
@@ -213,11 +215,13 @@ class StudyRunner:
             return trial
 
     def _finished(self, trial: optuna.Trial, outcome: Outcome, lock: RunnerLock) -> None:
+        from optuna.trial import TrialState
+
         with self._mutex:
             self._tell(trial, outcome)
             lock.release_trial(trial.number)
             self._emit("trial_finished", trial, outcome)
-            failed = outcome.state == "FAIL" and not outcome.taken
+            failed = outcome.state == TrialState.FAIL and not outcome.taken
             self._failures = self._failures + 1 if failed else 0
             self._changed.notify_all()
             if outcome.fatal is not None:
@@ -228,10 +232,13 @@ class StudyRunner:
                     f"{outcome.error}\nFix the cell (%%automl --check runs one short trial) "
                     f"and rerun it: the {self.done} finished trials are kept.")
 
-    def _lost(self, trial: optuna.Trial, why: str, lock: RunnerLock, said: str) -> None:
-        """A trial that ended without an outcome: failed, and queued to resume from its
-        checkpoint (unless it has used up its attempts)."""
+    def _lost(self, trial: optuna.Trial, why: str, cut: RunEnd | None, lock: RunnerLock,
+              said: str) -> None:
+        """A trial that ended without an outcome (``why``; ``cut`` short by Stop or an
+        interrupt): failed, and queued to resume from its checkpoint (unless it has used up
+        its attempts)."""
         import optuna
+        from optuna.trial import TrialState
 
         with self._mutex:
             lock.release_trial(trial.number)
@@ -243,16 +250,16 @@ class StudyRunner:
                 retried = fail_and_retry(self.study, stored, self.paths, reason=why)
             except optuna.exceptions.UpdateFinishedTrialError:
                 return
-            self.counts["FAIL"] += 1
+            self.counts[TrialState.FAIL] += 1
             self._failures += 1  # a cell that hangs every time must not loop for ever
-            if self.stop_event.is_set() or why in ("interrupted", "stopped"):
+            if self.stop_event.is_set() or cut is not None:
                 self._lost_now.append(trial.number)
             else:
                 again = "queued to resume from its checkpoint" if retried else "not retried"
                 print(f"trial {trial.number} lost: {said}; the trial is {again}; "
-                      f"{getattr(self.executor, 'restart_text', 'going on')}")
+                      f"{self.executor.restart_text}")
 
-    def _interrupted_text(self, reason: str) -> str:
+    def _interrupted_text(self, reason: RunEnd) -> str:
         """``study 'digits' interrupted: 7/40 trials finished, trial 7 was checkpointed at
         epoch 3 and will resume from there. Rerun the cell to resume.``"""
         lost = sorted(self._lost_now)
@@ -276,7 +283,7 @@ class StudyRunner:
         """The study's counts from its storage; the trials of dead runners failed and queued."""
         if lock.heartbeats and time.monotonic() - self._recovered_at > heartbeat_interval():
             self._recover(lock)
-        self._census()
+        self._count_trials()
 
     def wait_for_change(self, seconds: float = 0.5) -> None:
         """Wait (the slots' lock released) until a trial ends here, or ``seconds`` pass (for
@@ -289,8 +296,9 @@ class StudyRunner:
         self.paths.write_spec({**self.paths.read_spec(), "trials": total})
 
     # -- the study's figures, from its storage -----------------------------------------------
-    def _rest(self, lock: RunnerLock) -> str | None:
-        """None while this runner should ask for another trial, else why it should not.
+    def _why_no_more_trials(self, lock: RunnerLock) -> RunEnd | None:
+        """None while this runner should ask for another trial, else why it should not
+        (``FINISHED``, or ``ELSEWHERE``: the rest of the total runs in other processes).
 
         The study's total counts every runner's trials (read from the storage before each
         trial, as Optuna's ``MaxTrialsCallback`` does): a runner asks for one only while the
@@ -299,16 +307,16 @@ class StudyRunner:
         """
         if lock.heartbeats and time.monotonic() - self._recovered_at > heartbeat_interval():
             self._recover(lock)
-        self._census()
+        self._count_trials()
         if self.done >= self.total:
-            return "finished"
+            return RunEnd.FINISHED
         if self.done + self.in_flight < self.total:
             return None
         if self._recover(lock):
-            self._census()
+            self._count_trials()
             if self.done + self.in_flight < self.total:
                 return None
-        return "elsewhere"
+        return RunEnd.ELSEWHERE
 
     def _recover(self, lock: RunnerLock) -> list[int]:
         """Fail the trials of dead runners and queue their retries."""
@@ -321,7 +329,7 @@ class StudyRunner:
                   "checkpoint")
         return lost
 
-    def _census(self) -> None:
+    def _count_trials(self) -> None:
         """The study's trials by state, as the storage has them now (every runner's).
 
         A runner alone on its study (no other live lock, no storage others may share) since
@@ -336,10 +344,13 @@ class StudyRunner:
                 return
             if self.counts:  # the others have ended: did any leave a trial running?
                 self._recover(lock)
+        from optuna.trial import TrialState
+
         states = _optuna.state_counts(self.study)
         first = not self.counts
-        self.counts = Counter({k: states.get(k, 0) for k in ("COMPLETE", "PRUNED", "FAIL")})
-        self.in_flight = states.get("RUNNING", 0)
+        self.counts = Counter({k: states.get(k, 0) for k in (
+            TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)})
+        self.in_flight = states.get(TrialState.RUNNING, 0)
         if first:
             for best in own_best_trials(self.study):
                 self._final_seen = self.schedule is not None and is_final(self.study, best)
@@ -350,6 +361,7 @@ class StudyRunner:
         """Record the outcome on the trial; a trial another runner has meanwhile failed (it
         took this runner for dead) is left as it is, and the run goes on."""
         import optuna
+        from optuna.trial import TrialState
 
         try:
             if not outcome.taken:
@@ -359,10 +371,10 @@ class StudyRunner:
                 raise
             outcome.taken = True
         if outcome.taken:
-            self._taken(trial, outcome)
+            self._taken_over(trial, outcome)
             return
         self.counts[outcome.state] += 1
-        if outcome.state != "FAIL":
+        if outcome.state != TrialState.FAIL:
             self.finished_here += 1
         if outcome.values is not None and self._counts_as_best(trial):
             self._note_values(trial.number, outcome.values)
@@ -381,7 +393,7 @@ class StudyRunner:
     def _record(self, trial: optuna.Trial, outcome: Outcome) -> None:
         from optuna.trial import TrialState
 
-        if outcome.state == "FAIL" and outcome.error:
+        if outcome.state == TrialState.FAIL and outcome.error:
             trial.set_user_attr("error", outcome.error[-4000:])
         resumed = outcome.fit.resumed_at if outcome.fit is not None \
             else outcome.extra.get("resumed_at")
@@ -389,16 +401,16 @@ class StudyRunner:
             trial.set_user_attr("resumed_at_epoch", resumed)
         if "kernel" in outcome.extra:  # the worker kernel that ran it
             trial.set_user_attr("kernel", outcome.extra["kernel"])
-        state = getattr(TrialState, outcome.state)
-        _optuna.tell(self.study, trial, outcome.values if state == TrialState.COMPLETE
-                     else None, state)
-        if outcome.state == "FAIL" and outcome.fatal is None:
+        _optuna.tell(self.study, trial, outcome.values if outcome.state == TrialState.COMPLETE
+                     else None, outcome.state)
+        if outcome.state == TrialState.FAIL and outcome.fatal is None:
             print(f"trial {trial.number} failed:\n{outcome.error}", file=sys.stderr)
 
-    def _taken(self, trial: optuna.Trial, outcome: Outcome) -> None:
+    def _taken_over(self, trial: optuna.Trial, outcome: Outcome) -> None:
+        """The trial ran here while another runner took this one for dead and failed it."""
         stored = _optuna.frozen(self.study, trial)
-        why = stored.user_attrs.get("failed_because", "another runner ended it")
-        outcome.state, outcome.values = stored.state.name, None
+        why = stored.user_attrs.get(LOST, "another runner ended it")
+        outcome.state, outcome.values = stored.state, None
         outcome.error = (f"trial {trial.number} was taken over while it ran here: another "
                          f"runner of the study found it {stored.state.name} ({why}) and queued "
                          "its retry. Its result here is dropped; this run goes on with the "
@@ -438,7 +450,10 @@ class StudyRunner:
     @property
     def done(self) -> int:
         """The study's finished trials, its --warm-start observations left out."""
-        return self.counts["COMPLETE"] + self.counts["PRUNED"] - self.prepared.warm
+        from optuna.trial import TrialState
+
+        return self.counts[TrialState.COMPLETE] + self.counts[TrialState.PRUNED] \
+            - self.prepared.warm
 
     @property
     def elapsed(self) -> float:

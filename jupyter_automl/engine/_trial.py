@@ -37,7 +37,7 @@ from ..training import (
     unbind_fit,
 )
 from ._cell import Cell, trial_namespace
-from ._events import Outcome, TrialLost
+from ._events import Outcome, RunEnd, TrialLost
 from ._options import SEARCH
 from ._recovery import ran_elsewhere
 from ._values import resolve_values
@@ -55,6 +55,7 @@ class ThisKernel:
 
     label = "this kernel"
     slots = 1
+    restart_text = "going on with the next trial"
 
     def __init__(self, prepared: PreparedStudy, cell: Cell, user_ns: dict[str, Any]) -> None:
         self.prepared = prepared
@@ -79,9 +80,9 @@ class ThisKernel:
         try:
             return self.run_trial(trial)
         except StopRequested:  # the panel's Stop: checkpointed at the end of its epoch
-            raise TrialLost("stopped", stops_study=True) from None
+            raise TrialLost(cut=RunEnd.STOPPED, stops_study=True) from None
         except KeyboardInterrupt:
-            raise TrialLost("interrupted", stops_study=True) from None
+            raise TrialLost(cut=RunEnd.INTERRUPTED, stops_study=True) from None
 
     def interrupt(self) -> None:
         """Nothing to do: the interrupt reaches the trial in this very thread."""
@@ -92,6 +93,7 @@ class ThisKernel:
         A ``follower`` is another kernel of a multi-worker trial: it trains in step with the
         chief and leaves the reporting, the checkpoints and the decisions to it."""
         import optuna
+        from optuna.trial import TrialState
 
         session = None
         if self.cell.uses_keras or "keras" in sys.modules:
@@ -118,17 +120,18 @@ class ThisKernel:
                 value = self.cell.run(trial_namespace(self.user_ns, self.cell))
             if settings.stop_at is not None and not follower:
                 _record_member(trial, fit, space)
-            outcome = Outcome("COMPLETE", values=resolve_values(value, fit, self.prepared))
+            values = resolve_values(value, fit, self.prepared)
+            outcome = Outcome(TrialState.COMPLETE, values=values)
         except optuna.TrialPruned as exc:
-            outcome = Outcome("PRUNED", error=str(exc))
+            outcome = Outcome(TrialState.PRUNED, error=str(exc))
         except optuna.exceptions.UpdateFinishedTrialError:  # another runner took the trial
-            outcome = Outcome("FAIL", taken=True)
+            outcome = Outcome(TrialState.FAIL, taken=True)
         except FATAL as exc:
-            outcome = Outcome("FAIL", error=str(exc), fatal=exc)
+            outcome = Outcome(TrialState.FAIL, error=str(exc), fatal=exc)
         except (TrialValueError, AutomlError) as exc:
-            outcome = Outcome("FAIL", error=str(exc))
+            outcome = Outcome(TrialState.FAIL, error=str(exc))
         except Exception as exc:
-            outcome = Outcome("FAIL", error=self.cell.format_error(exc))
+            outcome = Outcome(TrialState.FAIL, error=self.cell.format_error(exc))
         finally:
             unbind_fit(fit_token)
             unbind_space(space_token)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import shlex
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,8 +21,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..errors import AutomlError
-from ..results import best_candidates_sql, load_result, own_trials_sql
-from ..runs import WARM_START, StudyPaths, live_claims
+from ..results import StudyState, load_result, summary_of
+from ..runs import StudyPaths, live_claims
 
 MAX_DEPTH = 6  # folders below the root where runs folders are looked for
 FOLDERS_TTL = 5.0  # seconds a walk of the tree is reused
@@ -118,33 +117,20 @@ class Studies:
     # -- one study ---------------------------------------------------------------------------
     def _read(self, paths: StudyPaths, running: int) -> dict[str, Any]:
         spec = paths.read_spec()
+        summary = summary_of(paths, running)
         record = self._base(paths, spec)
-        if not spec.get("storage") and paths.db.is_file():
-            try:  # straight from SQLite: opening Optuna's storage costs 50-100 ms a study
-                return {**record, **_from_sqlite(paths.db, record["name"], running, spec)}
-            except (sqlite3.Error, LookupError, ValueError):
-                pass  # a schema this reader does not know: Optuna reads it below
-        try:
-            result = load_result(paths.name, paths.root.parent)
-            trials = [t for t in result.study.get_trials(deepcopy=False)
-                      if WARM_START not in t.user_attrs]
-        except (AutomlError, KeyError) as exc:
-            return {**record, "state": "unreadable", "error": str(exc)}
-        states = [t.state.name for t in trials]
-        done = states.count("COMPLETE") + states.count("PRUNED")
-        total = int(spec.get("trials") or 0) or None
-        best = result.best_trial if len(result.directions) == 1 else None
-        record.update(
-            done=done, total=total, complete=states.count("COMPLETE"),
-            pruned=states.count("PRUNED"), failed=states.count("FAIL"),
-            running=states.count("RUNNING"),
-            best_value=None if best is None else best.value,
-            best_params=None if best is None else dict(best.params),
-            updated=_updated(trials, spec),
-            state=_state(running > 0 or result.status == "running", done, total, trials),
-            remote=bool(spec.get("storage")),
-        )
-        return record
+        if summary.state is StudyState.UNREADABLE:
+            return {**record, "state": str(summary.state), "error": summary.error}
+        single = len(summary.directions) == 1
+        return {**record, "done": summary.done, "total": summary.total,
+                "complete": summary.complete, "pruned": summary.pruned,
+                "failed": summary.failed, "running": summary.running,
+                "best_value": summary.best_value if single else None,
+                "best_params": summary.best_params if single else None,
+                "front": None if single else len(summary.best),
+                "state": str(summary.state), "remote": summary.remote,
+                "updated": None if summary.updated is None
+                else summary.updated.isoformat(timespec="seconds")}
 
     def _base(self, paths: StudyPaths, spec: dict[str, Any]) -> dict[str, Any]:
         objectives = spec.get("objectives") or [{}]
@@ -155,7 +141,7 @@ class Studies:
             else "",
             "notebook": notebook, "state": "unknown", "done": 0, "total": None,
             "complete": 0, "pruned": 0, "failed": 0, "running": 0, "best_value": None,
-            "best_params": None, "metric": objectives[0].get("metric"),
+            "best_params": None, "front": None, "metric": objectives[0].get("metric"),
             "direction": objectives[0].get("direction") if len(objectives) == 1 else None,
             "objectives": len(objectives), "updated": None,
             "command": None if notebook is None else f"jupyter-automl run {shlex.quote(notebook)}",
@@ -189,73 +175,6 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, (_dt.datetime, _dt.date)):
         return value.isoformat()
     return value
-
-
-# the study's own trials: not the observations --warm-start added from other studies
-_OWN = own_trials_sql("")
-_OWN_T = own_trials_sql("t")
-
-
-def _from_sqlite(db: Path, name: str, running: int, spec: dict[str, Any]) -> dict[str, Any]:
-    """A study's figures read from its SQLite file, read-only (Optuna's tables: studies,
-    study_directions, trials, trial_values, trial_params)."""
-    from optuna.distributions import json_to_distribution
-
-    with sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=1.0) as con:
-        (study_id,) = con.execute("SELECT study_id FROM studies WHERE study_name = ?",
-                                  (name,)).fetchone() or (None,)
-        if study_id is None:
-            raise LookupError(name)
-        directions = [d for (d,) in con.execute(
-            "SELECT direction FROM study_directions WHERE study_id = ? ORDER BY objective",
-            (study_id,))]
-        trials = con.execute(
-            "SELECT trial_id, number, state, datetime_start, datetime_complete FROM trials "
-            f"WHERE study_id = ? AND {_OWN}", (study_id,)).fetchall()
-        states = [t[2] for t in trials]
-        best = None
-        if len(directions) == 1:
-            order = "DESC" if directions[0] == "MAXIMIZE" else "ASC"
-            best = con.execute(
-                "SELECT t.trial_id, v.value FROM trials t JOIN trial_values v ON "
-                "v.trial_id = t.trial_id AND v.objective = 0 WHERE t.study_id = ? AND "
-                f"t.state = 'COMPLETE' AND v.value IS NOT NULL AND {_OWN_T} AND "
-                f"{best_candidates_sql('t')} "
-                f"ORDER BY v.value {order}, "
-                "t.number LIMIT 1", (study_id,)).fetchone()
-        params = None
-        if best is not None:
-            params = {p: json_to_distribution(d).to_external_repr(v) for p, v, d in con.execute(
-                "SELECT param_name, param_value, distribution_json FROM trial_params "
-                "WHERE trial_id = ?", (best[0],))}
-        last = con.execute(
-            "SELECT t.trial_id, t.state FROM trials t WHERE t.study_id = ? AND "
-            f"{_OWN_T} ORDER BY t.number DESC LIMIT 1",
-            (study_id,)).fetchone()
-        lost = last is not None and con.execute(
-            "SELECT 1 FROM trial_user_attributes WHERE trial_id = ? AND key = "
-            "'failed_because'", (last[0],)).fetchone() is not None
-    done = states.count("COMPLETE") + states.count("PRUNED")
-    total = int(spec.get("trials") or 0) or None
-    stamps = [_dt.datetime.fromisoformat(s) for t in trials for s in (t[4] or t[3],) if s]
-    if spec.get("updated"):
-        stamps.append(_dt.datetime.fromisoformat(spec["updated"]))
-    latest = max(stamps, default=None)
-    if running:
-        state = "running"
-    elif total is not None and done >= total:
-        state = "finished"
-    elif last is not None and last[1] == "FAIL" and not lost:
-        state = "failed"
-    else:
-        state = "stopped"
-    return {"done": done, "total": total, "complete": states.count("COMPLETE"),
-            "pruned": states.count("PRUNED"), "failed": states.count("FAIL"),
-            "running": states.count("RUNNING"),
-            "best_value": None if best is None else float(best[1]),
-            "best_params": params, "state": state, "remote": False,
-            "updated": None if latest is None else latest.astimezone().isoformat(
-                timespec="seconds")}
 
 
 def _walk(root: Path, max_depth: int) -> list[Path]:
@@ -298,31 +217,6 @@ def _runners(paths: StudyPaths) -> int:
         return int(live_claims(paths)[1])
     except OSError:
         return 0
-
-
-def _state(running: bool, done: int, total: int | None, trials: list[Any]) -> str:
-    """running, finished (its total reached), failed (its last trial failed on an error of
-    the cell) or stopped (interrupted, stopped, or its runner gone)."""
-    if running:
-        return "running"
-    if total is not None and done >= total:
-        return "finished"
-    last = max(trials, key=lambda t: t.number, default=None)
-    if last is not None and last.state.name == "FAIL" and "failed_because" not in last.user_attrs:
-        return "failed"
-    return "stopped"
-
-
-def _updated(trials: list[Any], spec: dict[str, Any]) -> str | None:
-    stamps = [t.datetime_complete or t.datetime_start for t in trials]
-    if spec.get("updated"):
-        stamps.append(_dt.datetime.fromisoformat(spec["updated"]))
-    latest = max((s for s in stamps if s is not None), default=None)
-    if latest is None:
-        return None
-    if latest.tzinfo is None:  # Optuna and the spec keep local times
-        latest = latest.astimezone()
-    return latest.isoformat(timespec="seconds")
 
 
 __all__ = ["PathRefused", "Studies", "trial_rows_json"]

@@ -3,7 +3,7 @@
 exported to other formats, and optuna-dashboard. Readers open storages read-only."""
 
 from ._bundle import BUNDLE_FORMATS
-from ._catalog import ReadOnlyResult, delete, list_text, load_result, rows, show_text
+from ._catalog import ReadOnlyResult, delete, list_text, load_result, rows, show_text, summary_of
 from ._compress import (
     QUANTIZATIONS,
     CompressionReport,
@@ -23,24 +23,21 @@ from ._lineage import (
     GENERATION,
     MEMBER,
     MUTABLE,
-    best_candidates_sql,
     chain,
     is_pbt,
     last_epoch,
     lineage,
-    own_trials_sql,
     pbt_candidates,
     predecessor,
     schedule,
 )
 from ._model_export import FORMATS, compress_study, export_bundle, export_model
 from ._model_files import best_model_file
-from ._result import AutomlResult, own_best_trials
+from ._result import AutomlResult
 from ._rows import (
     STUDY_COLUMNS,
     TRIAL_COLUMNS,
     TrialRows,
-    best_text,
     cell_text,
     frozen_row,
     member_text,
@@ -50,15 +47,16 @@ from ._rows import (
     trial_row,
     value_columns,
 )
+from ._summary import StudyState, StudySummary, own_best_trials
 
 __all__ = [
     "BUNDLE_FORMATS", "CONTINUED", "COPIED", "EPOCHS", "FINAL", "FORMATS", "GENERATION", "MEMBER",
     "MUTABLE", "QUANTIZATIONS", "STUDY_COLUMNS", "TRIAL_COLUMNS", "AutomlResult",
-    "CompressionReport", "DashboardTarget", "ReadOnlyResult", "TrialRows", "Variant",
-    "best_candidates_sql", "best_model_file", "best_text", "cell_text", "chain", "compress_study",
+    "CompressionReport", "DashboardTarget", "ReadOnlyResult", "StudyState", "StudySummary",
+    "TrialRows", "Variant", "best_model_file", "cell_text", "chain", "compress_study",
     "dashboard_app", "delete", "export_bundle", "export_model", "frozen_row", "is_pbt",
     "last_epoch", "lineage", "list_text", "load_npz", "load_result", "member_text",
-    "own_best_trials", "own_trials_sql", "pbt_candidates", "predecessor", "prune_model", "rows",
-    "schedule", "serve_dashboard", "show_text", "sparsity_of", "study_row", "text_table",
+    "own_best_trials", "pbt_candidates", "predecessor", "prune_model", "rows", "schedule",
+    "serve_dashboard", "show_text", "sparsity_of", "study_row", "summary_of", "text_table",
     "trial_columns", "trial_row", "value_columns",
 ]

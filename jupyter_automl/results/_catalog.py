@@ -18,6 +18,7 @@ from .. import _optuna
 from ..errors import AutomlError, StorageError, StudyNotFoundError
 from ..runs import (
     DEFAULT_RUNS_DIR,
+    StudyPaths,
     is_running,
     list_study_folders,
     live_claims,
@@ -26,7 +27,8 @@ from ..runs import (
     study_paths,
 )
 from ._result import AutomlResult
-from ._rows import STUDY_COLUMNS, cell_text, study_row, text_table, unreadable_row
+from ._rows import STUDY_COLUMNS, cell_text, study_row, text_table
+from ._summary import StudySummary
 
 if TYPE_CHECKING:
     import optuna
@@ -73,14 +75,16 @@ def _without_password(loaded: AutomlResult, stored: str) -> ReadOnlyResult:
 
 def rows(runs_dir: str | Path) -> list[dict[str, Any]]:
     """One row per study (:func:`.study_row`), an unreadable one saying why."""
-    found = []
-    for paths in list_study_folders(runs_dir):
-        try:
-            found.append(study_row(load_result(paths.name, runs_dir)))
-        except (AutomlError, KeyError) as exc:  # KeyError: the study is not in its storage
-            found.append(unreadable_row(paths.name, int(paths.read_spec().get("trials", 0)),
-                                        exc))
-    return found
+    return [study_row(summary_of(paths)) for paths in list_study_folders(runs_dir)]
+
+
+def summary_of(paths: StudyPaths, runners: int | None = None) -> StudySummary:
+    """The summary of the study in ``paths`` (see :mod:`._summary`), an unreadable one saying
+    why; ``runners``: its live runners, when counted already."""
+    try:
+        return load_result(paths.name, paths.root.parent).summarize(runners)
+    except (AutomlError, KeyError) as exc:  # KeyError: the study is not in its storage
+        return StudySummary.unreadable(paths, exc)
 
 
 def list_text(runs_dir: str | Path) -> str:

@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..runs import WARM_START
-
 if TYPE_CHECKING:
     import optuna
 
@@ -88,21 +86,3 @@ def pbt_candidates(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.
     one has finished (before that, every trial, so the best so far shows while it runs)."""
     final = [t for t in trials if t.user_attrs.get(FINAL)]
     return final or trials
-
-
-def own_trials_sql(trial: str = "t") -> str:
-    """An SQL condition on Optuna's tables: ``trial`` (an alias of ``trials``, or ``""`` for
-    the bare table) is the study's own, not an observation ``--warm-start`` added."""
-    column = f"{trial}.trial_id" if trial else "trial_id"
-    return (f"{column} NOT IN (SELECT trial_id FROM trial_user_attributes WHERE key = "
-            f"'{WARM_START}')")
-
-
-def best_candidates_sql(trial: str = "t") -> str:
-    """:func:`pbt_candidates` as an SQL condition on Optuna's tables, for readers that query
-    a study's SQLite file directly: ``trial`` (an alias of ``trials``) is a final generation,
-    or its study has none."""
-    finals = (f"SELECT trial_id FROM trial_user_attributes WHERE key = '{FINAL}' "
-              "AND value_json = 'true'")
-    return (f"({trial}.trial_id IN ({finals}) OR NOT EXISTS (SELECT 1 FROM trials f WHERE "
-            f"f.study_id = {trial}.study_id AND f.trial_id IN ({finals})))")

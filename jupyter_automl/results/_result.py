@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 import functools
 import html
 from pathlib import Path
@@ -12,17 +11,16 @@ from .. import _optuna
 from ..errors import StudyNotFoundError
 from ..runs import (
     DEFAULT_RUNS_DIR,
-    WARM_START,
     StudyPaths,
-    is_running,
     list_study_folders,
     open_storage,
     storage_errors,
     storage_url,
     study_paths,
 )
-from ._lineage import is_pbt, pbt_candidates, schedule
+from ._lineage import is_pbt, schedule
 from ._rows import TrialRows
+from ._summary import StudySummary, own_best_trials, summarize
 
 if TYPE_CHECKING:
     import optuna
@@ -139,53 +137,47 @@ class AutomlResult:
     def trials(self) -> TrialRows:
         return TrialRows(self)
 
+    def summarize(self, runners: int | None = None) -> StudySummary:
+        """The study's state, counts, best and last update, as every reader shows them
+        (:mod:`._summary`); ``runners``: its live runners, when counted already."""
+        return summarize(self.paths, self.url, lambda: self.study, runners)
+
     @property
     def status(self) -> str:
         """``running`` (a runner is at it now, on any machine), ``finished`` (its total is
-        reached) or ``stopped``."""
-        if is_running(self.study, self.paths):
-            return "running"
-        return "finished" if self.done >= self.total else "stopped"
+        reached), ``failed`` (its last trial failed on an error of the cell) or ``stopped``."""
+        return str(self.summarize().state)
 
     @property
     def last_update(self) -> str:
         """When the study last changed: its latest trial start or end, else when it was
-        opened."""
-        stamps = [t.datetime_complete or t.datetime_start
-                  for t in self.study.get_trials(deepcopy=False)]
-        opened = self.spec.get("updated")
-        if opened:
-            stamps.append(_dt.datetime.fromisoformat(opened))
-        latest = max((s for s in stamps if s is not None), default=None)
-        return "" if latest is None else f"{latest:%Y-%m-%d %H:%M:%S}"
+        opened (``2026-12-02 14:05:31``, local time)."""
+        return self.summarize().updated_text
 
     @property
     def done(self) -> int:
         """Finished trials (--warm-start observations from other studies left out)."""
-        return sum(t.state.name in ("COMPLETE", "PRUNED") and WARM_START not in t.user_attrs
-                   for t in self.study.get_trials(deepcopy=False))
+        return self.summarize().done
 
     @property
     def total(self) -> int:
         return int(self.spec.get("trials", 0))
 
     def summary(self) -> str:
-        everything = self.study.get_trials(deepcopy=False)
-        trials = [t for t in everything if WARM_START not in t.user_attrs]
-        states = {s: sum(t.state.name == s for t in trials)
-                  for s in ("COMPLETE", "PRUNED", "FAIL")}
-        warm = len(everything) - len(trials)
-        lines = [f"study {self.name!r}: {states['COMPLETE'] + states['PRUNED']}/{self.total} "
-                 f"trials ({states['COMPLETE']} complete, {states['PRUNED']} pruned, "
-                 f"{states['FAIL']} failed)"
-                 + (f", and {warm} from other studies (--warm-start)" if warm else "")]
-        trial = self.best_trial
-        if trial is not None:
-            lines.append(f"best {self.metrics[0] or 'value'} = {trial.value:.6g} (trial "
-                         f"{trial.number}) with {trial.params}")
-        elif self.best_trials:
+        """The study in a few lines: its trials, state, best and where its files are."""
+        figures = self.summarize()
+        lines = [f"study {self.name!r}: {figures.done}/{self.total} trials ({figures.complete} "
+                 f"complete, {figures.pruned} pruned, {figures.failed} failed)"
+                 + (f", and {figures.lent} from other studies (--warm-start)"
+                    if figures.lent else ""),
+                 f"state: {figures.state}" + (f", last update {figures.updated_text}"
+                                              if figures.updated else "")]
+        if figures.best_value is not None:
+            lines.append(f"best {self.metrics[0] or 'value'} = {figures.best_value:.6g} (trial "
+                         f"{figures.best[0]}) with {figures.best_params}")
+        elif figures.best:
             lines.append(f"Pareto front of {', '.join(map(str, self.metrics))}: trials "
-                         f"{[t.number for t in self.best_trials]}")
+                         f"{list(figures.best)}")
         lines.append(f"runs folder: {self.paths.root}")
         models = sorted(self.paths.best.glob("**/model.keras"))
         if models:
@@ -200,18 +192,3 @@ class AutomlResult:
     def _repr_html_(self) -> str:
         return f"<pre>{html.escape(self.summary())}</pre>{self.trials._repr_html_()}"
 
-
-def own_best_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    """The best trial (one objective) or the Pareto front of ``study``'s own finished trials:
-    the observations --warm-start added from other studies are not among them (Optuna's
-    ``best_trials`` would count them); in a PBT study, the best member's final generation."""
-    from optuna.trial import TrialState
-
-    from .._utils.objectives import pareto_front, signs
-
-    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                if WARM_START not in t.user_attrs and t.values is not None]
-    own = {t.number: t for t in pbt_candidates(complete)}
-    directions = [d.name.lower() for d in study.directions]
-    front = pareto_front([(n, list(t.values)) for n, t in own.items()], signs(directions))
-    return [own[n] for n, _ in front]

@@ -12,20 +12,18 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .._utils.duration import format_duration
-from .._utils.objectives import front_text
 from ._lineage import COPIED, GENERATION, MEMBER
+from ._summary import StudyState, StudySummary
 
 if TYPE_CHECKING:
     import optuna
+    from optuna.trial import TrialState
 
     from ..runs import StudyPaths
 
 
 class StudyResult(Protocol):
-    """What a row needs of a study's result (an :class:`~._result.AutomlResult`)."""
-
-    @property
-    def name(self) -> str: ...
+    """What the trial rows need of a study's result (an :class:`~._result.AutomlResult`)."""
 
     @property
     def paths(self) -> StudyPaths: ...
@@ -36,29 +34,6 @@ class StudyResult(Protocol):
     @property
     def metrics(self) -> list[str | None]: ...
 
-    @property
-    def directions(self) -> list[str]: ...
-
-    @property
-    def best_params(self) -> dict[str, Any]: ...
-
-    @property
-    def best_value(self) -> float | None: ...
-
-    @property
-    def best_values(self) -> list[list[float]]: ...
-
-    @property
-    def done(self) -> int: ...
-
-    @property
-    def total(self) -> int: ...
-
-    @property
-    def status(self) -> str: ...
-
-    @property
-    def last_update(self) -> str: ...
 
 # the columns of a trial row, the objectives' values going after "state"
 TRIAL_COLUMNS = ("number", "state", "params", "epochs", "duration", "kernel", "peak_mb")
@@ -86,13 +61,14 @@ def member_text(member: int | None, generation: int | None, copied: int | None) 
     return f"{member} · gen {generation}" + ("" if copied is None else f" · copied {copied}")
 
 
-def trial_row(number: int, state: str, values: Sequence[float | None] | None,
+def trial_row(number: int, state: TrialState, values: Sequence[float | None] | None,
               columns: list[str],
               params: dict[str, Any], epochs: int | None, duration: float | None,
               kernel: str | None = None, peak_mb: float | None = None,
               error: str | None = None, member: str | None = None) -> dict[str, Any]:
-    """One trial, by column; ``columns`` are its objectives' (:func:`value_columns`)."""
-    row: dict[str, Any] = {"number": number, "state": state}
+    """One trial, by column (its state by name); ``columns`` are its objectives'
+    (:func:`value_columns`)."""
+    row: dict[str, Any] = {"number": number, "state": state.name}
     if member is not None:
         row["member"] = member
     row.update(zip(columns, values or [None] * len(columns)))
@@ -108,10 +84,10 @@ def frozen_row(trial: optuna.trial.FrozenTrial, paths: StudyPaths,
     """A stored trial's row; a running trial's duration is its time so far."""
     state = paths.read_state(trial.number)
     start, end = trial.datetime_start, trial.datetime_complete
-    if start is not None and end is None and trial.state.name == "RUNNING":
+    if start is not None and end is None and not trial.state.is_finished():
         end = _dt.datetime.now()
     return trial_row(
-        trial.number, trial.state.name, trial.values, columns, trial.params,
+        trial.number, trial.state, trial.values, columns, trial.params,
         len(state.get("history", [])) or len(trial.intermediate_values),
         (end - start).total_seconds() if start and end else None,
         trial.user_attrs.get("kernel"), trial.user_attrs.get("peak_mb") or state.get("peak_mb"),
@@ -180,23 +156,12 @@ def text_table(rows: Sequence[Sequence[str]]) -> str:
 
 
 # -- studies -------------------------------------------------------------------------------
-def best_text(result: StudyResult, exact: bool = False) -> str:
-    """The best value (to 6 digits, or all of them if ``exact``), or the size of the Pareto
-    front with several objectives."""
-    if len(result.directions) > 1:
-        return front_text(len(result.best_values))
-    if result.best_value is None:
-        return ""
-    return repr(result.best_value) if exact else f"{result.best_value:.6g}"
-
-
-def study_row(result: StudyResult) -> dict[str, Any]:
+def study_row(summary: StudySummary) -> dict[str, Any]:
     """One study, by column (:data:`STUDY_COLUMNS`), plus ``done`` and ``total`` as numbers."""
-    return {"name": result.name, "state": result.status, "trials": f"{result.done}/{result.total}",
-            "best": best_text(result), "best params": result.best_params,
-            "last update": result.last_update, "done": result.done, "total": result.total}
-
-
-def unreadable_row(name: str, total: int, error: BaseException) -> dict[str, Any]:
-    return {"name": name, "state": f"unreadable: {error}", "trials": f"?/{total}", "best": "",
-            "best params": {}, "last update": "", "done": None, "total": total}
+    if summary.state is StudyState.UNREADABLE:
+        return {"name": summary.name, "state": f"unreadable: {summary.error}",
+                "trials": f"?/{summary.total or '?'}", "best": "", "best params": {},
+                "last update": "", "done": None, "total": summary.total}
+    return {"name": summary.name, "state": str(summary.state), "trials": summary.trials_text,
+            "best": summary.best_text(), "best params": summary.best_params or {},
+            "last update": summary.updated_text, "done": summary.done, "total": summary.total}

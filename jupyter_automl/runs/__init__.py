@@ -16,6 +16,7 @@ from ._locks import (
 from ._paths import (
     CHECKPOINT,
     DEFAULT_RUNS_DIR,
+    LOST,
     MODEL,
     NOTEBOOK_ENV,
     WARM_START,
@@ -40,7 +41,7 @@ from ._storage import (
 )
 
 __all__ = [
-    "CHECKPOINT", "DEFAULT_RUNS_DIR", "GRACE_BEATS", "HEARTBEAT_ENV", "HOST", "MODEL",
+    "CHECKPOINT", "DEFAULT_RUNS_DIR", "GRACE_BEATS", "HEARTBEAT_ENV", "HOST", "LOST", "MODEL",
     "NOTEBOOK_ENV", "WARM_START",
     "SQLITE_TIMEOUT", "Claims", "RunnerLock", "StudyPaths", "clear_stop", "heartbeat_interval",
     "is_running", "is_server", "keep_aside", "list_study_folders", "live_claims",

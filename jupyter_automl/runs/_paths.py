@@ -29,6 +29,9 @@ NOTEBOOK_ENV = "JPY_SESSION_NAME"
 # the user attribute of a trial added from another study by --warm-start (the study's name): an
 # observation for the sampler, not one of this study's trials when they are counted
 WARM_START = "warm_start"
+# the user attribute of a trial failed because it lost its runner (a dead kernel, an interrupt,
+# Stop): why, in words. Such a trial is retried; the study did not fail on it
+LOST = "failed_because"
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._display import HEADLESS_ENV, display_mode, in_kernel
+from ._display import AUTO, DISPLAYS, Display, display_mode
 from ._progress import ProgressLine
+from ._where import HEADLESS_ENV, in_kernel
 
 if TYPE_CHECKING:
     from ._model import StudyModel
@@ -23,8 +24,8 @@ if TYPE_CHECKING:
 _LAZY = {"StudyModel": "_model", "StudyPanel": "_panel", "StaticReport": "_static",
          "show_static": "_static"}
 
-__all__ = ["HEADLESS_ENV", "ProgressLine", "StaticReport", "StudyModel", "StudyPanel",
-           "display_mode", "in_kernel", "show_static"]
+__all__ = ["AUTO", "DISPLAYS", "HEADLESS_ENV", "Display", "ProgressLine", "StaticReport",
+           "StudyModel", "StudyPanel", "display_mode", "in_kernel", "show_static"]
 
 
 def __getattr__(name: str) -> Any:

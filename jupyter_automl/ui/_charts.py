@@ -12,12 +12,13 @@ import math
 from typing import Any
 
 import numpy as np
+from optuna.trial import TrialState
 
 from ._model import Series, StudyModel
 
 CURVES = ("complete", "pruned", "running", "failed", "selected")
-_CURVE_STATE = {"complete": "COMPLETE", "pruned": "PRUNED", "running": "RUNNING",
-                "failed": "FAIL"}
+_CURVE_STATE = {"complete": TrialState.COMPLETE, "pruned": TrialState.PRUNED,
+                "running": TrialState.RUNNING, "failed": TrialState.FAIL}
 _STYLE = {
     "complete": {"color": "rgba(31,119,180,0.55)", "width": 1.5},
     "pruned": {"color": "rgba(150,150,150,0.45)", "width": 1, "dash": "dot"},
@@ -71,7 +72,8 @@ def fill_curves(fig: Any, model: StudyModel) -> None:
         series = model.selected_curve() if trace.name == "selected" \
             else groups[_CURVE_STATE[trace.name]]
         _assign(trace, series)
-    _whole_ticks(fig, groups["COMPLETE"] if len(groups["COMPLETE"]) else groups["RUNNING"])
+    complete = groups[TrialState.COMPLETE]
+    _whole_ticks(fig, complete if len(complete) else groups[TrialState.RUNNING])
 
 
 # -- population-based training -------------------------------------------------------------------

@@ -1,4 +1,7 @@
-"""Where a study is shown: live widgets, static figures (saved notebooks) or plain text.
+"""Where a study is shown: live widgets, static figures (saved notebooks) or plain text, one
+row of :data:`DISPLAYS` each: what listens to a run, and how a stored study is drawn again
+(``%automl show``, ``jupyter-automl show``). The magic's ``display`` setting, the library API
+and the ``show`` verb all read that table.
 
 ``auto`` picks widgets in a live Jupyter kernel, static figures when the kernel runs headless
 (papermill, nbclient, nbconvert, ``jupyter-automl run``: no one sees widgets there, and saved
@@ -7,45 +10,97 @@ widget state would be stale), and text outside a kernel.
 
 from __future__ import annotations
 
-import os
-from typing import Any, Literal
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-Mode = Literal["widgets", "static", "text"]
-HEADLESS_ENV = "JUPYTER_AUTOML_HEADLESS"
-# Programs (or `python -m` modules) whose kernels no person watches.
-_HEADLESS_PARENTS = {"papermill", "nbclient", "nbconvert", "jupyter-nbconvert", "jupyter-automl",
-                     "jupyter_automl.cli", "pytest", "py.test"}
+from ..errors import OptionError
+from ._where import headless, in_kernel
+
+if TYPE_CHECKING:
+    from ..engine import Listener
 
 
-def display_mode(setting: str = "auto") -> Mode:
-    if setting in ("widgets", "static", "text"):
-        return setting  # type: ignore[return-value]
+
+@dataclass(frozen=True)
+class Display:
+    """One way to show a study."""
+
+    listeners: Callable[[], list[Listener]]  # what a run in the cell tells (the first may
+    # take a background run's Stop/Resume: see ``Listener.controls``)
+    show: Callable[[str, str | Path, str | None], Any]  # a stored study drawn again: its
+    # name, runs folder and storage URL (None: the spec's); returns the panel, if any
+
+
+def _panel() -> list[Listener]:
+    from ._panel import StudyPanel
+
+    return [StudyPanel()]
+
+
+def _static() -> list[Listener]:
+    from ._progress import ProgressLine
+    from ._static import StaticReport
+
+    return [ProgressLine(), StaticReport()]
+
+
+def _text() -> list[Listener]:
+    from ._progress import ProgressLine
+
+    return [ProgressLine()]
+
+
+def _show_panel(name: str, runs_dir: str | Path, storage: str | None) -> Any:
+    from ._model import StudyModel
+    from ._panel import StudyPanel
+
+    result = _loaded(name, runs_dir, storage)
+    panel = StudyPanel()
+    panel.attach(StudyModel.from_result(result), result.study)
+    return panel
+
+
+def _show_static(name: str, runs_dir: str | Path, storage: str | None) -> None:
+    from ._model import StudyModel
+    from ._static import show
+
+    result = _loaded(name, runs_dir, storage)
+    show(StudyModel.from_result(result), result.study)
+
+
+def _show_text(name: str, runs_dir: str | Path, storage: str | None) -> None:
+    from ..results import show_text
+
+    print(show_text(name, runs_dir, storage))
+
+
+def _loaded(name: str, runs_dir: str | Path, storage: str | None) -> Any:
+    """The study read back, its summary printed above its charts."""
+    from ..results import load_result
+
+    result = load_result(name, runs_dir, storage)
+    print(result.summary())
+    return result
+
+
+# The ways a study is shown, by the names the magic's ``display`` setting takes. A new way is
+# a listener module in ui/ and a row here.
+DISPLAYS: dict[str, Display] = {
+    "widgets": Display(_panel, _show_panel),
+    "static": Display(_static, _show_static),
+    "text": Display(_text, _show_text),
+}
+AUTO = "auto"  # picked by where the study runs (display_mode)
+
+
+def display_mode(setting: str = AUTO) -> str:
+    """The row of :data:`DISPLAYS` that ``setting`` (a row's name, or ``auto``) means here."""
+    if setting in DISPLAYS:
+        return setting
+    if setting != AUTO:
+        raise OptionError(f"display {setting!r}: use one of {AUTO}, {', '.join(DISPLAYS)}")
     if not in_kernel():
         return "text"
     return "static" if headless() else "widgets"
-
-
-def headless() -> bool:
-    """True when this kernel is driven by a program rather than a person's front end."""
-    if os.environ.get(HEADLESS_ENV, "") not in ("", "0"):
-        return True
-    try:
-        import psutil
-
-        argv = psutil.Process().parent().cmdline()  # type: ignore[union-attr]
-    except Exception:  # no parent to read: assume a person is watching
-        return False
-    # Only the program and its module count: its arguments may hold any word (a folder
-    # named pytest-of-root/ under a JupyterLab server must not make its kernels headless).
-    program = [os.path.basename(a) for a in argv[:3] if a != "-m"]
-    return any(name in _HEADLESS_PARENTS for name in program[:2])
-
-
-def in_kernel() -> bool:
-    """True in a Jupyter kernel (a front end may show widgets), False in a terminal or script."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell: Any = get_ipython()
-    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from optuna.trial import TrialState
 
 from .._utils.duration import eta
 from .._utils.objectives import pareto_front, signs
@@ -22,6 +23,7 @@ from ..results import (
     FINAL,
     GENERATION,
     MEMBER,
+    StudyState,
     chain,
     member_text,
     trial_columns,
@@ -33,16 +35,15 @@ from ..runs import WARM_START
 if TYPE_CHECKING:
     import optuna
 
+    from ..engine import RunEnd
     from ..results import AutomlResult
 
-STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")  # every Optuna trial state
-FINISHED = ("COMPLETE", "PRUNED", "FAIL")
 
 
 @dataclass
 class TrialRecord:
     number: int
-    state: str = "RUNNING"
+    state: TrialState = TrialState.RUNNING
     params: dict[str, Any] = field(default_factory=dict)
     values: list[float] | None = None
     curve: list[tuple[int, float]] = field(default_factory=list)  # (epoch, objective metric)
@@ -140,7 +141,8 @@ class StudyModel:
         self.records: dict[int, TrialRecord] = {}
         self.started = time.monotonic()
         self.finished_here = 0
-        self.status = "running"
+        # the study running (this run's), how the run ended, or the stored study's state
+        self.status: StudyState | RunEnd = StudyState.RUNNING
         self.selected: int | None = None
         self.span: float | None = None  # a study read from storage: first start to last end
         self.population = population  # --scheduler pbt: the members; None for other studies
@@ -166,7 +168,7 @@ class StudyModel:
             if not record.curve and metric:
                 record.curve = [(int(h["epoch"]), h[metric]) for h in state.get("history", [])
                                 if metric in h]
-        model.status = result.status
+        model.status = result.summarize().state
         times = [t for trial in result.study.get_trials(deepcopy=False)
                  for t in (trial.datetime_start, trial.datetime_complete) if t is not None]
         model.span = (max(times) - min(times)).total_seconds() if times else 0.0
@@ -176,7 +178,7 @@ class StudyModel:
         end, start = trial.datetime_complete, trial.datetime_start
         error = (trial.user_attrs.get("error") or "").strip().splitlines()
         self.records[trial.number] = TrialRecord(
-            trial.number, trial.state.name, dict(trial.params),
+            trial.number, trial.state, dict(trial.params),
             list(trial.values) if trial.values else None,
             sorted((int(k), float(v)) for k, v in trial.intermediate_values.items()),
             (end - start).total_seconds() if end and start else None,
@@ -201,20 +203,20 @@ class StudyModel:
     def start(self, number: int, params: dict[str, Any] | None = None) -> TrialRecord:
         """The record of trial ``number``, which runs now (a queued retry starts running)."""
         record = self.records.setdefault(number, TrialRecord(number))
-        if record.state == "WAITING":
-            record.state, record.started = "RUNNING", time.monotonic()
+        if record.state == TrialState.WAITING:
+            record.state, record.started = TrialState.RUNNING, time.monotonic()
         record.params = dict(params or record.params)
         self.touch(number)
         return record
 
-    def finish(self, number: int, state: str, values: list[float] | None,
+    def finish(self, number: int, state: TrialState, values: list[float] | None,
                params: dict[str, Any], duration: float, peak_mb: float | None,
                error: str | None) -> None:
         record = self.start(number, params)
         record.state, record.values, record.duration = state, values, duration
         record.peak_mb, record.error = peak_mb, error
         self.touch(number)
-        if state != "FAIL":
+        if state != TrialState.FAIL:
             self.finished_here += 1
 
     # -- figures -------------------------------------------------------------------------------
@@ -222,14 +224,14 @@ class StudyModel:
     def multi(self) -> bool:
         return len(self.directions) > 1
 
-    def count(self, state: str) -> int:
+    def count(self, state: TrialState) -> int:
         """Trials in ``state``, --warm-start observations from other studies left out."""
         return int(self._cached("counts", lambda: Counter(
             r.state for r in self.records.values() if not r.warm))[state])
 
     @property
     def done(self) -> int:
-        return self.count("COMPLETE") + self.count("PRUNED")
+        return self.count(TrialState.COMPLETE) + self.count(TrialState.PRUNED)
 
     @property
     def elapsed(self) -> float:
@@ -237,7 +239,7 @@ class StudyModel:
 
     @property
     def eta(self) -> float | None:
-        if self.status != "running":
+        if self.status is not StudyState.RUNNING:
             return None
         return eta(self.elapsed, self.finished_here, self.total - self.done)
 
@@ -256,7 +258,7 @@ class StudyModel:
     def _complete(self) -> list[TrialRecord]:
         """The complete trials (not --warm-start's), by number."""
         return list(self._cached("complete", lambda: sorted(
-            (r for r in self.records.values() if r.state == "COMPLETE" and r.values
+            (r for r in self.records.values() if r.state == TrialState.COMPLETE and r.values
              and not r.warm), key=lambda r: r.number)))
 
     def _best_candidates(self) -> list[TrialRecord]:
@@ -266,9 +268,9 @@ class StudyModel:
         return [r for r in complete if r.final] or complete
 
     # -- chart series --------------------------------------------------------------------------
-    def curves(self) -> dict[str, Series]:
+    def curves(self) -> dict[TrialState, Series]:
         """Learning curves grouped by state: COMPLETE, PRUNED (cut short), RUNNING, FAIL."""
-        groups = {state: Series() for state in STATES}
+        groups = {state: Series() for state in TrialState}
         for number in sorted(self.records):
             record = self.records[number]
             if record.curve:
@@ -334,7 +336,8 @@ class StudyModel:
             if record.member < len(members):  # a retry replaces an attempt that failed
                 chosen = by_member.setdefault(record.member, {})
                 old = chosen.get(record.generation)
-                if old is None or old.state != "COMPLETE" or record.state == "COMPLETE":
+                if old is None or old.state != TrialState.COMPLETE \
+                        or record.state == TrialState.COMPLETE:
                     chosen[record.generation] = record
         for member, generations in by_member.items():
             last = 0
@@ -371,14 +374,15 @@ class StudyModel:
             row = self._rows.get(number)
             if row is None:
                 row = self._row(self.records[number], now)
-                if row["state"] in FINISHED:
+                if self.records[number].state.is_finished():
                     self._rows[number] = row
             rows.append(row)
         return rows
 
     def _row(self, r: TrialRecord, now: float) -> dict[str, Any]:
         return trial_row(r.number, r.state, r.values, self.value_columns, r.params, r.epochs,
-                         now - r.started if r.state == "RUNNING" else r.duration, r.kernel,
+                         now - r.started if r.state == TrialState.RUNNING else r.duration,
+                         r.kernel,
                          r.peak_mb, r.error,
                          member_text(r.member, r.generation, r.source if r.copied else None))
 

@@ -15,9 +15,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from optuna.trial import TrialState
+
 from .. import _optuna
 from .._utils.duration import format_duration
-from ..engine import Listener, Outcome
+from ..engine import Listener, Outcome, RunEnd
+from ..results import StudyState
 from . import _charts as charts
 from ._model import StudyModel
 from ._table import TrialTableWidget
@@ -35,6 +38,7 @@ SHARE = 0.1  # of the kernel's time, at most, spent refreshing (a refresh of 50 
 
 class StudyPanel(Listener):
     title = "the live panel"
+    controls = True
 
     def __init__(self, interval: float = INTERVAL, display: bool = True) -> None:
         self.interval = interval
@@ -105,7 +109,7 @@ class StudyPanel(Listener):
         self._trials_dirty = True
         self.refresh()
 
-    def study_finished(self, runner: RunView, reason: str) -> None:
+    def study_finished(self, runner: RunView, reason: RunEnd) -> None:
         self._need().status = reason
         self._trials_dirty = True
         self.refresh(force=True)
@@ -231,19 +235,21 @@ class StudyPanel(Listener):
 
     # -- text ----------------------------------------------------------------------------------
     def _controls(self) -> None:
-        running = self._need().status == "running"
+        running = self._need().status is StudyState.RUNNING
         self.stop_button.layout.display = "" if self.on_stop and running else "none"
         self.resume_button.layout.display = "" if self.on_resume and not running else "none"
 
     @staticmethod
     def _header_html(model: StudyModel) -> str:
         parts = [f"<b>{html.escape(model.name)}</b>: {model.done}/{model.total} trials",
-                 f"{model.count('RUNNING')} running", f"{model.count('PRUNED')} pruned",
-                 f"{model.count('FAIL')} failed", f"elapsed {format_duration(model.elapsed)}"]
+                 f"{model.count(TrialState.RUNNING)} running",
+                 f"{model.count(TrialState.PRUNED)} pruned",
+                 f"{model.count(TrialState.FAIL)} failed",
+                 f"elapsed {format_duration(model.elapsed)}"]
         if model.eta is not None:
             parts.append(f"ETA {format_duration(model.eta)}")
-        if model.status != "running":
-            parts.append(html.escape(model.status))
+        if model.status is not StudyState.RUNNING:
+            parts.append(html.escape(str(model.status)))
         return " &middot; ".join(parts)
 
     @staticmethod

@@ -11,8 +11,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .._utils.duration import format_duration
-from ..engine import Listener, Outcome
-from ._display import in_kernel
+from ..engine import Listener, Outcome, RunEnd
+from ._where import in_kernel
 
 if TYPE_CHECKING:
     import optuna
@@ -51,7 +51,7 @@ class ProgressLine(Listener):
         self._epoch = ""
         self._draw(runner)
 
-    def study_finished(self, runner: RunView, reason: str) -> None:
+    def study_finished(self, runner: RunView, reason: RunEnd) -> None:
         self._draw(runner, force=True)
         if self._handle is None:
             self._write("\n")
@@ -78,10 +78,12 @@ class ProgressLine(Listener):
 
 def line(runner: RunView) -> str:
     """``digits: 7/20 trials (1 pruned, 0 failed) | best 0.9722 | 1m02s, ETA 2m10s``."""
-    c = runner.counts
+    from optuna.trial import TrialState
+
+    pruned, failed = runner.counts[TrialState.PRUNED], runner.counts[TrialState.FAIL]
     parts = [f"{runner.name}: {runner.done}/{runner.total} trials"]  # --warm-start's left out
-    if c["PRUNED"] or c["FAIL"]:
-        parts[0] += f" ({c['PRUNED']} pruned, {c['FAIL']} failed)"
+    if pruned or failed:
+        parts[0] += f" ({pruned} pruned, {failed} failed)"
     if runner.best_text:
         parts.append(runner.best_text)
     elapsed = runner.elapsed

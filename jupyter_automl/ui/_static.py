@@ -14,7 +14,7 @@ from ._model import StudyModel
 from ._table import table_html
 
 if TYPE_CHECKING:
-    from ..engine import RunView
+    from ..engine import RunEnd, RunView
 
 
 class StaticReport(Listener):
@@ -22,7 +22,7 @@ class StaticReport(Listener):
 
     title = "the static report"
 
-    def study_finished(self, runner: RunView, reason: str) -> None:
+    def study_finished(self, runner: RunView, reason: RunEnd) -> None:
         from ..results import AutomlResult
 
         result = AutomlResult(runner.paths, runner.prepared.url, study=runner.study)

@@ -103,6 +103,8 @@ class KernelCluster(KernelPool):
 
     def _run_across(self, trial: optuna.Trial) -> Outcome:
         """Run ``trial`` on the chief and every follower; the chief's outcome is the trial's."""
+        from optuna.trial import TrialState
+
         chief, followers = self.kernels[0], self.kernels[1:]
         if self._stale:
             self._start_cluster()
@@ -138,7 +140,7 @@ class KernelCluster(KernelPool):
                 self._stale = True  # stands, and the cluster restarts before the next one
                 continue
             result = _result(reply) if reply is not None else {}
-            if result.get("state") == "FAIL" and outcome.state != "FAIL":
+            if result.get("state") == TrialState.FAIL.name and outcome.state != TrialState.FAIL:
                 print(f"[{kernel.label}, trial {trial.number}] failed while the chief did "
                       f"not: {result.get('error')}")
         return outcome
@@ -172,9 +174,11 @@ def _wait(done: Callable[[], bool], timeout: float) -> bool:
 
 
 def _result(reply: Any) -> dict[str, Any]:
+    from optuna.trial import TrialState
+
     data = reply.expressions.get("out", {})
     if data.get("status") != "ok":
-        return {"state": "FAIL", "error": reply.error}
+        return {"state": TrialState.FAIL.name, "error": reply.error}  # as a worker's JSON
     return dict(json.loads(ast.literal_eval(data["data"]["text/plain"])))
 
 

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from .. import _optuna
-from ..engine import Outcome, TrialLost
+from ..engine import Outcome, RunEnd, TrialLost
 from ..errors import AutomlError, OptionError
 from . import _worker as worker
 from ._warm import REGISTRY, Replay, plan
@@ -249,6 +249,8 @@ class KernelPool:
         return []
 
     def _dispatch(self, kernel: WorkerKernel, trial: optuna.Trial) -> Outcome:
+        from optuna.trial import TrialState
+
         self.running[kernel.label] = trial.number
         try:
             reply = self._execute(kernel, f"__automl_out = __automl_worker.run({trial.number})",
@@ -258,11 +260,12 @@ class KernelPool:
             self.running.pop(kernel.label, None)
         data = reply.expressions.get("out", {})
         if reply.status != "ok" or data.get("status") != "ok":
-            return Outcome("FAIL", error=f"{kernel.label}: {reply.error or data}")
+            return Outcome(TrialState.FAIL, error=f"{kernel.label}: {reply.error or data}")
         result = json.loads(ast.literal_eval(data["data"]["text/plain"]))
-        if result["state"] == "STOPPED":  # the study's stop request reached the worker
-            raise TrialLost("stopped", said=f"{kernel.label}: {result['error']}")
-        outcome = Outcome(result["state"], values=result["values"], error=result["error"],
+        if result.get("stopped"):  # the study's stop request reached the worker
+            raise TrialLost(cut=RunEnd.STOPPED, said=f"{kernel.label}: {result['error']}")
+        outcome = Outcome(TrialState[result["state"]], values=result["values"],
+                          error=result["error"],
                           duration=result["duration"], peak_mb=result["peak_mb"],
                           taken=bool(result.get("taken")))
         if result["fatal"]:

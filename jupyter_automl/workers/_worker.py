@@ -89,10 +89,11 @@ def run(number: int) -> str:
     try:
         outcome = here.run_trial(optuna.trial.Trial(study, trial_id))
     except StopRequested as exc:  # checkpointed; the driver fails and queues the trial
-        return json.dumps({"state": "STOPPED", "error": str(exc)})
+        return json.dumps({"stopped": True, "error": str(exc)})
     fit = outcome.fit
     export_error = None
-    if outcome.state == "COMPLETE" and fit is not None and fit.model is not None:
+    if outcome.state == optuna.trial.TrialState.COMPLETE and fit is not None \
+            and fit.model is not None:
         from ..training import save_model
 
         # The driver cannot reach this kernel's model object: it copies this file instead.
@@ -103,7 +104,7 @@ def run(number: int) -> str:
     curve = [] if fit is None or fit.metric is None else [
         (int(h["epoch"]), h[fit.metric]) for h in fit.history if fit.metric in h]
     return json.dumps({
-        "state": outcome.state, "values": outcome.values, "error": outcome.error,
+        "state": outcome.state.name, "values": outcome.values, "error": outcome.error,
         "fatal": None if outcome.fatal is None else type(outcome.fatal).__name__,
         "duration": outcome.duration, "curve": curve,
         "peak_mb": outcome.peak_mb,
@@ -119,7 +120,7 @@ def follow(number: int) -> str:
     trial_id = _optuna.trial_id(_optuna.trial_by_number(study, number))
     outcome = here.run_trial(cast(Any, FollowerTrial(_optuna.storage_of(study), trial_id)),
                              follower=True)
-    return json.dumps({"state": outcome.state, "error": outcome.error})
+    return json.dumps({"state": outcome.state.name, "error": outcome.error})
 
 
 class ChiefEnded(Exception):

@@ -159,7 +159,7 @@ def test_the_watcher_reads_a_running_study_without_disturbing_it(tmp_path: Path)
 
     import optuna
 
-    from jupyter_automl.batch._run import TrialWatcher, read_progress
+    from jupyter_automl.batch import TrialWatcher, current_study
     from jupyter_automl.runs._paths import study_paths
     from jupyter_automl.runs._storage import open_storage
 
@@ -175,18 +175,18 @@ def test_the_watcher_reads_a_running_study_without_disturbing_it(tmp_path: Path)
     with TrialWatcher(paths.root.parent, started, interval=0.01, stream=stream):
         writer.start()
         while writer.is_alive():  # as fast as it can: the writer must not notice
-            progress = read_progress(paths)
+            progress = current_study(paths.root.parent, started)
             seen += [progress.done] if progress else []
         writer.join()
     assert [t.state.name for t in study.trials] == ["COMPLETE"] * 60
     assert seen == sorted(seen) and len(seen) > 10
-    final = read_progress(paths)
+    final = current_study(paths.root.parent, started)
     assert final is not None and (final.done, final.total) == (60, 60)
-    assert final.best == study.best_value
+    assert final.best_value == study.best_value
     assert f"study quad: 60/60 trials, best {study.best_value:.6g}" in stream.getvalue()
 
     paths.db.write_bytes(b"not a database" * 100)  # unreadable: skipped, no exception
-    assert read_progress(paths) is None
+    assert current_study(paths.root.parent, started) is None
 
 
 NOISE = ["without encryption", "cuInit", "absl::InitializeLog", "oneDNN", "cudart_stub",

@@ -132,7 +132,7 @@ def test_every_reader_knows_a_queued_trial(tmp_path: Path, monkeypatch: pytest.M
     """A study with a queued retry (WAITING), as a rerun after a crash finds it, read by
     everything that maps trial states: the table, show, the static and live panels, list."""
     from jupyter_automl._verbs import show
-    from jupyter_automl.batch._run import read_progress
+    from jupyter_automl.batch import current_study
     from jupyter_automl.results import _catalog as catalog
     from jupyter_automl.runs._paths import study_paths
 
@@ -147,6 +147,6 @@ def test_every_reader_knows_a_queued_trial(tmp_path: Path, monkeypatch: pytest.M
     assert [r["state"] for r in panel.table.rows] == ["COMPLETE", "COMPLETE", "WAITING"]
     (row,) = catalog.rows(tmp_path)
     assert (row["state"], row["done"], row["total"]) == ("finished", 2, 2)
-    progress = read_progress(study_paths(tmp_path, "q"))
+    progress = current_study(study_paths(tmp_path, "q").root.parent, 0)
     assert progress is not None and progress.done == 2
     assert "failed in" not in capsys.readouterr().err

@@ -118,7 +118,7 @@ def test_studies_lists_name_state_trials_best_and_last_update(plain: Path) -> No
                                                                               rel=1e-5))
     last = max(t.datetime_complete for t in quad.trials)
     assert f"{day} {clock}" == f"{last:%Y-%m-%d %H:%M:%S}"
-    assert rows["broken"][1:3] == ["stopped", "0/2"]  # no best value: the column is empty
+    assert rows["broken"][1:3] == ["failed", "0/2"]  # no best value: the column is empty
 
 
 def test_studies_of_an_empty_or_missing_folder(tmp_path: Path) -> None:

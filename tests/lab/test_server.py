@@ -260,8 +260,9 @@ async def test_export_writes_the_best_model_in_each_format(jp_fetch: Any,
 
 
 def test_the_listing_read_from_sqlite_agrees_with_optuna(tmp_path: Path, monkeypatch: Any) -> None:
+    from jupyter_automl import _optuna
     from jupyter_automl._api import run_study
-    from jupyter_automl.lab import Studies, _studies
+    from jupyter_automl.lab import Studies
 
     body = ('kind = hp.choice("kind", ["a", "b", "c"])\nn = hp.int("n", 1, 9)\n'
             'for step in range(3):\n    trial.report(n + step + ("abc".index(kind)))\n'
@@ -273,13 +274,14 @@ def test_the_listing_read_from_sqlite_agrees_with_optuna(tmp_path: Path, monkeyp
     except Exception:  # noqa: BLE001 - three failures in a row end it: its state is "failed"
         pass
     fast = Studies(tmp_path).list()
-    monkeypatch.setattr(_studies, "_from_sqlite", lambda *a: (_ for _ in ()).throw(ValueError))
+    monkeypatch.setattr(_optuna, "read_study", lambda *a, **k: (_ for _ in ()).throw(ValueError))
     slow = Studies(tmp_path).list()
     assert fast == slow and fast[0]["done"] > 0 and fast[0]["best_params"]["kind"] in "abc"
 
 
 def test_the_listing_leaves_warm_start_observations_out(tmp_path: Path, monkeypatch: Any) -> None:
-    from jupyter_automl.lab import Studies, _studies
+    from jupyter_automl import _optuna
+    from jupyter_automl.lab import Studies
 
     runs = tmp_path / "automl_runs"
     make_study(tmp_path, "automl_runs", "small", trials=5)
@@ -288,7 +290,7 @@ def test_the_listing_leaves_warm_start_observations_out(tmp_path: Path, monkeypa
     run_study(QUADRATIC, f"big --trials 2 --seed 1 --warm-start small --runs-dir {runs}", {},
               listeners=[])
     fast = {s["name"]: s for s in Studies(tmp_path).list()}
-    monkeypatch.setattr(_studies, "_from_sqlite", lambda *a: (_ for _ in ()).throw(ValueError))
+    monkeypatch.setattr(_optuna, "read_study", lambda *a, **k: (_ for _ in ()).throw(ValueError))
     slow = {s["name"]: s for s in Studies(tmp_path).list()}
     assert fast == slow
     assert (fast["big"]["done"], fast["big"]["complete"], fast["big"]["state"]) == (2, 2,

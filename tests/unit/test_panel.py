@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from optuna.trial import TrialState
 
 from jupyter_automl._verbs import show
 from jupyter_automl.engine import _background as background
@@ -17,6 +18,7 @@ from jupyter_automl.ui import _charts as charts
 from jupyter_automl.ui._model import StudyModel
 from jupyter_automl.ui._table import TrialTableWidget, table_html
 
+DONE = TrialState.COMPLETE
 QUAD = 'x = hp.float("x", -10, 10)\nk = hp.choice("k", ["a", "b"])\n(x - 2) ** 2 + (k == "b")'
 
 
@@ -24,35 +26,36 @@ def as_list(values: Any) -> list[Any]:
     return [None if v != v else v for v in values.tolist()]  # NaN (a gap) -> None
 
 
-def model_with(curves: dict[int, tuple[str, list[float]]], maximize: bool = False) -> StudyModel:
+def model_with(curves: dict[int, tuple[TrialState, list[float]]],
+               maximize: bool = False) -> StudyModel:
     model = StudyModel("m", ["val_loss"], ["maximize" if maximize else "minimize"], 10)
     for number, (state, curve) in curves.items():
         record = model.start(number, {"lr": 0.1 * (number + 1), "act": "relu"})
         record.curve = list(enumerate(curve, 1))
-        values = [min(curve)] if state == "COMPLETE" else None
+        values = [min(curve)] if state == TrialState.COMPLETE else None
         model.finish(number, state, values, record.params, 1.0, 100.0, None)
     return model
 
 
 def test_curves_group_trials_by_state_in_one_trace_each() -> None:
-    model = model_with({0: ("COMPLETE", [3.0, 2.0, 1.0]), 1: ("PRUNED", [4.0]),
-                        2: ("COMPLETE", [2.5, 0.5, 0.4])})
+    model = model_with({0: (TrialState.COMPLETE, [3.0, 2.0, 1.0]), 1: (TrialState.PRUNED, [4.0]),
+                        2: (TrialState.COMPLETE, [2.5, 0.5, 0.4])})
     groups = model.curves()
-    assert as_list(groups["COMPLETE"].x) == [1, 2, 3, None, 1, 2, 3]
-    assert as_list(groups["COMPLETE"].trial) == [0, 0, 0, None, 2, 2, 2]
-    assert as_list(groups["PRUNED"].y) == [4.0] and len(groups["RUNNING"]) == 0
+    assert as_list(groups[TrialState.COMPLETE].x) == [1, 2, 3, None, 1, 2, 3]
+    assert as_list(groups[TrialState.COMPLETE].trial) == [0, 0, 0, None, 2, 2, 2]
+    assert as_list(groups[TrialState.PRUNED].y) == [4.0] and len(groups[TrialState.RUNNING]) == 0
 
 
 def test_history_keeps_the_best_so_far() -> None:
-    model = model_with({0: ("COMPLETE", [3.0]), 1: ("COMPLETE", [5.0]), 2: ("COMPLETE", [1.0])})
+    model = model_with({0: (DONE, [3.0]), 1: (DONE, [5.0]), 2: (DONE, [1.0])})
     values, best = model.history()
     assert as_list(values.y) == [3.0, 5.0, 1.0] and as_list(best.y) == [3.0, 3.0, 1.0]
-    up = model_with({0: ("COMPLETE", [3.0]), 1: ("COMPLETE", [5.0])}, maximize=True)
+    up = model_with({0: (DONE, [3.0]), 1: (DONE, [5.0])}, maximize=True)
     assert as_list(up.history()[1].y) == [3.0, 5.0]
 
 
 def test_parallel_coordinates_encode_choices() -> None:
-    dims, color = model_with({0: ("COMPLETE", [3.0]), 1: ("COMPLETE", [1.0])}).parallel()
+    dims, color = model_with({0: (DONE, [3.0]), 1: (DONE, [1.0])}).parallel()
     by_label = {d["label"]: d for d in dims}
     assert by_label["act"]["ticktext"] == ["relu"] and by_label["lr"]["values"][1] == 0.2
     assert color.tolist() == [3.0, 1.0] and by_label["val_loss"]["values"].tolist() == [3.0, 1.0]
@@ -61,13 +64,13 @@ def test_parallel_coordinates_encode_choices() -> None:
 def test_pareto_front_of_two_objectives() -> None:
     model = StudyModel("mo", ["acc", "size"], ["maximize", "minimize"], 5)
     for number, values in enumerate([[0.9, 100], [0.8, 10], [0.7, 50], [0.95, 500]]):
-        model.finish(number, "COMPLETE", values, {}, 1.0, None, None)
+        model.finish(number, TrialState.COMPLETE, values, {}, 1.0, None, None)
     everything, front = model.pareto()
     assert as_list(front.trial) == [1, 0, 3] and len(everything) == 4
 
 
 def test_figures_have_a_fixed_set_of_traces() -> None:
-    model = model_with({0: ("COMPLETE", [3.0, 2.0]), 1: ("PRUNED", [4.0])})
+    model = model_with({0: (TrialState.COMPLETE, [3.0, 2.0]), 1: (TrialState.PRUNED, [4.0])})
     assert [t.name for t in charts.make_curves(model).data] == list(charts.CURVES)
     assert len(charts.make_history(model).data) == 3
     assert charts.make_parallel(model).data[0].type == "parcoords"
@@ -177,7 +180,7 @@ def test_headless_is_told_by_the_parent_program(argv: list[str], headless: bool,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     import psutil
 
-    from jupyter_automl.ui import _display as display
+    from jupyter_automl.ui import _where as display
 
     class Parent:
         def cmdline(self) -> list[str]:
@@ -214,14 +217,14 @@ def test_a_table_of_10000_trials_sends_a_window_of_them() -> None:
 
 
 def test_the_model_remakes_the_rows_and_figures_of_changed_trials_only() -> None:
-    model = model_with({0: ("COMPLETE", [3.0]), 1: ("COMPLETE", [1.0])})
+    model = model_with({0: (TrialState.COMPLETE, [3.0]), 1: (TrialState.COMPLETE, [1.0])})
     first = model.table_rows()
     assert model.table_rows()[0] is first[0]  # a finished trial's row is made once
     model.start(2, {"lr": 0.5})
     assert [r["state"] for r in model.table_rows()] == ["COMPLETE", "COMPLETE", "RUNNING"]
-    assert model.count("RUNNING") == 1 and model.front[0].number == 1
-    model.finish(2, "COMPLETE", [0.5], {"lr": 0.5}, 1.0, None, None)
-    assert model.table_rows()[2]["val_loss"] == 0.5 and model.count("RUNNING") == 0
+    assert model.count(TrialState.RUNNING) == 1 and model.front[0].number == 1
+    model.finish(2, TrialState.COMPLETE, [0.5], {"lr": 0.5}, 1.0, None, None)
+    assert model.table_rows()[2]["val_loss"] == 0.5 and model.count(TrialState.RUNNING) == 0
     assert model.front[0].number == 2 and as_list(model.history()[1].y) == [3.0, 1.0, 0.5]
     model.records[2].kernel = "local kernel 1"  # what the panel sets after a worker's trial
     model.touch(2)
@@ -233,7 +236,7 @@ def test_a_costly_refresh_waits_longer(ip: Any) -> None:
     from jupyter_automl.ui._panel import StudyPanel
 
     panel = StudyPanel(interval=0.0, display=False)
-    panel.attach(model_with({0: ("COMPLETE", [3.0])}))
+    panel.attach(model_with({0: (TrialState.COMPLETE, [3.0])}))
     drawn = []
     panel._fill_curves = lambda model: drawn.append(1)  # type: ignore[method-assign]
     panel._cost, panel._last = 0.2, time.monotonic()

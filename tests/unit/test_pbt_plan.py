@@ -197,8 +197,8 @@ def test_every_reader_takes_the_best_among_final_generations(tmp_path: Any) -> N
     """The best of a PBT study is its best member's final generation, even when an earlier
     generation had a higher value: for the result, the headless watcher and the Lab listing
     (the last two read the SQLite file directly)."""
-    from jupyter_automl.batch._run import read_progress
-    from jupyter_automl.lab._studies import _from_sqlite
+    from jupyter_automl.batch import current_study
+    from jupyter_automl.lab import Studies
     from jupyter_automl.results import load_result
     from jupyter_automl.runs import study_paths
 
@@ -216,5 +216,6 @@ def test_every_reader_takes_the_best_among_final_generations(tmp_path: Any) -> N
         params={"lr": 1e-3}, distributions={"lr": LR}, value=1.5,
         user_attrs={"warm_start": "other"}))
     assert load_result("p", tmp_path).best_value == 0.9
-    assert read_progress(paths).best == 0.9 and read_progress(paths).done == 3
-    assert _from_sqlite(paths.db.resolve(), "p", 0, paths.read_spec())["best_value"] == 0.9
+    watched = current_study(tmp_path, 0)
+    assert watched is not None and (watched.best_value, watched.done) == (0.9, 3)
+    assert Studies(tmp_path).record(paths.root)["best_value"] == 0.9

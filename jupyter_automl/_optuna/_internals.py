@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import optuna
+    from optuna.trial import TrialState
 
 
 def storage_of(study: optuna.Study) -> Any:
@@ -48,8 +49,8 @@ def trial_by_number(study: optuna.Study, number: int) -> optuna.trial.FrozenTria
         storage.get_trial_id_from_study_id_trial_number(study_id(study), number))
 
 
-def state_counts(study: optuna.Study) -> Counter[str]:
-    """How many trials of the study are in each state (``"COMPLETE"``, ``"RUNNING"``...).
+def state_counts(study: optuna.Study) -> Counter[TrialState]:
+    """How many trials of the study are in each state.
 
     One ``GROUP BY`` query on a database storage: ``get_n_trials`` would load every trial, and
     a runner counts before each trial it asks for.
@@ -60,7 +61,7 @@ def state_counts(study: optuna.Study) -> Counter[str]:
             return _count_rdb(storage, study_id(study))
         except ImportError:  # a future Optuna moved its models: count the slow way
             pass
-    return Counter(t.state.name for t in study.get_trials(deepcopy=False))
+    return Counter(t.state for t in study.get_trials(deepcopy=False))
 
 
 def trial_count(storage: Any, sid: int) -> int:
@@ -75,7 +76,7 @@ def trial_count(storage: Any, sid: int) -> int:
     return int(storage.get_n_trials(sid))
 
 
-def _count_rdb(storage: Any, sid: int) -> Counter[str]:
+def _count_rdb(storage: Any, sid: int) -> Counter[TrialState]:
     import sqlalchemy
     from optuna.storages._rdb import models
 
@@ -83,7 +84,7 @@ def _count_rdb(storage: Any, sid: int) -> Counter[str]:
         rows = (session.query(models.TrialModel.state, sqlalchemy.func.count())
                 .filter(models.TrialModel.study_id == sid)
                 .group_by(models.TrialModel.state).all())
-    return Counter({state.name: int(n) for state, n in rows})
+    return Counter({state: int(n) for state, n in rows})
 
 
 def heartbeat_ages(study: optuna.Study, numbers: Iterable[int]) -> dict[int, float | None]:

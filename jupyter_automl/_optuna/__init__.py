@@ -1,0 +1,28 @@
+"""Optuna beyond its public API, in one place: its private names (``_internals``) and plain
+SQL on its tables (``_sql``). An Optuna upgrade that moves either touches this package only."""
+
+from ._internals import (
+    add_storage_service,
+    age,
+    database,
+    frozen,
+    heartbeat_ages,
+    preload,
+    record_heartbeat,
+    state_counts,
+    storage_client,
+    storage_of,
+    study_id,
+    supports_heartbeats,
+    tell,
+    trial_by_number,
+    trial_count,
+    trial_id,
+)
+from ._sql import Point, StudyRows, read_study
+
+__all__ = [
+    "Point", "StudyRows", "add_storage_service", "age", "database", "frozen", "heartbeat_ages",
+    "preload", "read_study", "record_heartbeat", "state_counts", "storage_client", "storage_of",
+    "study_id", "supports_heartbeats", "tell", "trial_by_number", "trial_count", "trial_id",
+]
