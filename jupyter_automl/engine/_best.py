@@ -62,9 +62,9 @@ class BestExporter(Listener):
             if outcome.fit is not None:
                 _UNSAVED[runner.paths.root] = (number, outcome)
             raise ExportError(
-                f"trial {number} finished ({outcome.state}, value {outcome.values}) and is kept "
-                f"in the study, but it is the best so far and its model could not be saved in "
-                f"{runner.paths.best}: {exc}. Free disk space or fix the folder's permissions, "
+                f"trial {number} finished ({outcome.state.name}, value {outcome.values}) and is "
+                "kept in the study, but it is the best so far and its model could not be saved "
+                f"in {runner.paths.best}: {exc}. Free disk space or fix the folder's permissions, "
                 "then rerun the cell: the study resumes"
                 + (", and saves this model first (it is kept in this kernel's memory)."
                    if outcome.fit is not None else ".")) from None

@@ -27,8 +27,8 @@ from ..training import (
     StopRequested,
     TrialFit,
     Unreadable,
-    agree,
     bind_fit,
+    decision_broadcast,
     end_session,
     fresh_session,
     install,
@@ -110,7 +110,7 @@ class ThisKernel:
         name = self.prepared.options.strategy
         fit = TrialFit(trial, self.prepared.paths.trial(trial.number), settings,
                        self._resume_point(trial), self.on_epoch, should_stop=self.should_stop,
-                       agree=agree(name) if name else None)
+                       share_decision=decision_broadcast(name) if name else None)
         space = TrialSpace(trial, self.prepared.overrides)
         space_token = bind_space(space)
         fit_token = bind_fit(fit)

@@ -22,14 +22,19 @@ from ._fit import bind as bind_fit
 from ._fit import unbind as unbind_fit
 from ._loop import LoopTrial, trial
 from ._memory import run_scope as memory_scope
-from ._strategy import STRATEGIES, agree, gpu_count, gpu_sets
-from ._strategy import make as make_strategy
-from ._strategy import scope as strategy_scope
+from ._strategy import (
+    STRATEGIES,
+    decision_broadcast,
+    distribution_strategy,
+    gpu_count,
+    gpu_sets,
+    strategy_scope,
+)
 
 __all__ = [
     "CONTINUE", "PRUNE", "STOP", "STRATEGIES", "Checkpoint", "CheckpointWriter", "Distillation",
-    "FitSettings",
-    "LoopTrial", "StopRequested", "TrialFit", "Unreadable", "agree", "bind_fit", "end_session",
-    "fresh_session", "gpu_count", "gpu_sets", "install", "load_checkpoint", "make_strategy",
-    "memory_scope", "save_model", "strategy_scope", "trial", "unbind_fit",
+    "FitSettings", "LoopTrial", "StopRequested", "TrialFit", "Unreadable", "bind_fit",
+    "decision_broadcast", "distribution_strategy", "end_session", "fresh_session", "gpu_count",
+    "gpu_sets", "install", "load_checkpoint", "memory_scope", "save_model", "strategy_scope",
+    "trial", "unbind_fit",
 ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .._utils.io import write_atomic
+from ..errors import TrialValueError
 from ..runs import CHECKPOINT, read_state, write_state
 
 PLAIN = "plain_state"  # a custom loop's plain state, JSON text in the checkpoint file
@@ -122,3 +124,126 @@ def load(folder: Path) -> Checkpoint | None:
     history = read_state(folder).get("history", [])
     checkpoint.history = [h for h in history if h.get("epoch", 0) <= checkpoint.epoch]
     return checkpoint
+
+
+# -- what a custom loop hands to trial.checkpoint ----------------------------------------------
+def kind_of(name: str, obj: Any) -> str:
+    """What ``trial.checkpoint`` keeps of ``obj``: a Keras model's weights, an optimizer's
+    variables, a ``tf.train.Checkpoint``'s files, or a dict of plain values (numbers, strings,
+    lists, dicts)."""
+    if hasattr(obj, "get_weights") and hasattr(obj, "set_weights"):
+        return "model"
+    if hasattr(obj, "variables") and hasattr(obj, "apply_gradients"):
+        return "optimizer"
+    if any(c.__name__ == "Checkpoint" and c.__module__.startswith("tensorflow")
+           for c in type(obj).__mro__):
+        return "tf"
+    if isinstance(obj, dict):
+        return "plain"
+    raise TrialValueError(
+        f"trial.checkpoint({name}=...) got a {type(obj).__name__}: it keeps Keras models, Keras "
+        "optimizers, tf.train.Checkpoint objects and dicts of plain values (numbers, strings, "
+        "lists, dicts); put other state in a dict or a tf.train.Checkpoint")
+
+
+def arrays_of(objects: dict[str, Any], model: Any = None,
+            weights: list[Any] | None = None) -> tuple[dict[str, Any], str]:
+    """Copies of the tracked objects' arrays, named ``object/index``, and their plain state as
+    JSON text; read on the training thread, so the writer's thread never touches a variable.
+    ``weights`` are ``model``'s, already read for this step: not copied a second time."""
+    arrays: dict[str, Any] = {}
+    plain: dict[str, Any] = {}
+    for name, obj in objects.items():
+        kind = kind_of(name, obj)
+        if kind == "model":
+            values = weights if obj is model and weights is not None else obj.get_weights()
+            arrays.update({f"{name}/{i}": w for i, w in enumerate(values)})
+        elif kind == "optimizer":
+            arrays.update({f"{name}/{i}": np.array(v.numpy())
+                           for i, v in enumerate(obj.variables)})
+        elif kind == "tf":
+            arrays.update({f"{name}/{TF}{suffix}": blob
+                           for suffix, blob in _tf_checkpoint_files(obj).items()})
+        else:
+            plain[name] = obj
+    try:
+        text = json.dumps(plain, allow_nan=True) if plain else ""
+    except (TypeError, ValueError) as exc:
+        raise TrialValueError(
+            f"trial.checkpoint: the state {sorted(plain)} cannot be saved ({exc}); keep numbers, "
+            "strings, lists and dicts in it (convert arrays with .tolist(), tensors with "
+            "float(...))") from None
+    return arrays, text
+
+
+def restore_tracked(objects: dict[str, Any], saved: Checkpoint) -> None:
+    """Put a checkpoint's arrays and plain state back into the tracked objects."""
+    models = [o for o in objects.values() if kind_of("", o) == "model"]
+    for name, obj in objects.items():
+        kind = kind_of(name, obj)
+        if kind == "plain":
+            if name not in saved.plain:
+                raise KeyError(f"the checkpoint holds no state {name!r}")
+            obj.clear()
+            obj.update(saved.plain[name])
+            continue
+        if kind == "tf":
+            _read_tf_checkpoint(obj, {k[len(name) + 1 + len(TF):]: v for k, v in
+                                      saved.arrays.items() if k.startswith(f"{name}/{TF}")})
+            continue
+        values = _numbered(saved.arrays, name)
+        if kind == "model":
+            obj.set_weights(values)
+            continue
+        if not getattr(obj, "built", True) and models:  # Keras builds optimizers lazily
+            obj.build(models[0].trainable_variables)
+        if len(obj.variables) != len(values):
+            raise ValueError(f"optimizer {name!r} has {len(obj.variables)} variables, its "
+                             f"checkpoint {len(values)}")
+        for variable, value in zip(obj.variables, values):
+            variable.assign(value)
+
+
+TF = "tf"  # a tf.train.Checkpoint's files are kept as NAME/tf.index, NAME/tf.data-00000-of-...
+
+
+def _tf_checkpoint_files(saved: Any) -> dict[str, np.ndarray]:
+    """A ``tf.train.Checkpoint`` written to memory: its files' bytes, by suffix. The variables
+    are read here, on the training thread; the bytes go to disk on the writer's."""
+    import tensorflow as tf
+
+    prefix = f"ram://jupyter-automl/{os.getpid()}/{id(saved)}/ckpt"
+    saved.write(prefix)
+    files = {}
+    for path in tf.io.gfile.glob(prefix + "*"):
+        with tf.io.gfile.GFile(path, "rb") as f:
+            files[path[len(prefix):]] = np.frombuffer(f.read(), dtype=np.uint8)
+        tf.io.gfile.remove(path)
+    return files
+
+
+def _read_tf_checkpoint(saved: Any, files: dict[str, np.ndarray]) -> None:
+    """Restore ``saved`` (a ``tf.train.Checkpoint``) from its files; a variable created later
+    (an optimizer's slots) takes its value when it is created, as ``tf.train.Checkpoint.read``
+    does."""
+    import tensorflow as tf
+
+    if not files:
+        raise KeyError("the checkpoint holds no tf.train.Checkpoint files")
+    # read lazily (for variables created later), so the files stay in memory until the next
+    # restore in this process replaces them
+    prefix = f"ram://jupyter-automl/{os.getpid()}/restore/ckpt"
+    for path in tf.io.gfile.glob(prefix + "*"):
+        tf.io.gfile.remove(path)
+    for suffix, blob in files.items():
+        with tf.io.gfile.GFile(prefix + suffix, "wb") as f:
+            f.write(blob.tobytes())
+    saved.read(prefix).expect_partial()
+
+
+def _numbered(arrays: dict[str, np.ndarray], name: str) -> list[np.ndarray]:
+    found = {int(k.rsplit("/", 1)[1]): v for k, v in arrays.items()
+             if k.rsplit("/", 1)[0] == name}
+    if not found:
+        raise KeyError(f"the checkpoint holds nothing named {name!r}")
+    return [found[i] for i in range(len(found))]

@@ -11,9 +11,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
-import json
 import math
-import numbers
 import os
 import sys
 import tempfile
@@ -56,7 +54,7 @@ class FitSettings:
     # further objectives (metric, direction): the best epoch follows the first one in the logs
     others: tuple[tuple[str, str], ...] = ()
     # one of the other kernels of a multi-worker trial: it trains in step with the chief, which
-    # alone reports, checkpoints and decides (see ``agree``)
+    # alone reports, checkpoints and decides (see ``share_decision``)
     follower: bool = False
     checkpoint_every: float | None = None  # seconds: fit also saves inside an epoch this often
     seed: int | None = None  # the study's --seed: with the trial's number, the samples' order
@@ -77,14 +75,16 @@ class TrialFit:
                  resume: checkpoint.Checkpoint | None = None,
                  on_epoch: Callable[[TrialFit], None] | None = None,
                  should_stop: Callable[[], bool] | None = None,
-                 agree: Callable[[int], int] | None = None) -> None:
+                 share_decision: Callable[[int], int] | None = None) -> None:
         self.trial = trial
         self.folder = folder
         self.settings = settings
         self.resume = resume
         self.on_epoch = on_epoch
         self.should_stop = should_stop
-        self.agree = agree  # multi-worker: every kernel learns the chief's decision
+        # multi-worker: every kernel calls it with its flag at each epoch's end and gets the
+        # sum over the kernels, so the followers learn the chief's decision
+        self.share_decision = share_decision
         self.writer = checkpoint.CheckpointWriter(folder)
         self.history: list[dict[str, float]] = list(resume.history) if resume else []
         self.model: Any = None
@@ -139,7 +139,7 @@ class TrialFit:
             a["epochs"] = min(int(a["epochs"]), self.settings.stop_at)
         self.epochs_planned = self.offset + int(a["epochs"]) - int(a.get("initial_epoch") or 0)
         self.feed, why = None, ""
-        if self.agree is not None:  # every worker reads its own shard of the data
+        if self.share_decision is not None:  # every worker reads its own shard of the data
             why = "multi-worker training shards its data in an order of its own"
         elif self.settings.checkpoint_every and not self.settings.check:
             self.feed, why = feeds.position(a, self.order_seed)
@@ -215,7 +215,7 @@ class TrialFit:
         every = self.settings.checkpoint_every
         if every is None or batch == 0 or self.settings.follower or self.settings.check:
             return
-        stop = self.agree is None and self.should_stop is not None and self.should_stop()
+        stop = self.share_decision is None and self.should_stop is not None and self.should_stop()
         if not stop and time.monotonic() - self.saved_at < every:
             return
         done = self.batch_offset + batch  # batches of this epoch trained, here and before
@@ -234,25 +234,26 @@ class TrialFit:
         step = self.offset + epoch + 1
         logs["epoch"] = step
         self.history.append(logs)
-        value = self._value_of(logs)
+        value = self.value_of(logs)
         if self.settings.follower:
             self._track_best(logs, None)
             self._decide(CONTINUE, step, value)
         else:
-            self._lead(model, step, logs, value)
+            self._report_and_checkpoint(model, step, logs, value)
         if self.stopping_early():
             model.stop_training = True
 
-    def _lead(self, model: Any, step: int, logs: dict[str, float], value: float | None) -> None:
-        """Report, checkpoint, and decide whether the trial goes on."""
+    def _report_and_checkpoint(self, model: Any, step: int, logs: dict[str, float],
+                               value: float | None) -> None:
+        """The chief's epoch end: report, checkpoint, and decide whether the trial goes on."""
         weights = model.get_weights()
-        self._lead_step(step, logs, value, weights)
+        self.record_step(step, logs, value, weights)
         optimizer = [v.numpy() for v in getattr(model.optimizer, "variables", [])]
         self.writer.save(step, weights, optimizer, self.state(), order_seed=self.order_seed)
         self.saved_at = time.monotonic()
-        self._saved(step, value)
+        self.after_save(step, value)
 
-    def _lead_step(self, step: int, logs: dict[str, float], value: float | None,
+    def record_step(self, step: int, logs: dict[str, float], value: float | None,
                    weights: list[Any] | None) -> None:
         """The best step so far, the report to Optuna and the pruner's verdict."""
         self._track_best(logs, weights)
@@ -262,7 +263,7 @@ class TrialFit:
                 self._decide(PRUNE, step, value)
         self.peak_mb = max(self.peak_mb or 0.0, rss_mb())
 
-    def _saved(self, step: int, value: float | None) -> None:
+    def after_save(self, step: int, value: float | None) -> None:
         """Once a step's checkpoint is on its way: the listeners, then Stop (when pressed, the
         step is on disk before the trial gives up) or go on."""
         if self.on_epoch is not None:
@@ -273,9 +274,9 @@ class TrialFit:
         self._decide(STOP if stop else CONTINUE, step, value)
 
     def _decide(self, decision: int, step: int, value: float | None) -> None:
-        """Act on ``decision``, once every kernel of the trial knows it (see ``agree``)."""
-        if self.agree is not None:
-            decision = self.agree(decision)
+        """Act on ``decision``, once every kernel of the trial knows it (``share_decision``)."""
+        if self.share_decision is not None:
+            decision = self.share_decision(decision)
         if decision == PRUNE:
             import optuna
 
@@ -284,68 +285,7 @@ class TrialFit:
         if decision == STOP:
             raise StopRequested(f"stopped after {self.unit} {step}")
 
-    # -- custom loops (``trial.report`` / ``trial.checkpoint``) --------------------------------
-    def track(self, objects: dict[str, Any]) -> int:
-        """Keep ``objects`` in every checkpoint of this trial from now on; on a retried trial,
-        restore them from its last checkpoint first. Returns the step the loop goes on from."""
-        for name, obj in objects.items():
-            _loop_kind(name, obj)
-        self.tracked = dict(objects)
-        model = next((o for o in objects.values() if _loop_kind("", o) == "model"), None)
-        for obj in objects.values():  # a tf.train.Checkpoint(model=...) holds one too
-            if model is None and _loop_kind("", obj) == "tf":
-                model = next((v for v in vars(obj).values()
-                              if hasattr(v, "get_weights") and hasattr(v, "set_weights")), None)
-        if model is not None:
-            self.model = model  # the best model is exported from it
-        resume, self.resume = self.resume, None
-        if resume is None or resume.epoch == 0:
-            return 0
-        try:
-            _restore(self.tracked, resume)
-        except Exception as exc:  # noqa: BLE001 - any mismatch costs the steps, not the trial
-            print(f"jupyter-automl: trial {self.trial.number} could not restore its checkpoint "
-                  f"({type(exc).__name__}: {exc}); starting from step 0")
-            self._forget()
-            return 0
-        self.resumed_at = resume.epoch
-        return resume.epoch
-
-    def report(self, metrics: dict[str, float], step: int | None) -> None:
-        """One step of a custom loop, as one epoch of ``fit``: logs, report and prune, early
-        stopping, a checkpoint of the tracked objects, the listeners, and Stop."""
-        if self.resume is not None:  # a retry whose loop kept nothing: it starts over
-            self.resume = None
-            self._forget()
-        last = int(self.history[-1]["epoch"]) if self.history else 0
-        if step is None:
-            step = last + 1
-        if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 1:
-            raise TrialValueError(f"trial.report(step={step!r}): a step is a whole number, 1 or "
-                                  "more (or leave it out to count 1, 2, 3...)")
-        step = int(step)
-        if step <= last:
-            raise TrialValueError(f"trial.report(step={step}): step {last} was already reported "
-                                  "and steps must increase; report each step once (or leave "
-                                  "step out to count on from the last one)")
-        if self.history:
-            before = set(self.history[-1]) - {"epoch"}
-            if set(metrics) != before:
-                raise TrialValueError(
-                    f"trial.report at step {step} has the metrics {sorted(metrics)}, the steps "
-                    f"before had {sorted(before)}: report the same metrics at every step")
-        logs = {**metrics, "epoch": float(step)}
-        self.history.append(logs)
-        value = self._value_of(logs)
-        weights = self.model.get_weights() if self.model is not None else None
-        self._lead_step(step, logs, value, weights)
-        arrays, plain = _arrays(self.tracked, self.model, weights)
-        if plain:
-            arrays[checkpoint.PLAIN] = np.array(plain)
-        self.writer.save_arrays(step, arrays, self.state())
-        self._saved(step, value)
-
-    def _forget(self) -> None:
+    def forget(self) -> None:
         """Drop the steps of an earlier attempt: this one starts from step 0."""
         self.history.clear()
         self.best_value = self.best_epoch = self.best_weights = None
@@ -379,7 +319,7 @@ class TrialFit:
                 "epochs_planned": self.epochs_planned, "resumed_at": self.resumed_at,
                 "peak_mb": self.peak_mb}
 
-    def _value_of(self, logs: dict[str, float]) -> float | None:
+    def value_of(self, logs: dict[str, float]) -> float | None:
         if self.metric is None:
             self.metric = _default_metric(logs)
         value = logs.get(self.metric)
@@ -483,128 +423,6 @@ def _callback_class() -> type:
             self.trial_fit.epoch_end(self.model, epoch, logs or {})
 
     return AutomlCallback
-
-
-def _loop_kind(name: str, obj: Any) -> str:
-    """What ``trial.checkpoint`` keeps of ``obj``: a Keras model's weights, an optimizer's
-    variables, a ``tf.train.Checkpoint``'s files, or a dict of plain values (numbers, strings,
-    lists, dicts)."""
-    if hasattr(obj, "get_weights") and hasattr(obj, "set_weights"):
-        return "model"
-    if hasattr(obj, "variables") and hasattr(obj, "apply_gradients"):
-        return "optimizer"
-    if any(c.__name__ == "Checkpoint" and c.__module__.startswith("tensorflow")
-           for c in type(obj).__mro__):
-        return "tf"
-    if isinstance(obj, dict):
-        return "plain"
-    raise TrialValueError(
-        f"trial.checkpoint({name}=...) got a {type(obj).__name__}: it keeps Keras models, Keras "
-        "optimizers, tf.train.Checkpoint objects and dicts of plain values (numbers, strings, "
-        "lists, dicts); put other state in a dict or a tf.train.Checkpoint")
-
-
-def _arrays(objects: dict[str, Any], model: Any = None,
-            weights: list[Any] | None = None) -> tuple[dict[str, Any], str]:
-    """Copies of the tracked objects' arrays, named ``object/index``, and their plain state as
-    JSON text; read on the training thread, so the writer's thread never touches a variable.
-    ``weights`` are ``model``'s, already read for this step: not copied a second time."""
-    arrays: dict[str, Any] = {}
-    plain: dict[str, Any] = {}
-    for name, obj in objects.items():
-        kind = _loop_kind(name, obj)
-        if kind == "model":
-            values = weights if obj is model and weights is not None else obj.get_weights()
-            arrays.update({f"{name}/{i}": w for i, w in enumerate(values)})
-        elif kind == "optimizer":
-            arrays.update({f"{name}/{i}": np.array(v.numpy())
-                           for i, v in enumerate(obj.variables)})
-        elif kind == "tf":
-            arrays.update({f"{name}/{TF}{suffix}": blob
-                           for suffix, blob in _tf_checkpoint_files(obj).items()})
-        else:
-            plain[name] = obj
-    try:
-        text = json.dumps(plain, allow_nan=True) if plain else ""
-    except (TypeError, ValueError) as exc:
-        raise TrialValueError(
-            f"trial.checkpoint: the state {sorted(plain)} cannot be saved ({exc}); keep numbers, "
-            "strings, lists and dicts in it (convert arrays with .tolist(), tensors with "
-            "float(...))") from None
-    return arrays, text
-
-
-def _restore(objects: dict[str, Any], saved: checkpoint.Checkpoint) -> None:
-    """Put a checkpoint's arrays and plain state back into the tracked objects."""
-    models = [o for o in objects.values() if _loop_kind("", o) == "model"]
-    for name, obj in objects.items():
-        kind = _loop_kind(name, obj)
-        if kind == "plain":
-            if name not in saved.plain:
-                raise KeyError(f"the checkpoint holds no state {name!r}")
-            obj.clear()
-            obj.update(saved.plain[name])
-            continue
-        if kind == "tf":
-            _read_tf_checkpoint(obj, {k[len(name) + 1 + len(TF):]: v for k, v in
-                                      saved.arrays.items() if k.startswith(f"{name}/{TF}")})
-            continue
-        values = _numbered(saved.arrays, name)
-        if kind == "model":
-            obj.set_weights(values)
-            continue
-        if not getattr(obj, "built", True) and models:  # Keras builds optimizers lazily
-            obj.build(models[0].trainable_variables)
-        if len(obj.variables) != len(values):
-            raise ValueError(f"optimizer {name!r} has {len(obj.variables)} variables, its "
-                             f"checkpoint {len(values)}")
-        for variable, value in zip(obj.variables, values):
-            variable.assign(value)
-
-
-TF = "tf"  # a tf.train.Checkpoint's files are kept as NAME/tf.index, NAME/tf.data-00000-of-...
-
-
-def _tf_checkpoint_files(saved: Any) -> dict[str, np.ndarray]:
-    """A ``tf.train.Checkpoint`` written to memory: its files' bytes, by suffix. The variables
-    are read here, on the training thread; the bytes go to disk on the writer's."""
-    import tensorflow as tf
-
-    prefix = f"ram://jupyter-automl/{os.getpid()}/{id(saved)}/ckpt"
-    saved.write(prefix)
-    files = {}
-    for path in tf.io.gfile.glob(prefix + "*"):
-        with tf.io.gfile.GFile(path, "rb") as f:
-            files[path[len(prefix):]] = np.frombuffer(f.read(), dtype=np.uint8)
-        tf.io.gfile.remove(path)
-    return files
-
-
-def _read_tf_checkpoint(saved: Any, files: dict[str, np.ndarray]) -> None:
-    """Restore ``saved`` (a ``tf.train.Checkpoint``) from its files; a variable created later
-    (an optimizer's slots) takes its value when it is created, as ``tf.train.Checkpoint.read``
-    does."""
-    import tensorflow as tf
-
-    if not files:
-        raise KeyError("the checkpoint holds no tf.train.Checkpoint files")
-    # read lazily (for variables created later), so the files stay in memory until the next
-    # restore in this process replaces them
-    prefix = f"ram://jupyter-automl/{os.getpid()}/restore/ckpt"
-    for path in tf.io.gfile.glob(prefix + "*"):
-        tf.io.gfile.remove(path)
-    for suffix, blob in files.items():
-        with tf.io.gfile.GFile(prefix + suffix, "wb") as f:
-            f.write(blob.tobytes())
-    saved.read(prefix).expect_partial()
-
-
-def _numbered(arrays: dict[str, np.ndarray], name: str) -> list[np.ndarray]:
-    found = {int(k.rsplit("/", 1)[1]): v for k, v in arrays.items()
-             if k.rsplit("/", 1)[0] == name}
-    if not found:
-        raise KeyError(f"the checkpoint holds nothing named {name!r}")
-    return [found[i] for i in range(len(found))]
 
 
 def _default_metric(logs: dict[str, float]) -> str:

@@ -11,10 +11,14 @@ stopping, a checkpoint written off the training thread, and Stop.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
+
+import numpy as np
 
 from .._utils.objectives import is_number
 from ..errors import AutomlError, TrialValueError
+from ._checkpoint import PLAIN, arrays_of, kind_of, restore_tracked
 from ._fit import TrialFit, _current
 
 
@@ -28,7 +32,7 @@ class LoopTrial:
         Raises ``optuna.TrialPruned`` when the pruner stops the trial (let it propagate, as a
         pruned ``fit`` does); with Stop pressed, the step is saved and the trial queued."""
         fit = _fit("report")
-        fit.report(_metrics(value, fit), step)
+        report_step(fit, _metrics(value, fit), step)
 
     def should_prune(self) -> bool:
         """Optuna's question, for code written for Optuna: False here, since ``report``
@@ -55,7 +59,7 @@ class LoopTrial:
         if not objects:
             raise TrialValueError("trial.checkpoint() needs what to keep, by name: "
                                   "trial.checkpoint(model=model, optimizer=optimizer)")
-        return _fit("checkpoint").track(objects)
+        return track(_fit("checkpoint"), objects)
 
     @property
     def number(self) -> int:
@@ -68,6 +72,67 @@ class LoopTrial:
     def __repr__(self) -> str:
         fit = _current.get()
         return "<trial: outside a study>" if fit is None else f"<trial {fit.trial.number}>"
+
+
+def track(fit: TrialFit, objects: dict[str, Any]) -> int:
+    """Keep ``objects`` in every checkpoint of the trial ``fit`` from now on; on a retried trial,
+    restore them from its last checkpoint first. Returns the step the loop goes on from."""
+    for name, obj in objects.items():
+        kind_of(name, obj)
+    fit.tracked = dict(objects)
+    model = next((o for o in objects.values() if kind_of("", o) == "model"), None)
+    for obj in objects.values():  # a tf.train.Checkpoint(model=...) holds one too
+        if model is None and kind_of("", obj) == "tf":
+            model = next((v for v in vars(obj).values()
+                          if hasattr(v, "get_weights") and hasattr(v, "set_weights")), None)
+    if model is not None:
+        fit.model = model  # the best model is exported from it
+    resume, fit.resume = fit.resume, None
+    if resume is None or resume.epoch == 0:
+        return 0
+    try:
+        restore_tracked(fit.tracked, resume)
+    except Exception as exc:  # noqa: BLE001 - any mismatch costs the steps, not the trial
+        print(f"jupyter-automl: trial {fit.trial.number} could not restore its checkpoint "
+              f"({type(exc).__name__}: {exc}); starting from step 0")
+        fit.forget()
+        return 0
+    fit.resumed_at = resume.epoch
+    return resume.epoch
+
+def report_step(fit: TrialFit, metrics: dict[str, float], step: int | None) -> None:
+    """One step of a custom loop, as one epoch of Keras's ``fit``: logs, report and prune, early
+    stopping, a checkpoint of the tracked objects, the listeners, and Stop."""
+    if fit.resume is not None:  # a retry whose loop kept nothing: it starts over
+        fit.resume = None
+        fit.forget()
+    last = int(fit.history[-1]["epoch"]) if fit.history else 0
+    if step is None:
+        step = last + 1
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 1:
+        raise TrialValueError(f"trial.report(step={step!r}): a step is a whole number, 1 or "
+                              "more (or leave it out to count 1, 2, 3...)")
+    step = int(step)
+    if step <= last:
+        raise TrialValueError(f"trial.report(step={step}): step {last} was already reported "
+                              "and steps must increase; report each step once (or leave "
+                              "step out to count on from the last one)")
+    if fit.history:
+        before = set(fit.history[-1]) - {"epoch"}
+        if set(metrics) != before:
+            raise TrialValueError(
+                f"trial.report at step {step} has the metrics {sorted(metrics)}, the steps "
+                f"before had {sorted(before)}: report the same metrics at every step")
+    logs = {**metrics, "epoch": float(step)}
+    fit.history.append(logs)
+    value = fit.value_of(logs)
+    weights = fit.model.get_weights() if fit.model is not None else None
+    fit.record_step(step, logs, value, weights)
+    arrays, plain = arrays_of(fit.tracked, fit.model, weights)
+    if plain:
+        arrays[PLAIN] = np.array(plain)
+    fit.writer.save_arrays(step, arrays, fit.state())
+    fit.after_save(step, value)
 
 
 def _fit(what: str) -> TrialFit:

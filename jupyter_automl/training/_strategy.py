@@ -24,7 +24,7 @@ STRATEGIES = ("auto", "default", "one-device", "mirrored", "multi-worker")
 
 
 @functools.cache
-def make(name: str) -> Any:
+def distribution_strategy(name: str) -> Any:
     """The ``tf.distribute`` strategy called ``name`` (None: TensorFlow's default).
 
     One per process, for every trial: each new MirroredStrategy numbers its collective ops
@@ -50,12 +50,12 @@ def make(name: str) -> Any:
 
 
 @contextlib.contextmanager
-def scope(name: str | None) -> Iterator[Any]:
+def strategy_scope(name: str | None) -> Iterator[Any]:
     """Run the block under the strategy ``name`` (nothing at all when None)."""
     if name is None:
         yield None
         return
-    strategy = make(name)
+    strategy = distribution_strategy(name)
     if strategy is None:
         yield None
         return
@@ -64,7 +64,7 @@ def scope(name: str | None) -> Iterator[Any]:
 
 
 @functools.cache
-def agree(name: str | None) -> Callable[[int], int] | None:
+def decision_broadcast(name: str | None) -> Callable[[int], int] | None:
     """For strategies spread over processes, a function every worker calls at the same point
     with its own flag, returning the sum over the workers: how the chief's decision (prune,
     stop) reaches the others, which would otherwise wait for it in the next collective op.
@@ -73,7 +73,7 @@ def agree(name: str | None) -> Callable[[int], int] | None:
         return None
     import tensorflow as tf
 
-    strategy = make(name)
+    strategy = distribution_strategy(name)
 
     @tf.function
     def total(flag: Any) -> Any:

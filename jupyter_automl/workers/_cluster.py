@@ -4,10 +4,11 @@ under MultiWorkerMirroredStrategy, for models that outgrow one device.
 Kernel 0 is the chief: it runs the trial as a pool worker would (draws the parameters, reports,
 checkpoints, saves the model). The others follow: their ``hp`` calls take the chief's values
 from the study, and at each epoch's end they learn the chief's decision (go on, prune, stop)
-in a collective op (:func:`jupyter_automl.training.agree`). The kernels find each other through the
-``TF_CONFIG`` the driver gives each one: loopback ports, a fresh set each time the cluster
-starts. A kernel that dies takes the whole cluster with it (the others would wait for it in
-their next collective op): the trial is retried from its checkpoint on a restarted cluster.
+in a collective op (:func:`jupyter_automl.training.decision_broadcast`). The kernels find each
+other through the ``TF_CONFIG`` the driver gives each one: loopback ports, a fresh set each
+time the cluster starts. A kernel that dies takes the whole cluster with it (the others would
+wait for it in their next collective op): the trial is retried from its checkpoint on a
+restarted cluster.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class KernelCluster(KernelPool):
     def first_steps(self) -> list[str]:
         # MultiWorkerMirroredStrategy must exist before TensorFlow runs any op (setup cells do)
         return ["import jupyter_automl.training._strategy as __automl_strategy\n"
-                "__automl_strategy.make('multi-worker')"]
+                "__automl_strategy.distribution_strategy('multi-worker')"]
 
     def _start_cluster(self, attempts: int = 2) -> None:
         """(Re)start every kernel with its TF_CONFIG, all at once: a strategy waits for its

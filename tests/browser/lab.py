@@ -190,3 +190,61 @@ class LabServer:
             return self.redact(self.log_path.read_text(errors="replace"))
         except OSError:
             return ""
+
+
+def in_lab(tmp_path: Path, notebook: str, cells: list[str], check: Any, failure: Path,
+           viewport: tuple[int, int] | None = None) -> tuple[Any, list[str]]:
+    """Open ``cells`` as ``notebook`` in a throwaway JupyterLab in headless Chromium and return
+    what ``check(page, server, t0)`` returns (``t0``: before the server started), with the
+    page's errors (``pageerror: ...``, ``console: ...``). A failing check screenshots the page
+    to ``failure`` and says the page's errors and the server's log. The server's processes
+    (its kernels included) must not outlive it."""
+    from playwright.sync_api import sync_playwright
+
+    from .chromium import launch
+    from .require import chromium_path, has_module, require_or_skip
+
+    require_or_skip(has_module("playwright"),
+                    "the playwright package is missing (pip install -e '.[test]')")
+    chromium = chromium_path()
+    require_or_skip(chromium, "chromium is missing (apt-get install chromium)")
+    assert chromium is not None
+    root, home = tmp_path / "lab", tmp_path / "home"
+    root.mkdir()
+    write_notebook(root / notebook, cells)
+    failure.parent.mkdir(parents=True, exist_ok=True)
+    failure.unlink(missing_ok=True)
+    server = LabServer(root, home)
+    problems: list[str] = []
+    t0 = time.monotonic()
+    try:
+        server.start()
+        with sync_playwright() as pw:
+            context = launch(pw, chromium, home / "chromium")
+            try:
+                page = context.new_page()
+                if viewport is not None:
+                    page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
+                page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
+                page.on("console", lambda msg: problems.append(f"console: {msg.text}")
+                        if msg.type == "error" else None)
+                try:
+                    result = check(page, server, t0)
+                except Exception as exc:
+                    try:
+                        page.screenshot(path=str(failure), full_page=True)
+                    except Exception as shot:  # a crashed page: the first error matters
+                        problems.append(f"no failure screenshot: {shot}")
+                    log = "\n".join(server.redact(p) for p in problems[-20:])
+                    raise AssertionError(
+                        f"{server.redact(str(exc))}\n-- page errors --\n{log}\n"
+                        f"-- server log --\n{server.log()[-3000:]}\n"
+                        f"(page screenshot: {failure})") from None
+                finally:
+                    server.track()
+            finally:
+                context.close()
+    finally:
+        server.stop()
+    assert not server.descendants(), "the server's processes outlived it"
+    return result, problems

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser.require import chromium_path, has_module, require_or_skip
 
 pytestmark = pytest.mark.slow
 
@@ -156,55 +155,15 @@ def test_pbt_panel_in_jupyterlab(tmp_path: Path) -> None:
 
 def in_lab(tmp_path: Path, cells: list[str], check: Any) -> dict[str, Any]:
     """Run ``cells`` as a notebook in a throwaway JupyterLab in headless Chromium and
-    ``check(page, server, t0, cells)`` the page; a failure screenshots the page and says the
-    page's errors and the server's log."""
-    require_or_skip(has_module("playwright"),
-                    "the playwright package is missing (pip install -e '.[test]')")
-    chromium = chromium_path()
-    require_or_skip(chromium, "chromium is missing (apt-get install chromium)")
-    assert chromium is not None
-    from browser.chromium import launch
-    from browser.lab import LabServer, write_notebook
-    from playwright.sync_api import sync_playwright
+    ``check(page, server, t0, cells)`` the page (tests/browser/lab.py's ``in_lab``)."""
+    from browser.lab import in_lab as run_in_lab
 
-    root, home = tmp_path / "lab", tmp_path / "home"
-    root.mkdir()
-    write_notebook(root / NOTEBOOK, cells)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    (SHOTS / "failure.png").unlink(missing_ok=True)
-    server = LabServer(root, home)
-    problems: list[str] = []  # the page's console errors, for the failure message
     t0 = time.monotonic()
-    try:
-        server.start()
-        with sync_playwright() as pw:
-            context = launch(pw, chromium, home / "chromium")
-            try:
-                page = context.new_page()
-                page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
-                page.on("console", lambda msg: problems.append(f"console: {msg.text}")
-                        if msg.type == "error" else None)
-                try:
-                    facts: dict[str, Any] = check(page, server, t0, cells)
-                except Exception as exc:
-                    try:
-                        page.screenshot(path=str(SHOTS / "failure.png"), full_page=True)
-                    except Exception as shot:  # a crashed page: the first error matters
-                        problems.append(f"no failure screenshot: {shot}")
-                    log = "\n".join(server.redact(p) for p in problems[-20:])
-                    raise AssertionError(
-                        f"{server.redact(str(exc))}\n-- page errors --\n{log}\n"
-                        f"-- server log --\n{server.log()[-3000:]}\n"
-                        f"(page screenshot: {SHOTS / 'failure.png'})") from None
-                finally:
-                    server.track()
-            finally:
-                context.close()
-    finally:
-        server.stop()
-    assert not server.descendants(), "the server's processes outlived it"
+    facts, _ = run_in_lab(tmp_path, NOTEBOOK, cells,
+                          lambda page, server, started: check(page, server, started, cells),
+                          SHOTS / "failure.png")
     facts["seconds"] = round(time.monotonic() - t0, 1)
-    return facts
+    return facts  # type: ignore[no-any-return]
 
 
 def wait_unless_error(page: Any, predicate: str, arg: Any, timeout: float) -> None:

@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from digits import split
 
-from jupyter_automl._api import run_study
+from jupyter_automl import run_study
 from jupyter_automl.errors import AutomlError
 from jupyter_automl.results import load_result, sparsity_of
 
@@ -31,17 +32,13 @@ model.fit(x, y, validation_data=(x_val, y_val), epochs=4, batch_size=64)
 def digits(tmp_path_factory: Any) -> dict[str, Any]:
     """A trained digits study, and the data it was trained and evaluated on."""
     import keras
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
 
-    x, y = load_digits(return_X_y=True)
-    x = (x / 16).astype("float32")
-    x, x_val, y, y_val = train_test_split(x, y, test_size=0.25, random_state=0, stratify=y)
+    data = split()
     runs = tmp_path_factory.mktemp("compress")
     keras.utils.set_random_seed(0)
     run_study(CELL, f"digits --trials 2 --seed 0 --maximize val_accuracy --runs-dir {runs}",
-              {"x": x, "y": y, "x_val": x_val, "y_val": y_val, "keras": keras}, listeners=[])
-    return {"runs": runs, "x": x, "y": y, "x_val": x_val, "y_val": y_val}
+              {**data, "keras": keras}, listeners=[])
+    return {"runs": runs, **data}
 
 
 def test_three_quantizations_measured_and_checked(digits: dict[str, Any]) -> None:

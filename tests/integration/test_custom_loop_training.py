@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 from conftest import checkpoint_of, study_of, wait_for
+from digits import CODE as DIGITS
+from digits import load
 
 pytestmark = pytest.mark.slow
 
@@ -21,10 +23,7 @@ import time
 import numpy as np
 import keras
 import tensorflow as tf
-from sklearn.datasets import load_digits
-x, y = load_digits(return_X_y=True)
-x, y = (x / 16).astype("float32"), y.astype("int64")
-xt, yt, xv, yv = x[:1200], y[:1200], x[1200:], y[1200:]
+''' + DIGITS + '''xt, yt, xv, yv = x[:1200], y[:1200], x[1200:], y[1200:]
 PAUSE = 0.0
 '''
 
@@ -139,13 +138,12 @@ while int(step.numpy()) < 6:
 def test_a_tf_train_checkpoint_carries_a_loop_through_an_interrupt(tmp_path: Path) -> None:
     import keras
     import tensorflow as tf
-    from sklearn.datasets import load_digits
 
-    from jupyter_automl._api import run_study
+    from jupyter_automl import run_study
     from jupyter_automl.errors import StudyInterrupted
 
-    x, y = load_digits(return_X_y=True)
-    ns: dict[str, Any] = {"keras": keras, "tf": tf, "x": (x / 16).astype("float32"), "y": y,
+    x, y = load()
+    ns: dict[str, Any] = {"keras": keras, "tf": tf, "x": x, "y": y,
                           "starts": [], "iterations": [], "stop_at": 4}
     line = f"tfc --trials 1 --minimize loss --pruner none --runs-dir {tmp_path}"
     with pytest.raises(StudyInterrupted):

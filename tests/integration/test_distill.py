@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from digits import split
 
-from jupyter_automl._api import run_study
+from jupyter_automl import run_study
 from jupyter_automl.errors import OptionError
 
 TEACHER = '''
@@ -34,16 +35,12 @@ model.fit(x, LABELS, validation_data=(x_val, y_val), epochs=6, batch_size=32)
 @pytest.fixture(scope="module")
 def taught(tmp_path_factory: Any) -> dict[str, Any]:
     import keras
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
 
-    x, y = load_digits(return_X_y=True)
-    x = (x / 16).astype("float32")
-    x, x_val, y, y_val = train_test_split(x, y, test_size=0.25, random_state=0, stratify=y)
+    data = split()
     runs = tmp_path_factory.mktemp("distill")
     keras.utils.set_random_seed(0)
-    ns = {"x": x, "y": y, "x_val": x_val, "y_val": y_val, "keras": keras,
-          "wrong": np.random.default_rng(0).permutation(y)}  # labels that teach nothing
+    ns = {**data, "keras": keras,
+          "wrong": np.random.default_rng(0).permutation(data["y"])}  # labels that teach nothing
     teacher = run_study(TEACHER, f"teacher --trials 1 --maximize val_accuracy --runs-dir {runs}",
                         ns, listeners=[])
     assert teacher.best_value > 0.9

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser.require import chromium_path, has_module, require_or_skip
 from conftest import study_of
 
 pytestmark = pytest.mark.slow
@@ -88,47 +87,13 @@ def trials_of(root: Path) -> list[Any]:
 
 @pytest.mark.timeout(300)
 def test_the_automl_sidebar_in_jupyterlab(tmp_path: Path) -> None:
-    require_or_skip(has_module("playwright"),
-                    "the playwright package is missing (pip install -e '.[test]')")
-    chromium = chromium_path()
-    require_or_skip(chromium, "chromium is missing (apt-get install chromium)")
-    assert chromium is not None
-    from browser.chromium import launch
-    from browser.lab import LabServer, write_notebook
-    from playwright.sync_api import sync_playwright
+    from browser.lab import in_lab
 
-    root, home = tmp_path / "lab", tmp_path / "home"
-    root.mkdir()
-    write_notebook(root / NOTEBOOK, CELLS)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    server = LabServer(root, home)
-    problems: list[str] = []
-    try:
-        server.start()
-        with sync_playwright() as pw:
-            context = launch(pw, chromium, home / "chromium")
-            try:
-                page = context.new_page()
-                page.set_viewport_size({"width": 1400, "height": 900})
-                page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
-                try:
-                    facts = drive(page, server, root)
-                except Exception as exc:
-                    try:
-                        page.screenshot(path=str(SHOTS / "lab-failure.png"))
-                    except Exception as shot:  # a crashed page: the first error matters
-                        problems.append(f"no failure screenshot: {shot}")
-                    raise AssertionError(
-                        f"{server.redact(str(exc))}\n-- page errors --\n"
-                        + "\n".join(server.redact(p) for p in problems[-20:])
-                        + f"\n-- server log --\n{server.log()[-3000:]}") from None
-                finally:
-                    server.track()
-            finally:
-                context.close()
-    finally:
-        server.stop()
-    assert not problems, problems
+    facts, problems = in_lab(tmp_path, NOTEBOOK, CELLS,
+                             lambda page, server, t0: drive(page, server, tmp_path / "lab"),
+                             SHOTS / "lab-failure.png", viewport=(1400, 900))
+    errors = [p for p in problems if p.startswith("pageerror")]
+    assert not errors, errors
     (SHOTS / "lab.json").write_text(json.dumps(facts, indent=1))
 
 

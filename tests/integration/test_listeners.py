@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import study_of
 
-from jupyter_automl._api import run_study
+from jupyter_automl import run_study
 from jupyter_automl.engine._events import Listener
 from jupyter_automl.errors import ExportError
 from jupyter_automl.ui._panel import StudyPanel
@@ -103,7 +103,7 @@ def test_the_panel_knows_a_queued_retry(namespace: dict[str, Any], tmp_path: Pat
     run_study(KERAS, f"w --trials 3 --runs-dir {tmp_path}", namespace, listeners=[panel])
     assert "failed in" not in capsys.readouterr().err
     assert [t.state.name for t in study_of(tmp_path, "w").trials] == ["COMPLETE"] * 3
-    assert panel.model is not None and panel.model.records[1].state == "COMPLETE"
+    assert panel.model is not None and panel.model.records[1].state.name == "COMPLETE"
     assert len(panel.model.records[1].curve) == 2
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 from conftest import checkpoint_of, study_of, wait_for
+from digits import CODE as DIGITS
 
 pytestmark = pytest.mark.slow
 
@@ -23,10 +24,7 @@ import json, time
 import numpy as np
 import keras
 import tensorflow as tf
-from sklearn.datasets import load_digits
-x, y = load_digits(return_X_y=True)
-x, y = (x / 16).astype("float32"), y.astype("int64")
-PAUSE = 0.0
+''' + DIGITS + '''PAUSE = 0.0
 
 class Probe(keras.callbacks.Callback):
     """Counts each epoch's batches, and notes the weights and optimizer step the trial's

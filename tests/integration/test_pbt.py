@@ -190,7 +190,7 @@ x_val, y_val, seen_rates = x[:64], y[:64], []
 
 
 def test_the_live_panel_draws_members_and_the_schedule(data: Any, capsys: Any) -> None:
-    from jupyter_automl._api import run_study
+    from jupyter_automl import run_study
     from jupyter_automl.ui._panel import StudyPanel
 
     panel = StudyPanel(interval=0, display=False)

@@ -118,7 +118,7 @@ model.fit(x, y, validation_split=0.25, epochs=5, callbacks=[slow])
 
 
 def test_the_panel_shows_worker_trials(ip: Any) -> None:
-    from jupyter_automl._api import run_study
+    from jupyter_automl import run_study
     from jupyter_automl.ui._panel import StudyPanel
 
     panel = StudyPanel(display=False)

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from conftest import study_of, wait_for
+from digits import CODE as DIGITS
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
@@ -57,13 +58,10 @@ except TooManyFailuresError:
 KERAS_STUDIES = '''
 import keras
 import numpy as np
-from sklearn.datasets import load_digits
 
 import jupyter_automl
 
-x, y = load_digits(return_X_y=True)
-x = (x / 16).astype("float32")
-CELL = """
+''' + DIGITS + '''CELL = """
 model = keras.Sequential([keras.Input((64,)),
                           keras.layers.Dense(hp.int("units", 32, 64), activation="relu"),
                           keras.layers.Dense(10, activation="softmax")])

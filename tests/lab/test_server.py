@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from conftest import wait_for
+from digits import CODE as DIGITS
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 QUADRATIC = 'x = hp.float("x", -5, 5)\n(x - 1) ** 2\n'
@@ -29,7 +30,7 @@ def jp_server_config() -> dict[str, Any]:
 
 def make_study(root: Path, folder: str, name: str, trials: int = 3,
                notebook: str | None = None) -> Path:
-    from jupyter_automl._api import run_study
+    from jupyter_automl import run_study
 
     runs = root / folder
     old = os.environ.pop("JPY_SESSION_NAME", None)
@@ -181,17 +182,15 @@ KERAS_STUDY = '''
 import sys, time
 import numpy as np
 import keras
-from jupyter_automl._api import run_study
-from sklearn.datasets import load_digits
-x, y = load_digits(return_X_y=True)
-class Slow(keras.callbacks.Callback):
+from jupyter_automl import run_study
+''' + DIGITS + '''class Slow(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         time.sleep(float(sys.argv[3]))
 body = """
 model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(hp.int("units", 8, 16),
                           activation="relu"), keras.layers.Dense(10, activation="softmax")])
 model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-model.fit(x / 16, y, validation_split=0.25, epochs=int(sys.argv[2]), callbacks=[Slow()])
+model.fit(x, y, validation_split=0.25, epochs=int(sys.argv[2]), callbacks=[Slow()])
 """
 run_study(body, f"keras --trials 2 --seed 0 --maximize val_accuracy --runs-dir {sys.argv[1]}",
           {"keras": keras, "x": x, "y": y, "Slow": Slow, "sys": sys}, listeners=[])
@@ -260,8 +259,7 @@ async def test_export_writes_the_best_model_in_each_format(jp_fetch: Any,
 
 
 def test_the_listing_read_from_sqlite_agrees_with_optuna(tmp_path: Path, monkeypatch: Any) -> None:
-    from jupyter_automl import _optuna
-    from jupyter_automl._api import run_study
+    from jupyter_automl import _optuna, run_study
     from jupyter_automl.lab import Studies
 
     body = ('kind = hp.choice("kind", ["a", "b", "c"])\nn = hp.int("n", 1, 9)\n'
@@ -285,7 +283,7 @@ def test_the_listing_leaves_warm_start_observations_out(tmp_path: Path, monkeypa
 
     runs = tmp_path / "automl_runs"
     make_study(tmp_path, "automl_runs", "small", trials=5)
-    from jupyter_automl._api import run_study
+    from jupyter_automl import run_study
 
     run_study(QUADRATIC, f"big --trials 2 --seed 1 --warm-start small --runs-dir {runs}", {},
               listeners=[])

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from jupyter_automl._api import run_study
+from jupyter_automl import run_study
 from jupyter_automl.errors import AutomlError, TooManyFailuresError
 from jupyter_automl.training import trial
 

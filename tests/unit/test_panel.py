@@ -115,7 +115,7 @@ def test_panel_follows_a_study(ip: Any, tmp_path: Path) -> None:
 
 
 def test_panel_refreshes_are_throttled(ip: Any) -> None:
-    from jupyter_automl._api import run_study
+    from jupyter_automl import run_study
     from jupyter_automl.ui._panel import StudyPanel
 
     panel = StudyPanel(interval=3600, display=False)
@@ -133,7 +133,7 @@ def test_panel_refreshes_are_throttled(ip: Any) -> None:
 def test_static_output_for_saved_notebooks(ip: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     shown: list[Any] = []
     monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append(obj))
-    from jupyter_automl._api import run_study
+    from jupyter_automl import run_study
 
     run_study(QUAD, "st --trials 4", {}, display="static")
     bundles = [o for o in shown if isinstance(o, dict)]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from jupyter_automl._api import run_study
+from jupyter_automl import run_study
 from jupyter_automl.errors import AutomlError, OptionError
 from jupyter_automl.results import load_result
 from jupyter_automl.ui._model import StudyModel
