@@ -79,7 +79,7 @@ def _show_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _export_arguments(parser: argparse.ArgumentParser) -> None:
-    from .results import FORMATS
+    from .deploy import FORMATS
 
     _name(parser)
     parser.add_argument("--format", default=None, metavar="|".join(FORMATS),
@@ -177,7 +177,8 @@ def _show(args: argparse.Namespace, said: Invocation) -> int:
 
 
 def _export(args: argparse.Namespace, said: Invocation) -> int:
-    from .results import FORMATS, export_bundle, export_model
+    from .deploy import FORMATS
+    from .results import export_bundle, export_model
 
     if args.bundle is not None:
         if args.output is not None:
@@ -200,7 +201,8 @@ def _export(args: argparse.Namespace, said: Invocation) -> int:
 
 
 def _compress(args: argparse.Namespace, said: Invocation) -> int:
-    from .results import compress_study, load_npz
+    from .deploy import load_npz
+    from .results import compress_study
 
     x, y = load_npz(args.data, "--data")
     if y is None:

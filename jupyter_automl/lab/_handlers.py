@@ -24,8 +24,8 @@ from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
+from ..deploy import FORMATS
 from ..errors import AutomlError
-from ..results import FORMATS
 from ..runs import StudyPaths, request_stop
 from . import _dashboard
 from ._studies import PathRefused, Studies, trial_rows_json

@@ -120,16 +120,16 @@ class AutomlResult:
 
     def compress(self, x: Any, y: Any, **options: Any) -> Any:
         """Quantize and prune this study's best model and measure every variant on ``(x, y)``
-        (see :func:`jupyter_automl.results.compress`): a :class:`CompressionReport`."""
-        from ._compress import compress
+        (see :func:`jupyter_automl.deploy.compress`): a :class:`CompressionReport`."""
+        from ..deploy import compress
 
         return compress(self, x, y, **options)
 
     def bundle(self, folder: str | Path, **options: Any) -> Path:
         """Write a deployment bundle of the best model into ``folder``: the model in the
         formats asked (``formats=["keras", "savedmodel", "tflite"]``), ``model_card.md``,
-        ``signature.json`` and ``predict.py`` (see :func:`jupyter_automl.results.write_bundle`)."""
-        from ._bundle import write_bundle
+        ``signature.json`` and ``predict.py`` (see :func:`jupyter_automl.deploy.write_bundle`)."""
+        from ..deploy import write_bundle
 
         return write_bundle(self, folder, **options)
 

@@ -36,15 +36,15 @@ from typing import Any
 import numpy as np
 
 from ..errors import AutomlError
-from ._model_files import (
+from ._files import (
     as_automl_error,
-    best_model_file,
     load_keras,
     save_tf,
     size_text,
     tf_quiet,
     tflite_interpreter,
 )
+from ._source import StudyResult, best_model_file
 
 QUANTIZATIONS = ("dynamic", "float16", "int8")
 # the largest difference from the Keras model's outputs each variant must stay within, for
@@ -170,7 +170,7 @@ def load_npz(path: str | Path, what: str) -> tuple[np.ndarray, np.ndarray | None
         raise AutomlError(f"{what} {path} cannot be read as an .npz file: {exc}") from None
 
 
-def compress(result: Any, x: Any, y: Any, *, quantize: Sequence[str] | None = None,
+def compress(result: StudyResult, x: Any, y: Any, *, quantize: Sequence[str] | None = None,
              calibration: Any = None, int8_io: str = "float", prune: float | None = None,
              structured: bool = False, train: Any = None, epochs: int = 2,
              learning_rate: float | None = None, output: str | Path | None = None,

@@ -1,9 +1,6 @@
-"""The model files of a study's best trials, and what reading, converting and writing them
-needs: loading a ``.keras`` file, TensorFlow's SavedModel export, its C++ log kept off stderr,
-errors turned into :class:`~jupyter_automl.errors.AutomlError`, atomic writes, sizes.
-
-``result`` arguments are :class:`~jupyter_automl.results.AutomlResult` objects (any with
-``name``, ``directions``, ``best_trial(s)`` and ``paths``).
+"""What reading, converting and writing a study's model files needs: loading a ``.keras``
+file, TensorFlow's SavedModel export, its C++ log kept off stderr, errors turned into
+:class:`~jupyter_automl.errors.AutomlError`, atomic writes, sizes.
 """
 
 from __future__ import annotations
@@ -18,53 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .._utils.io import read_json
 from ..errors import AutomlError
-
-
-def best_model_file(result: Any, trial: int | None = None) -> tuple[Path, int]:
-    """The saved model of the study's best trial (or of Pareto-front ``trial``) and its number."""
-    if len(result.directions) > 1:
-        return _front_model(result, trial)
-    best = result.best_trial
-    if best is None:
-        raise _no_complete_trial(result)
-    path = result.paths.best_model()
-    saved = (read_json(result.paths.best_params) or {}).get("trial", best.number)
-    if not path.exists():
-        raise AutomlError(f"study {result.name!r} has no saved model to export: its best trial "
-                          f"{best.number} trained no Keras model (its value came from the "
-                          "cell's last expression); its parameters are in "
-                          f"{result.paths.best_params}")
-    if trial is not None and trial != saved:
-        raise AutomlError(f"trial {trial} is not the best trial of study {result.name!r}, and "
-                          f"only the best trial's model is kept: export trial {saved} by "
-                          "leaving out --trial")
-    return path, int(saved)
-
-
-def _front_model(result: Any, trial: int | None) -> tuple[Path, int]:
-    if not result.best_trials:
-        raise _no_complete_trial(result)
-    front = sorted(result.paths.front_models())
-    if not front:
-        raise AutomlError(f"study {result.name!r} has no saved model: its Pareto-front trials "
-                          "trained no Keras model")
-    if trial is None:
-        raise AutomlError(f"study {result.name!r} has {len(result.directions)} objectives, so "
-                          "no single best model: pick one of its Pareto front with --trial N "
-                          f"(N in {', '.join(map(str, front))})")
-    if trial not in front:
-        raise AutomlError(f"trial {trial} has no model on the Pareto front of study "
-                          f"{result.name!r}; pick --trial N with N in "
-                          f"{', '.join(map(str, front))}")
-    return result.paths.best_model(trial), trial
-
-
-def _no_complete_trial(result: Any) -> AutomlError:
-    return AutomlError(f"study {result.name!r} has no complete trial yet, so no best model to "
-                       f"export; run it further, or see why its trials fail: "
-                       f"jupyter-automl show {result.name}")
 
 
 def write_file(target: Path, write: Callable[[str], object]) -> None:

@@ -12,15 +12,9 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..errors import AutomlError
-from ..runs import DEFAULT_RUNS_DIR
-from ._bundle import write_bundle
-from ._catalog import load_result
-from ._compress import CompressionReport, compress
-from ._model_files import (
-    best_model_file,
+from ._files import (
     convert_tflite,
     load_keras,
     save_tf,
@@ -28,13 +22,14 @@ from ._model_files import (
     size_text,
     write_file,
 )
+from ._source import StudyResult, best_model_file
 
 FORMATS = ("keras", "savedmodel", "tflite")
 
 
 @dataclass(frozen=True)
 class Exported:
-    """What :func:`export_model` wrote."""
+    """What :func:`export` wrote."""
 
     study: str
     trial: int
@@ -49,36 +44,23 @@ class Exported:
                 f"({size_text(self.size)})")
 
 
-def export_model(name: str, runs_dir: str | Path = DEFAULT_RUNS_DIR, format: str = "keras",
-                 output: str | Path | None = None, quantize: bool = False,
-                 trial: int | None = None, storage: str | None = None) -> Exported:
-    """Write the best model of study ``name`` in ``format`` to ``output`` and say what was written.
+def export(result: StudyResult, format: str = "keras", output: str | Path | None = None,
+           quantize: bool = False, trial: int | None = None) -> Exported:
+    """Write the best model of ``result``'s study in ``format`` to ``output`` and say what was
+    written.
 
     ``trial`` picks one model of a multi-objective study's Pareto front (required there).
     ``quantize`` (TFLite only) applies dynamic-range quantization.
     """
-    _check_format(format, quantize)
-    result = load_result(name, runs_dir, storage)
+    check_format(format, quantize)
     source, number = best_model_file(result, trial)
-    target = output_path(output, name, format, quantize,
+    target = output_path(output, result.name, format, quantize,
                          number if len(result.directions) > 1 else None)
     _WRITERS[format](source, target, quantize)
-    return Exported(name, number, format, quantize, target, size_of(target))
+    return Exported(result.name, number, format, quantize, target, size_of(target))
 
 
-def compress_study(name: str, x: Any, y: Any, runs_dir: str | Path = DEFAULT_RUNS_DIR,
-                   storage: str | None = None, **options: Any) -> CompressionReport:
-    """:func:`~._compress.compress` for the study called ``name`` (read-only)."""
-    return compress(load_result(name, runs_dir, storage), x, y, **options)
-
-
-def export_bundle(name: str, folder: str | Path, runs_dir: str | Path = DEFAULT_RUNS_DIR,
-                  storage: str | None = None, **options: Any) -> Path:
-    """:func:`~._bundle.write_bundle` for the study called ``name`` (read-only)."""
-    return write_bundle(load_result(name, runs_dir, storage), folder, **options)
-
-
-def _check_format(format: str, quantize: bool) -> None:
+def check_format(format: str, quantize: bool) -> None:
     if format not in FORMATS:
         raise AutomlError(f"unknown export format {format!r}; use one of {', '.join(FORMATS)}")
     if quantize and format != "tflite":

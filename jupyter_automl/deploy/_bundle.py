@@ -18,8 +18,7 @@ from typing import Any
 
 from ..errors import AutomlError
 from ..version import __version__
-from ._model_files import (
-    best_model_file,
+from ._files import (
     convert_tflite,
     load_keras,
     save_tf,
@@ -28,13 +27,14 @@ from ._model_files import (
     tf_quiet,
     tflite_interpreter,
 )
+from ._source import StudyResult, best_model_file
 
 BUNDLE_FORMATS = ("keras", "savedmodel", "tflite")
 FILES = {"keras": "model.keras", "savedmodel": "savedmodel", "tflite": "model.tflite"}
 MARKER = "signature.json"  # a folder with this file is a bundle, and may be replaced
 
 
-def write_bundle(result: Any, folder: str | Path, formats: list[str] | None = None,
+def write_bundle(result: StudyResult, folder: str | Path, formats: list[str] | None = None,
                  quantize: bool = False, trial: int | None = None) -> Path:
     """Write the bundle of ``result``'s best model (or Pareto-front ``trial``) into
     ``folder``; an earlier bundle there is replaced, any other non-empty folder refused."""
@@ -108,7 +108,8 @@ def _signature(model: Any, tflite: Path | None) -> dict[str, Any]:
     return signature
 
 
-def _card(result: Any, number: int, signature: dict[str, Any], files: dict[str, int]) -> str:
+def _card(result: StudyResult, number: int, signature: dict[str, Any],
+          files: dict[str, int]) -> str:
     spec = result.spec
     trial = next((t for t in result.study.get_trials(deepcopy=False) if t.number == number),
                  None)
@@ -158,7 +159,7 @@ def _card(result: Any, number: int, signature: dict[str, Any], files: dict[str, 
     return "\n".join(lines)
 
 
-def _preprocessing(result: Any) -> list[str]:
+def _preprocessing(result: StudyResult) -> list[str]:
     cells = sorted(result.paths.setup.glob("*.py")) if result.paths.setup.exists() else []
     lines = ["## Preprocessing", ""]
     if not cells:
@@ -172,7 +173,7 @@ def _preprocessing(result: Any) -> list[str]:
     return lines
 
 
-def _compression(result: Any) -> list[str]:
+def _compression(result: StudyResult) -> list[str]:
     report = result.paths.root / "compressed" / "report.json"
     if not report.exists():
         return []
