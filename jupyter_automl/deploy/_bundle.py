@@ -18,16 +18,9 @@ from typing import Any
 
 from ..errors import AutomlError
 from ..version import __version__
-from ._files import (
-    convert_tflite,
-    load_keras,
-    save_tf,
-    size_of,
-    size_text,
-    tf_quiet,
-    tflite_interpreter,
-)
+from ._files import load_keras, save_tf, size_of, size_text, tf_quiet
 from ._source import StudyResult, best_model_file
+from ._tflite import convert, interpreter
 
 BUNDLE_FORMATS = ("keras", "savedmodel", "tflite")
 FILES = {"keras": "model.keras", "savedmodel": "savedmodel", "tflite": "model.tflite"}
@@ -79,9 +72,7 @@ def _write_models(model: Any, source: Path, staged: Path, formats: list[str],
         elif fmt == "savedmodel":
             save_tf(model, path)
         else:
-            with tempfile.TemporaryDirectory(prefix="automl-bundle-") as tmp:
-                save_tf(model, Path(tmp))
-                path.write_bytes(convert_tflite(Path(tmp), quantize))
+            path.write_bytes(convert(model, "dynamic" if quantize else "float32"))
         files[FILES[fmt]] = size_of(path)
     return files
 
@@ -99,12 +90,12 @@ def _signature(model: Any, tflite: Path | None) -> dict[str, Any]:
     signature: dict[str, Any] = {"inputs": tensors(model.inputs),
                                  "outputs": tensors(model.outputs)}
     if tflite is not None:
-        interpreter = tflite_interpreter(tflite)
+        opened = interpreter(tflite)
         signature["tflite"] = {
             side: [{"name": d["name"], "shape": [int(s) for s in d["shape_signature"]],
                     "dtype": d["dtype"].__name__} for d in details]
-            for side, details in (("inputs", interpreter.get_input_details()),
-                                  ("outputs", interpreter.get_output_details()))}
+            for side, details in (("inputs", opened.get_input_details()),
+                                  ("outputs", opened.get_output_details()))}
     return signature
 
 

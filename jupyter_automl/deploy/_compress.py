@@ -39,12 +39,11 @@ from ..errors import AutomlError
 from ._files import (
     as_automl_error,
     load_keras,
-    save_tf,
     size_text,
     tf_quiet,
-    tflite_interpreter,
 )
 from ._source import StudyResult, best_model_file
+from ._tflite import convert, interpreter, invoke
 
 QUANTIZATIONS = ("dynamic", "float16", "int8")
 # the largest difference from the Keras model's outputs each variant must stay within, for
@@ -212,7 +211,7 @@ def compress(result: StudyResult, x: Any, y: Any, *, quantize: Sequence[str] | N
             calib = None if calibration is None else _calibration(calibration, model)
             for mode in modes:
                 path = staged / f"{mode}.tflite"
-                path.write_bytes(_convert(model, mode, calib, int8_io))
+                path.write_bytes(convert(model, mode, calib, int8_io))
                 report.variants.append(_tflite_variant(f"tflite {mode}", path, model, x, y,
                                                        reference, metric, mode))
             if prune is not None:
@@ -226,7 +225,7 @@ def compress(result: StudyResult, x: Any, y: Any, *, quantize: Sequence[str] | N
                     label, path, pruned, x, y, _predict(pruned, x), metric, "keras",
                     reference))
                 lite = staged / f"{stem}.tflite"
-                lite.write_bytes(_convert(pruned, "float32", None, "float"))
+                lite.write_bytes(convert(pruned))
                 report.variants.append(_tflite_variant(
                     f"{label} tflite", lite, pruned, x, y, reference, metric, "float32",
                     _predict(pruned, x)))
@@ -365,40 +364,16 @@ def _tflite_variant(name: str, path: Path, model: Any, x: np.ndarray, y: np.ndar
                     own: np.ndarray | None = None) -> Variant:
     """A TFLite file, run by the interpreter on one thread; compared with the Keras model it
     was converted from (``own`` outputs, when that is not the float model)."""
-    interpreter = _interpreter(path)
-    outputs = np.stack([_invoke(interpreter, sample) for sample in x])
+    opened = interpreter(path, threads=1)
+    outputs = np.stack([invoke(opened, sample) for sample in x])
     outputs = outputs.reshape((len(x), *reference.shape[1:]))
-    times = _timed(lambda sample: _invoke(interpreter, sample), x)
+    times = _timed(lambda sample: invoke(opened, sample), x)
     params, zeros = _counts(model)
     source = reference if own is None else own
     return Variant(name, kind, str(path), _file_size(path), _gzipped(path), params, zeros,
                    _score(outputs, y, metric), times,
                    float(np.max(np.abs(outputs - source))), _tolerance(kind, source),
                    float(np.mean(_classes(outputs) == _classes(reference))))
-
-
-def _interpreter(path: Path) -> Any:
-    interpreter = tflite_interpreter(path, threads=1)
-    interpreter.allocate_tensors()
-    return interpreter
-
-
-def _invoke(interpreter: Any, sample: np.ndarray) -> np.ndarray:
-    """One sample through a TFLite interpreter, quantizing its input and dequantizing its
-    output where the model is integer at its edges."""
-    (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
-    value = sample[None].astype("float32")
-    if inp["dtype"] != np.float32:
-        scale, zero = inp["quantization"]
-        info = np.iinfo(inp["dtype"])
-        value = np.clip(np.round(value / scale + zero), info.min, info.max).astype(inp["dtype"])
-    interpreter.set_tensor(inp["index"], value)
-    interpreter.invoke()
-    result = interpreter.get_tensor(out["index"])[0]
-    if out["dtype"] != np.float32:
-        scale, zero = out["quantization"]
-        result = (result.astype("float32") - zero) * scale
-    return np.asarray(result, dtype="float32")
 
 
 def _timed(run: Any, x: np.ndarray) -> float:
@@ -421,31 +396,6 @@ def _file_size(path: Path) -> int:
 
 def _gzipped(path: Path) -> int:
     return len(gzip.compress(path.read_bytes(), 9))
-
-
-# -- converting --------------------------------------------------------------------------------
-def _convert(model: Any, mode: str, calibration: np.ndarray | None, int8_io: str) -> bytes:
-    """The TFLite file of ``model``: ``float32`` (no quantization), ``dynamic``, ``float16``
-    or ``int8``."""
-    import tensorflow as tf
-
-    with tempfile.TemporaryDirectory(prefix="automl-compress-") as tmp:
-        save_tf(model, Path(tmp))
-        with as_automl_error(f"the TFLite conversion ({mode}) failed"):
-            converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
-            if mode != "float32":
-                converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            if mode == "float16":
-                converter.target_spec.supported_types = [tf.float16]
-            if mode == "int8":
-                assert calibration is not None
-                rows = calibration[: min(len(calibration), 500)]
-                converter.representative_dataset = lambda: ([row[None]] for row in rows)
-                converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-                if int8_io == "int8":
-                    converter.inference_input_type = tf.int8
-                    converter.inference_output_type = tf.int8
-            return bytes(converter.convert())
 
 
 # -- pruning -----------------------------------------------------------------------------------

@@ -14,15 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import AutomlError
-from ._files import (
-    convert_tflite,
-    load_keras,
-    save_tf,
-    size_of,
-    size_text,
-    write_file,
-)
+from ._files import load_keras, save_tf, size_of, size_text, write_file
 from ._source import StudyResult, best_model_file
+from ._tflite import convert
 
 FORMATS = ("keras", "savedmodel", "tflite")
 
@@ -105,10 +99,7 @@ def _write_savedmodel(source: Path, target: Path, quantize: bool) -> None:
 
 
 def _write_tflite(source: Path, target: Path, quantize: bool) -> None:
-    model = load_keras(source)
-    with tempfile.TemporaryDirectory(prefix="automl-tflite-") as tmp:
-        save_tf(model, Path(tmp))
-        data = convert_tflite(Path(tmp), quantize)
+    data = convert(load_keras(source), "dynamic" if quantize else "float32")
     write_file(target, lambda tmp: Path(tmp).write_bytes(data))
 
 

@@ -112,25 +112,3 @@ def size_text(size: int) -> str:
     if size < 1024 ** 2:
         return f"{size / 1024:.1f} KiB"
     return f"{size / 1024 ** 2:.1f} MiB"
-
-
-def convert_tflite(saved_model: Path, quantize: bool) -> bytes:
-    with tf_quiet(), as_automl_error("the TFLite conversion failed"):
-        import tensorflow as tf
-
-        converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
-        if quantize:
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        return bytes(converter.convert())
-
-
-def tflite_interpreter(path: Path, threads: int | None = None) -> Any:
-    """TensorFlow's TFLite interpreter on ``path`` (its "moving to LiteRT" warning left out:
-    the same runtime)."""
-    import warnings
-
-    import tensorflow as tf
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return tf.lite.Interpreter(model_path=str(path), num_threads=threads)
