@@ -4,17 +4,13 @@ never above it: deploy is handed a result (:class:`StudyResult`) and reads no st
 Importing it imports neither TensorFlow, Keras nor Plotly; the functions do, when called."""
 
 from ._bundle import BUNDLE_FORMATS, write_bundle
-from ._compress import (
-    QUANTIZATIONS,
-    CompressionReport,
-    Variant,
-    compress,
-    load_npz,
-    prune_model,
-    sparsity_of,
-)
+from ._compress import compress
+from ._data import load_npz
 from ._export import FORMATS, Exported, check_format, export
 from ._files import tf_quiet
+from ._prune import prune_model, sparsity_of
+from ._quantize import QUANTIZATIONS
+from ._report import CompressionReport, Variant
 from ._source import StudyResult, best_model_file
 
 __all__ = [

@@ -229,7 +229,7 @@ def test_structured_pruning_removes_units_and_keeps_the_rest_exact(digits: dict[
     structured pruning of the study's model: half the hidden units, fine-tuned."""
     import keras
 
-    from jupyter_automl.deploy._compress import _without_units
+    from jupyter_automl.deploy._prune import _without_units
 
     keras.utils.set_random_seed(1)
     cnn = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(8, 3, activation="relu"),
