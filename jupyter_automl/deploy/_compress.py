@@ -17,7 +17,8 @@ from typing import Any
 
 from ..errors import AutomlError
 from ._data import arrays, check_shapes
-from ._files import load_keras, tf_quiet
+from ._files import tf_quiet
+from ._keras import load_keras
 from ._prune import check_pruning, prune_model
 from ._quantize import quantizations, write_quantized
 from ._report import CompressionReport, Evaluation, Variant, predict

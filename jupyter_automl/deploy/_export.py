@@ -1,6 +1,7 @@
-"""Exporting a study's best model: the ``.keras`` file, a TF SavedModel, or TensorFlow Lite.
+"""Exporting a study's best model in one of the formats of :data:`._formats.EXPORT_FORMATS`:
+the ``.keras`` file, a TF SavedModel, TensorFlow Lite (float, or quantized).
 
-The model comes from the study's ``best/`` folder, kept by :class:`.export.BestExporter`:
+The model comes from the study's ``best/`` folder, kept by the engine's best-model exporter:
 ``best/model.keras`` with one objective, ``best/<number>/model.keras`` for each trial on the
 Pareto front with several. Nothing here changes the runs folder, so a running study can be
 exported. TensorFlow is imported only for the SavedModel and TFLite formats.
@@ -8,17 +9,17 @@ exported. TensorFlow is imported only for the SavedModel and TFLite formats.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import AutomlError
-from ._files import load_keras, save_tf, size_of, size_text, write_file
+from ._files import size_of, size_text, tf_quiet
+from ._formats import Format, base_formats, export_format
+from ._keras import ModelFile
 from ._source import StudyResult, best_model_file
-from ._tflite import convert
 
-FORMATS = ("keras", "savedmodel", "tflite")
+# the names --format takes, for code that reads them (the table is EXPORT_FORMATS)
+FORMATS = tuple(row.name for row in base_formats())
 
 
 @dataclass(frozen=True)
@@ -43,66 +44,32 @@ def export(result: StudyResult, format: str = "keras", output: str | Path | None
     """Write the best model of ``result``'s study in ``format`` to ``output`` and say what was
     written.
 
+    ``format``: ``keras``, ``savedmodel``, ``tflite`` or ``tflite-quant``; ``quantize`` turns
+    ``tflite`` into ``tflite-quant`` (dynamic-range quantization, weights in 8 bits).
+    ``output``: a file or folder (default: named after the study, in the current folder).
     ``trial`` picks one model of a multi-objective study's Pareto front (required there).
-    ``quantize`` (TFLite only) applies dynamic-range quantization.
     """
-    check_format(format, quantize)
+    row = export_format(format, quantize)
     source, number = best_model_file(result, trial)
-    target = output_path(output, result.name, format, quantize,
+    target = output_path(output, result.name, row,
                          number if len(result.directions) > 1 else None)
-    _WRITERS[format](source, target, quantize)
-    return Exported(result.name, number, format, quantize, target, size_of(target))
+    with tf_quiet():
+        row.write(ModelFile(source), target)
+    return Exported(result.name, number, row.base, row.variant_of is not None, target,
+                    size_of(target))
 
 
-def check_format(format: str, quantize: bool) -> None:
-    if format not in FORMATS:
-        raise AutomlError(f"unknown export format {format!r}; use one of {', '.join(FORMATS)}")
-    if quantize and format != "tflite":
-        raise AutomlError(f"--quantize applies to --format tflite only, not {format!r}")
-
-
-def output_path(output: str | Path | None, name: str, format: str, quantize: bool,
+def output_path(output: str | Path | None, name: str, row: Format,
                 trial: int | None = None) -> Path:
     """Where to write: ``output``, the default name inside it if it is a folder, or the
     default name (``<study>[-trial<N>]`` and the format's suffix) in the current folder."""
-    stem = name if trial is None else f"{name}-trial{trial}"
-    default = stem + {"keras": ".keras", "savedmodel": "_savedmodel",
-                      "tflite": "-quant.tflite" if quantize else ".tflite"}[format]
+    default = (name if trial is None else f"{name}-trial{trial}") + row.suffix
     if output is None:
         return Path(default).absolute()
     path = Path(output).expanduser().absolute()
     if path.is_dir() and not (path / "saved_model.pb").exists():  # a SavedModel is replaced
         return path / default
-    if format == "keras" and path.suffix != ".keras":
+    if row.name == "keras" and path.suffix != ".keras":
         raise AutomlError(f"--output {output}: a Keras model file must end in .keras "
                           "(keras.saving.load_model reads no other name)")
     return path
-
-
-def _write_keras(source: Path, target: Path, quantize: bool) -> None:
-    del quantize
-    write_file(target, lambda tmp: shutil.copyfile(source, tmp))
-
-
-def _write_savedmodel(source: Path, target: Path, quantize: bool) -> None:
-    del quantize
-    if target.exists() and not (target / "saved_model.pb").exists():
-        raise AutomlError(f"{target} exists and is not a SavedModel: choose another --output "
-                          "(an existing SavedModel there would be replaced)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.") as tmp:
-        staged = Path(tmp) / "savedmodel"
-        save_tf(load_keras(source), staged)
-        if target.exists():
-            shutil.rmtree(target)
-        staged.rename(target)
-
-
-def _write_tflite(source: Path, target: Path, quantize: bool) -> None:
-    data = convert(load_keras(source), "dynamic" if quantize else "float32")
-    write_file(target, lambda tmp: Path(tmp).write_bytes(data))
-
-
-_WRITERS = {"keras": _write_keras, "savedmodel": _write_savedmodel, "tflite": _write_tflite}
-
-

@@ -1,6 +1,5 @@
-"""What reading, converting and writing a study's model files needs: loading a ``.keras``
-file, TensorFlow's SavedModel export, its C++ log kept off stderr, errors turned into
-:class:`~jupyter_automl.errors.AutomlError`, atomic writes, sizes.
+"""What writing model files needs, whatever their format: atomic writes, sizes, TensorFlow's
+C++ log kept off stderr, and its errors turned into :class:`~jupyter_automl.errors.AutomlError`.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 from ..errors import AutomlError
 
@@ -31,20 +29,6 @@ def write_file(target: Path, write: Callable[[str], object]) -> None:
         os.replace(tmp, target)
     finally:
         Path(tmp).unlink(missing_ok=True)
-
-
-def load_keras(path: Path) -> Any:
-    from .._utils.process import import_keras
-
-    keras = import_keras()
-    with tf_quiet(), as_automl_error(f"cannot load the Keras model {path}"):
-        return keras.saving.load_model(path)
-
-
-def save_tf(model: Any, folder: Path) -> None:
-    """Keras 3's TF SavedModel export: a ``serve`` endpoint taking the model's inputs."""
-    with tf_quiet(), as_automl_error("the SavedModel export failed"):
-        model.export(str(folder), format="tf_saved_model", verbose=False)
 
 
 @contextlib.contextmanager

@@ -1,6 +1,6 @@
 """TensorFlow Lite in one place: the converter that export, the bundle and compression all
-call (``float32``, or quantized: ``dynamic``, ``float16``, ``int8``), and the interpreter that
-opens and runs its files."""
+call (``float32``, or quantized: ``dynamic``, ``float16``, ``int8``), the writers of the
+``tflite`` formats, and the interpreter that opens and runs its files."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from ._files import as_automl_error, save_tf, tf_quiet
+from ._files import as_automl_error, tf_quiet, write_file
+from ._keras import ModelFile, save_tf
 
 MODES = ("float32", "dynamic", "float16", "int8")
 CALIBRATION_ROWS = 500  # the int8 converter's representative dataset, at most
@@ -43,6 +44,12 @@ def convert(model: Any, mode: str = "float32", calibration: np.ndarray | None = 
                     converter.inference_input_type = tf.int8
                     converter.inference_output_type = tf.int8
             return bytes(converter.convert())
+
+
+def write_tflite(source: ModelFile, target: Path, mode: str = "float32") -> None:
+    """The TFLite file of ``source``'s model, converted in ``mode``."""
+    data = convert(source.model, mode)
+    write_file(target, lambda tmp: Path(tmp).write_bytes(data))
 
 
 def interpreter(path: Path, threads: int | None = None) -> Any:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..deploy import CompressionReport, Exported, check_format, compress, export, write_bundle
+from ..deploy import CompressionReport, Exported, compress, export, export_format, write_bundle
 from ..runs import DEFAULT_RUNS_DIR
 from ._catalog import load_result
 
@@ -16,7 +16,7 @@ def export_model(name: str, runs_dir: str | Path = DEFAULT_RUNS_DIR, format: str
                  trial: int | None = None, storage: str | None = None) -> Exported:
     """Write the best model of study ``name`` in ``format`` to ``output`` and say what was written
     (:func:`jupyter_automl.deploy.export`)."""
-    check_format(format, quantize)  # before the study is opened: the format's error first
+    export_format(format, quantize)  # a wrong format is said before the study is opened
     return export(load_result(name, runs_dir, storage), format, output, quantize, trial)
 
 

@@ -25,6 +25,8 @@ from ._summary import StudySummary, own_best_trials, summarize
 if TYPE_CHECKING:
     import optuna
 
+    from ..deploy import Exported
+
 
 class AutomlResult:
     """A study's results: ``best_params``, ``best_value(s)``, ``trials``, ``best_model``."""
@@ -132,6 +134,17 @@ class AutomlResult:
         from ..deploy import write_bundle
 
         return write_bundle(self, folder, **options)
+
+    def export(self, format: str = "keras", output: str | Path | None = None,
+               quantize: bool = False, trial: int | None = None) -> Exported:
+        """Write the best model (or Pareto-front ``trial``'s) in ``format``: ``keras``,
+        ``savedmodel``, ``tflite`` or ``tflite-quant`` (``quantize=True`` with ``tflite``), to
+        ``output`` (a file or folder; default: named after the study, here) and return what
+        was written (its ``path``, ``size``, ``describe()``); see
+        :func:`jupyter_automl.deploy.export`."""
+        from ..deploy import export
+
+        return export(self, format, output, quantize, trial)
 
     @property
     def trials(self) -> TrialRows:
