@@ -1,6 +1,7 @@
 """A study's best model made ready to ship: exported to other formats, compressed (quantized,
-pruned) and measured, written as a deployment bundle. Beside :mod:`jupyter_automl.results`,
-never above it: deploy is handed a result (:class:`StudyResult`) and reads no study itself.
+pruned) and measured, written as a deployment bundle. The layer right below
+:mod:`jupyter_automl.results`: deploy is handed a result (:class:`StudyResult`) and reads no
+study itself.
 Importing it imports neither TensorFlow, Keras nor Plotly; the functions do, when called."""
 
 from ._bundle import write_bundle
@@ -13,8 +14,8 @@ from ._formats import (
     Format,
     base_formats,
     bundle_files,
-    choices,
     export_format,
+    format_choices,
     quantizable,
 )
 from ._prune import prune_model, sparsity_of
@@ -27,6 +28,6 @@ BUNDLE_FORMATS = FORMATS  # a bundle holds any of the formats --format names
 __all__ = [
     "BUNDLE_FORMATS", "EXPORT_FORMATS", "FORMATS", "QUANTIZATIONS", "CompressionReport",
     "Exported", "Format", "StudyResult", "Variant", "base_formats", "best_model_file",
-    "bundle_files", "choices", "compress", "export", "export_format", "load_npz",
+    "bundle_files", "compress", "export", "export_format", "format_choices", "load_npz",
     "prune_model", "quantizable", "sparsity_of", "tf_quiet", "write_bundle",
 ]

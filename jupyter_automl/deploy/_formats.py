@@ -62,7 +62,7 @@ def quantizable() -> list[str]:
     return [row.name for row in base_formats() if row.quantized]
 
 
-def choices() -> list[dict[str, str]]:
+def format_choices() -> list[dict[str, str]]:
     """Every row as the server lists it to the sidebar: its name (``id``) and label."""
     return [{"id": row.name, "label": row.label} for row in EXPORT_FORMATS.values()]
 

@@ -24,7 +24,7 @@ from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from ..deploy import EXPORT_FORMATS, choices
+from ..deploy import EXPORT_FORMATS, format_choices
 from ..errors import AutomlError
 from ..runs import StudyPaths, request_stop
 from . import _dashboard
@@ -56,7 +56,7 @@ class StudiesHandler(_Base):
     async def get(self) -> None:
         studies = await asyncio.get_running_loop().run_in_executor(
             _dashboard.POOL, self.studies.list)
-        self.answer(200, {"formats": choices(), "studies": trial_rows_json(studies)})
+        self.answer(200, {"formats": format_choices(), "studies": trial_rows_json(studies)})
 
 
 class StudyHandler(_Base):

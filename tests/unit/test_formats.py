@@ -14,7 +14,13 @@ from typing import Any
 import pytest
 
 from jupyter_automl.cli import main
-from jupyter_automl.deploy import EXPORT_FORMATS, Format, bundle_files, choices, export_format
+from jupyter_automl.deploy import (
+    EXPORT_FORMATS,
+    Format,
+    bundle_files,
+    export_format,
+    format_choices,
+)
 from jupyter_automl.deploy._export import output_path
 from jupyter_automl.deploy._predict import predict_script
 from jupyter_automl.errors import AutomlError
@@ -57,7 +63,7 @@ def test_the_cli_takes_its_formats_from_the_table(onnx: Format, tmp_path: Path,
 
 
 def test_the_servers_listing_offers_every_row_with_its_label(onnx: Format) -> None:
-    listed = choices()
+    listed = format_choices()
     assert [c["id"] for c in listed] == ["keras", "savedmodel", "tflite", "tflite-quant",
                                          "onnx"]
     assert listed[-1] == {"id": "onnx", "label": "ONNX"}
