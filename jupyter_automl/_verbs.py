@@ -79,15 +79,16 @@ def _show_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _export_arguments(parser: argparse.ArgumentParser) -> None:
-    from .results import FORMATS
+    from .deploy import base_formats, quantizable
 
+    formats = base_formats()
     _name(parser)
-    parser.add_argument("--format", default=None, metavar="|".join(FORMATS),
-                        help="keras: the .keras file; savedmodel: a TF SavedModel folder "
-                             "(serving signature 'serve'); tflite: a TensorFlow Lite file. "
-                             "With --bundle, comma-separated (default: all three)")
+    parser.add_argument("--format", default=None, metavar="|".join(f.name for f in formats),
+                        help="; ".join(f"{f.name}: {f.help}" for f in formats)
+                        + ". With --bundle, comma-separated (default: all of them)")
     parser.add_argument("--quantize", action="store_true",
-                        help="tflite only: dynamic-range quantization (weights in 8 bits)")
+                        help=f"{' or '.join(quantizable())} only: dynamic-range quantization "
+                             "(weights in 8 bits)")
     parser.add_argument("--output", default=None, metavar="PATH",
                         help="file or folder to write (default: named after the study, in the "
                              "current folder); an existing folder receives the default name")
@@ -177,7 +178,8 @@ def _show(args: argparse.Namespace, said: Invocation) -> int:
 
 
 def _export(args: argparse.Namespace, said: Invocation) -> int:
-    from .results import FORMATS, export_bundle, export_model
+    from .deploy import base_formats
+    from .results import export_bundle, export_model
 
     if args.bundle is not None:
         if args.output is not None:
@@ -189,8 +191,9 @@ def _export(args: argparse.Namespace, said: Invocation) -> int:
         print(f"wrote the deployment bundle of study {args.name!r} in {folder}: "
               f"{', '.join(sorted(p.name for p in folder.iterdir()))}")
         return 0
-    if args.format is None or args.format not in FORMATS:
-        raise AutomlError(f"--format: give one of {', '.join(FORMATS)}"
+    names = [f.name for f in base_formats()]
+    if args.format is None or args.format not in names:
+        raise AutomlError(f"--format: give one of {', '.join(names)}"
                           + (f" (not {args.format!r})" if args.format else "")
                           + "; several, comma-separated, go with --bundle DIR")
     exported = export_model(args.name, _where(args, said), args.format, output=args.output,
@@ -200,7 +203,8 @@ def _export(args: argparse.Namespace, said: Invocation) -> int:
 
 
 def _compress(args: argparse.Namespace, said: Invocation) -> int:
-    from .results import compress_study, load_npz
+    from .deploy import load_npz
+    from .results import compress_study
 
     x, y = load_npz(args.data, "--data")
     if y is None:

@@ -114,7 +114,8 @@ def saved_space(options: StudyOptions) -> dict[str, ParamSpec]:
 
 def teacher_model(options: StudyOptions) -> Path:
     """The model file of ``--distill-from TEACHER[:TRIAL]``, with errors that say why not."""
-    from ..results import best_model_file, load_result
+    from ..deploy import best_model_file
+    from ..results import load_result
 
     name, _, number = options.distill_from.partition(":")  # type: ignore[union-attr]
     if name == options.name:

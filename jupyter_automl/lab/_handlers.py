@@ -4,9 +4,9 @@
 * ``GET  api/studies/<path>``: one study's summary and trial rows;
 * ``POST api/studies/<path>/stop``: ask it to stop, wherever it runs (202; 409 if it is not
   running);
-* ``POST api/studies/<path>/export``: write its best model (``{"format": "keras" | "savedmodel"
-  | "tflite" | "tflite-quant"}``) into ``<path>/export/``, in a process of its own (TensorFlow
-  stays out of the server);
+* ``POST api/studies/<path>/export``: write its best model (``{"format": ID}``, an ``id`` of
+  the listing's ``formats``, rows of deploy's format table) into ``<path>/export/``, in a
+  process of its own (TensorFlow stays out of the server);
 * ``GET  dashboard/<path>/...``: optuna-dashboard for the study (see :mod:`._dashboard`).
 
 Every route needs Jupyter's authentication; POSTs also pass its XSRF check (a browser's cookie
@@ -24,14 +24,12 @@ from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
+from ..deploy import EXPORT_FORMATS, format_choices
 from ..errors import AutomlError
-from ..results import FORMATS
 from ..runs import StudyPaths, request_stop
 from . import _dashboard
 from ._studies import PathRefused, Studies, trial_rows_json
 
-EXPORTS = {"keras": ("keras", "model.keras"), "savedmodel": ("savedmodel", "savedmodel"),
-           "tflite": ("tflite", "model.tflite"), "tflite-quant": ("tflite", "model-quant.tflite")}
 EXPORT_TIMEOUT = 600.0  # seconds
 
 
@@ -58,7 +56,7 @@ class StudiesHandler(_Base):
     async def get(self) -> None:
         studies = await asyncio.get_running_loop().run_in_executor(
             _dashboard.POOL, self.studies.list)
-        self.answer(200, {"formats": list(EXPORTS), "studies": trial_rows_json(studies)})
+        self.answer(200, {"formats": format_choices(), "studies": trial_rows_json(studies)})
 
 
 class StudyHandler(_Base):
@@ -98,16 +96,16 @@ class ExportHandler(_Base):
             asked = json.loads(self.request.body or b"{}").get("format", "keras")
         except (ValueError, AttributeError):
             raise web.HTTPError(400, 'send JSON: {"format": "keras"}') from None
-        if asked not in EXPORTS:
+        row = EXPORT_FORMATS.get(asked) if isinstance(asked, str) else None
+        if row is None:
             raise web.HTTPError(400, f"unknown format {asked!r}; use one of "
-                                     f"{', '.join(EXPORTS)}")
-        fmt, file_name = EXPORTS[asked]
-        assert fmt in FORMATS
+                                     f"{', '.join(EXPORT_FORMATS)}")
         (folder / "export").mkdir(exist_ok=True)
-        target = folder / "export" / file_name
+        target = folder / "export" / row.file
         command = [sys.executable, "-m", "jupyter_automl", "export", folder.name,
-                   "--runs-dir", str(folder.parent), "--format", fmt, "--output", str(target)]
-        if asked == "tflite-quant":
+                   "--runs-dir", str(folder.parent), "--format", row.base, "--output",
+                   str(target)]
+        if row.variant_of is not None:
             command.append("--quantize")
         process = await asyncio.create_subprocess_exec(
             *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)

@@ -1,20 +1,26 @@
 """What studies produced, read back from their runs folders: a study's result
-(:class:`AutomlResult`), trials and studies as table rows, the list of studies, the best model
-exported to other formats, and optuna-dashboard. Readers open storages read-only."""
+(:class:`AutomlResult`), trials and studies as table rows, the list of studies, and
+optuna-dashboard. Readers open storages read-only. Exporting, compressing and bundling the
+best model are :mod:`jupyter_automl.deploy`'s; the functions here that take a study's name
+open the study and hand it over."""
 
-from ._bundle import BUNDLE_FORMATS
-from ._catalog import ReadOnlyResult, delete, list_text, load_result, rows, show_text, summary_of
-from ._compress import (
+# deploy's names, also here for code written when they lived in results
+from ..deploy import (
+    BUNDLE_FORMATS,
+    FORMATS,
     QUANTIZATIONS,
     CompressionReport,
     Variant,
+    best_model_file,
     load_npz,
     prune_model,
     sparsity_of,
 )
+from ._catalog import ReadOnlyResult, delete, list_text, load_result, rows, show_text, summary_of
 from ._dashboard import Target as DashboardTarget
 from ._dashboard import open_app as dashboard_app
 from ._dashboard import serve as serve_dashboard
+from ._deploy import compress_study, export_bundle, export_model
 from ._lineage import (
     CONTINUED,
     COPIED,
@@ -31,8 +37,6 @@ from ._lineage import (
     predecessor,
     schedule,
 )
-from ._model_export import FORMATS, compress_study, export_bundle, export_model
-from ._model_files import best_model_file
 from ._result import AutomlResult
 from ._rows import (
     STUDY_COLUMNS,

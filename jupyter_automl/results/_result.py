@@ -25,6 +25,8 @@ from ._summary import StudySummary, own_best_trials, summarize
 if TYPE_CHECKING:
     import optuna
 
+    from ..deploy import Exported
+
 
 class AutomlResult:
     """A study's results: ``best_params``, ``best_value(s)``, ``trials``, ``best_model``."""
@@ -120,18 +122,29 @@ class AutomlResult:
 
     def compress(self, x: Any, y: Any, **options: Any) -> Any:
         """Quantize and prune this study's best model and measure every variant on ``(x, y)``
-        (see :func:`jupyter_automl.results.compress`): a :class:`CompressionReport`."""
-        from ._compress import compress
+        (see :func:`jupyter_automl.deploy.compress`): a :class:`CompressionReport`."""
+        from ..deploy import compress
 
         return compress(self, x, y, **options)
 
     def bundle(self, folder: str | Path, **options: Any) -> Path:
         """Write a deployment bundle of the best model into ``folder``: the model in the
         formats asked (``formats=["keras", "savedmodel", "tflite"]``), ``model_card.md``,
-        ``signature.json`` and ``predict.py`` (see :func:`jupyter_automl.results.write_bundle`)."""
-        from ._bundle import write_bundle
+        ``signature.json`` and ``predict.py`` (see :func:`jupyter_automl.deploy.write_bundle`)."""
+        from ..deploy import write_bundle
 
         return write_bundle(self, folder, **options)
+
+    def export(self, format: str = "keras", output: str | Path | None = None,
+               quantize: bool = False, trial: int | None = None) -> Exported:
+        """Write the best model (or Pareto-front ``trial``'s) in ``format``: ``keras``,
+        ``savedmodel``, ``tflite`` or ``tflite-quant`` (``quantize=True`` with ``tflite``), to
+        ``output`` (a file or folder; default: named after the study, here) and return what
+        was written (its ``path``, ``size``, ``describe()``); see
+        :func:`jupyter_automl.deploy.export`."""
+        from ..deploy import export
+
+        return export(self, format, output, quantize, trial)
 
     @property
     def trials(self) -> TrialRows:

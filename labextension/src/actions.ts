@@ -14,11 +14,9 @@ import { Widget } from '@lumino/widgets';
 
 import type { AutomlClient } from './api';
 import type { DashboardOpener } from './dashboard';
+import { exportFormats, formatLabel, noFormatsText } from './exports';
 import type { StudiesModel } from './model';
-import type { IStudy, StudyAction } from './types';
-
-/** The formats offered when the listing has none (the server's list, as of writing). */
-const DEFAULT_FORMATS = ['keras', 'savedmodel', 'tflite', 'tflite-quant'];
+import type { IExportFormat, IStudy, StudyAction } from './types';
 
 export interface IStudyActionsOptions {
   client: AutomlClient;
@@ -79,10 +77,19 @@ export class StudyActions {
   }
 
   private async export(study: IStudy): Promise<void> {
-    const formats = this.options.model.listing?.formats ?? [];
+    const title = `Export the best model of ${study.name}`;
+    const formats = await exportFormats(this.options.model);
+    if (formats.length === 0) {
+      await showDialog({
+        title,
+        body: noFormatsText(this.options.model),
+        buttons: [Dialog.okButton({ label: 'Close' })]
+      });
+      return;
+    }
     const answer = await showDialog<string>({
-      title: `Export the best model of ${study.name}`,
-      body: new FormatPicker(formats.length ? formats : DEFAULT_FORMATS),
+      title,
+      body: new FormatPicker(formats),
       buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Export' })],
       focusNodeSelector: 'select'
     });
@@ -90,7 +97,7 @@ export class StudyActions {
       return;
     }
     const pending = Notification.emit(
-      `Exporting ${study.name} as ${answer.value}…`,
+      `Exporting ${study.name} as ${formatLabel(formats, answer.value)}…`,
       'in-progress',
       { autoClose: false }
     );
@@ -117,9 +124,9 @@ const ACTION_TITLES: Record<StudyAction, string> = {
 
 let pickerCount = 0;
 
-/** The export dialog's body: a labelled format picker. */
+/** The export dialog's body: a labelled picker of the server's formats (its value: an id). */
 class FormatPicker extends Widget implements Dialog.IBodyWidget<string> {
-  constructor(formats: readonly string[]) {
+  constructor(formats: readonly IExportFormat[]) {
     super();
     this.addClass('jp-AutoML-formatPicker');
     const id = `jp-AutoML-format-${++pickerCount}`;
@@ -129,7 +136,7 @@ class FormatPicker extends Widget implements Dialog.IBodyWidget<string> {
     this._select.id = id;
     this._select.className = 'jp-mod-styled';
     for (const format of formats) {
-      this._select.appendChild(new Option(format, format));
+      this._select.appendChild(new Option(format.label, format.id));
     }
     this.node.append(label, this._select);
   }

@@ -30,9 +30,18 @@ export interface IStudy {
   command: string | null;
 }
 
+/** A format the best model can be exported in: a row of the server's format table. */
+export interface IExportFormat {
+  /** What `POST studies/<id>/export` takes as `format` (`keras`, `tflite-quant`, ...). */
+  id: string;
+  /** Its name in the export dialog. */
+  label: string;
+}
+
 /** `GET studies`. */
 export interface IStudyListing {
-  formats: string[];
+  /** The export dialog's choices, in the server's order. */
+  formats: IExportFormat[];
   studies: IStudy[];
 }
 

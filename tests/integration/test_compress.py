@@ -1,6 +1,6 @@
 """Compression of a study's best model with real TensorFlow: TFLite quantization (dynamic,
 float16, full integer), magnitude pruning with fine-tuning, the report, the CLI verb, and bad
-input that writes nothing."""
+input that writes nothing; the deployment bundle and ``result.export``."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ import pytest
 from digits import split
 
 from jupyter_automl import run_study
+from jupyter_automl.deploy import sparsity_of
 from jupyter_automl.errors import AutomlError
-from jupyter_automl.results import load_result, sparsity_of
+from jupyter_automl.results import load_result
 
 CELL = '''
 model = keras.Sequential([keras.Input((64,)),
@@ -218,6 +219,47 @@ def test_a_deployment_bundle_predicts_in_a_fresh_process(digits: dict[str, Any],
     assert [p.name for p in mine.iterdir()] == ["notes.txt"]
 
 
+def test_result_export_writes_the_model_it_describes(digits: dict[str, Any],
+                                                     tmp_path: Path) -> None:
+    import keras
+    import tensorflow as tf
+
+    result = load_result("digits", digits["runs"])
+    x = digits["x_val"][:40]
+    expected = keras.models.load_model(result.paths.best_model()).predict(x, verbose=0)
+    plain = result.export(output=tmp_path)  # keras, the default name inside a folder
+    assert plain.path == tmp_path / "digits.keras" and plain.format == "keras"
+    assert not plain.quantized and plain.size == plain.path.stat().st_size
+    assert plain.trial == result.best_trial.number
+    loaded = keras.models.load_model(plain.path)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), expected, rtol=1e-6)
+
+    quantized = result.export("tflite-quant", output=tmp_path)
+    assert quantized.path == tmp_path / "digits-quant.tflite"
+    assert (quantized.format, quantized.quantized) == ("tflite", True)
+    assert "as tflite (dynamic-range quantized)" in quantized.describe()
+    assert quantized.size < 0.5 * plain.size
+    interpreter = tf.lite.Interpreter(model_path=str(quantized.path))
+    source, = interpreter.get_input_details()
+    interpreter.resize_tensor_input(source["index"], list(x.shape))
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(source["index"], x)
+    interpreter.invoke()
+    predicted = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    np.testing.assert_allclose(predicted, expected, atol=0.05)
+    assert (predicted.argmax(axis=1) == expected.argmax(axis=1)).mean() >= 0.9
+    # tflite with quantize=True is the same row
+    again = result.export("tflite", quantize=True, output=tmp_path / "again.tflite")
+    assert again.path.read_bytes() == quantized.path.read_bytes()
+
+    with pytest.raises(AutomlError, match="unknown export format 'onnx'; use one of keras"):
+        result.export("onnx", output=tmp_path)
+    with pytest.raises(AutomlError, match="--quantize applies to --format tflite only"):
+        result.export("keras", quantize=True, output=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["again.tflite", "digits-quant.tflite",
+                                                          "digits.keras"]
+
+
 def test_structured_pruning_removes_units_and_keeps_the_rest_exact(digits: dict[str, Any]
                                                                    ) -> None:
     """Removing filters and units that carry nothing (zero weights) leaves the outputs as
@@ -225,7 +267,7 @@ def test_structured_pruning_removes_units_and_keeps_the_rest_exact(digits: dict[
     structured pruning of the study's model: half the hidden units, fine-tuned."""
     import keras
 
-    from jupyter_automl.results._compress import _without_units
+    from jupyter_automl.deploy._prune import _without_units
 
     keras.utils.set_random_seed(1)
     cnn = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(8, 3, activation="relu"),

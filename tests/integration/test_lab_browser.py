@@ -103,7 +103,7 @@ def drive(page: Any, server: Any, root: Path) -> dict[str, Any]:
     page.wait_for_function(NOTEBOOK_READY, arg=len(CELLS), timeout=60_000)
     # the extension is installed and enabled, server side too
     listed = server.api("studies", under="jupyter-automl/api")
-    assert listed["studies"] == [] and "keras" in listed["formats"]
+    assert listed["studies"] == [] and "keras" in [f["id"] for f in listed["formats"]]
 
     page.locator(".jp-Notebook .jp-Cell").first.click()
     page.keyboard.press("Escape")

@@ -69,7 +69,23 @@ async def test_the_listing_finds_every_study_under_the_root(jp_fetch: Any,
         jp_fetch, "api", "studies", "project/automl_runs/digits"))["trials"])
     assert set(digits["best_params"]) == {"x"} and digits["updated"]
     assert studies["automl_runs/plain"]["notebook"] is None
-    assert listed["formats"] == ["keras", "savedmodel", "tflite", "tflite-quant"]
+    # the sidebar's export choices: deploy's format table, ids and labels
+    assert [f["id"] for f in listed["formats"]] == ["keras", "savedmodel", "tflite",
+                                                    "tflite-quant"]
+    labels = [f["label"] for f in listed["formats"]]
+    assert all(labels) and len(set(labels)) == len(labels) and "quantized" in labels[-1]
+
+
+async def test_the_listing_offers_what_the_format_table_holds(jp_fetch: Any,
+                                                             monkeypatch: Any) -> None:
+    import dataclasses
+
+    from jupyter_automl.deploy import EXPORT_FORMATS
+
+    h5 = dataclasses.replace(EXPORT_FORMATS["keras"], name="h5", label="HDF5 (legacy Keras)")
+    monkeypatch.setitem(EXPORT_FORMATS, "h5", h5)
+    listed = await get_json(jp_fetch, "api", "studies")
+    assert listed["formats"][-1] == {"id": "h5", "label": "HDF5 (legacy Keras)"}
 
 
 async def test_one_study_has_the_rows_of_its_result(jp_fetch: Any, jp_root_dir: Path) -> None:

@@ -1,5 +1,5 @@
 import { ApiError, AutomlClient, dashboardUrl, encodeStudyId, type Fetcher } from '../api';
-import { study } from './fixtures';
+import { formats, study } from './fixtures';
 
 const BASE = 'http://localhost:8888/lab-base/jupyter-automl/api/';
 
@@ -30,7 +30,7 @@ describe('URLs', () => {
 
 describe('AutomlClient', () => {
   it('lists the studies', async () => {
-    const listing = { formats: ['keras'], studies: [study()] };
+    const listing = { formats: formats('keras', 'tflite-quant'), studies: [study()] };
     const { calls, client } = fakeServer(200, listing);
     await expect(client.listStudies()).resolves.toEqual(listing);
     expect(calls).toEqual([{ url: `${BASE}studies`, init: { method: 'GET' } }]);

@@ -3,7 +3,7 @@ import { renderToStaticMarkup } from 'react-dom/server';
 
 import { type IStudiesViewProps, StudiesView, studyActions } from '../components';
 import type { IStudyListing } from '../types';
-import { study } from './fixtures';
+import { formats, study } from './fixtures';
 
 const NOW = Date.parse('2026-11-26T06:20:30Z');
 
@@ -21,7 +21,7 @@ function render(overrides: Partial<IStudiesViewProps>): string {
 }
 
 function listing(...studies: ReturnType<typeof study>[]): IStudyListing {
-  return { formats: ['keras'], studies };
+  return { formats: formats(), studies };
 }
 
 describe('studyActions', () => {

@@ -1,4 +1,4 @@
-import type { IStudy } from '../types';
+import type { IExportFormat, IStudy } from '../types';
 
 /** A study as the server lists it; override what a test is about. */
 export function study(overrides: Partial<IStudy> = {}): IStudy {
@@ -22,4 +22,9 @@ export function study(overrides: Partial<IStudy> = {}): IStudy {
     command: 'jupyter-automl run notebooks/01_quickstart.ipynb',
     ...overrides
   };
+}
+
+/** Export formats as the server lists them (ids and labels). */
+export function formats(...ids: string[]): IExportFormat[] {
+  return (ids.length ? ids : ['keras']).map(id => ({ id, label: `${id} (label)` }));
 }

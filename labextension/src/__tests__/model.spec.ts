@@ -1,9 +1,9 @@
 import { StudiesModel } from '../model';
 import type { IStudyListing } from '../types';
-import { study } from './fixtures';
+import { formats, study } from './fixtures';
 
-const running: IStudyListing = { formats: ['keras'], studies: [study()] };
-const idle: IStudyListing = { formats: ['keras'], studies: [study({ state: 'finished' })] };
+const running: IStudyListing = { formats: formats(), studies: [study()] };
+const idle: IStudyListing = { formats: formats(), studies: [study({ state: 'finished' })] };
 
 /** A source answering with the listings (or errors) queued, the last one forever. */
 function source(...answers: (IStudyListing | Error)[]) {

@@ -2,7 +2,8 @@
 deploys it needs: ``model_card.md`` (the study, the trial's parameters and metrics, the
 compression report when there is one, the input and output signature, the preprocessing the
 setup cells applied), ``signature.json``, and ``predict.py``, which loads the model with
-nothing but TensorFlow (or the TFLite runtime) and predicts on an ``.npy`` file.
+nothing but TensorFlow (or the TFLite runtime) and predicts on an ``.npy`` file. The model
+files and their names come from the format table (:mod:`._formats`).
 
 The bundle is written whole or not at all: staged next to its folder, then moved in.
 """
@@ -18,33 +19,21 @@ from typing import Any
 
 from ..errors import AutomlError
 from ..version import __version__
-from ._model_files import (
-    best_model_file,
-    convert_tflite,
-    load_keras,
-    save_tf,
-    size_of,
-    size_text,
-    tf_quiet,
-    tflite_interpreter,
-)
+from ._files import size_of, size_text, tf_quiet
+from ._formats import bundle_files
+from ._keras import ModelFile
+from ._predict import predict_script
+from ._source import StudyResult, best_model_file
+from ._tflite import interpreter
 
-BUNDLE_FORMATS = ("keras", "savedmodel", "tflite")
-FILES = {"keras": "model.keras", "savedmodel": "savedmodel", "tflite": "model.tflite"}
 MARKER = "signature.json"  # a folder with this file is a bundle, and may be replaced
 
 
-def write_bundle(result: Any, folder: str | Path, formats: list[str] | None = None,
+def write_bundle(result: StudyResult, folder: str | Path, formats: list[str] | None = None,
                  quantize: bool = False, trial: int | None = None) -> Path:
     """Write the bundle of ``result``'s best model (or Pareto-front ``trial``) into
     ``folder``; an earlier bundle there is replaced, any other non-empty folder refused."""
-    formats = list(formats or BUNDLE_FORMATS)
-    unknown = [f for f in formats if f not in BUNDLE_FORMATS]
-    if unknown:
-        raise AutomlError(f"unknown bundle format {', '.join(map(repr, unknown))}; use "
-                          f"{', '.join(BUNDLE_FORMATS)} (comma-separated)")
-    if quantize and "tflite" not in formats:
-        raise AutomlError("--quantize applies to the tflite format: add tflite to --format")
+    rows = bundle_files(formats, quantize)
     target = Path(folder).expanduser().absolute()
     if target.exists() and (not target.is_dir() or (any(target.iterdir())
                                                     and not (target / MARKER).exists())):
@@ -56,34 +45,20 @@ def write_bundle(result: Any, folder: str | Path, formats: list[str] | None = No
                                                  prefix=f".{target.name}.") as tmp:
         staged = Path(tmp) / "bundle"
         staged.mkdir()
-        model = load_keras(source)
-        files = _write_models(model, source, staged, formats, quantize)
-        signature = _signature(model, staged / FILES["tflite"] if "tflite" in formats else None)
+        model = ModelFile(source)
+        files = {}
+        for name, row in rows.items():
+            row.write(model, staged / name)
+            files[name] = size_of(staged / name)
+        lite = next((staged / name for name, row in rows.items() if row.base == "tflite"), None)
+        signature = _signature(model.model, lite)
         (staged / MARKER).write_text(json.dumps(signature, indent=1))
-        (staged / "predict.py").write_text(PREDICT.replace("__DEFAULT__", formats[0]))
+        (staged / "predict.py").write_text(predict_script(next(iter(rows.values())).base))
         (staged / "model_card.md").write_text(_card(result, number, signature, files))
         if target.exists():
             shutil.rmtree(target)
         staged.rename(target)
     return target
-
-
-def _write_models(model: Any, source: Path, staged: Path, formats: list[str],
-                  quantize: bool) -> dict[str, int]:
-
-    files = {}
-    for fmt in formats:
-        path = staged / FILES[fmt]
-        if fmt == "keras":
-            shutil.copyfile(source, path)
-        elif fmt == "savedmodel":
-            save_tf(model, path)
-        else:
-            with tempfile.TemporaryDirectory(prefix="automl-bundle-") as tmp:
-                save_tf(model, Path(tmp))
-                path.write_bytes(convert_tflite(Path(tmp), quantize))
-        files[FILES[fmt]] = size_of(path)
-    return files
 
 
 def _signature(model: Any, tflite: Path | None) -> dict[str, Any]:
@@ -99,16 +74,17 @@ def _signature(model: Any, tflite: Path | None) -> dict[str, Any]:
     signature: dict[str, Any] = {"inputs": tensors(model.inputs),
                                  "outputs": tensors(model.outputs)}
     if tflite is not None:
-        interpreter = tflite_interpreter(tflite)
+        opened = interpreter(tflite)
         signature["tflite"] = {
             side: [{"name": d["name"], "shape": [int(s) for s in d["shape_signature"]],
                     "dtype": d["dtype"].__name__} for d in details]
-            for side, details in (("inputs", interpreter.get_input_details()),
-                                  ("outputs", interpreter.get_output_details()))}
+            for side, details in (("inputs", opened.get_input_details()),
+                                  ("outputs", opened.get_output_details()))}
     return signature
 
 
-def _card(result: Any, number: int, signature: dict[str, Any], files: dict[str, int]) -> str:
+def _card(result: StudyResult, number: int, signature: dict[str, Any],
+          files: dict[str, int]) -> str:
     spec = result.spec
     trial = next((t for t in result.study.get_trials(deepcopy=False) if t.number == number),
                  None)
@@ -158,7 +134,7 @@ def _card(result: Any, number: int, signature: dict[str, Any], files: dict[str, 
     return "\n".join(lines)
 
 
-def _preprocessing(result: Any) -> list[str]:
+def _preprocessing(result: StudyResult) -> list[str]:
     cells = sorted(result.paths.setup.glob("*.py")) if result.paths.setup.exists() else []
     lines = ["## Preprocessing", ""]
     if not cells:
@@ -172,7 +148,7 @@ def _preprocessing(result: Any) -> list[str]:
     return lines
 
 
-def _compression(result: Any) -> list[str]:
+def _compression(result: StudyResult) -> list[str]:
     report = result.paths.root / "compressed" / "report.json"
     if not report.exists():
         return []
@@ -189,87 +165,3 @@ def _compression(result: Any) -> list[str]:
         lines.append(f"| {v['name']} | {size_text(v['size'])} | {v['score']:.4f} | "
                      f"{v['latency_ms']:.3f} | {v['agreement']:.1%} |")
     return [*lines, ""]
-
-
-PREDICT = '''"""Predict with this bundle's model on an .npy file; needs only TensorFlow (or,
-for the TFLite file, the tflite-runtime package).
-
-    python predict.py inputs.npy [--format keras|savedmodel|tflite] [--output out.npy]
-
-The inputs are one array, samples first, shaped and typed as signature.json says.
-"""
-
-import argparse
-import json
-import os
-import sys
-import warnings
-
-import numpy as np
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up notes
-warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def load(fmt):
-    if fmt == "tflite":
-        try:
-            from tflite_runtime.interpreter import Interpreter
-        except ImportError:
-            import tensorflow as tf
-            Interpreter = tf.lite.Interpreter
-        interpreter = Interpreter(model_path=os.path.join(HERE, "model.tflite"))
-        interpreter.allocate_tensors()
-        (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
-
-        def predict(x):
-            rows = []
-            for sample in x:
-                value = sample[None].astype(np.float32)
-                if inp["dtype"] != np.float32:
-                    scale, zero = inp["quantization"]
-                    info = np.iinfo(inp["dtype"])
-                    value = np.clip(np.round(value / scale + zero), info.min,
-                                    info.max).astype(inp["dtype"])
-                interpreter.set_tensor(inp["index"], value)
-                interpreter.invoke()
-                result = interpreter.get_tensor(out["index"])[0]
-                if out["dtype"] != np.float32:
-                    scale, zero = out["quantization"]
-                    result = (result.astype(np.float32) - zero) * scale
-                rows.append(result)
-            return np.stack(rows)
-        return predict
-    import tensorflow as tf
-    if fmt == "savedmodel":
-        loaded = tf.saved_model.load(os.path.join(HERE, "savedmodel"))  # kept: it owns the
-        return lambda x: np.asarray(loaded.serve(tf.constant(x.astype(np.float32))))  # weights
-    import keras
-    model = keras.models.load_model(os.path.join(HERE, "model.keras"))
-    return lambda x: np.asarray(model.predict(x, verbose=0))
-
-
-def main():
-    parser = argparse.ArgumentParser(description="Predict with this bundle's model.")
-    parser.add_argument("inputs", help="an .npy file of inputs, samples first")
-    parser.add_argument("--format", default="__DEFAULT__",
-                        choices=("keras", "savedmodel", "tflite"))
-    parser.add_argument("--output", default=None, help="write the predictions to this .npy")
-    args = parser.parse_args()
-    with open(os.path.join(HERE, "signature.json")) as f:
-        expected = json.load(f)["inputs"][0]["shape"][1:]
-    x = np.load(args.inputs)
-    if list(x.shape[1:]) != [d if d is not None else s for d, s in zip(expected, x.shape[1:])]:
-        sys.exit(f"predict.py: inputs of shape {x.shape[1:]}, the model takes {expected}")
-    predictions = load(args.format)(x)
-    if args.output:
-        np.save(args.output, predictions)
-    else:
-        np.set_printoptions(precision=4, suppress=True)
-        print(predictions)
-
-
-if __name__ == "__main__":
-    main()
-'''
