@@ -32,6 +32,16 @@ SETTINGS = {
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
 }
 
+# A page script: the open notebook has its kernel idle and its ``cells`` rendered
+# (``window.jupyterapp``: the server runs with LabApp.expose_app_in_browser).
+NOTEBOOK_READY = """(cells) => {
+  const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const ctx = panel && panel.sessionContext;
+  const kernel = ctx && ctx.session && ctx.session.kernel;
+  return !!(kernel && kernel.status === 'idle' && kernel.connectionStatus === 'connected'
+            && panel.content && panel.content.widgets.length === cells);
+}"""
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

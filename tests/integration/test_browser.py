@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser.lab import NOTEBOOK_READY
 
 pytestmark = pytest.mark.slow
 
@@ -47,15 +48,6 @@ CELLS = [
     "model.fit(x, y, validation_split=0.25, epochs=3, batch_size=64)",
 ]
 
-# The open notebook, its kernel idle and its cells rendered (window.jupyterapp: the server
-# runs with LabApp.expose_app_in_browser).
-NOTEBOOK_READY = """(cells) => {
-  const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-  const ctx = panel && panel.sessionContext;
-  const kernel = ctx && ctx.session && ctx.session.kernel;
-  return !!(kernel && kernel.status === 'idle' && kernel.connectionStatus === 'connected'
-            && panel.content && panel.content.widgets.length === cells);
-}"""
 
 STUDY_DONE = """(trials) => {
   const progress = document.querySelector('.automl-panel .automl-progress');

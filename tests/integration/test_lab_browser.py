@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser.lab import NOTEBOOK_READY
 from conftest import study_of
 
 pytestmark = pytest.mark.slow
@@ -48,13 +49,6 @@ CELLS = [
     STUDY_CELL,
 ]
 
-NOTEBOOK_READY = """(cells) => {
-  const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-  const ctx = panel && panel.sessionContext;
-  const kernel = ctx && ctx.session && ctx.session.kernel;
-  return !!(kernel && kernel.status === 'idle' && kernel.connectionStatus === 'connected'
-            && panel.content && panel.content.widgets.length === cells);
-}"""
 
 STUDY = "#jupyter-automl-sidebar .jp-AutoML-study"
 
