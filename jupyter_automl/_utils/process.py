@@ -10,11 +10,21 @@ from typing import Any
 from .noise import is_noise
 
 
-def rss_mb() -> float:
-    """This process's resident memory in MB (sampled: the peak between samples is missed)."""
-    import psutil  # a dependency of ipykernel
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
-    return float(psutil.Process().memory_info().rss) / 2**20
+
+def rss_mb() -> float:
+    """This process's resident memory in MB (sampled: the peak between samples is missed).
+
+    Read from ``/proc/self/statm`` where there is one (20 us; psutil takes 180 us, a cost
+    every trial pays), else through psutil."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE / 2**20
+    except (OSError, IndexError, ValueError):
+        import psutil  # a dependency of ipykernel
+
+        return float(psutil.Process().memory_info().rss) / 2**20
 
 
 def import_keras() -> Any:

@@ -150,9 +150,14 @@ def read_claims(paths: StudyPaths, own: RunnerLock | None = None) -> Claims:
     live: set[int] = set()
     dead: set[int] = set()
     runners, dead_locks = 0, []
-    for path in sorted(paths.runners.glob("*.lock")) if paths.runners.exists() else []:
-        if own is not None and path == own.path:
+    try:  # a runner checks before every trial: os.scandir, not Path.glob (a tenth of the cost)
+        names = sorted(e.name for e in os.scandir(paths.runners) if e.name.endswith(".lock"))
+    except FileNotFoundError:
+        names = []
+    for name in names:
+        if own is not None and name == own.path.name:
             continue
+        path = paths.runners / name
         alive, claimed = read_lock(path)
         if alive:
             live |= claimed or set()

@@ -11,10 +11,12 @@ it ends. Then garbage Python has not collected yet is collected (a Keras model i
 garbage) once RSS has grown ``COLLECT_MB`` since the last collection, and the C allocator gives
 its free pages back to the system.
 
-A full collection walks every object of the process: with TensorFlow loaded, 200-300 ms. So
-the end of the first Keras trial of a run collects once and freezes what is there then
-(TensorFlow, Keras, the notebook's data: ``gc.freeze``), and the later collections walk only
-what the study made since, 10-60 ms; the run's end unfreezes it (:func:`run_scope`).
+A full collection walks every object of the process: with TensorFlow loaded, 200-300 ms, and
+even without it (IPython, the notebook's data) tens of milliseconds, which Python's own
+collections pay every few hundred trials of a cheap objective. So a run freezes what is there
+when it starts (``gc.freeze``, no collection), the end of its first Keras trial collects once
+and freezes what is there then (TensorFlow, Keras), and the later collections walk only what
+the study made since, 10-60 ms; the run's end unfreezes it all (:func:`run_scope`).
 Refcounting frees frozen objects as usual; only cyclic garbage among them waits for the end of
 the run. A worker kernel, which runs trials and nothing else, stays frozen. Keras's own global
 state (layer names, TensorFlow's kernel cache) is cleared with each collection, not before
@@ -42,6 +44,7 @@ COLLECT_MB = 16.0  # the growth of RSS, since the last full collection, that cal
 
 _collected_at: float | None = None  # RSS in MB after the last full collection
 _frozen = False  # the objects of the process before its first Keras trial are frozen
+_run_frozen = False  # what lived when the first run_scope began is frozen
 _runs = 0  # studies running in this process (run_scope): the last one out unfreezes
 
 
@@ -88,17 +91,21 @@ def freeze() -> None:
 
 @contextlib.contextmanager
 def run_scope() -> Iterator[None]:
-    """While a study runs here: what :func:`freeze` froze is unfrozen when the last run ends,
-    so the notebook's own cyclic garbage is collected again."""
-    global _runs, _frozen
+    """While a study runs here, what lived when it began is frozen (collections walk only
+    the study's objects); that and what :func:`freeze` froze are unfrozen when the last run
+    ends, so the notebook's own cyclic garbage is collected again."""
+    global _runs, _frozen, _run_frozen
+    if not _runs and not _frozen:
+        gc.freeze()
+        _run_frozen = True
     _runs += 1
     try:
         yield
     finally:
         _runs -= 1
-        if not _runs and _frozen:
+        if not _runs and (_frozen or _run_frozen):
             gc.unfreeze()
-            _frozen = False
+            _frozen = _run_frozen = False
 
 
 def _clear_keras() -> None:
