@@ -9,7 +9,6 @@ from typing import Any
 
 from .noise import is_noise
 
-
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
