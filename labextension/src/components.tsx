@@ -142,7 +142,12 @@ function StudyRow(props: IStudiesViewProps & { study: IStudy }): React.ReactElem
         <span className="jp-AutoML-studyName" title={study.id}>
           {study.name}
         </span>
-        <span className={`jp-AutoML-badge jp-AutoML-badge-${study.state}`}>{study.state}</span>
+        <span
+          className={`jp-AutoML-badge jp-AutoML-badge-${study.state}`}
+          title={study.error ?? undefined}
+        >
+          {study.state}
+        </span>
       </div>
       <ProgressBar study={study} />
       <div className="jp-AutoML-progressText">{progressText(study)}</div>

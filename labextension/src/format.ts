@@ -33,6 +33,10 @@ export function progressText(study: IStudy): string {
 
 /** `best val_accuracy 0.972 (max)`, or null before a trial completed. */
 export function bestText(study: IStudy): string | null {
+  if (study.front !== null && study.front !== undefined) {
+    // several objectives: the front's size, as `jupyter-automl list` says it
+    return `Pareto front of ${study.front} trial${study.front === 1 ? '' : 's'}`;
+  }
   if (study.best_value === null) {
     return null;
   }

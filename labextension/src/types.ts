@@ -4,7 +4,7 @@
  * Kept free of JupyterLab imports so the pure modules and their tests can use them.
  */
 
-export type StudyState = 'running' | 'finished' | 'stopped' | 'failed';
+export type StudyState = 'running' | 'finished' | 'stopped' | 'failed' | 'unreadable';
 
 export type Direction = 'maximize' | 'minimize';
 
@@ -24,10 +24,14 @@ export interface IStudy {
   running: number;
   best_value: number | null;
   best_params: Record<string, unknown> | null;
+  /** Trials on the Pareto front of a study with several objectives; null with one. */
+  front: number | null;
   metric: string | null;
   direction: Direction | null;
   updated: string | null;
   command: string | null;
+  /** Why the study cannot be read (state `unreadable`). */
+  error?: string;
 }
 
 /** A format the best model can be exported in: a row of the server's format table. */

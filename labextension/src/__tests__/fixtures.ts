@@ -16,6 +16,7 @@ export function study(overrides: Partial<IStudy> = {}): IStudy {
     running: 1,
     best_value: 0.972,
     best_params: { units: 64 },
+    front: null,
     metric: 'val_accuracy',
     direction: 'maximize',
     updated: '2026-11-26T06:20:00+00:00',

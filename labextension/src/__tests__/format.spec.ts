@@ -68,6 +68,15 @@ describe('bestText', () => {
     ).toBe('best val_loss 0.1235 (min)');
   });
 
+  it('is the Pareto front size with several objectives, as jupyter-automl list says it', () => {
+    expect(bestText(study({ front: 3, best_value: null, direction: null }))).toBe(
+      'Pareto front of 3 trials'
+    );
+    expect(bestText(study({ front: 1, best_value: null, direction: null }))).toBe(
+      'Pareto front of 1 trial'
+    );
+  });
+
   it('is plain without a metric, and null before any trial completed', () => {
     expect(bestText(study({ metric: null, direction: null, best_value: 2 }))).toBe('best 2');
     expect(bestText(study({ best_value: null }))).toBeNull();
