@@ -25,7 +25,7 @@ from .engine import (
     parse_options,
     prepare,
 )
-from .errors import AutomlError
+from .errors import AutomlError, path_error
 from .results import AutomlResult
 from .runs import StudyPaths
 from .ui import DISPLAYS, display_mode
@@ -43,7 +43,20 @@ def run_study(source: str, options: str | StudyOptions = "",
     progress line. The best model is always exported.
     ``setup_cells`` (the ``%%automl_setup`` cells) are recorded in the study's ``setup/``.
     ``--check`` returns None; ``--background`` returns the running :class:`BackgroundRun`.
+    A file of the study's that cannot be written (its runs folder read-only, the disk full)
+    is a :class:`~.errors.PathError` naming it; what finished is kept.
     """
+    try:
+        return _run(source, options, namespace, listeners, setup_cells, display)
+    except OSError as exc:  # the runs folder, the storage's file: not the cell's own errors
+        if exc.filename is None:
+            raise
+        raise path_error(exc) from None
+
+
+def _run(source: str, options: str | StudyOptions, namespace: dict[str, Any] | None,
+         listeners: Sequence[Listener] | None, setup_cells: Sequence[str],
+         display: str) -> Any:
     opts = parse_options(options) if isinstance(options, str) else options
     if opts.edit:
         raise AutomlError("--edit works on a notebook cell (where %load_ext jupyter_automl "

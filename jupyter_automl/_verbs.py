@@ -13,9 +13,10 @@ import argparse
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NoReturn
 
-from .errors import AutomlError, OptionError
+from .errors import AutomlError, OptionError, path_error
 from .runs import DEFAULT_RUNS_DIR
 from .ui import DISPLAYS, display_mode
 
@@ -143,12 +144,23 @@ def _dashboard_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", metavar="NAME|STORAGE",
                         help="a study name in the runs folder, an SQLite .db file, or a storage "
                              "URL (sqlite:///..., postgresql://...)")
-    parser.add_argument("--port", type=int, default=None,
+    parser.add_argument("--port", type=_port, default=None,
                         help="port to listen on (default: 8080, or a free one if it is busy; "
                              "0: a free one)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default: 127.0.0.1, this machine only)")
     _runs_dir(parser)
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r}: a port is a number from 0 to 65535 (0: any "
+                                         "free one)")
+    return port
 
 
 def _background_name(parser: argparse.ArgumentParser) -> None:
@@ -168,6 +180,9 @@ def _where(args: argparse.Namespace, said: Invocation) -> str:
 def _list(args: argparse.Namespace, said: Invocation) -> int:
     from .results import list_text
 
+    if args.runs_dir is not None and not Path(args.runs_dir).expanduser().is_dir():
+        raise AutomlError(f"{args.runs_dir}: there is no such folder; give the runs folder the "
+                          "studies ran in (automl_runs, next to their notebook)")
     print(list_text(_where(args, said)))
     return 0
 
@@ -370,7 +385,12 @@ def dispatch(words: list[str], said: Invocation) -> int:
             raise OptionError(f"{prog}: {verb.name} cannot be done here; "
                               + _ELSEWHERE[said.where].format(verb=verb.name))
     args = parser(said.where).parse_args(words)
-    return int(args.verb_of.act(args, said))
+    try:
+        return int(args.verb_of.act(args, said))
+    except OSError as exc:  # a path the user named: a message saying which and what to do
+        if exc.filename is None:
+            raise
+        raise path_error(exc) from None
 
 
 def magic_line(line: str, said: Invocation) -> None:

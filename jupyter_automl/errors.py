@@ -7,6 +7,9 @@ shows a bare message only for ``UsageError`` itself, so subclasses say so throug
 
 from __future__ import annotations
 
+import errno
+import os
+
 try:  # IPython is a dependency, but the library API also works where it is absent.
     from IPython.core.error import UsageError as _Base
 except ImportError:  # pragma: no cover - exercised only without IPython
@@ -62,3 +65,27 @@ class StudyNotFoundError(AutomlError):
 
 class ExportError(AutomlError):
     """The study's best model could not be written (disk full, permissions)."""
+
+
+class PathError(AutomlError):
+    """A file or folder the user named (or its runs folder) cannot be read or written."""
+
+
+def path_error(exc: OSError) -> PathError:
+    """``exc`` (an ``OSError`` on a path) as a message naming the path and the fix."""
+    path = exc.filename
+    why = {
+        errno.EACCES: "permission denied: choose a path you can write to, or fix its folder's "
+                      "permissions",
+        errno.EPERM: "not permitted: choose a path you can write to, or fix its folder's "
+                     "permissions",
+        errno.EROFS: "the file system is read-only: choose a path on a writable disk",
+        errno.ENOSPC: "no space left on the device: free some, or choose a folder on another "
+                      "disk (df -h shows what is free)",
+        errno.EDQUOT: "your disk quota is used up: free some space, or choose another folder",
+        errno.ENOENT: "it does not exist: check the path",
+        errno.ENOTDIR: "a part of the path is a file, not a folder: check the path",
+        errno.EEXIST: "it is a file, not a folder: choose another path",
+        errno.EISDIR: "it is a folder: give a file name",
+    }.get(exc.errno or 0, exc.strerror or os.strerror(exc.errno or 0))
+    return PathError(f"{path}: {why}")

@@ -15,6 +15,8 @@ def parse_duration(text: str) -> float:
     9000.0
     """
     text = text.strip().lower()
+    if text.startswith("-"):
+        raise ValueError(f"duration {text!r} must be positive, like 90s, 30m or 1.5h")
     try:
         seconds = float(text)
     except ValueError:
@@ -25,7 +27,7 @@ def parse_duration(text: str) -> float:
             ) from None
         seconds = sum(float(n) * _UNITS[u] for n, u in parts)
     if seconds <= 0:
-        raise ValueError(f"duration {text!r} must be positive")
+        raise ValueError(f"duration {text!r} must be positive, like 90s, 30m or 1.5h")
     return seconds
 
 

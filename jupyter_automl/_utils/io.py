@@ -8,21 +8,30 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from .failpoints import hit
 
-def write_atomic(path: Path, data: bytes) -> None:
+
+def write_atomic(path: Path, data: bytes, failpoint: str | None = None) -> None:
+    """Write ``path`` whole or not at all: a temporary file beside it, then a rename.
+    ``failpoint``: the name of the failpoints ``NAME.write`` (the temporary file written) and
+    ``NAME.rename`` (between the write and the rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
+            if failpoint:
+                hit(f"{failpoint}.write")
             f.write(data)
+        if failpoint:
+            hit(f"{failpoint}.rename")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def write_json(path: Path, obj: Any) -> None:
-    write_atomic(path, json.dumps(obj, indent=1, default=_jsonable).encode())
+def write_json(path: Path, obj: Any, failpoint: str | None = None) -> None:
+    write_atomic(path, json.dumps(obj, indent=1, default=_jsonable).encode(), failpoint)
 
 
 def read_json(path: Path) -> Any | None:

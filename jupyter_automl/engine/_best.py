@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import _optuna
+from .._utils.failpoints import hit as failpoint
 from .._utils.io import write_json
 from ..errors import ExportError
 from ..training import save_model
@@ -83,6 +84,7 @@ class BestExporter(Listener):
             shutil.copyfile(saved, target)
         else:
             save_model(outcome.fit, target)
+        failpoint("best.export")  # the model in place, its params.json not yet
         if several:
             keep = {n for n, _ in front}
             for off, model in paths.front_models().items():

@@ -138,14 +138,39 @@ class WarmSource:
         return cls(match["target"], int(match["n"]))
 
 
+DURATION_OPTIONS = ("--timeout", "--checkpoint-every", "--trial-timeout")
+
+
+def _joined_durations(argv: list[str]) -> list[str]:
+    """``--timeout -5m`` as ``--timeout=-5m``: argparse would take ``-5m`` for an option and say
+    only that ``--timeout`` expects an argument, where the duration's own check says why."""
+    out: list[str] = []
+    words = iter(argv)
+    for word in words:
+        if word in DURATION_OPTIONS:
+            value = next(words, None)
+            if value is not None and value.startswith("-") and value[1:2].isdigit():
+                out.append(f"{word}={value}")
+                continue
+            out.append(word)
+            if value is not None:
+                out.append(value)
+            continue
+        out.append(word)
+    return out
+
+
 def parse_warm(text: str) -> list[WarmSource]:
     return [WarmSource.parse(item.strip()) for item in text.split(",") if item.strip()]
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value <= 0:
-        raise ValueError
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number, at least 1")
     return value
 
 
@@ -153,9 +178,12 @@ _positive_int.__name__ = "positive integer"
 
 
 def _positive_float(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
     if not value > 0:
-        raise ValueError
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number above 0 (0.5, 2)")
     return value
 
 
@@ -163,7 +191,10 @@ _positive_float.__name__ = "positive number"
 
 
 def _duration(text: str) -> float:
-    return parse_duration(text)
+    try:
+        return parse_duration(text)
+    except ValueError as exc:  # argparse shows an ArgumentTypeError's words, not a ValueError's
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 _duration.__name__ = "duration (90s, 30m, 1.5h)"
@@ -283,7 +314,7 @@ def parse_options(line: str, *,
         argv = shlex.split(line)
     except ValueError as exc:
         raise OptionError(f"%%automl: cannot split the option line: {exc}") from None
-    args, unknown = PARSER.parse_known_args(argv)
+    args, unknown = PARSER.parse_known_args(_joined_durations(argv))
     if unknown:
         PARSER.error(_unknown_message(unknown))
     if not _NAME.match(args.name):

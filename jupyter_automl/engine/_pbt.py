@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import _optuna
+from .._utils.failpoints import hit as failpoint
 from ..errors import PbtError
 from ..results import CONTINUED, COPIED, EPOCHS, FINAL, GENERATION, MEMBER, MUTABLE
 
@@ -249,7 +250,9 @@ class PbtSchedule:
                 return
             members = self.plan(number) if number else {m: ({}, {}) for m in
                                                          range(self.population)}
-            for member in sorted(set(members) - have):
+            for queued, member in enumerate(sorted(set(members) - have)):
+                if queued:
+                    failpoint("pbt.queue")
                 params, attrs = members[member]
                 self.study.enqueue_trial(params, user_attrs={MEMBER: member,
                                                               GENERATION: number, **attrs})

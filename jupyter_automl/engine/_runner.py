@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _optuna
 from .._utils.duration import eta
+from .._utils.failpoints import hit as failpoint
 from .._utils.objectives import front_text, pareto_front, signs
 from ..errors import StudyInterrupted, TooManyFailuresError
 from ..results import own_best_trials
@@ -59,6 +60,7 @@ class StopSignal(threading.Event):
         if now - self._looked >= self.POLL:
             self._looked = now
             if self.request.exists():
+                failpoint("stop.read")
                 self.set()
                 return True
         return False
@@ -218,7 +220,9 @@ class StudyRunner:
         from optuna.trial import TrialState
 
         with self._mutex:
+            failpoint("trial.tell")
             self._tell(trial, outcome)
+            failpoint("trial.told")
             lock.release_trial(trial.number)
             self._emit("trial_finished", trial, outcome)
             failed = outcome.state == TrialState.FAIL and not outcome.taken

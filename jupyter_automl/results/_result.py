@@ -45,9 +45,12 @@ class AutomlResult:
         paths = study_paths(runs_dir, name)
         if storage is None and not paths.spec.exists():
             known = [p.name for p in list_study_folders(runs_dir)]
+            where = paths.root.parent
             raise StudyNotFoundError(
-                f"no study {name!r} in {paths.root.parent}; "
-                + (f"studies there: {', '.join(known)}" if known else "it holds no studies"))
+                f"no study {name!r} in {where}; "
+                + (f"studies there: {', '.join(known)}" if known else "it holds no studies"
+                   if where.is_dir() else "there is no such folder: give the runs folder the "
+                   "study ran in (--runs-dir; automl_runs, next to its notebook)"))
         stored = paths.read_spec().get("storage")
         url = storage or storage_url(None if stored is None or "***" in stored else stored,
                                      paths.db)

@@ -117,7 +117,7 @@ class StudyPaths:
         return read_json(self.spec) or {}
 
     def write_spec(self, spec: dict[str, Any]) -> None:
-        write_json(self.spec, spec)
+        write_json(self.spec, spec, failpoint="spec")
 
 
 def request_stop(paths: StudyPaths, by: str) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .._utils.failpoints import hit as failpoint
 from .._utils.io import write_atomic
 from ..errors import TrialValueError
 from ..runs import CHECKPOINT, read_state, write_state
@@ -86,8 +87,9 @@ class CheckpointWriter:
         try:
             buffer = io.BytesIO()
             np.savez(buffer, epoch=np.int64(epoch), **arrays)
-            write_atomic(self.folder / CHECKPOINT, buffer.getvalue())
+            write_atomic(self.folder / CHECKPOINT, buffer.getvalue(), failpoint="checkpoint")
             write_state(self.folder, state)
+            failpoint("checkpoint.saved")
         except BaseException as exc:  # surfaced on the training thread by wait()
             self._error = exc
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from .. import _optuna
+from .._utils.failpoints import hit as failpoint
 
 STORAGE_ENV = "JUPYTER_AUTOML_STORAGE_URL"  # a server database the worker reaches itself
 FOLLOW_POLL = 0.05  # seconds between two looks for a parameter the chief has not drawn yet
@@ -103,6 +104,7 @@ def run(number: int) -> str:
             export_error = f"{type(exc).__name__}: {exc}"
     curve = [] if fit is None or fit.metric is None else [
         (int(h["epoch"]), h[fit.metric]) for h in fit.history if fit.metric in h]
+    failpoint("worker.reply")
     return json.dumps({
         "state": outcome.state.name, "values": outcome.values, "error": outcome.error,
         "fatal": None if outcome.fatal is None else type(outcome.fatal).__name__,

@@ -300,3 +300,26 @@ def test_structured_pruning_removes_units_and_keeps_the_rest_exact(digits: dict[
     assert keras.models.load_model(small.path).layers[0].units == -(-units // 2)
     assert small.params < 0.6 * base.params and small.size < base.size
     assert base.score - small.score <= 0.05 and lite.within
+
+
+@pytest.mark.parametrize("verb", [["export", "--format", "keras", "--output"],
+                                  ["export", "--bundle"], ["compress", "--output"]])
+def test_a_path_that_cannot_be_written_is_a_message_naming_it(digits: dict[str, Any],
+                                                              tmp_path: Path,
+                                                              verb: list[str]) -> None:
+    """Under a file (tests run as root in CI, so no permission can be refused): the CLI names
+    the path and what to do, with no traceback, and writes nothing."""
+    np.savez(tmp_path / "eval.npz", x=digits["x_val"], y=digits["y_val"])
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    target = blocker / ("model.keras" if verb[-1] == "--output" and verb[0] == "export"
+                        else "out")
+    extra = ["--data", str(tmp_path / "eval.npz")] if verb[0] == "compress" else []
+    done = subprocess.run(
+        [sys.executable, "-m", "jupyter_automl.cli", verb[0], "digits", *verb[1:], str(target),
+         *extra, "--runs-dir", str(digits["runs"])],
+        capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "is a file, not a folder" in done.stderr
+    assert str(blocker) in done.stderr and "Traceback" not in done.stderr
+    assert blocker.read_text() == "not a folder"

@@ -1,0 +1,87 @@
+"""Faults placed exactly, with failpoints: a real SIGKILL of a real study's process at a named
+point (docs/failpoints.md), then a rerun, and the fault matrix's invariants after it. No test
+here waits for a moment or races a kill against training."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fault_study import BODY, EPOCHS, NAME, OPTIONS, SETUP, TRIALS, Study
+
+from jupyter_automl._utils.failpoints import ENV
+
+pytestmark = pytest.mark.slow
+
+QUICK_SETUP = SETUP.replace("time.sleep(0.8)", "None")  # no pause: nothing here waits for one
+QUADRATIC = 'x = hp.float("x", -5, 5)\n(x - 1) ** 2\n'
+
+
+def keras_script(runs: Path) -> str:
+    return (f"import jupyter_automl\nns = {{}}\nexec({QUICK_SETUP!r}, ns)\n"
+            f"jupyter_automl.run_study({BODY!r}, {OPTIONS + f' --runs-dir {runs}'!r}, "
+            "namespace=ns, display='text')\n")
+
+
+def quadratic_script(runs: Path) -> str:
+    return (f"import jupyter_automl\njupyter_automl.run_study({QUADRATIC!r}, "
+            f"'{NAME} --trials {TRIALS} --seed 0 --runs-dir {runs}', display='text')\n")
+
+
+def run(script: str, cwd: Path, failpoints: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop(ENV, None)
+    if failpoints:
+        env[ENV] = failpoints
+    return subprocess.run([sys.executable, "-c", script], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("point, saved", [("checkpoint.saved@1", 2), ("checkpoint.rename@1", 1)])
+def test_a_kill_at_a_checkpoint_loses_no_saved_epoch(tmp_path: Path, point: str,
+                                                     saved: int) -> None:
+    """Killed right after trial 0's second checkpoint is on disk, the retry resumes at epoch
+    2; killed between that checkpoint's write and its rename, the first one is intact and the
+    retry resumes at epoch 1."""
+    runs = tmp_path / "runs"
+    killed = run(keras_script(runs), tmp_path, f"{point}=kill")
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert f"failpoint {point.split('@')[0]} fires: kill" in killed.stderr
+    study = Study(runs)
+    assert study.snapshot() == {0: saved}  # trial 0 running, its epochs on disk
+    rerun = run(keras_script(runs), tmp_path)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    study.check(kept={}, lost=[0], saved={0: saved})
+    (retry,) = [t for t in study.trials() if t.user_attrs.get("retry_of") == 0]
+    assert retry.user_attrs["resumed_at_epoch"] == saved
+    assert len(retry.intermediate_values) == EPOCHS
+
+
+def test_a_kill_after_a_trial_is_told_loses_nothing(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    killed = run(quadratic_script(runs), tmp_path, "trial.told@1=kill")
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    study = Study(runs)
+    kept = study.finished()
+    assert sorted(kept) == [0, 1] and not study.snapshot()  # told, and nothing left running
+    assert run(quadratic_script(runs), tmp_path).returncode == 0
+    study.check(kept=kept, lost=[])
+    assert len(study.trials()) == TRIALS
+
+
+def test_a_kill_before_a_trial_is_told_retries_it(tmp_path: Path) -> None:
+    """Its value is lost with the process (it was never told): the trial stays RUNNING with a
+    dead runner, and the rerun fails it and runs its parameters again."""
+    runs = tmp_path / "runs"
+    killed = run(quadratic_script(runs), tmp_path, "trial.tell@1=kill")
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    study = Study(runs)
+    kept = study.finished()
+    assert sorted(kept) == [0] and list(study.snapshot()) == [1]
+    rerun = run(quadratic_script(runs), tmp_path)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "lost its runner" in rerun.stdout
+    study.check(kept=kept, lost=[1], resumed=False)

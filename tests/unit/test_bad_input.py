@@ -1,0 +1,77 @@
+"""Bad input a new user would try: each is a message that names what is wrong and the fix,
+never a raw traceback, and nothing finished is lost."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import pytest
+
+from jupyter_automl import run_study
+from jupyter_automl.cli import main
+from jupyter_automl.engine import parse_options
+from jupyter_automl.errors import OptionError, PathError, path_error
+
+
+@pytest.mark.parametrize("option", ["--timeout", "--checkpoint-every", "--trial-timeout"])
+@pytest.mark.parametrize("value", ["0s", "-5m", "-1", "0"])
+def test_a_duration_must_be_positive_and_says_so(option: str, value: str) -> None:
+    with pytest.raises(OptionError, match=f"{option}: duration '{value}' must be positive"):
+        parse_options(f"q {option} {value}")
+
+
+def test_a_duration_that_does_not_read_says_how_to_write_one() -> None:
+    with pytest.raises(OptionError, match="cannot read 'soon' as a duration; write it like 90s"):
+        parse_options("q --timeout soon")
+
+
+@pytest.mark.parametrize("line, said", [
+    ("q --trials 0", "--trials: '0': give a whole number, at least 1"),
+    ("q --trials -3", "--trials: '-3': give a whole number, at least 1"),
+    ("q --trials many", "--trials: 'many': give a whole number, at least 1"),
+    ("q --kernels 2 --gpus-per-trial 0", "--gpus-per-trial: '0': give a number above 0"),
+])
+def test_counts_must_be_positive_and_say_so(line: str, said: str) -> None:
+    with pytest.raises(OptionError, match=said):
+        parse_options(line)
+
+
+def test_listing_a_folder_that_does_not_exist_fails(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nowhere"
+    assert main(["studies", str(missing)]) == 2
+    assert f"{missing}: there is no such folder" in capsys.readouterr().err
+    assert main(["studies", str(tmp_path)]) == 0  # an empty one is listed as empty
+    assert "no studies in" in capsys.readouterr().out
+
+
+def test_a_runs_folder_that_cannot_be_made_names_the_path(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(PathError, match="a part of the path is a file, not a folder"):
+        run_study('hp.float("x", 0, 1)', f"q --trials 1 --runs-dir {blocker / 'runs'}",
+                  display="text")
+
+
+@pytest.mark.parametrize("code, said", [
+    (errno.EACCES, "permission denied: choose a path you can write to"),
+    (errno.ENOSPC, "no space left on the device"),
+    (errno.EROFS, "the file system is read-only"),
+])
+def test_an_error_on_a_path_names_the_path_and_the_fix(code: int, said: str) -> None:
+    error = path_error(OSError(code, "raw", "/data/out"))
+    assert str(error).startswith("/data/out: ") and said in str(error)
+
+
+def test_a_port_out_of_range_says_the_range(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["dashboard", "q", "--port", "99999"])
+    assert info.value.code == 2
+    assert "'99999': a port is a number from 0 to 65535" in capsys.readouterr().err
+
+
+def test_a_study_in_a_folder_that_does_not_exist(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", "q", "--runs-dir", str(tmp_path / "nowhere")]) == 2
+    assert "there is no such folder: give the runs folder" in capsys.readouterr().err
