@@ -134,6 +134,11 @@ def _compress_arguments(parser: argparse.ArgumentParser) -> None:
     _storage(parser)
 
 
+def _restore_arguments(parser: argparse.ArgumentParser) -> None:
+    _name(parser)
+    _runs_dir(parser)
+
+
 def _delete_arguments(parser: argparse.ArgumentParser) -> None:
     _name(parser)
     parser.add_argument("--yes", "-y", action="store_true", help="do not ask first")
@@ -240,6 +245,19 @@ def _compress(args: argparse.Namespace, said: Invocation) -> int:
     return 0
 
 
+def _restore(args: argparse.Namespace, said: Invocation) -> int:
+    from .runs import live_claims, restore, study_paths
+
+    paths = study_paths(_where(args, said), args.name)
+    if not paths.spec.exists():
+        raise AutomlError(f"no study {args.name!r} in {paths.root.parent}")
+    if live_claims(paths)[1]:
+        raise AutomlError(f"study {args.name!r} is running: stop it before restoring its "
+                          "database")
+    print(restore(paths).describe(args.name))
+    return 0
+
+
 def _delete(args: argparse.Namespace, said: Invocation) -> int:
     from .results import delete
 
@@ -324,6 +342,9 @@ VERBS = (
     Verb("compress", "quantize and prune a study's best model, each variant measured against "
                      "it (size, accuracy, latency)", _compress_arguments, _compress),
     Verb("delete", "delete a study's folder (asks first)", _delete_arguments, _delete),
+    Verb("restore", "put back the copy of a study's database kept beside it (a damaged "
+                    "study.db is kept aside): the trials since the copy are lost",
+         _restore_arguments, _restore),
     Verb("stop", "stop a study running in the background in this kernel (its trial "
                  "checkpoints at the next epoch)", _background_name, _stop, where=(MAGIC,)),
     Verb("wait", "wait for a background study of this kernel to end; _automl is then its "

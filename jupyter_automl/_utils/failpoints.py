@@ -45,6 +45,7 @@ POINTS = {
     "pbt.queue": "while a PBT generation is queued, after its first member",
     "worker.reply": "inside a worker kernel, with the trial run, before it replies",
     "stop.read": "while the study's stop request is read",
+    "study.backup": "while the copy of study.db is taken, before it is checked and renamed",
 }
 
 

@@ -27,7 +27,16 @@ from .._utils.failpoints import hit as failpoint
 from .._utils.objectives import front_text, pareto_front, signs
 from ..errors import StudyInterrupted, TooManyFailuresError
 from ..results import own_best_trials
-from ..runs import LOST, RunnerLock, clear_stop, heartbeat_interval, live_claims, storage_errors
+from ..runs import (
+    LOST,
+    Backups,
+    RunnerLock,
+    clear_stop,
+    heartbeat_interval,
+    live_claims,
+    sqlite_file,
+    storage_errors,
+)
 from ..training import memory_scope
 from ._events import Executor, Listener, Outcome, RunEnd, TrialLost
 from ._pbt import PbtSchedule, is_final
@@ -87,6 +96,9 @@ class StudyRunner:
         self.front: list[tuple[int, list[float]]] = []  # the best trial, or the Pareto front
         self.stop_event = StopSignal(self.paths.stop_request)  # the trial checkpoints, queued
         self.lock: RunnerLock | None = None
+        # copies of the runs folder's own SQLite file, between trials and at the run's end
+        self.backups = Backups(self.paths) \
+            if sqlite_file(prepared.url) == self.paths.db.absolute() else None
         self._mutex = threading.RLock()  # the slots' threads ask, tell and count one at a time
         self._changed = threading.Condition(self._mutex)  # a trial ended (PBT waits for that)
         # --scheduler pbt decides each trial; else the sampler does (study.ask)
@@ -125,6 +137,8 @@ class StudyRunner:
                 self.reason = self.reason or RunEnd.INTERRUPTED
                 raise
             finally:
+                if self.backups is not None:
+                    self.backups.take()
                 self._emit("study_finished", self.reason or RunEnd.STOPPED)
         return self.reason
 
@@ -224,6 +238,8 @@ class StudyRunner:
             self._tell(trial, outcome)
             failpoint("trial.told")
             lock.release_trial(trial.number)
+            if self.backups is not None:
+                self.backups.maybe()
             self._emit("trial_finished", trial, outcome)
             failed = outcome.state == TrialState.FAIL and not outcome.taken
             self._failures = self._failures + 1 if failed else 0

@@ -1,6 +1,7 @@
 """The runs folder: where each study's files are (:class:`StudyPaths`), its storage, and who is
 running it (lock files and heartbeats). Below every layer that runs or reads a study."""
 
+from ._backup import Backups, Restored, backup_of, copy_database, restore
 from ._locks import (
     GRACE_BEATS,
     HEARTBEAT_ENV,
@@ -41,6 +42,7 @@ from ._storage import (
 )
 
 __all__ = [
+    "Backups", "Restored", "backup_of", "copy_database", "restore",
     "CHECKPOINT", "DEFAULT_RUNS_DIR", "GRACE_BEATS", "HEARTBEAT_ENV", "HOST", "LOST", "MODEL",
     "NOTEBOOK_ENV", "WARM_START",
     "SQLITE_TIMEOUT", "Claims", "RunnerLock", "StudyPaths", "clear_stop", "heartbeat_interval",

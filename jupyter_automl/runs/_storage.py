@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
 import random
 import sqlite3
 import time
@@ -144,9 +145,24 @@ def _explain(url: str, exc: BaseException) -> str:
         return (f"the study database {shown} is locked by another process ({text}). Wait for "
                 "the other run to finish, or stop it (%automl stop / its kernel), then rerun.")
     if "not a database" in text or "malformed" in text or "file is encrypted" in text:
-        return (f"the study database {shown} is corrupt ({text}). Move it away to start that "
-                "study afresh, or rerun the cell with --fresh (the old folder is kept, renamed).")
+        return (f"the study database {shown} is corrupt ({text}). "
+                + _restore_hint(sqlite_file(url))
+                + "Or move it away to start that study afresh, or rerun the cell with --fresh "
+                "(the old folder is kept, renamed).")
     return f"cannot use the study storage {shown}: {text}"
+
+
+def _restore_hint(db: Path | None) -> str:
+    """How to put back the copy of ``db`` the runners keep beside it, if there is one."""
+    from ._backup import backup_of
+
+    if db is None or not backup_of(db).is_file():
+        return ""
+    taken = _dt.datetime.fromtimestamp(backup_of(db).stat().st_mtime)
+    name = db.parent.name
+    return (f"A copy of it taken at {taken:%Y-%m-%d %H:%M:%S} is kept beside it: "
+            f"'jupyter-automl restore {name} --runs-dir {db.parent.parent}' (or "
+            f"'%automl restore {name}') puts it back, losing only the trials since. ")
 
 
 def redact(url: str) -> str:

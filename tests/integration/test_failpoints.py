@@ -85,3 +85,43 @@ def test_a_kill_before_a_trial_is_told_retries_it(tmp_path: Path) -> None:
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert "lost its runner" in rerun.stdout
     study.check(kept=kept, lost=[1], resumed=False)
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "jupyter_automl.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "overwritten"])
+def test_a_damaged_database_is_restored_from_its_copy(tmp_path: Path, damage: str) -> None:
+    """The copy taken at the end of a 3-trial run survives a second run killed after two more
+    trials; study.db damaged, every reader names the file and the restore command; restore
+    puts the copy back (the damaged file kept aside, nothing else touched) and the rerun
+    reaches the total."""
+    runs = tmp_path / "runs"
+    assert run(quadratic_script(runs), tmp_path).returncode == 0
+    more = quadratic_script(runs).replace(f"--trials {TRIALS}", "--trials 6")
+    killed = run(more, tmp_path, "trial.told@1=kill")
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert len(Study(runs).finished()) == TRIALS + 2
+    db = runs / NAME / "study.db"
+    others = {p: p.read_bytes() for p in (runs / NAME).rglob("*") if p.is_file() and p != db}
+    data = db.read_bytes()
+    damaged = data[: len(data) // 3] if damage == "truncated" else b"x" * len(data)
+    db.write_bytes(damaged)
+    shown = cli("show", NAME, "--runs-dir", str(runs), cwd=tmp_path)
+    assert shown.returncode == 2, shown.stdout + shown.stderr
+    assert f"the study database sqlite:///{db} is corrupt" in shown.stderr
+    assert f"jupyter-automl restore {NAME} --runs-dir {runs}" in shown.stderr
+    assert "Traceback" not in shown.stderr
+    assert {p: p.read_bytes() for p in others} == others  # reading touched nothing
+    restored = cli("restore", NAME, "--runs-dir", str(runs), cwd=tmp_path)
+    assert restored.returncode == 0, restored.stderr
+    assert f"({TRIALS} trials)" in restored.stdout
+    (kept,) = (runs / NAME).glob("study.db.damaged-*")
+    assert kept.read_bytes() == damaged  # kept aside as it was
+    assert len(Study(runs).finished()) == TRIALS
+    assert run(more, tmp_path).returncode == 0
+    study = Study(runs)
+    study.check(kept={}, lost=[], total=6)
+    assert len(study.trials()) == 6
