@@ -14,7 +14,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: demo test lint unit labext lab integration notebooks bench clean
+.PHONY: demo test check lint unit labext lab integration notebooks bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ demo: $(STAMP)
 	$(VENV)/bin/jupyter-automl run notebooks/01_quickstart.ipynb --output $(DEMO_DIR)/01_quickstart.ipynb --cwd $(DEMO_DIR)
 
 test: lint unit labext lab integration notebooks
+
+# The inner loop: everything that starts no kernel, browser or training (about 2 minutes).
+check: lint unit labext lab
 
 lint: $(STAMP) $(NPM_STAMP)
 	$(VENV)/bin/ruff check jupyter_automl tests benchmarks
