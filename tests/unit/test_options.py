@@ -42,9 +42,9 @@ def test_format_duration() -> None:
 
 BAD_LINES = [
     ("--trails 5", r"unknown option --trails \(did you mean --trials\?\)"),
-    ("--trials 0", r"--trials: invalid positive integer value: '0'"),
-    ("--trials many", r"--trials: invalid positive integer value: 'many'"),
-    ("--timeout soon", r"--timeout: invalid duration \(90s, 30m, 1.5h\) value: 'soon'"),
+    ("--trials 0", r"--trials: '0': give a whole number, at least 1"),
+    ("--trials many", r"--trials: 'many': give a whole number, at least 1"),
+    ("--timeout soon", r"--timeout: cannot read 'soon' as a duration; write it like 90s"),
     ("--sampler foo", r"--sampler: invalid choice: 'foo'"),
     ("--pruner magic", r"--pruner: invalid choice: 'magic'"),
     ("--maximize", r"--maximize: expected one argument"),
