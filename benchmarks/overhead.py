@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/overhead.py             # full run, about 2 minutes on 2 cores
+    .venv/bin/python benchmarks/overhead.py             # full run, about 8 minutes on 2 cores
     .venv/bin/python benchmarks/overhead.py --quick     # smoke test: 50 and 3 trials
     .venv/bin/python benchmarks/overhead.py --repeat 9  # more timed runs on a noisy machine
 
