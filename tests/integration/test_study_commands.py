@@ -121,8 +121,14 @@ def test_studies_lists_name_state_trials_best_and_last_update(plain: Path) -> No
 
 def test_studies_of_an_empty_or_missing_folder(tmp_path: Path) -> None:
     done = cli("studies", "nowhere", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("jupyter-automl: nowhere: there is no such folder; give the "
+                                   "runs folder the studies ran in (automl_runs, next to their "
+                                   "notebook)")
+    (tmp_path / "empty").mkdir()
+    done = cli("studies", "empty", cwd=tmp_path)
     assert done.returncode == 0
-    assert done.stdout.strip() == f"no studies in {tmp_path / 'nowhere'} (no such folder)"
+    assert done.stdout.strip() == f"no studies in {tmp_path / 'empty'}"
 
 
 def test_show_prints_the_summary_and_the_trial_table(plain: Path) -> None:
