@@ -22,13 +22,12 @@ if TYPE_CHECKING:
     from ..engine import Listener
 
 
-
 @dataclass(frozen=True)
 class Display:
     """One way to show a study."""
 
-    listeners: Callable[[], list[Listener]]  # what a run in the cell tells (the first may
-    # take a background run's Stop/Resume: see ``Listener.controls``)
+    listeners: Callable[[], list[Listener]]  # what a run in the cell tells (one whose
+    # ``controls`` is true takes a background run's Stop/Resume)
     show: Callable[[str, str | Path, str | None], Any]  # a stored study drawn again: its
     # name, runs folder and storage URL (None: the spec's); returns the panel, if any
 
