@@ -7,14 +7,19 @@ Off unless ``JUPYTER_AUTOML_FAILPOINTS`` names some, read once when this module 
     JUPYTER_AUTOML_FAILPOINTS="checkpoint.saved@2=kill"          # SIGKILL at the third save
     JUPYTER_AUTOML_FAILPOINTS="trial.told=raise;spec.write=sleep:2s"
     JUPYTER_AUTOML_FAILPOINTS="checkpoint.write=enospc"          # as if the disk were full
+    JUPYTER_AUTOML_FAILPOINTS="epoch.saved@4=pause:/tmp/held"    # hold there until released
 
 Each entry is ``NAME[@N]=ACTION``: the point ``NAME`` is passed ``N`` times first (default 0,
 so the first pass fires), then fires once. ``ACTION`` is ``kill`` (SIGKILL of this process,
 nothing flushed or cleaned up, as ``kill -9``), ``raise`` (a :class:`FailpointError`),
-``sleep:DURATION`` (``0.5s``, ``2m``) or ``enospc`` (an ``OSError`` with ``errno.ENOSPC``, as a
-full disk gives). Entries are separated by ``;`` or ``,``. A name that is not a point, or an
-entry that does not read, is an error when the package is imported: a misspelt point never
-passes silently.
+``sleep:DURATION`` (``0.5s``, ``2m``), ``enospc`` (an ``OSError`` with ``errno.ENOSPC``, as a
+full disk gives) or ``pause:PATH``: the thread passing the point adds a line to the file
+``PATH`` and holds there until the file is removed, ten minutes at most. A test waits for the
+file, hurts the process while it is held at an exact point, then removes the file to let it go
+on; a signal, such as an interrupt, reaches it there. Once a file ``PATH.released`` exists,
+the point no longer holds, in a process started later too. Entries are separated by ``;`` or
+``,``. A name that is not a point, or an entry that does not read, is an error when the
+package is imported: a misspelt point never passes silently.
 
 Unset, a point costs one test of an empty dict (``benchmarks/overhead.py`` measures it). The
 points and where they sit are listed in :data:`POINTS` and in ``docs/failpoints.md``.
@@ -29,6 +34,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 ENV = "JUPYTER_AUTOML_FAILPOINTS"
 
@@ -43,6 +49,10 @@ POINTS = {
     "spec.write": "while the study's spec.json is written (its temporary file)",
     "spec.rename": "between the spec's write and its rename into place",
     "pbt.queue": "while a PBT generation is queued, after its first member",
+    "epoch.saved": "on the training thread, once an epoch (or a custom loop's step) is "
+                   "reported and its checkpoint handed to the writer, before Stop is read",
+    "batch.begin": "on the training thread as a batch begins, under --checkpoint-every "
+                   "(not the epoch's first batch), before the time to save or a Stop is read",
     "worker.reply": "inside a worker kernel, with the trial run, before it replies",
     "stop.read": "while the study's stop request is read",
     "study.backup": "while the copy of study.db is taken, before it is checked and renamed",
@@ -71,7 +81,7 @@ def _parse(text: str) -> dict[str, _Armed]:
         action = action.strip()
         if not sep or not name or not _valid_action(action) or (count and not count.isdigit()):
             raise ValueError(f"{ENV}: {entry!r} is not NAME[@N]=ACTION with ACTION one of kill, "
-                             "raise, sleep:DURATION, enospc")
+                             "raise, sleep:DURATION, enospc, pause:PATH")
         if name not in POINTS:
             raise ValueError(f"{ENV}: there is no failpoint {name!r}; the points are "
                              f"{', '.join(sorted(POINTS))}")
@@ -80,6 +90,8 @@ def _parse(text: str) -> dict[str, _Armed]:
 
 
 def _valid_action(action: str) -> bool:
+    if action.startswith("pause:"):
+        return bool(action[len("pause:"):].strip())
     if action.startswith("sleep:"):
         from .duration import parse_duration
 
@@ -120,9 +132,32 @@ def _fire(name: str) -> None:
         raise FailpointError(f"failpoint {name}")
     if armed.action == "enospc":
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC) + f" (failpoint {name})")
+    if armed.action.startswith("pause:"):
+        _pause(Path(armed.action[len("pause:"):].strip()), name)
+        return
     from .duration import parse_duration
 
     time.sleep(parse_duration(armed.action[len("sleep:"):]))
+
+
+PAUSE_LIMIT = 600.0  # seconds a paused point holds at most (a test that never releases it)
+
+
+def _pause(path: Path, name: str) -> None:
+    """Hold here while ``path`` exists (a line added to it first, with this process's id and
+    the point's name), at most :data:`PAUSE_LIMIT` seconds; not at all once ``PATH.released``
+    exists."""
+    if path.with_name(path.name + ".released").exists():
+        return  # let go for good: a process started after the release passes
+    with open(path, "a") as held:  # a line for each process held on the same file
+        held.write(f"{os.getpid()} {name}\n")
+    deadline = time.monotonic() + PAUSE_LIMIT
+    while path.exists():
+        if time.monotonic() > deadline:
+            print(f"jupyter-automl: failpoint {name} was not released in "
+                  f"{PAUSE_LIMIT:.0f} s: going on", file=sys.stderr, flush=True)
+            return
+        time.sleep(0.02)
 
 
 def arm(spec: str) -> None:

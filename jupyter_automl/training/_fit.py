@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._utils.failpoints import hit as failpoint
 from .._utils.objectives import is_number
 from .._utils.process import import_keras, rss_mb
 from ..errors import MetricError, TrialValueError
@@ -215,6 +216,7 @@ class TrialFit:
         every = self.settings.checkpoint_every
         if every is None or batch == 0 or self.settings.follower or self.settings.check:
             return
+        failpoint("batch.begin")
         stop = self.share_decision is None and self.should_stop is not None and self.should_stop()
         if not stop and time.monotonic() - self.saved_at < every:
             return
@@ -268,6 +270,7 @@ class TrialFit:
         step is on disk before the trial gives up) or go on."""
         if self.on_epoch is not None:
             self.on_epoch(self)
+        failpoint("epoch.saved")
         stop = self.should_stop is not None and self.should_stop()
         if stop:
             self.writer.wait()

@@ -56,6 +56,31 @@ def test_sleep_waits_at_least_its_duration() -> None:
     assert time.monotonic() - start >= 0.2
 
 
+def test_pause_holds_until_its_file_is_removed(tmp_path: Path) -> None:
+    """The paused thread writes the file, then holds: the test sees the file (the process is
+    at the point), and the thread goes on only once the file is gone."""
+    import threading
+
+    held = tmp_path / "held"
+    arm(f"trial.told@1=pause:{held}")
+    passed = threading.Event()
+
+    def trial_loop() -> None:
+        hit("trial.told")  # its first pass goes through
+        hit("trial.told")
+        passed.set()
+
+    thread = threading.Thread(target=trial_loop)
+    thread.start()
+    while not held.exists():  # an observable event: the file, written when it holds
+        thread.join(0.01)
+    assert held.read_text().split() == [str(os.getpid()), "trial.told"]
+    assert not passed.is_set()
+    held.unlink()
+    thread.join(10)
+    assert passed.is_set()
+
+
 @pytest.mark.parametrize("spec, said", [
     ("trial.toldd=kill", "there is no failpoint 'trial.toldd'"),
     ("trial.told=explode", "is not NAME[@N]=ACTION"),
