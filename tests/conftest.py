@@ -108,11 +108,12 @@ class Reply:
 class Kernel:
     """A real IPython kernel started with jupyter_client in a working directory."""
 
-    def __init__(self, cwd: Path) -> None:
+    def __init__(self, cwd: Path, env: dict[str, str] | None = None) -> None:
         from jupyter_client import KernelManager
 
         self.km = KernelManager(kernel_name="python3")
-        self.km.start_kernel(cwd=str(cwd), env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+        self.km.start_kernel(cwd=str(cwd),
+                             env=env or {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
         self.kc = self.km.client()
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=60)

@@ -59,6 +59,9 @@ for step in range(start, {EPOCHS}):
     time.sleep(0.8)
 '''
 
+# The same, with no pause: for the tests that place their faults with failpoints.
+QUICK_SETUP = SETUP.replace("time.sleep(0.8)", "None")
+
 OPTIONS = f"{NAME} --trials {TRIALS} --pruner none --seed 0 --maximize val_accuracy"
 
 # The same model under population-based training: 4 members, 2 generations of 2 epochs.
@@ -67,9 +70,9 @@ PBT_OPTIONS = (f"{NAME} --scheduler pbt --population 4 --interval 2 --seed 0 "
                "--maximize val_accuracy")
 
 
-def script(options: str = OPTIONS) -> str:
+def script(options: str = OPTIONS, setup: str = SETUP) -> str:
     """A Python program running the study outside Jupyter (``python -c``)."""
-    return (f"import jupyter_automl\nns = {{}}\nexec({SETUP!r}, ns)\n"
+    return (f"import jupyter_automl\nns = {{}}\nexec({setup!r}, ns)\n"
             f"jupyter_automl.run_study({BODY!r}, {options!r}, namespace=ns)\n")
 
 

@@ -10,13 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from fault_study import BODY, EPOCHS, NAME, OPTIONS, SETUP, TRIALS, Study
+from fault_study import BODY, EPOCHS, NAME, OPTIONS, QUICK_SETUP, TRIALS, Study
 
 from jupyter_automl._utils.failpoints import ENV
 
 pytestmark = pytest.mark.slow
 
-QUICK_SETUP = SETUP.replace("time.sleep(0.8)", "None")  # no pause: nothing here waits for one
 QUADRATIC = 'x = hp.float("x", -5, 5)\n(x - 1) ** 2\n'
 
 

@@ -8,10 +8,18 @@ Modes: the live panel in a real kernel, papermill (``jupyter-automl run``), a pl
 under the live panel. Every cell checks the same invariants (:func:`check`): each finished
 trial kept, the lost trial retried from its checkpoint and finished, no trial number reused,
 none left RUNNING or WAITING, the study's total reached.
+
+No test here waits for a moment or races a fault against training: the first run is held at
+an exact point by the failpoint ``epoch.saved@N=pause:FILE`` (docs/failpoints.md), after an
+epoch's checkpoint is handed to the writer, and the test hurts it there, once it has seen the
+file and the checkpoint on disk. One test kills at a random moment, as users do, and its
+assertions hold wherever the kill lands.
 """
 
 from __future__ import annotations
 
+import os
+import random
 import signal
 import subprocess
 import sys
@@ -29,11 +37,13 @@ from fault_study import (
     OPTIONS,
     PBT_BODY,
     PBT_OPTIONS,
-    SETUP,
+    QUICK_SETUP,
     Study,
     hold_lock,
     script,
 )
+
+from jupyter_automl._utils.failpoints import ENV
 
 pytestmark = pytest.mark.slow
 
@@ -51,18 +61,31 @@ def descendants(pid: int, what: str) -> list[psutil.Process]:
 
 # -- the modes -----------------------------------------------------------------------------------
 class Mode:
-    """One place a study runs. ``start`` begins a run without waiting; ``finish`` waits for it;
-    ``kill`` and ``interrupt`` hurt it; ``rerun`` runs the study again to its end."""
+    """One place a study runs. ``start`` begins a run without waiting (held at the failpoint
+    ``hold``, if given); ``finish`` waits for it; ``kill`` and ``interrupt`` hurt it;
+    ``rerun`` runs the study again to its end, with no failpoint."""
 
     extra = ""
     body = BODY
     options = OPTIONS
+    # Where the first run is held: each process passing ``epoch.saved`` counts its own passes.
+    # Trial 0 saves its 4 epochs first, so the 5th pass is trial 1 with one epoch on disk.
+    hold_at = "epoch.saved@4"
+    held_processes = 1  # the processes that hold there (one per worker kernel with --kernels)
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.study = Study(root / "automl_runs")
+        self.held = root / "held"  # the pause failpoint's file
 
-    def start(self) -> None:
+    def env(self, hold: bool) -> dict[str, str]:
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+        env.pop(ENV, None)
+        if hold:
+            env[ENV] = f"{self.hold_at}=pause:{self.held}"
+        return env
+
+    def start(self, hold: bool = False) -> None:
         raise NotImplementedError
 
     def finish(self) -> str:
@@ -76,9 +99,41 @@ class Mode:
     def pid(self) -> int:
         raise NotImplementedError
 
+    def wait_held(self) -> dict[int, int]:
+        """Block until the run is held at its failpoint (every process that holds there has
+        said so in the file) with the held trials' checkpoints on disk; return the epochs
+        saved by each trial running then (the :meth:`Study.snapshot` at the fault)."""
+        def held() -> bool:
+            try:
+                return len(self.held.read_text().splitlines()) >= self.held_processes
+            except OSError:
+                return False
+
+        wait_for(held, 300, f"the run held at {self.hold_at}")
+
+        def on_disk() -> bool:  # the writer thread may still be writing the held epoch
+            running = [t for t in self.study.trials() if t.state.name == "RUNNING"]
+            return len(running) >= self.held_processes and all(
+                self.study.saved(t.number) == len(t.intermediate_values) >= 1
+                for t in running)
+
+        wait_for(on_disk, 60, "the held trials' checkpoints on disk")
+        return self.study.snapshot()
+
+    def held_pids(self) -> list[int]:
+        return [int(line.split()[0]) for line in self.held.read_text().splitlines()]
+
+    def release(self) -> None:
+        """Let the held run go on, and any process it starts later pass the point."""
+        self.held.with_name("held.released").touch()
+        self.held.unlink(missing_ok=True)
+
     def kill(self) -> None:
-        process = psutil.Process(self.pid())
-        process.kill()
+        try:
+            process = psutil.Process(self.pid())
+            process.kill()
+        except psutil.NoSuchProcess:  # the run had ended
+            return
         wait_for(lambda: not process.is_running() or process.status() == psutil.STATUS_ZOMBIE,
                  30, "the kill")
 
@@ -86,10 +141,12 @@ class Mode:
         raise NotImplementedError
 
     def rerun(self) -> str:
+        self.release()
         self.start()
         return self.finish()
 
-    def cleanup(self) -> None: ...
+    def cleanup(self) -> None:
+        self.release()
 
 
 class KernelMode(Mode):
@@ -103,12 +160,12 @@ class KernelMode(Mode):
         self.msg_id = ""
         self.all: list[Kernel] = []
 
-    def start(self) -> None:
-        self.kernel = Kernel(self.root)
+    def start(self, hold: bool = False) -> None:
+        self.kernel = Kernel(self.root, env=self.env(hold))
         self.all.append(self.kernel)
         setup = (f"%load_ext jupyter_automl\n%config Automl.display = {self.display!r}")
         assert self.kernel.execute(setup).status == "ok"
-        reply = self.kernel.execute(f"%%automl_setup\n{SETUP}")
+        reply = self.kernel.execute(f"%%automl_setup\n{QUICK_SETUP}")
         assert reply.status == "ok", reply.text
         self.msg_id = self.kernel.submit(f"%%automl {self.options}{self.extra}\n{self.body}")
 
@@ -131,6 +188,7 @@ class KernelMode(Mode):
         self.kernel.km.interrupt_kernel()
 
     def cleanup(self) -> None:
+        super().cleanup()
         for kernel in self.all:
             kernel.shutdown()
 
@@ -148,6 +206,7 @@ class Pbt(Widgets):
 
     body = PBT_BODY
     options = PBT_OPTIONS
+    hold_at = "epoch.saved@4"  # members 0 and 1 trained generation 0 (2 epochs): member 2
 
 
 class Background(KernelMode):
@@ -162,14 +221,29 @@ class Background(KernelMode):
         return text + reply.text
 
     def interrupt(self) -> None:
-        # A background run has no interrupt: its Stop button (or %automl stop) is the same act.
+        # A background run has no interrupt: its Stop button (or %automl stop) is the same act,
+        # read at the held epoch's end once the run is let go.
         assert self.kernel is not None
         self.kernel.collect(self.msg_id)  # the cell itself returned at once
-        self.msg_id = self.kernel.submit(f"%automl stop {NAME}\n%automl wait {NAME}")
+        reply = self.kernel.execute(f"%automl stop {NAME}")
+        assert reply.status == "ok", reply.text
+        self.release()
+        self.msg_id = self.kernel.submit(f"%automl wait {NAME}")
 
 
 class Workers(KernelMode):
     extra = " --kernels 2"
+    hold_at = "epoch.saved@1"  # each worker kernel's first trial, two epochs on disk
+    held_processes = 2
+
+    def kill(self) -> None:
+        """The driver's kernel, killed: its worker kernels end as they see it gone (held at the
+        failpoint, they train nothing meanwhile)."""
+        workers = self.held_pids()
+        super().kill()
+        wait_for(lambda: not any(psutil.pid_exists(p) and psutil.Process(p).status()
+                                 != psutil.STATUS_ZOMBIE for p in workers),
+                 60, "the worker kernels to end")
 
     def kill_worker(self, trial: int) -> None:
         """Kill the worker kernel training ``trial`` (its process id is in the trial's state;
@@ -177,6 +251,7 @@ class Workers(KernelMode):
         pid = self.study.pid(trial)
         (victim,) = [w for w in descendants(self.pid(), "ipykernel") if w.pid == pid]
         victim.kill()
+        victim.wait(30)
 
 
 def as_from_a_terminal() -> None:
@@ -194,12 +269,12 @@ class Script(Mode):
     def __init__(self, root: Path) -> None:
         super().__init__(root)
         self.proc: subprocess.Popen[str] | None = None
-        (root / "script.py").write_text(script())
+        (root / "script.py").write_text(script(setup=QUICK_SETUP))
 
-    def start(self) -> None:
+    def start(self, hold: bool = False) -> None:
         self.proc = subprocess.Popen([sys.executable, "script.py"], cwd=self.root, text=True,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     preexec_fn=as_from_a_terminal)
+                                     preexec_fn=as_from_a_terminal, env=self.env(hold))
 
     def _wait(self) -> tuple[int, str]:
         assert self.proc is not None
@@ -224,6 +299,7 @@ class Script(Mode):
         self.proc.send_signal(signal.SIGINT)
 
     def cleanup(self) -> None:
+        super().cleanup()
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
@@ -237,17 +313,17 @@ class Papermill(Script):
         self.proc = None
         nb = nbformat.v4.new_notebook()
         nb.cells = [nbformat.v4.new_code_cell("%load_ext jupyter_automl"),
-                    nbformat.v4.new_code_cell(f"%%automl_setup\n{SETUP}"),
+                    nbformat.v4.new_code_cell(f"%%automl_setup\n{QUICK_SETUP}"),
                     nbformat.v4.new_code_cell(f"%%automl {OPTIONS}\n{BODY}")]
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                      "language": "python"}
         nbformat.write(nb, root / "tune.ipynb")
 
-    def start(self) -> None:
+    def start(self, hold: bool = False) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "jupyter_automl.cli", "run", "tune.ipynb"], cwd=self.root,
             text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            preexec_fn=as_from_a_terminal)
+            preexec_fn=as_from_a_terminal, env=self.env(hold))
 
     def pid(self) -> int:
         # the notebook's kernel, which papermill started
@@ -277,55 +353,55 @@ def mode(request: Any, tmp_path: Path) -> Any:
 
 # -- the faults ----------------------------------------------------------------------------------
 def test_kill_9_mid_trial_then_a_rerun(mode: Mode) -> None:
-    mode.start()
-    lost = mode.study.wait_mid_trial()
-    saved = mode.study.snapshot()  # with --kernels 2, another trial may not have saved yet
+    mode.start(hold=True)
+    saved = mode.wait_held()
     mode.kill()
     if isinstance(mode, Papermill):
         assert "the kernel died" in mode.ended_with_fault()
     kept = mode.study.finished()
-    mode.rerun()
-    # the trial seen mid-training may have trained its last epoch before the kill landed (a
-    # PBT generation is two epochs): it finished, it is not lost
-    lost_all = sorted({lost, *mode.study.lost()} - kept.keys())
-    assert lost_all, "no trial was running when the kernel was killed"
-    mode.study.check(kept, lost_all, saved=saved)
+    out = mode.rerun()
+    assert "Traceback" not in out, out
+    mode.study.check(kept, sorted(saved), saved=saved)
     if isinstance(mode, Pbt):
         mode.study.check_population(4, 2)
 
 
 def test_interrupt_mid_trial_then_a_rerun(mode: Mode) -> None:
-    mode.start()
-    lost = mode.study.wait_mid_trial()
+    mode.start(hold=True)
+    saved = mode.wait_held()
     mode.interrupt()  # ■ in a notebook, Ctrl-C in a terminal, Stop for a background study
     text = mode.ended_with_fault()
     said = "stopped: " if isinstance(mode, Background) else "StudyInterrupted: "
     assert said in text and "resume" in text.lower(), text
     if isinstance(mode, Papermill):  # Ctrl-C of `jupyter-automl run`: the shell's code for it
         assert mode.code == 130 and "run the same command again to resume" in text, text
+    if isinstance(mode, Widgets) and not isinstance(mode, (CustomLoop, Pbt)):
+        assert (f"StudyInterrupted: study '{NAME}' interrupted: 1/4 trials finished, trial 1 "
+                "was checkpointed at epoch 1" in text), text
+        assert "Rerun the cell to resume." in text and "Traceback" not in text, text
     kept = mode.study.finished()
     mode.rerun()
-    # what each lost trial had saved when the interrupt stopped it (workers train on until it
-    # reaches them: a snapshot taken before it can miss their last epoch)
-    lost_all = sorted({lost, *mode.study.lost()} - kept.keys())
-    mode.study.check(kept, lost_all, saved={n: mode.study.saved(n) for n in lost_all})
+    # a background run, let go to read its Stop, trains the held epoch's successor first
+    mode.study.check(kept, sorted(saved), saved={n: mode.study.saved(n) for n in saved})
 
 
 def test_truncated_checkpoint_restarts_the_retry_at_epoch_0(mode: Mode) -> None:
-    mode.start()
-    lost = mode.study.wait_mid_trial()
+    mode.start(hold=True)
+    saved = mode.wait_held()
     mode.kill()
     kept = mode.study.finished()
+    lost = min(saved)
     mode.study.truncate_checkpoint(lost)
     out = mode.rerun()
     assert f"the checkpoint of trial {lost} cannot be used" in out and "epoch 0" in out, out
-    mode.study.check(kept, [lost], resumed=False)
+    mode.study.check(kept, sorted(saved), saved={**saved, lost: 0})
 
 
 def test_study_db_locked_for_10s_by_another_process(mode: Mode, tmp_path: Path) -> None:
-    mode.start()
-    mode.study.wait_mid_trial()
+    mode.start(hold=True)
+    mode.wait_held()
     locker = hold_lock(tmp_path / "automl_runs" / NAME / "study.db", 10)
+    mode.release()  # the held epoch's report and every trial after it meet the lock
     mode.finish()
     assert locker.wait(30) == 0
     mode.study.check({}, [])
@@ -336,13 +412,37 @@ def test_kill_9_of_a_worker_kernel_mid_trial(tmp_path: Path) -> None:
     """Only ``--kernels`` has worker kernels; the other modes have no such fault."""
     mode = Workers(tmp_path)
     try:
-        mode.start()
-        victim = mode.study.wait_mid_trial()
-        saved = mode.study.snapshot()
+        mode.start(hold=True)
+        saved = mode.wait_held()
+        victim = min(saved)
         mode.kill_worker(victim)
+        mode.release()  # the other worker goes on
         mode.finish()
-        lost = mode.study.lost()
-        assert victim in lost and set(lost) <= set(saved)
-        mode.study.check({}, lost, saved=saved)
+        assert mode.study.lost() == [victim]
+        mode.study.check({}, [victim], saved=saved)
+    finally:
+        mode.cleanup()
+
+
+@pytest.mark.parametrize("kind", [Script, Widgets])
+def test_kill_9_at_a_random_moment(tmp_path: Path, kind: type[Mode]) -> None:
+    """As a user's kill lands: at a random moment (after a random number of epochs saved,
+    zero included, or after the study ended). Whatever it hit, the rerun keeps what had
+    finished, retries what was cut short (from its checkpoint when one was on disk) and
+    reaches the total."""
+    seed = random.randrange(2**32)
+    epochs = random.Random(seed).randrange(0, 4 * 4 + 1)
+    print(f"seed {seed}: the kill comes after {epochs} epochs saved")  # shown on a failure
+    mode = kind(tmp_path)
+    try:
+        mode.start()
+        wait_for(lambda: sum(mode.study.saved(t.number) for t in mode.study.trials())
+                 >= epochs or mode.study.finished().keys() == set(range(4)), 300,
+                 f"{epochs} epochs saved (seed {seed})")
+        mode.kill()
+        saved = mode.study.snapshot()  # the process is dead: nothing more is written
+        kept = mode.study.finished()
+        mode.rerun()
+        mode.study.check(kept, sorted(saved), saved=saved)
     finally:
         mode.cleanup()
