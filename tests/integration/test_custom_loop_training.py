@@ -1,6 +1,7 @@
 """Custom training loops (``tf.GradientTape``) in real kernels: ``trial.report`` prunes them,
 and ``trial.checkpoint`` carries them through ``kill -9``: the retry goes on from the saved
-step with the saved weights, optimizer state and step counter."""
+step with the saved weights, optimizer state and step counter (the kill placed exactly: the
+failpoint ``epoch.saved`` holds trial 1 after its third step, docs/failpoints.md)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import checkpoint_of, study_of, wait_for
+from conftest import Kernel, checkpoint_of, study_of, wait_for
 from digits import CODE as DIGITS
 from digits import load
+
+from jupyter_automl._utils.failpoints import ENV
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +27,6 @@ import numpy as np
 import keras
 import tensorflow as tf
 ''' + DIGITS + '''xt, yt, xv, yv = x[:1200], y[:1200], x[1200:], y[1200:]
-PAUSE = 0.0
 '''
 
 CELL = '''%%automl {name} {options}
@@ -48,7 +50,6 @@ for step in range(start, {steps}):
         counter["batches"] += 1
     accuracy = float(np.mean(np.argmax(model(xv), -1) == yv))
     trial.report({{"loss": float(loss), "val_accuracy": accuracy}}, step=step + 1)
-    time.sleep(PAUSE)
 '''
 
 
@@ -75,19 +76,26 @@ def test_the_pruner_stops_a_custom_loop(kernels: Any, tmp_path: Path) -> None:
 
 def test_kill_9_mid_loop_then_the_retry_goes_on_from_the_saved_step(kernels: Any,
                                                                      tmp_path: Path) -> None:
-    cell = CELL.format(name="crash", steps=10, rates="[1e-2]",
+    cell = CELL.format(name="crash", steps=6, rates="[1e-2]",
                        options="--trials 3 --seed 0 --pruner none --maximize val_accuracy")
-    first = kernels()
-    assert first.execute(SETUP + "PAUSE = 0.4\n").status == "ok"
-    first.submit(cell)
+    held = tmp_path / "held"
+    # trial 0 passes epoch.saved at its 6 steps, trial 1 at its first two: the 9th pass holds
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", ENV: f"epoch.saved@8=pause:{held}"}
+    first = Kernel(tmp_path, env=env)
+    try:
+        assert first.execute(SETUP).status == "ok"
+        first.submit(cell)
+        wait_for(held.exists, 240, "trial 1 held after its third step")
 
-    def three_steps_saved() -> bool:
-        saved = checkpoint_of(tmp_path, "crash", 1)
-        return saved is not None and int(saved["epoch"]) >= 3
+        def three_steps_saved() -> bool:  # the writer thread may still be writing it
+            saved = checkpoint_of(tmp_path, "crash", 1)
+            return saved is not None and int(saved["epoch"]) == 3
 
-    wait_for(three_steps_saved, 180, "trial 1's third step")
-    os.kill(first.pid, signal.SIGKILL)
-    wait_for(lambda: not first.km.is_alive(), 30, "the kernel to die")
+        wait_for(three_steps_saved, 60, "trial 1's third step on disk")
+        os.kill(first.pid, signal.SIGKILL)
+        wait_for(lambda: not first.km.is_alive(), 30, "the kernel to die")
+    finally:
+        first.shutdown()
     saved = checkpoint_of(tmp_path, "crash", 1)
     assert saved is not None
     step = int(saved["epoch"])
@@ -109,7 +117,7 @@ def test_kill_9_mid_loop_then_the_retry_goes_on_from_the_saved_step(kernels: Any
     restored = np.load(tmp_path / f"restored-{retry.number}.npy")
     assert np.array_equal(restored, saved["model/0"])
     # the retry's steps go on from there: none repeated, none missing
-    assert sorted(retry.intermediate_values) == list(range(step + 1, 11))
+    assert step == 3 and sorted(retry.intermediate_values) == [4, 5, 6]
     assert sum(t.state.name == "COMPLETE" for t in study.trials) == 3
 
 

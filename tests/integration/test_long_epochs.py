@@ -1,20 +1,25 @@
 """``--checkpoint-every``: ``fit`` also saves inside an epoch, and a trial killed there goes on
 from the batch it had reached, in real kernels: its weights and optimizer state are the saved
 ones, and the rest of the epoch is trained once (for arrays and for a fixed tf.data pipeline);
-data that cannot be positioned restarts the epoch with the saved weights, saying so."""
+data that cannot be positioned restarts the epoch with the saved weights, saying so.
+
+Each fault is placed exactly: the failpoint ``batch.begin@N=pause:FILE`` holds the trial as a
+given batch of its second epoch begins (docs/failpoints.md), and the test kills or stops it
+there once it has seen the file."""
 
 from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from conftest import checkpoint_of, study_of, wait_for
+from conftest import Kernel, checkpoint_of, study_of, wait_for
 from digits import CODE as DIGITS
+
+from jupyter_automl._utils.failpoints import ENV
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +29,7 @@ import json, time
 import numpy as np
 import keras
 import tensorflow as tf
-''' + DIGITS + '''PAUSE = 0.0
+''' + DIGITS + '''
 
 class Probe(keras.callbacks.Callback):
     """Counts each epoch's batches, and notes the weights and optimizer step the trial's
@@ -40,7 +45,6 @@ class Probe(keras.callbacks.Callback):
             np.save(f"first-{self.number}.npy", self.model.get_weights()[0])
     def on_train_batch_end(self, batch, logs=None):
         self.counts[self.epoch] = self.counts.get(self.epoch, 0) + 1
-        time.sleep(PAUSE)
     def on_train_end(self, logs=None):
         with open(f"probe-{self.number}.json", "w") as f:
             json.dump({"counts": self.counts, "first": self.first}, f)
@@ -70,22 +74,42 @@ GENERATOR = ('def batches():\n'
 BATCHES = {ARRAYS: 85, DATASET: 82, GENERATOR: 82}  # 1347 (3/4 of 1797) or 1300 samples / 16
 
 
+# batch.begin is passed by every batch but an epoch's first: BATCHES[fit] - 1 times an epoch
+HELD_AT = 30  # the batch of trial 0's second epoch that the fault is placed at
+
+
+def held_kernel(tmp_path: Path, fit: str) -> tuple[Kernel, Path]:
+    """A kernel whose first trial will hold as batch HELD_AT of its second epoch begins."""
+    held = tmp_path / "held"
+    passes = BATCHES[fit] - 1 + HELD_AT - 1
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", ENV: f"batch.begin@{passes}=pause:{held}"}
+    return Kernel(tmp_path, env=env), held
+
+
 def kill_inside_epoch_2(kernels: Any, tmp_path: Path, name: str, fit: str) -> tuple[Any, dict]:
-    """Start the study, kill -9 its kernel once trial 0 saved inside its second epoch."""
-    first = kernels()
-    assert first.execute(SETUP + "PAUSE = 0.03\n").status == "ok"
-    first.submit(CELL.format(name=name, fit=fit, options="--checkpoint-every 0.5s"))
+    """Start the study saving after every batch (a cadence shorter than any batch), kill -9
+    its kernel as trial 0 holds at batch HELD_AT of its second epoch (the batch before it on
+    disk)."""
+    first, held = held_kernel(tmp_path, fit)
+    try:
+        assert first.execute(SETUP).status == "ok"
+        cell = CELL.format(name=name, fit=fit, options="--checkpoint-every 0.000001s")
+        first.submit(cell)
+        wait_for(held.exists, 240, f"trial 0 held at batch {HELD_AT} of its second epoch")
 
-    def saved_inside_epoch_2() -> bool:
-        saved = checkpoint_of(tmp_path, name, 0)
-        return saved is not None and int(saved["epoch"]) == 1 and 10 < int(saved["batch"]) < 60
+        def on_disk() -> bool:  # the writer thread may still be writing the batch before
+            saved = checkpoint_of(tmp_path, name, 0)
+            return saved is not None and (int(saved["epoch"]), int(saved["batch"])) == (
+                1, HELD_AT - 1)
 
-    wait_for(saved_inside_epoch_2, 240, "a checkpoint inside trial 0's second epoch")
-    os.kill(first.pid, signal.SIGKILL)
-    wait_for(lambda: not first.km.is_alive(), 30, "the kernel to die")
+        wait_for(on_disk, 60, "the checkpoint of the batch before it")
+        os.kill(first.pid, signal.SIGKILL)
+        wait_for(lambda: not first.km.is_alive(), 30, "the kernel to die")
+    finally:
+        first.shutdown()
     saved = checkpoint_of(tmp_path, name, 0)
-    assert saved is not None
-    return CELL.format(name=name, fit=fit, options="--checkpoint-every 0.5s"), saved
+    assert saved is not None and int(saved["batch"]) == HELD_AT - 1
+    return cell, saved
 
 
 @pytest.mark.parametrize("fit", [ARRAYS, DATASET], ids=["arrays", "tf.data"])
@@ -132,23 +156,28 @@ def test_data_that_cannot_be_positioned_restarts_the_epoch_with_the_saved_weight
 
 
 def test_stop_inside_a_long_epoch_saves_that_batch_and_the_rerun_goes_on_from_it(
-        kernels: Any, tmp_path: Path) -> None:
-    kernel = kernels()
-    assert kernel.execute(SETUP + "PAUSE = 0.05\n").status == "ok"
-    cell = CELL.format(name="stop", fit=ARRAYS, options="--checkpoint-every 1h --background")
-    assert kernel.execute(cell).status == "ok"
-    wait_for(lambda: (tmp_path / "automl_runs/stop/trials/0/state.json").exists(), 120,
-             "trial 0's first epoch")
-    time.sleep(1.0)  # into the second epoch (85 batches of at least 0.05 s), not at its start
-    stopped = kernel.execute("%automl stop stop\n%automl wait stop")
-    assert stopped.status == "ok", stopped.text
-    saved = checkpoint_of(tmp_path, "stop", 0)
-    # Stop acts at the next batch, not at the end of the epoch (an hour's cadence saved nothing)
-    assert saved is not None and int(saved["batch"]) > 0, stopped.text
-    rerun = kernel.execute(cell.replace(" --background", ""))
-    assert rerun.status == "ok", rerun.text
-    batch = int(saved["batch"])
-    assert f"resumes epoch {int(saved['epoch']) + 1} at batch {batch + 1} of 85" in rerun.text
-    study = study_of(tmp_path / "automl_runs", "stop")
-    assert study.trials[0].user_attrs["failed_because"] == "stopped"
-    assert sum(t.state.name == "COMPLETE" for t in study.trials) == 2
+        tmp_path: Path) -> None:
+    kernel, held = held_kernel(tmp_path, ARRAYS)
+    try:
+        assert kernel.execute(SETUP).status == "ok"
+        cell = CELL.format(name="stop", fit=ARRAYS,
+                           options="--checkpoint-every 1h --background")
+        assert kernel.execute(cell).status == "ok"
+        wait_for(held.exists, 240, f"trial 0 held at batch {HELD_AT} of its second epoch")
+        assert kernel.execute("%automl stop stop").status == "ok"
+        held.unlink()  # the batch goes on, and reads the Stop
+        stopped = kernel.execute("%automl wait stop")
+        assert stopped.status == "ok", stopped.text
+        saved = checkpoint_of(tmp_path, "stop", 0)
+        # Stop acts at that batch, not at the end of the epoch (an hour's cadence saved nothing
+        # inside it): the batches before it are on disk
+        assert saved is not None, stopped.text
+        assert (int(saved["epoch"]), int(saved["batch"])) == (1, HELD_AT), stopped.text
+        rerun = kernel.execute(cell.replace(" --background", ""))
+        assert rerun.status == "ok", rerun.text
+        assert f"resumes epoch 2 at batch {HELD_AT + 1} of 85" in rerun.text, rerun.text
+        study = study_of(tmp_path / "automl_runs", "stop")
+        assert study.trials[0].user_attrs["failed_because"] == "stopped"
+        assert sum(t.state.name == "COMPLETE" for t in study.trials) == 2
+    finally:
+        kernel.shutdown()

@@ -4,7 +4,6 @@ keeps warm for the next one aside: tests/integration/test_warm_kernels.py)."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 import pytest
 from conftest import kernels_alive, orphan_kernels, study_of, wait_for, warm_pids
 
+from jupyter_automl._utils.failpoints import ENV
 from jupyter_automl.engine import _background as background
 from jupyter_automl.workers.kernels import SetupError
 
@@ -59,22 +59,24 @@ def test_a_failing_setup_is_one_clear_error(ip: Any, tmp_path: Path) -> None:
     assert kernels_alive() == []
 
 
-def test_a_worker_killed_mid_trial_is_replaced_and_its_trial_resumes(ip: Any,
-                                                                     tmp_path: Path) -> None:
+def test_a_worker_killed_mid_trial_is_replaced_and_its_trial_resumes(
+        ip: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kill placed exactly: the worker kernels (started with this process's environment)
+    hold after their second epoch at the failpoint ``epoch.saved`` (docs/failpoints.md)."""
+    held = tmp_path / "held"
+    monkeypatch.setenv(ENV, f"epoch.saved@1=pause:{held}")
     ip.run_cell_magic("automl_setup", "", '''
-import time
 import numpy as np
 import keras
 rng = np.random.default_rng(0)
 x = rng.normal(size=(256, 8)).astype("float32")
 y = (x[:, 0] > 0).astype("int64")
-slow = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs=None: time.sleep(0.5))
 ''')
     body = '''
 model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(hp.int("units", 4, 16)),
                           keras.layers.Dense(2, activation="softmax")])
 model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-model.fit(x, y, validation_split=0.25, epochs=5, callbacks=[slow])
+model.fit(x, y, validation_split=0.25, epochs=5)
 '''
     try:
         ip.run_cell_magic("automl", "kill --trials 4 --kernels 2 --background --pruner none",
@@ -82,36 +84,30 @@ model.fit(x, y, validation_split=0.25, epochs=5, callbacks=[slow])
         run = background.get("kill")
         runner = run.runner
 
-        def saved(number: int) -> int:
-            state = tmp_path / "runs" / "kill" / "trials" / str(number) / "state.json"
+        def both_held() -> bool:
             try:
-                return len(json.loads(state.read_text())["history"])
-            except (OSError, ValueError):
-                return 0
+                return len(held.read_text().splitlines()) == 2
+            except OSError:
+                return False
 
-        victim: dict[str, Any] = {}
-
-        def busy_with_two_epochs() -> bool:
-            for label, number in list(runner.executor.running.items()):
-                if saved(number) >= 2:
-                    victim.update(label=label, number=number, saved=saved(number))
-                    return True
-            return False
-
-        wait_for(busy_with_two_epochs, 180, "a worker with two epochs saved")
-        kernel = next(k for k in runner.executor.kernels if k.label == victim["label"])
-        victim["pid"] = kernel.pid
-        os.kill(kernel.pid, signal.SIGKILL)
+        wait_for(both_held, 180, "both workers held after their second epoch")
+        victim_pid = int(held.read_text().split()[0])
+        (victim,) = [(label, number) for label, number in runner.executor.running.items()
+                     if next(k for k in runner.executor.kernels if k.label == label).pid
+                     == victim_pid]
+        os.kill(victim_pid, signal.SIGKILL)
+        held.with_name("held.released").touch()  # the replacement kernel passes the point
+        held.unlink()
         run.wait(300)
     finally:
         ip.magics_manager.registry["Automl"].setup_cells.clear()
     trials = study_of(tmp_path / "runs", "kill").trials
     assert sum(t.state.name == "COMPLETE" for t in trials) == 4
-    lost = trials[victim["number"]]
+    lost = trials[victim[1]]
     assert lost.state.name == "FAIL" and "its kernel died" in lost.user_attrs["failed_because"]
     (retry,) = [t for t in trials if t.user_attrs.get("retry_of") == lost.number]
     assert retry.state.name == "COMPLETE" and retry.params == lost.params
-    assert retry.user_attrs["resumed_at_epoch"] >= victim["saved"]
+    assert retry.user_attrs["resumed_at_epoch"] == 2
     assert [t.number for t in trials] == list(range(len(trials)))
     assert (tmp_path / "runs" / "kill" / "best" / "model.keras").exists()  # copied from a worker
     assert orphan_kernels() == []
