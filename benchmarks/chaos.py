@@ -95,7 +95,8 @@ def command(mode: str, folder: Path) -> list[str]:
         nbformat.write(nb, folder / "tune.ipynb")
         return [sys.executable, "-m", "jupyter_automl.cli", "run", "tune.ipynb"]
     code = (f"import jupyter_automl\nns = {{}}\nexec({QUICK_SETUP!r}, ns)\n"
-            f"jupyter_automl.run_study({body!r}, {options!r}, namespace=ns, display='text')\n")
+            f"jupyter_automl.run_study({body!r}, {options!r}, namespace=ns, display='text', "
+            f"setup_cells=[{QUICK_SETUP!r}])\n")  # worker kernels replay the setup
     (folder / "study.py").write_text(code)
     return [sys.executable, "study.py"]
 
