@@ -76,6 +76,35 @@ def script(options: str = OPTIONS, setup: str = SETUP) -> str:
             f"jupyter_automl.run_study({BODY!r}, {options!r}, namespace=ns)\n")
 
 
+class Hold:
+    """The pause failpoint (docs/failpoints.md) from the test's side: ``env(point)`` makes each
+    process that gets it hold at ``point`` (``epoch.saved@N``: after its (N+1)th epoch's
+    checkpoint) and say so in the file ``path``; ``wait`` blocks until ``count`` processes
+    are held there; ``release`` lets them go, and any later process pass the point."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def env(self, point: str) -> dict[str, str]:
+        from jupyter_automl._utils.failpoints import ENV
+
+        return {ENV: f"{point}=pause:{self.path}"}
+
+    def pids(self) -> list[int]:
+        try:
+            return [int(line.split()[0]) for line in self.path.read_text().splitlines()]
+        except OSError:
+            return []
+
+    def wait(self, count: int = 1, what: str = "the run") -> list[int]:
+        wait_for(lambda: len(self.pids()) >= count, 300, f"{what} held at its failpoint")
+        return self.pids()
+
+    def release(self) -> None:
+        self.path.with_name(self.path.name + ".released").touch()
+        self.path.unlink(missing_ok=True)
+
+
 class Study:
     """The study as the tests read it: from its storage, opened read-only (a reader must not
     create the database it waits for), and from its trials' checkpoint folders."""
@@ -114,25 +143,6 @@ class Study:
         """The process that trains trial ``number`` (a worker kernel, with --kernels)."""
         return int(self.state(number)["pid"])
 
-    def running_with_epochs(self, epochs: int = 1) -> list[int]:
-        """Trials still RUNNING with at least ``epochs`` saved (and one more to go)."""
-        return [t.number for t in self.trials()
-                if t.state.name == "RUNNING" and epochs <= self.saved(t.number) < EPOCHS - 1]
-
-    def wait_mid_trial(self, after: int = 1, pid: int | None = None) -> int:
-        """Block until a trial numbered ``after`` or later (run by the process ``pid``, if
-        given) is mid-training; return its number."""
-        found: list[int] = []
-
-        def mid() -> bool:
-            mine = None if pid is None else set(self.running_by(pid))
-            found[:] = [n for n in self.running_with_epochs()
-                        if n >= after and (mine is None or n in mine)]
-            return bool(found)
-
-        wait_for(mid, 240, f"a trial numbered {after}+ to save an epoch")
-        return found[0]
-
     def running_by(self, pid: int) -> list[int]:
         """The RUNNING trials that the process ``pid`` claimed: as their ``runner`` attribute
         says (a study in a storage of its own), or as its lock file in ``runners/`` lists."""
@@ -142,6 +152,19 @@ class Study:
         return [t.number for t in self.trials() if t.state.name == "RUNNING" and (
             t.number in claimed
             or f"-{pid}-" in (t.user_attrs.get("runner") or {}).get("lock", ""))]
+
+    def held_trial(self, pid: int) -> int:
+        """The trial that the process ``pid``, held at ``epoch.saved``, is training, once the
+        held epoch's checkpoint is on disk (the writer thread may still be writing it)."""
+        found: list[int] = []
+
+        def on_disk() -> bool:
+            found[:] = [n for n in self.running_by(pid) if self.saved(n) >= 1 and self.saved(
+                n) == len(self.trials()[n].intermediate_values)]
+            return bool(found)
+
+        wait_for(on_disk, 60, f"the checkpoint of the trial held in process {pid}")
+        return found[0]
 
     def finished(self) -> dict[int, Any]:
         return {t.number: t.values for t in self.trials()

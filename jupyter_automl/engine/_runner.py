@@ -53,7 +53,9 @@ if TYPE_CHECKING:
 class StopSignal(threading.Event):
     """Stop, for one run: set in this process (the panel's button, ``%automl stop``, an
     interrupt), or by a stop request in the study's folder (JupyterLab's AutoML sidebar), which
-    is looked for at most every ``POLL`` seconds."""
+    is looked for at most every ``POLL`` seconds, or at once when asked to ``look`` (at a step's
+    end, where a stop takes effect: a request written during a step stops the trial at that
+    step's end, not at the next)."""
 
     POLL = 0.5
 
@@ -62,11 +64,11 @@ class StopSignal(threading.Event):
         self.request = request
         self._looked = 0.0
 
-    def is_set(self) -> bool:
+    def is_set(self, look: bool = False) -> bool:
         if super().is_set():
             return True
         now = time.monotonic()
-        if now - self._looked >= self.POLL:
+        if look or now - self._looked >= self.POLL:
             self._looked = now
             if self.request.exists():
                 failpoint("stop.read")

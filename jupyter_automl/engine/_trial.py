@@ -62,7 +62,7 @@ class ThisKernel:
         self.cell = cell
         self.user_ns = user_ns
         self.on_epoch: Callable[[TrialFit], None] | None = None
-        self.should_stop: Callable[[], bool] | None = None
+        self.should_stop: Callable[[bool], bool] | None = None  # (look now?) -> stop?
 
     @contextlib.contextmanager
     def session(self, run: Any) -> Iterator[None]:

@@ -75,7 +75,7 @@ class TrialFit:
     def __init__(self, trial: optuna.Trial, folder: Path, settings: FitSettings,
                  resume: checkpoint.Checkpoint | None = None,
                  on_epoch: Callable[[TrialFit], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None,
+                 should_stop: Callable[[bool], bool] | None = None,
                  share_decision: Callable[[int], int] | None = None) -> None:
         self.trial = trial
         self.folder = folder
@@ -217,7 +217,8 @@ class TrialFit:
         if every is None or batch == 0 or self.settings.follower or self.settings.check:
             return
         failpoint("batch.begin")
-        stop = self.share_decision is None and self.should_stop is not None and self.should_stop()
+        stop = self.share_decision is None and self.should_stop is not None and \
+            self.should_stop(False)
         if not stop and time.monotonic() - self.saved_at < every:
             return
         done = self.batch_offset + batch  # batches of this epoch trained, here and before
@@ -271,7 +272,7 @@ class TrialFit:
         if self.on_epoch is not None:
             self.on_epoch(self)
         failpoint("epoch.saved")
-        stop = self.should_stop is not None and self.should_stop()
+        stop = self.should_stop is not None and self.should_stop(True)  # look for a request now
         if stop:
             self.writer.wait()
         self._decide(STOP if stop else CONTINUE, step, value)

@@ -38,6 +38,7 @@ from fault_study import (
     PBT_BODY,
     PBT_OPTIONS,
     QUICK_SETUP,
+    Hold,
     Study,
     hold_lock,
     script,
@@ -76,13 +77,13 @@ class Mode:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.study = Study(root / "automl_runs")
-        self.held = root / "held"  # the pause failpoint's file
+        self.held = Hold(root / "held")
 
     def env(self, hold: bool) -> dict[str, str]:
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
         env.pop(ENV, None)
         if hold:
-            env[ENV] = f"{self.hold_at}=pause:{self.held}"
+            env.update(self.held.env(self.hold_at))
         return env
 
     def start(self, hold: bool = False) -> None:
@@ -103,13 +104,7 @@ class Mode:
         """Block until the run is held at its failpoint (every process that holds there has
         said so in the file) with the held trials' checkpoints on disk; return the epochs
         saved by each trial running then (the :meth:`Study.snapshot` at the fault)."""
-        def held() -> bool:
-            try:
-                return len(self.held.read_text().splitlines()) >= self.held_processes
-            except OSError:
-                return False
-
-        wait_for(held, 300, f"the run held at {self.hold_at}")
+        self.held.wait(self.held_processes, "the run")
 
         def on_disk() -> bool:  # the writer thread may still be writing the held epoch
             running = [t for t in self.study.trials() if t.state.name == "RUNNING"]
@@ -121,12 +116,11 @@ class Mode:
         return self.study.snapshot()
 
     def held_pids(self) -> list[int]:
-        return [int(line.split()[0]) for line in self.held.read_text().splitlines()]
+        return self.held.pids()
 
     def release(self) -> None:
         """Let the held run go on, and any process it starts later pass the point."""
-        self.held.with_name("held.released").touch()
-        self.held.unlink(missing_ok=True)
+        self.held.release()
 
     def kill(self) -> None:
         try:

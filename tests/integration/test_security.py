@@ -33,8 +33,11 @@ def intruder(port: int, tls_cert: str | None = None, token: str | None = None) -
     if tls_cert is None and token is None:
         connect = 'st = optuna.storages.GrpcStorageProxy(host="127.0.0.1", port=port)'
     else:
+        # the TLS handshake done first (a loaded machine made a call's own handshake miss its
+        # deadline: UNAVAILABLE, which says nothing of the secret)
         connect = (f"from jupyter_automl.workers.kernels._proxy import connect\n"
-                   f"st = connect('127.0.0.1', port, {token or 'no secret'!r}, {tls_cert!r})")
+                   f"st = connect('127.0.0.1', port, {token or 'no secret'!r}, {tls_cert!r})\n"
+                   f"grpc.channel_ready_future(st._channel).result(timeout=90)")
     code = textwrap.dedent(f"""
         import optuna, grpc
         port = {port}

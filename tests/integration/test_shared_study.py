@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import wait_for
-from fault_study import EPOCHS, NAME, OPTIONS, Study, script
+from fault_study import EPOCHS, NAME, OPTIONS, QUICK_SETUP, Hold, Study, script
 
 pytestmark = pytest.mark.slow
 
@@ -64,17 +64,23 @@ def test_two_processes_share_the_total_of_an_existing_study(tmp_path: Path) -> N
     assert 16 <= done.count("COMPLETE") <= 17 and "FAIL" not in done, done  # not 4 + 2 x 12
 
 
-def kill_the_first_of_two(study: Study, first: subprocess.Popen[str],
-                          start_second: Callable[[], subprocess.Popen[str]]) -> tuple[int, str]:
-    """Start a second runner once the first is mid-trial, ``kill -9`` the first mid-trial
-    while the second runs, and wait for the second: the trial lost, and the second's output."""
-    study.wait_mid_trial(after=0)
-    second = start_second()
-    wait_for(lambda: any(study.running_by(second.pid)), 120, "the second runner's first trial")
-    lost = study.wait_mid_trial(after=0, pid=first.pid)
-    first.kill()
-    first.wait()
-    out = output(second)
+Start = Callable[[dict[str, str]], subprocess.Popen[str]]
+
+
+def kill_the_first_of_two(study: Study, hold: Hold, first: Start,
+                          second: Start) -> tuple[int, str]:
+    """Two runners, each held mid-trial (after its trial's first checkpoint:
+    ``epoch.saved@0``), the first ``kill -9``-ed there and the second let go: the trial lost,
+    and the second's output."""
+    one = first(hold.env("epoch.saved@0"))
+    (pid,) = hold.wait(1, "the first runner")
+    lost = study.held_trial(pid)
+    two = second(hold.env("epoch.saved@0"))
+    hold.wait(2, "the second runner")
+    one.kill()
+    one.wait()
+    hold.release()
+    out = output(two)
     assert f"trial {lost} of study '{NAME}' lost its runner" in out, out
     return lost, out
 
@@ -82,8 +88,10 @@ def kill_the_first_of_two(study: Study, first: subprocess.Popen[str],
 def test_kill_9_of_one_runner_the_other_retries_its_trial(tmp_path: Path) -> None:
     study = Study(tmp_path / "automl_runs")
     options = OPTIONS.replace("--trials 4", "--trials 6")
-    lost, _ = kill_the_first_of_two(study, runner(script(options), tmp_path),
-                                    lambda: runner(script(options), tmp_path))
+    def start(env: dict[str, str]) -> subprocess.Popen[str]:
+        return runner(script(options, QUICK_SETUP), tmp_path, env)
+
+    lost, _ = kill_the_first_of_two(study, Hold(tmp_path / "held"), start, start)
     study.check({}, [lost], total=6)
     assert study.trials()[lost].user_attrs["failed_because"] == "its kernel died"
 
@@ -97,7 +105,7 @@ def machine(url: str, root: Path, checkpoints: Path | None, trials: int = 6) -> 
     if checkpoints is not None:
         options += f" --checkpoint-dir {checkpoints}"
     root.mkdir(parents=True, exist_ok=True)
-    return script(options)
+    return script(options, QUICK_SETUP)
 
 
 def test_a_second_machine_leaves_the_first_ones_trial_alone(postgres_url: str,
@@ -105,11 +113,15 @@ def test_a_second_machine_leaves_the_first_ones_trial_alone(postgres_url: str,
     """The bug this file began with: machine B, starting while A was in a trial, took A's trial
     for dead (no lock of A's in B's runs folder) and A crashed on telling it."""
     study = Study(tmp_path, url=postgres_url, trials_dir=tmp_path / "ckpt" / NAME / "trials")
+    hold = Hold(tmp_path / "held")  # A held mid-trial until B has run one of its own
     a = runner(machine(postgres_url, tmp_path / "a", tmp_path / "ckpt"), tmp_path / "a",
-               FAST_BEATS)
-    study.wait_mid_trial(after=0)
+               {**FAST_BEATS, **hold.env("epoch.saved@0")})
+    hold.wait(1, "machine A")
     b = runner(machine(postgres_url, tmp_path / "b", tmp_path / "ckpt"), tmp_path / "b",
                FAST_BEATS)
+    wait_for(lambda: any(t.state.name == "COMPLETE" for t in study.trials()), 240,
+             "machine B to finish a trial")
+    hold.release()
     outs = output(a) + output(b)
     assert "Traceback" not in outs and "lost its runner" not in outs, outs
     study.check({}, [], total=6)
@@ -128,10 +140,11 @@ def test_a_machine_killed_mid_trial_is_found_by_its_heartbeat(
     trials_a = tmp_path / "ckpt" / NAME / "trials" if shared else \
         tmp_path / "a" / "automl_runs" / NAME / "trials"
     study_a = Study(tmp_path, url=postgres_url, trials_dir=trials_a)
-    a = runner(machine(postgres_url, tmp_path / "a", ckpt), tmp_path / "a", FAST_BEATS)
-    lost, out = kill_the_first_of_two(
-        study_a, a, lambda: runner(machine(postgres_url, tmp_path / "b", ckpt), tmp_path / "b",
-                                   FAST_BEATS))
+    def at(name: str) -> Start:
+        return lambda env: runner(machine(postgres_url, tmp_path / name, ckpt), tmp_path / name,
+                                  {**FAST_BEATS, **env})
+
+    lost, out = kill_the_first_of_two(study_a, Hold(tmp_path / "held"), at("a"), at("b"))
     study_a.check({}, [lost], resumed=shared, total=6)
     why = study_a.trials()[lost].user_attrs["failed_because"]
     assert why.startswith("its runner stopped sending heartbeats"), why
@@ -144,9 +157,11 @@ def test_a_runner_whose_trial_was_taken_carries_on(postgres_url: str, tmp_path: 
     """Machine A stops for longer than the grace period (SIGSTOP: a suspended VM, a network
     cut): B takes its trial over. When A wakes up, it says so and goes on, no raw error."""
     study = Study(tmp_path, url=postgres_url, trials_dir=tmp_path / "ckpt" / NAME / "trials")
+    hold = Hold(tmp_path / "held")  # A held after its trial's first checkpoint, then stopped
     a = runner(machine(postgres_url, tmp_path / "a", tmp_path / "ckpt"), tmp_path / "a",
-               FAST_BEATS)
-    lost = study.wait_mid_trial(after=0, pid=a.pid)
+               {**FAST_BEATS, **hold.env("epoch.saved@0")})
+    hold.wait(1, "machine A")
+    lost = study.held_trial(a.pid)
     a.send_signal(signal.SIGSTOP)
     try:
         b = runner(machine(postgres_url, tmp_path / "b", tmp_path / "ckpt"), tmp_path / "b",
@@ -154,6 +169,7 @@ def test_a_runner_whose_trial_was_taken_carries_on(postgres_url: str, tmp_path: 
         wait_for(lambda: lost in study.lost(), 120, "machine B to take trial over")
     finally:
         a.send_signal(signal.SIGCONT)
+        hold.release()
     out_a = output(a)
     output(b)
     assert f"trial {lost} was taken over while it ran here" in out_a, out_a

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from conftest import kernels_alive, study_of, wait_for
+from fault_study import Hold
 
 from jupyter_automl.engine import _background as background
 from jupyter_automl.engine._options import parse_options
@@ -147,22 +148,26 @@ def test_multi_worker_prunes_on_every_kernel_at_once(ip: Any, tmp_path: Path) ->
     assert len(trials) == 8
 
 
-SLOW_BODY = '''
-import time
-slow = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs=None: time.sleep(0.5))
+FIVE_EPOCHS = '''
 model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(hp.int("units", 2, 8)),
                           keras.layers.Dense(2, activation="softmax")])
 model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-model.fit(x, y, validation_split=0.25, epochs=5, batch_size=32, callbacks=[slow])
+model.fit(x, y, validation_split=0.25, epochs=5, batch_size=32)
 '''
 
 
 @pytest.mark.slow
 def test_a_follower_killed_mid_trial_restarts_the_cluster_and_the_trial_resumes(
-        ip: Any, tmp_path: Path) -> None:
+        ip: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    # the chief holds after trial 0's second epoch's checkpoint (docs/failpoints.md; the
+    # follower, which saves nothing, waits for its decision): the follower is killed there,
+    # then the chief let go
+    hold = Hold(tmp_path / "held")
+    for name, value in hold.env("epoch.saved@1").items():
+        monkeypatch.setenv(name, value)
     with setup_cell(ip, MW_SETUP):
         ip.run_cell_magic("automl", "mwk --trials 2 --kernels 2 --strategy multi-worker "
-                                    "--pruner none --background", SLOW_BODY)
+                                    "--pruner none --background", FIVE_EPOCHS)
         run = background.get("mwk")
         runner = run.runner
         folder = tmp_path / "runs" / "mwk" / "trials"
@@ -173,10 +178,12 @@ def test_a_follower_killed_mid_trial_restarts_the_cluster_and_the_trial_resumes(
             except (OSError, ValueError):
                 return 0
 
-        wait_for(lambda: saved() >= 2, 180, "trial 0 with two epochs saved")
+        hold.wait(1, "the cluster's chief")
+        wait_for(lambda: saved() >= 2, 60, "trial 0's second epoch on disk")
         before = saved()
         follower = runner.executor.kernels[1]
         os.kill(follower.pid, signal.SIGKILL)
+        hold.release()
         run.wait(300)
     trials = study_of(tmp_path / "runs", "mwk").trials
     assert sum(t.state.name == "COMPLETE" for t in trials) == 2
