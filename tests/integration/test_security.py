@@ -20,7 +20,9 @@ import psutil
 import pytest
 from browser.lab import free_port
 from conftest import study_of, wait_for
+from fault_study import Hold
 
+from jupyter_automl._utils import failpoints
 from jupyter_automl.engine import _background as background
 
 pytestmark = pytest.mark.slow
@@ -57,15 +59,16 @@ def intruder(port: int, tls_cert: str | None = None, token: str | None = None) -
     return done.stdout
 
 
-def serving(name: str) -> Any:
-    """The runner of a background study, once it serves its study to the workers."""
+def serving(name: str, trials: int = 2) -> Any:
+    """The runner of a background study, once it serves its study to the workers and they
+    have run ``trials``."""
     run = background.get(name)
 
     def trials_run() -> bool:
         if run.error is not None:
             raise run.error
         served = getattr(run.runner.executor, "served", None)
-        return served is not None and run.runner.done >= 2
+        return served is not None and run.runner.done >= trials
 
     wait_for(trials_run, 180, "the workers to run trials")
     return run.runner
@@ -99,9 +102,22 @@ def test_a_caller_without_the_secret_is_refused_and_changes_nothing(ip: Any, tmp
 
 def test_beyond_loopback_the_study_is_tls_pinned_and_still_needs_the_secret(
         ip: Any, tmp_path: Path, capsys: Any) -> None:
-    ip.run_cell_magic("automl", "sec --trials 12 --kernels 1 --seed 0 --background "
-                                "--listen 0.0.0.0", SLOW)
-    runner = serving("sec")
+    # the study served while the intruders try it: the run holds before its first trial is
+    # told (a loaded machine let the study end, and its server with it, before they spoke)
+    hold = Hold(tmp_path / "held")
+    failpoints.arm(f"trial.tell=pause:{hold.path}")
+    try:
+        ip.run_cell_magic("automl", "sec --trials 12 --kernels 1 --seed 0 --background "
+                                    "--listen 0.0.0.0", SLOW)
+        hold.wait(1, "the study")
+        probe_the_tls_study(ip, tmp_path, capsys)
+    finally:
+        hold.release()
+        failpoints.disarm()
+
+
+def probe_the_tls_study(ip: Any, tmp_path: Path, capsys: Any) -> None:
+    runner = serving("sec", trials=0)
     served = runner.executor.served
     (everywhere,) = listening(served.port)
     assert ipaddress.ip_address(everywhere).is_unspecified  # 0.0.0.0, or :: (both stacks)
@@ -118,6 +134,7 @@ def test_beyond_loopback_the_study_is_tls_pinned_and_still_needs_the_secret(
             context.wrap_socket(raw) as tls:
         assert ssl.DER_cert_to_PEM_cert(tls.getpeercert(binary_form=True)).strip() == \
             served.cert.strip()
+    Hold(tmp_path / "held").release()
     ip.run_line_magic("automl", "wait sec")
     out = capsys.readouterr().out
     assert f"the study is served on 0.0.0.0:{served.port} over TLS" in out
