@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+from pathlib import Path
 
 try:  # IPython is a dependency, but the library API also works where it is absent.
     from IPython.core.error import UsageError as _Base
@@ -71,6 +72,53 @@ class PathError(AutomlError):
     """A file or folder the user named (or its runs folder) cannot be read or written."""
 
 
+class DiskFullError(PathError):
+    """The disk holding the study's files (or a path the user named) is full: the run stops,
+    its cut trials queued to resume once there is space."""
+
+
+FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def disk_full(exc: BaseException | None) -> OSError | None:
+    """The full-disk error (no space, or the quota used up) in ``exc`` or what caused it."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, OSError) and exc.errno in FULL:
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def disk_full_text(folder: Path, needed: int | None = None) -> str:
+    """``the disk holding FOLDER is full (4.0 KB free; about 3.1 MB needed ...): free some
+    space ...``, with ``needed`` bytes (:meth:`StudyPaths.space_needed`) if known."""
+    import shutil
+
+    where = folder
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    try:
+        free = format_bytes(shutil.disk_usage(where).free)
+    except OSError:
+        free = "no space"
+    need = "" if needed is None else (f"; about {format_bytes(needed)} needed to go on: two "
+                                      "copies of a trial's checkpoint and room for study.db's "
+                                      "journal")
+    return (f"the disk holding {folder} is full ({free} free{need}): free some space (df -h "
+            f"{where} shows it), or move the study to another disk (--runs-dir, "
+            "--checkpoint-dir)")
+
+
+def format_bytes(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TB"  # pragma: no cover (the loop returns)
+
+
 def path_error(exc: OSError) -> PathError:
     """``exc`` (an ``OSError`` on a path) as a message naming the path and the fix."""
     path = exc.filename
@@ -88,4 +136,4 @@ def path_error(exc: OSError) -> PathError:
         errno.EEXIST: "it is a file, not a folder: choose another path",
         errno.EISDIR: "it is a folder: give a file name",
     }.get(exc.errno or 0, exc.strerror or os.strerror(exc.errno or 0))
-    return PathError(f"{path}: {why}")
+    return (DiskFullError if exc.errno in FULL else PathError)(f"{path}: {why}")

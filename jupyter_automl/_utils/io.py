@@ -25,6 +25,11 @@ def write_atomic(path: Path, data: bytes, failpoint: str | None = None) -> None:
         if failpoint:
             hit(f"{failpoint}.rename")
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.filename is None:  # a failed write names no file: name the one being written
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

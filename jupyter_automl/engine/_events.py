@@ -32,6 +32,7 @@ class RunEnd(str, enum.Enum):
     STOPPED = "stopped"  # Stop (the panel, %automl stop, the sidebar's stop request)
     ELSEWHERE = "elsewhere"  # the rest of the total is running in other processes
     INTERRUPTED = "interrupted"  # Ctrl-C, the kernel's interrupt
+    DISK_FULL = "stopped (its disk was full)"  # a write of the study's found no space
 
     def __str__(self) -> str:
         return self.value

@@ -19,13 +19,13 @@ import traceback
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .. import _optuna
 from .._utils.duration import eta
 from .._utils.failpoints import hit as failpoint
 from .._utils.objectives import front_text, pareto_front, signs
-from ..errors import StudyInterrupted, TooManyFailuresError
+from ..errors import DiskFullError, StudyInterrupted, TooManyFailuresError, disk_full_text
 from ..results import own_best_trials
 from ..runs import (
     LOST,
@@ -191,6 +191,8 @@ class StudyRunner:
             except TrialLost as lost:
                 # an interrupt shuts the workers down: their trials are lost to it
                 cut = self.reason if self.stop_event.is_set() and self.reason else lost.cut
+                if cut is RunEnd.DISK_FULL:
+                    self._out_of_space(trial, lock, lost.said)
                 self._lost(trial, lost.why if cut is None else str(cut), cut, lock, lost.said)
                 if lost.stops_study:
                     self.reason = lost.cut or RunEnd.STOPPED
@@ -280,6 +282,20 @@ class StudyRunner:
                 again = "queued to resume from its checkpoint" if retried else "not retried"
                 print(f"trial {trial.number} lost: {said}; the trial is {again}; "
                       f"{self.executor.restart_text}")
+
+    def _out_of_space(self, trial: optuna.Trial, lock: RunnerLock, said: str) -> NoReturn:
+        """A write of the study's found its disk full (``said``): the trial failed and queued
+        to resume from its last checkpoint where the storage can still record that (else the
+        next run finds it orphaned and does), the run stopped, and the error says how much
+        space to free."""
+        self.stop_event.set()
+        self.reason = RunEnd.DISK_FULL
+        try:
+            self._lost(trial, str(RunEnd.DISK_FULL), RunEnd.DISK_FULL, lock, said)
+        except Exception:  # noqa: BLE001 - study.db's disk is the full one: the next run
+            self._lost_now.append(trial.number)  # finds the trial's runner gone, and retries it
+        raise DiskFullError(f"{disk_full_text(self.paths.trials, self.paths.space_needed())}. "
+                            f"{self._interrupted_text(RunEnd.DISK_FULL)}") from None
 
     def _interrupted_text(self, reason: RunEnd) -> str:
         """``study 'digits' interrupted: 7/40 trials finished, trial 7 was checkpointed at

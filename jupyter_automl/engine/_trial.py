@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _optuna
 from .._utils.process import rss_mb
-from ..errors import AutomlError, MetricError, PbtError, SpaceError, TrialValueError
+from ..errors import (
+    AutomlError,
+    MetricError,
+    PbtError,
+    SpaceError,
+    TrialValueError,
+    disk_full,
+)
 from ..results import EPOCHS, FINAL, GENERATION, MEMBER, MUTABLE
 from ..space import TrialSpace, bind_space, unbind_space
 from ..training import (
@@ -83,6 +90,10 @@ class ThisKernel:
             raise TrialLost(cut=RunEnd.STOPPED, stops_study=True) from None
         except KeyboardInterrupt:
             raise TrialLost(cut=RunEnd.INTERRUPTED, stops_study=True) from None
+        except OSError as exc:
+            if disk_full(exc) is None:
+                raise
+            raise TrialLost(cut=RunEnd.DISK_FULL, stops_study=True, said=str(exc)) from None
 
     def interrupt(self) -> None:
         """Nothing to do: the interrupt reaches the trial in this very thread."""
@@ -131,6 +142,8 @@ class ThisKernel:
         except (TrialValueError, AutomlError) as exc:
             outcome = Outcome(TrialState.FAIL, error=str(exc))
         except Exception as exc:
+            if (full := disk_full(exc)) is not None:  # not the cell's fault: the run stops
+                raise full from None
             outcome = Outcome(TrialState.FAIL, error=self.cell.format_error(exc))
         finally:
             unbind_fit(fit_token)

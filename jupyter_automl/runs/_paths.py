@@ -12,7 +12,9 @@ With ``--checkpoint-dir DIR`` the trials' folders are ``DIR/<study>/trials/<numb
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,6 +90,23 @@ class StudyPaths:
 
     def trial(self, number: int) -> Path:
         return self.trials / str(number)
+
+    def space_needed(self) -> int:
+        """Bytes a run needs free to go on: two copies of its largest trial folder (a
+        checkpoint is written beside the one it replaces) and study.db's size (its journal)."""
+        largest = 0
+        try:
+            for folder in os.scandir(self.trials):
+                with contextlib.suppress(OSError):
+                    largest = max(largest, sum(f.stat().st_size for f in os.scandir(folder)
+                                               if f.is_file()))
+        except OSError:
+            pass
+        try:
+            db = self.db.stat().st_size
+        except OSError:
+            db = 0
+        return 2 * largest + db
 
     def checkpoint(self, number: int) -> Path:
         return self.trial(number) / CHECKPOINT

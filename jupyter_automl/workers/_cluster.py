@@ -123,7 +123,7 @@ class KernelCluster(KernelPool):
         def lead() -> None:
             try:
                 ended[chief.label] = self._dispatch(chief, trial)
-            except WorkerDied as exc:
+            except (WorkerDied, TrialLost) as exc:  # TrialLost: Stop, or the disk was full
                 ended[chief.label] = exc
 
         for kernel in followers:
@@ -156,6 +156,8 @@ class KernelCluster(KernelPool):
             if dead is not None:
                 raise dead
             if chief in ended:
+                if isinstance(ended[chief], TrialLost):
+                    raise ended[chief]
                 return ended[chief]  # type: ignore[no-any-return]
             if followers_done is None and len(ended) == size - 1:
                 followers_done = time.monotonic()

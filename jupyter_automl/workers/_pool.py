@@ -264,6 +264,9 @@ class KernelPool:
         result = json.loads(ast.literal_eval(data["data"]["text/plain"]))
         if result.get("stopped"):  # the study's stop request reached the worker
             raise TrialLost(cut=RunEnd.STOPPED, said=f"{kernel.label}: {result['error']}")
+        if result.get("disk_full"):
+            raise TrialLost(cut=RunEnd.DISK_FULL, stops_study=True,
+                            said=f"{kernel.label}: {result['error']}")
         outcome = Outcome(TrialState[result["state"]], values=result["values"],
                           error=result["error"],
                           duration=result["duration"], peak_mb=result["peak_mb"],

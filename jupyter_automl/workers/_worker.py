@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from .. import _optuna
 from .._utils.failpoints import hit as failpoint
+from ..errors import disk_full
 
 STORAGE_ENV = "JUPYTER_AUTOML_STORAGE_URL"  # a server database the worker reaches itself
 FOLLOW_POLL = 0.05  # seconds between two looks for a parameter the chief has not drawn yet
@@ -91,6 +92,10 @@ def run(number: int) -> str:
         outcome = here.run_trial(optuna.trial.Trial(study, trial_id))
     except StopRequested as exc:  # checkpointed; the driver fails and queues the trial
         return json.dumps({"stopped": True, "error": str(exc)})
+    except OSError as exc:  # the disk is full: the driver stops the run, the trial queued
+        if disk_full(exc) is None:
+            raise
+        return json.dumps({"disk_full": True, "error": str(exc)})
     fit = outcome.fit
     export_error = None
     if outcome.state == optuna.trial.TrialState.COMPLETE and fit is not None \

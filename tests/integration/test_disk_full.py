@@ -1,0 +1,125 @@
+"""A full disk: a real one (a small tmpfs as the runs folder, filled while the study is held
+mid-trial) and the ``enospc`` failpoint at each file a study writes (a checkpoint, the spec, the
+best model). The run stops with an error that names the folder and the space to free; the
+finished trials, ``study.db`` and the checkpoints already written stay intact; once there is
+space the rerun resumes the cut trial from its checkpoint."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from browser.require import require_or_skip
+from fault_study import NAME, OPTIONS, QUICK_SETUP, Hold, Study, script
+
+from jupyter_automl._utils.failpoints import ENV
+
+pytestmark = pytest.mark.slow
+
+
+def run(cwd: Path, options: str = OPTIONS, env: dict[str, str] | None = None,
+        ) -> subprocess.Popen[str]:
+    full = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+    if env is None or ENV not in env:
+        full.pop(ENV, None)
+    return subprocess.Popen([sys.executable, "-c", script(options, QUICK_SETUP)], cwd=cwd,
+                            env=full, text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+
+
+def ended(proc: subprocess.Popen[str]) -> str:
+    out, _ = proc.communicate(timeout=600)
+    return out
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 16 MB tmpfs of its own (mounting one needs root, as CI runs)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = os.geteuid() == 0 and subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(disk)],
+        capture_output=True).returncode == 0
+    require_or_skip(mounted, "a small disk needs root to mount a tmpfs")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def fill(disk: Path) -> Path:
+    """Write a file until the disk has no space left; return it (remove it to free them)."""
+    filler = disk / "filler"
+    with open(filler, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+    return filler
+
+
+def test_a_full_disk_stops_the_study_and_the_rerun_resumes(small_disk: Path) -> None:
+    """The disk fills while trial 1 is held after its first epoch: its next checkpoint finds
+    no space. The run stops saying where and how much to free; trial 0, its checkpoint and
+    study.db are as they were; the rerun after space is freed resumes trial 1 at epoch 1."""
+    study = Study(small_disk / "automl_runs")
+    hold = Hold(small_disk.parent / "held")
+    proc = run(small_disk, env=hold.env("epoch.saved@4"))
+    (pid,) = hold.wait(1, "trial 1")
+    held = study.held_trial(pid)
+    kept = study.finished()
+    checkpoint = (study.trials_dir / "0" / "checkpoint.npz").read_bytes()
+    filler = fill(small_disk)
+    hold.release()
+    out = ended(proc)
+    assert proc.returncode != 0, out
+    said = out[out.index("DiskFullError"):]
+    trials = small_disk / "automl_runs" / NAME / "trials"
+    assert f"the disk holding {trials} is full (" in said, said
+    assert "needed to go on" in said and "free some space" in said, said
+    assert f"trial {held} was checkpointed at epoch 1 and will resume from there" in said, said
+    # nothing already done is touched
+    assert (study.trials_dir / "0" / "checkpoint.npz").read_bytes() == checkpoint
+    assert study.saved(held) == 1
+    db = sqlite3.connect(small_disk / "automl_runs" / NAME / "study.db")
+    assert db.execute("PRAGMA quick_check").fetchone() == ("ok",)
+    db.close()
+    assert study.finished() == kept
+    filler.unlink()
+    rerun = run(small_disk)
+    out = ended(rerun)
+    assert rerun.returncode == 0, out
+    study.check(kept, [held], saved={held: 1})
+
+
+@pytest.mark.parametrize("point", ["checkpoint.write@2", "spec.write", "best.export"])
+def test_no_space_for_a_file_of_the_study(tmp_path: Path, point: str) -> None:
+    """``enospc`` where the study writes its third checkpoint, its spec (at the start), or the
+    best model: a message naming the file or folder, never a traceback of ours, and the rerun
+    finishes the study."""
+    study = Study(tmp_path / "automl_runs")
+    proc = run(tmp_path, env={ENV: f"{point}=enospc"})
+    out = ended(proc)
+    root = tmp_path / "automl_runs" / NAME
+    if point == "best.export":  # the trial is told first, then the export fails
+        assert "ExportError" in out and str(root / "best") in out, out
+        assert study.finished(), out
+    elif point == "spec.write":
+        assert proc.returncode != 0 and f"{root / 'spec.json'}: no space left on the device" \
+            in out, out
+    else:
+        assert proc.returncode != 0 and "DiskFullError: the disk holding" in out, out
+        assert "trial 0 was checkpointed at epoch 2 and will resume from there" in out, out
+    assert "OSError" not in out, out
+    rerun = run(tmp_path)
+    out = ended(rerun)
+    assert rerun.returncode == 0, out
+    lost = [0] if point.startswith("checkpoint") else []
+    study.check({}, lost, saved={0: 2} if lost else None)
