@@ -26,6 +26,7 @@ from ..errors import (
     disk_full,
 )
 from ..results import EPOCHS, FINAL, GENERATION, MEMBER, MUTABLE
+from ..runs import root_cause, storage_failure
 from ..space import TrialSpace, bind_space, unbind_space
 from ..training import (
     Checkpoint,
@@ -144,6 +145,9 @@ class ThisKernel:
         except Exception as exc:
             if (full := disk_full(exc)) is not None:  # not the cell's fault: the run stops
                 raise full from None
+            if (failure := storage_failure(exc)) is not None:  # nor is a database's: retried
+                why = f"its storage failed ({root_cause(failure)})"
+                raise TrialLost(why, said=why) from None
             outcome = Outcome(TrialState.FAIL, error=self.cell.format_error(exc))
         finally:
             unbind_fit(fit_token)

@@ -36,8 +36,10 @@ from ._storage import (
     open_storage,
     opens_read_only,
     redact,
+    root_cause,
     sqlite_file,
     storage_errors,
+    storage_failure,
     storage_url,
 )
 
@@ -48,6 +50,6 @@ __all__ = [
     "SQLITE_TIMEOUT", "Claims", "RunnerLock", "StudyPaths", "clear_stop", "heartbeat_interval",
     "is_running", "is_server", "keep_aside", "list_study_folders", "live_claims",
     "open_storage", "opens_read_only", "read_claims", "read_lock", "read_state", "redact",
-    "request_stop", "sqlite_file", "storage_errors", "storage_url", "study_paths",
-    "write_state",
+    "request_stop", "root_cause", "sqlite_file", "storage_errors", "storage_failure",
+    "storage_url", "study_paths", "write_state",
 ]

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .. import _optuna
 from ._paths import StudyPaths
+from ._storage import root_cause
 
 if TYPE_CHECKING:
     import optuna
@@ -116,7 +117,7 @@ class RunnerLock:
             except Exception as exc:  # a database hiccup: say so once, keep beating
                 if not failing:
                     print(f"jupyter-automl: could not record the heartbeat of trials "
-                          f"{sorted(self._claimed)} ({type(exc).__name__}: {exc}); retrying",
+                          f"{sorted(self._claimed)} ({root_cause(exc)}); retrying",
                           file=sys.stderr)
                 failing = True
 

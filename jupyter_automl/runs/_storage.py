@@ -135,11 +135,32 @@ def storage_errors(url: str) -> Iterator[None]:
                            f"pip install {driver}") from None
 
 
-def _explain(url: str, exc: BaseException) -> str:
+def storage_failure(exc: BaseException) -> BaseException | None:
+    """The database error in ``exc`` or what caused it (a connection cut, a server down), if
+    any: the storage's fault, not the cell's, when a trial's report or draw raises it."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if type(cause).__module__.split(".")[0] in ("sqlalchemy", "psycopg", "psycopg2",
+                                                    "sqlite3", "pymysql") or \
+                type(cause).__name__ == "StorageInternalError":
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def root_cause(exc: BaseException) -> str:
+    """The first line of what started ``exc`` (Optuna wraps a database error in its own,
+    whose words guess at a cause: "invalid data in the commit" for a server that is down)."""
     cause = exc
     while cause.__cause__ is not None or cause.__context__ is not None:
         cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
-    text = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+    return str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+
+
+def _explain(url: str, exc: BaseException) -> str:
+    text = root_cause(exc)
     shown = redact(url)
     if "locked" in text:
         return (f"the study database {shown} is locked by another process ({text}). Wait for "
@@ -149,6 +170,10 @@ def _explain(url: str, exc: BaseException) -> str:
                 + _restore_hint(sqlite_file(url))
                 + "Or move it away to start that study afresh, or rerun the cell with --fresh "
                 "(the old folder is kept, renamed).")
+    if "connection" in text.lower() and sqlite_file(url) is None:
+        return (f"the study's database server {shown} cannot be reached ({text}). Check that it "
+                "runs and that this machine reaches it, then rerun: the finished trials are "
+                "kept there, and the trial cut short resumes from its checkpoint.")
     return f"cannot use the study storage {shown}: {text}"
 
 

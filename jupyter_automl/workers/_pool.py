@@ -264,6 +264,8 @@ class KernelPool:
         result = json.loads(ast.literal_eval(data["data"]["text/plain"]))
         if result.get("stopped"):  # the study's stop request reached the worker
             raise TrialLost(cut=RunEnd.STOPPED, said=f"{kernel.label}: {result['error']}")
+        if result.get("lost"):
+            raise TrialLost(result["lost"], said=f"{kernel.label}: {result['lost']}")
         if result.get("disk_full"):
             raise TrialLost(cut=RunEnd.DISK_FULL, stops_study=True,
                             said=f"{kernel.label}: {result['error']}")

@@ -86,12 +86,15 @@ def run(number: int) -> str:
     if _state["direct"]:  # Optuna's cache of a database, in this process, learns of the trial
         study.get_trials(deepcopy=False)
     trial_id = _optuna.trial_id(_optuna.trial_by_number(study, number))
+    from ..engine import TrialLost
     from ..training import StopRequested
 
     try:
         outcome = here.run_trial(optuna.trial.Trial(study, trial_id))
     except StopRequested as exc:  # checkpointed; the driver fails and queues the trial
         return json.dumps({"stopped": True, "error": str(exc)})
+    except TrialLost as exc:  # the storage failed under the trial: the driver retries it
+        return json.dumps({"lost": exc.why})
     except OSError as exc:  # the disk is full: the driver stops the run, the trial queued
         if disk_full(exc) is None:
             raise

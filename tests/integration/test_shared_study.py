@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import wait_for
@@ -177,3 +178,56 @@ def test_a_runner_whose_trial_was_taken_carries_on(postgres_url: str, tmp_path: 
     study.check({}, [lost], total=6)
     assert study.saved(lost) >= 1 and EPOCHS > 1
 
+
+
+def test_a_postgresql_restart_mid_study_loses_nothing(postgres: Any, tmp_path: Path) -> None:
+    """The database server restarts while a trial trains (its connections cut): the runner
+    reconnects and the study reaches its total, with no raw database error. The trial in
+    flight finishes, or, when its next report met a cut connection, is retried from its
+    checkpoint (the storage's fault, not the cell's)."""
+    study = Study(tmp_path, url=postgres.url, trials_dir=tmp_path / "a" / "automl_runs" / NAME
+                  / "trials")
+    hold = Hold(tmp_path / "held")
+    a = runner(machine(postgres.url, tmp_path / "a", None, trials=4), tmp_path / "a",
+               {**FAST_BEATS, **hold.env("epoch.saved@4")})
+    (pid,) = hold.wait(1, "trial 1")
+    held = study.held_trial(pid)
+    kept = study.finished()
+    postgres.stop()
+    postgres.start()
+    hold.release()
+    out = output(a)
+    assert "Traceback" not in out and "sqlalchemy" not in out.lower(), out
+    lost = study.lost()
+    assert lost in ([], [held]), lost
+    study.check(kept, lost, total=4, saved={held: 1})
+    if lost:
+        why = study.trials()[held].user_attrs["failed_because"]
+        assert why.startswith("its storage failed (") and f"trial {held} lost: " in out, why
+
+
+def test_a_postgresql_outage_mid_trial_ends_the_run_and_the_rerun_resumes(
+        postgres: Any, tmp_path: Path) -> None:
+    """The server is down when the trial next reports: the run ends with our error saying the
+    server cannot be reached (no raw database error); once it is back, the rerun retries the
+    cut trial from its checkpoint and reaches the total, every finished trial kept."""
+    study = Study(tmp_path, url=postgres.url, trials_dir=tmp_path / "a" / "automl_runs" / NAME
+                  / "trials")
+    hold = Hold(tmp_path / "held")
+    a = runner(machine(postgres.url, tmp_path / "a", None, trials=4), tmp_path / "a",
+               {**FAST_BEATS, **hold.env("epoch.saved@4")})
+    (pid,) = hold.wait(1, "trial 1")
+    held = study.held_trial(pid)
+    kept = study.finished()
+    postgres.stop()
+    hold.release()
+    out = output(a, ok=False)
+    assert a.returncode == 1, out
+    said = out[out.index("StorageError"):]
+    assert "the study's database server postgresql://automl:***@127.0.0.1" in said, said
+    assert "cannot be reached (" in said and "then rerun" in said, said
+    assert "sqlalchemy" not in out.lower() and "invalid data in the commit" not in out, out
+    postgres.start()
+    output(runner(machine(postgres.url, tmp_path / "a", None, trials=4), tmp_path / "a",
+                  FAST_BEATS))
+    study.check(kept, [held], total=4, saved={held: 1})
