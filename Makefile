@@ -57,7 +57,7 @@ unit: $(STAMP)
 
 # tests/integration: real kernels, gateways, PostgreSQL, papermill, Chromium, kill -9.
 integration: $(STAMP)
-	$(PY) -m pytest -q -n $(JOBS) tests/integration
+	$(PY) -m pytest -q -n $(JOBS) --durations=10 tests/integration
 
 # nbval runs copies, so each run starts the tutorials' studies from nothing.
 notebooks: $(STAMP)

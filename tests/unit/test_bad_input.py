@@ -75,3 +75,52 @@ def test_a_study_in_a_folder_that_does_not_exist(tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["show", "q", "--runs-dir", str(tmp_path / "nowhere")]) == 2
     assert "there is no such folder: give the runs folder" in capsys.readouterr().err
+
+
+def test_a_full_disk_is_found_in_what_caused_an_error() -> None:
+    from jupyter_automl.errors import disk_full
+
+    full = OSError(errno.ENOSPC, "No space left on device", "/data/x")
+    try:
+        try:
+            raise full
+        except OSError as exc:
+            raise RuntimeError("a callback failed") from exc
+    except RuntimeError as wrapped:
+        assert disk_full(wrapped) is full
+    assert disk_full(OSError(errno.EACCES, "denied")) is None
+    assert disk_full(OSError(errno.EDQUOT, "quota")) is not None
+
+
+def test_a_full_disk_names_the_folder_its_free_space_and_the_space_needed(
+        tmp_path: Path) -> None:
+    from jupyter_automl.errors import disk_full_text, format_bytes
+    from jupyter_automl.runs import StudyPaths
+
+    paths = StudyPaths(tmp_path / "study")
+    (paths.trial(0)).mkdir(parents=True)
+    (paths.trial(0) / "checkpoint.npz").write_bytes(b"\0" * 3000)
+    paths.db.write_bytes(b"\0" * 1000)
+    assert paths.space_needed() == 7000
+    said = disk_full_text(paths.trials, paths.space_needed())
+    assert said.startswith(f"the disk holding {paths.trials} is full (")
+    assert "about 6.8 KB needed to go on" in said and "--runs-dir" in said
+    assert [format_bytes(n) for n in (12, 2048, 5 * 2**20)] == ["12 B", "2.0 KB", "5.0 MB"]
+
+
+def test_a_database_error_under_a_trial_is_the_storage_s_not_the_cell_s() -> None:
+    import sqlalchemy.exc
+
+    from jupyter_automl.runs import root_cause, storage_failure
+
+    cut = sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("server closed the "
+                                                                    "connection"))
+    try:
+        try:
+            raise cut
+        except sqlalchemy.exc.OperationalError as exc:
+            raise RuntimeError("An exception is raised during the commit.") from exc
+    except RuntimeError as wrapped:
+        assert storage_failure(wrapped) is cut
+        assert "server closed the connection" in root_cause(wrapped)
+    assert storage_failure(ValueError("the cell's own")) is None

@@ -125,3 +125,17 @@ def test_every_point_is_passed_by_the_code_and_every_pass_is_a_point() -> None:
     assert passed == set(POINTS)
     docs = (PACKAGE.parent / "docs" / "failpoints.md").read_text()
     assert all(f"`{name}`" in docs for name in POINTS)
+
+
+def test_a_stop_request_is_looked_for_at_once_at_a_step_s_end(tmp_path: Path) -> None:
+    """Within a step the request file is looked for at most every POLL seconds; at a step's
+    end (``look=True``) at once, so a request written during a step stops at its end."""
+    from jupyter_automl.engine._runner import StopSignal
+
+    request = tmp_path / "stop.request"
+    stop = StopSignal(request)
+    stop.POLL = 3600.0  # however slow the machine, the next look is not due
+    assert not stop.is_set()  # looked: nothing there
+    request.touch()
+    assert not stop.is_set()  # within POLL of the last look: not looked again
+    assert stop.is_set(look=True)
