@@ -45,6 +45,8 @@ from fault_study import (  # noqa: E402 - the matrix's study and invariants
     TRIALS,
     Study,
     hold_lock,
+    notebook,
+    script,
 )
 
 from jupyter_automl._utils.failpoints import ENV  # noqa: E402
@@ -84,20 +86,9 @@ def draw(rng: random.Random, number: int) -> Run:
 def command(mode: str, folder: Path) -> list[str]:
     body, options, _ = MODES[mode]
     if mode == "papermill":
-        import nbformat
-
-        nb = nbformat.v4.new_notebook()
-        nb.cells = [nbformat.v4.new_code_cell("%load_ext jupyter_automl"),
-                    nbformat.v4.new_code_cell(f"%%automl_setup\n{QUICK_SETUP}"),
-                    nbformat.v4.new_code_cell(f"%%automl {options}\n{body}")]
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                     "language": "python"}
-        nbformat.write(nb, folder / "tune.ipynb")
+        notebook(folder / "tune.ipynb", options, QUICK_SETUP, body)
         return [sys.executable, "-m", "jupyter_automl.cli", "run", "tune.ipynb"]
-    code = (f"import jupyter_automl\nns = {{}}\nexec({QUICK_SETUP!r}, ns)\n"
-            f"jupyter_automl.run_study({body!r}, {options!r}, namespace=ns, display='text', "
-            f"setup_cells=[{QUICK_SETUP!r}])\n")  # worker kernels replay the setup
-    (folder / "study.py").write_text(code)
+    (folder / "study.py").write_text(script(options, QUICK_SETUP, body, display="text"))
     return [sys.executable, "study.py"]
 
 

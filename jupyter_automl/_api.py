@@ -189,7 +189,7 @@ def check(options: StudyOptions, cell: Cell, namespace: dict[str, Any]) -> None:
 def record_setup(paths: StudyPaths, cells: Sequence[str]) -> None:
     """Write the setup cells to ``setup/NN.py``, replacing an older record."""
     for old in paths.setup.glob("*.py") if paths.setup.exists() else []:
-        old.unlink()
+        old.unlink(missing_ok=True)  # another runner starting at once removed it first
     for i, source in enumerate(cells):
         write_atomic(paths.setup / f"{i:02d}.py", source.encode())
 

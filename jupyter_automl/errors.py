@@ -80,11 +80,13 @@ class DiskFullError(PathError):
 FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
-def disk_full(exc: BaseException | None) -> OSError | None:
-    """The full-disk error (no space, or the quota used up) in ``exc`` or what caused it."""
+def disk_full(exc: BaseException | None) -> BaseException | None:
+    """The full-disk error (no space, or the quota used up; SQLite's ``database or disk is
+    full``) in ``exc`` or what caused it."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
-        if isinstance(exc, OSError) and exc.errno in FULL:
+        if isinstance(exc, OSError) and exc.errno in FULL or "database or disk is full" in str(
+                exc):
             return exc
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__

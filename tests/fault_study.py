@@ -70,10 +70,29 @@ PBT_OPTIONS = (f"{NAME} --scheduler pbt --population 4 --interval 2 --seed 0 "
                "--maximize val_accuracy")
 
 
-def script(options: str = OPTIONS, setup: str = SETUP) -> str:
-    """A Python program running the study outside Jupyter (``python -c``)."""
+def script(options: str = OPTIONS, setup: str = SETUP, body: str = BODY,
+           display: str | None = None) -> str:
+    """A Python program running the study outside Jupyter (``python -c``); its worker kernels
+    (``--kernels``) replay ``setup``, as ``%%automl_setup`` gives them."""
+    shown = "" if display is None else f", display={display!r}"
     return (f"import jupyter_automl\nns = {{}}\nexec({setup!r}, ns)\n"
-            f"jupyter_automl.run_study({BODY!r}, {options!r}, namespace=ns)\n")
+            f"jupyter_automl.run_study({body!r}, {options!r}, namespace=ns, "
+            f"setup_cells=[{setup!r}]{shown})\n")
+
+
+def notebook(path: Path, options: str = OPTIONS, setup: str = QUICK_SETUP,
+             body: str = BODY) -> Path:
+    """The study as a notebook (``jupyter-automl run``, papermill): load, setup, the cell."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("%load_ext jupyter_automl"),
+                nbformat.v4.new_code_cell(f"%%automl_setup\n{setup}"),
+                nbformat.v4.new_code_cell(f"%%automl {options}\n{body}")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, path)
+    return path
 
 
 class Hold:

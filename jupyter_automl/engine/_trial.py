@@ -91,7 +91,7 @@ class ThisKernel:
             raise TrialLost(cut=RunEnd.STOPPED, stops_study=True) from None
         except KeyboardInterrupt:
             raise TrialLost(cut=RunEnd.INTERRUPTED, stops_study=True) from None
-        except OSError as exc:
+        except Exception as exc:  # what run_trial lets through: the disk full, or ours
             if disk_full(exc) is None:
                 raise
             raise TrialLost(cut=RunEnd.DISK_FULL, stops_study=True, said=str(exc)) from None

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import StorageError
+from ..errors import DiskFullError, StorageError, disk_full, disk_full_text
 
 if TYPE_CHECKING:
     import optuna
@@ -125,6 +125,10 @@ def storage_errors(url: str) -> Iterator[None]:
         yield
     except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError,
             sqlite3.Error) as exc:
+        db = sqlite_file(url)
+        if db is not None and disk_full(exc) is not None:
+            raise DiskFullError(f"{disk_full_text(db.parent)}. The finished trials are kept in "
+                                f"{db}; rerun to resume") from None
         raise StorageError(_explain(url, exc)) from None
     except ImportError as exc:  # Optuna's message for a missing database driver names none
         if exc.name not in _DRIVER_MODULES:

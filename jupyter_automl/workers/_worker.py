@@ -95,7 +95,7 @@ def run(number: int) -> str:
         return json.dumps({"stopped": True, "error": str(exc)})
     except TrialLost as exc:  # the storage failed under the trial: the driver retries it
         return json.dumps({"lost": exc.why})
-    except OSError as exc:  # the disk is full: the driver stops the run, the trial queued
+    except Exception as exc:  # the disk is full: the driver stops the run, the trial queued
         if disk_full(exc) is None:
             raise
         return json.dumps({"disk_full": True, "error": str(exc)})

@@ -80,6 +80,7 @@ def test_a_full_disk_stops_the_study_and_the_rerun_resumes(small_disk: Path) -> 
     hold.release()
     out = ended(proc)
     assert proc.returncode != 0, out
+    assert "DiskFullError" in out, out
     said = out[out.index("DiskFullError"):]
     trials = small_disk / "automl_runs" / NAME / "trials"
     assert f"the disk holding {trials} is full (" in said, said

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from fault_study import BODY, EPOCHS, NAME, OPTIONS, QUICK_SETUP, TRIALS, Study
+from fault_study import EPOCHS, NAME, OPTIONS, QUICK_SETUP, TRIALS, Study, script
 
 from jupyter_automl._utils.failpoints import ENV
 
@@ -20,9 +20,7 @@ QUADRATIC = 'x = hp.float("x", -5, 5)\n(x - 1) ** 2\n'
 
 
 def keras_script(runs: Path) -> str:
-    return (f"import jupyter_automl\nns = {{}}\nexec({QUICK_SETUP!r}, ns)\n"
-            f"jupyter_automl.run_study({BODY!r}, {OPTIONS + f' --runs-dir {runs}'!r}, "
-            "namespace=ns, display='text')\n")
+    return script(OPTIONS + f" --runs-dir {runs}", QUICK_SETUP, display="text")
 
 
 def quadratic_script(runs: Path) -> str:

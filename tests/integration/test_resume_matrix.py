@@ -41,6 +41,7 @@ from fault_study import (
     Hold,
     Study,
     hold_lock,
+    notebook,
     script,
 )
 
@@ -305,13 +306,7 @@ class Papermill(Script):
     def __init__(self, root: Path) -> None:
         Mode.__init__(self, root)
         self.proc = None
-        nb = nbformat.v4.new_notebook()
-        nb.cells = [nbformat.v4.new_code_cell("%load_ext jupyter_automl"),
-                    nbformat.v4.new_code_cell(f"%%automl_setup\n{QUICK_SETUP}"),
-                    nbformat.v4.new_code_cell(f"%%automl {OPTIONS}\n{BODY}")]
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                     "language": "python"}
-        nbformat.write(nb, root / "tune.ipynb")
+        notebook(root / "tune.ipynb")
 
     def start(self, hold: bool = False) -> None:
         self.proc = subprocess.Popen(
