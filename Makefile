@@ -14,7 +14,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: demo test check lint unit labext lab integration notebooks bench clean
+.PHONY: demo test check lint unit labext lab integration notebooks bench chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,12 @@ notebooks: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/overhead.py
+
+# The randomized fault campaign (benchmarks/chaos.py): RUNS runs drawn from SEED.
+RUNS ?= 200
+SEED ?= 1
+chaos: $(STAMP)
+	$(PY) benchmarks/chaos.py --runs $(RUNS) --seed $(SEED)
 
 clean:
 	rm -rf build $(VENV)
