@@ -294,8 +294,9 @@ class StudyRunner:
             self._lost(trial, str(RunEnd.DISK_FULL), RunEnd.DISK_FULL, lock, said)
         except Exception:  # noqa: BLE001 - study.db's disk is the full one: the next run
             self._lost_now.append(trial.number)  # finds the trial's runner gone, and retries it
-        raise DiskFullError(f"{disk_full_text(self.paths.trials, self.paths.space_needed())}. "
-                            f"{self._interrupted_text(RunEnd.DISK_FULL)}") from None
+        full = disk_full_text(self.paths.trials, self.paths.space_needed())
+        raise DiskFullError(f"{said}\n{full}. {self._interrupted_text(RunEnd.DISK_FULL)}") \
+            from None
 
     def _interrupted_text(self, reason: RunEnd) -> str:
         """``study 'digits' interrupted: 7/40 trials finished, trial 7 was checkpointed at

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import os
 import random
 import sqlite3
 import time
@@ -140,8 +141,11 @@ def storage_errors(url: str) -> Iterator[None]:
 
 
 def storage_failure(exc: BaseException) -> BaseException | None:
-    """The database error in ``exc`` or what caused it (a connection cut, a server down), if
-    any: the storage's fault, not the cell's, when a trial's report or draw raises it."""
+    """The database error in ``exc`` or what caused it (a connection cut, a server down) when
+    it came from Optuna's storage (a trial's report or draw): the storage's fault, not the
+    cell's. A database error of the cell's own code is the cell's."""
+    if not _through_optuna_storage(exc):
+        return None
     seen: set[int] = set()
     cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:
@@ -152,6 +156,16 @@ def storage_failure(exc: BaseException) -> BaseException | None:
         seen.add(id(cause))
         cause = cause.__cause__ or cause.__context__
     return None
+
+
+def _through_optuna_storage(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised inside Optuna's storages (a frame of its traceback is)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if f"optuna{os.sep}storages" in tb.tb_frame.f_code.co_filename:
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def root_cause(exc: BaseException) -> str:

@@ -116,7 +116,8 @@ def test_no_space_for_a_file_of_the_study(tmp_path: Path, point: str) -> None:
         assert proc.returncode != 0 and f"{root / 'spec.json'}: no space left on the device" \
             in out, out
     else:
-        assert proc.returncode != 0 and "DiskFullError: the disk holding" in out, out
+        assert proc.returncode != 0 and "DiskFullError: [Errno 28] No space left on device" \
+            in out and f"{root / 'trials' / '0' / 'checkpoint.npz'}'\nthe disk holding" in out, out
         assert "trial 0 was checkpointed at epoch 2 and will resume from there" in out, out
     assert "OSError" not in out, out
     rerun = run(tmp_path)

@@ -108,19 +108,26 @@ def test_a_full_disk_names_the_folder_its_free_space_and_the_space_needed(
     assert [format_bytes(n) for n in (12, 2048, 5 * 2**20)] == ["12 B", "2.0 KB", "5.0 MB"]
 
 
-def test_a_database_error_under_a_trial_is_the_storage_s_not_the_cell_s() -> None:
+def test_a_database_error_under_a_trial_is_the_storage_s_not_the_cell_s(
+        tmp_path: Path) -> None:
+    import optuna
     import sqlalchemy.exc
 
     from jupyter_automl.runs import root_cause, storage_failure
 
-    cut = sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("server closed the "
-                                                                    "connection"))
+    db = tmp_path / "study.db"
+    storage = optuna.storages.RDBStorage(f"sqlite:///{db}")
+    study_id = storage.create_new_study([optuna.study.StudyDirection.MINIMIZE], "s")
+    trial_id = storage.create_new_trial(study_id)
+    storage.engine.dispose()
+    db.write_bytes(b"not a database" * 100)
+    with pytest.raises(Exception) as raised:  # what a trial's report raises then
+        storage.set_trial_intermediate_value(trial_id, 1, 0.5)
+    assert storage_failure(raised.value) is not None
+    assert "file is not a database" in root_cause(raised.value)
+    cut = sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("server closed"))
     try:
-        try:
-            raise cut
-        except sqlalchemy.exc.OperationalError as exc:
-            raise RuntimeError("An exception is raised during the commit.") from exc
-    except RuntimeError as wrapped:
-        assert storage_failure(wrapped) is cut
-        assert "server closed the connection" in root_cause(wrapped)
+        raise cut  # the cell's own database: the cell's error
+    except sqlalchemy.exc.OperationalError as exc:
+        assert storage_failure(exc) is None
     assert storage_failure(ValueError("the cell's own")) is None
