@@ -49,6 +49,7 @@ from fault_study import (  # noqa: E402 - the matrix's study and invariants
     QUICK_SETUP,
     TRIALS,
     Study,
+    fill,
     hold_lock,
     notebook,
     script,
@@ -155,7 +156,7 @@ def hurt(run: Run, rng: random.Random, folder: Path, study: Study) -> None:
             run.drawn.append(f"SIGSTOP for {seconds} s")
             pause(proc, seconds)
         if "full-disk" in run.faults:
-            filler = fill(folder)
+            filler = fill(folder) if os.path.ismount(folder) else None  # see small_disk
             run.drawn.append("the disk filled" if filler else "no small disk (not root)")
             try:
                 proc.communicate(timeout=600)
@@ -202,21 +203,6 @@ def pause(proc: subprocess.Popen[str], seconds: float) -> None:
         time.sleep(seconds)
     finally:
         os.kill(proc.pid, signal.SIGCONT)
-
-
-def fill(folder: Path) -> Path | None:
-    """Fill the small disk ``folder`` is on (see :func:`small_disk`); the file that did."""
-    if not os.path.ismount(folder):
-        return None
-    filler = folder / "filler"
-    with open(filler, "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-        except OSError:
-            pass
-    return filler
 
 
 def small_disk(folder: Path) -> bool:

@@ -243,6 +243,19 @@ class Study:
         assert done == [(g, m) for g in range(generations) for m in range(population)], done
 
 
+def fill(disk: Path) -> Path:
+    """Write a file in ``disk`` until it has no space left; return it (remove it to free them)."""
+    filler = disk / "filler"
+    with open(filler, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+    return filler
+
+
 def hold_lock(db: Path, seconds: float) -> subprocess.Popen[bytes]:
     """A second process holding an exclusive lock on the SQLite file ``db`` for ``seconds``."""
     code = textwrap.dedent(f"""

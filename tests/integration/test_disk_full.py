@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from browser.require import require_or_skip
-from fault_study import NAME, OPTIONS, QUICK_SETUP, Hold, Study, script
+from fault_study import NAME, OPTIONS, QUICK_SETUP, Hold, Study, fill, script
 
 from jupyter_automl._utils.failpoints import ENV
 
@@ -50,19 +50,6 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield disk
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
-
-
-def fill(disk: Path) -> Path:
-    """Write a file until the disk has no space left; return it (remove it to free them)."""
-    filler = disk / "filler"
-    with open(filler, "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-        except OSError:
-            pass
-    return filler
 
 
 def test_a_full_disk_stops_the_study_and_the_rerun_resumes(small_disk: Path) -> None:

@@ -180,19 +180,24 @@ def test_a_runner_whose_trial_was_taken_carries_on(postgres_url: str, tmp_path: 
 
 
 
+def held_at_trial_1(url: str, tmp_path: Path) -> tuple[Study, Hold, subprocess.Popen[str], int,
+                                                       dict[int, Any]]:
+    """A runner of a 4-trial PostgreSQL study held after trial 1's first epoch: the study, the
+    hold, the runner, the held trial and the trials finished by then."""
+    study = Study(tmp_path, url=url, trials_dir=tmp_path / "a" / "automl_runs" / NAME / "trials")
+    hold = Hold(tmp_path / "held")
+    a = runner(machine(url, tmp_path / "a", None, trials=4), tmp_path / "a",
+               {**FAST_BEATS, **hold.env("epoch.saved@4")})
+    (pid,) = hold.wait(1, "trial 1")
+    return study, hold, a, study.held_trial(pid), study.finished()
+
+
 def test_a_postgresql_restart_mid_study_loses_nothing(postgres: Any, tmp_path: Path) -> None:
     """The database server restarts while a trial trains (its connections cut): the runner
     reconnects and the study reaches its total, with no raw database error. The trial in
     flight finishes, or, when its next report met a cut connection, is retried from its
     checkpoint (the storage's fault, not the cell's)."""
-    study = Study(tmp_path, url=postgres.url, trials_dir=tmp_path / "a" / "automl_runs" / NAME
-                  / "trials")
-    hold = Hold(tmp_path / "held")
-    a = runner(machine(postgres.url, tmp_path / "a", None, trials=4), tmp_path / "a",
-               {**FAST_BEATS, **hold.env("epoch.saved@4")})
-    (pid,) = hold.wait(1, "trial 1")
-    held = study.held_trial(pid)
-    kept = study.finished()
+    study, hold, a, held, kept = held_at_trial_1(postgres.url, tmp_path)
     postgres.stop()
     postgres.start()
     hold.release()
@@ -211,14 +216,7 @@ def test_a_postgresql_outage_mid_trial_ends_the_run_and_the_rerun_resumes(
     """The server is down when the trial next reports: the run ends with our error saying the
     server cannot be reached (no raw database error); once it is back, the rerun retries the
     cut trial from its checkpoint and reaches the total, every finished trial kept."""
-    study = Study(tmp_path, url=postgres.url, trials_dir=tmp_path / "a" / "automl_runs" / NAME
-                  / "trials")
-    hold = Hold(tmp_path / "held")
-    a = runner(machine(postgres.url, tmp_path / "a", None, trials=4), tmp_path / "a",
-               {**FAST_BEATS, **hold.env("epoch.saved@4")})
-    (pid,) = hold.wait(1, "trial 1")
-    held = study.held_trial(pid)
-    kept = study.finished()
+    study, hold, a, held, kept = held_at_trial_1(postgres.url, tmp_path)
     postgres.stop()
     hold.release()
     out = output(a, ok=False)
