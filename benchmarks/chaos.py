@@ -46,7 +46,7 @@ from fault_study import (  # noqa: E402 - the matrix's study and invariants
     OPTIONS,
     PBT_BODY,
     PBT_OPTIONS,
-    QUICK_SETUP,
+    SETUP,
     TRIALS,
     Study,
     fill,
@@ -101,9 +101,9 @@ def command(mode: str, folder: Path, server: str | None = None) -> list[str]:
     if server is not None:
         options += f" --storage {server} --checkpoint-dir {folder.parent / 'ckpt'}"
     if mode == "papermill":
-        notebook(folder / "tune.ipynb", options, QUICK_SETUP, body)
+        notebook(folder / "tune.ipynb", options, SETUP, body)
         return [sys.executable, "-m", "jupyter_automl.cli", "run", "tune.ipynb"]
-    (folder / "study.py").write_text(script(options, QUICK_SETUP, body, display="text"))
+    (folder / "study.py").write_text(script(options, SETUP, body, display="text"))
     return [sys.executable, "study.py"]
 
 

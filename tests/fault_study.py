@@ -1,8 +1,19 @@
-"""The small Keras study that fault tests hurt, and the invariants they check after a fault.
+"""The small studies that fault tests hurt, and the invariants they check after a fault.
 
-Each epoch sleeps a little (0.8 s), so a test can act while a trial is between two epochs: a
-loaded machine polls the study slowly, and a shorter window let an interrupt arrive only after
-the study had ended.
+Two kinds of study, the smallest that show what a test is about:
+
+- a Keras model trained by ``fit`` (:data:`SETUP`, :data:`BODY`), or by a custom loop
+  (:data:`LOOP_BODY`), or under population-based training (:data:`PBT_BODY`), for the tests
+  about resuming training: the weights, the optimizer and the epoch come back from the
+  checkpoint;
+- a plain custom loop over a few numbers checkpointed as a dict (:data:`PLAIN_SETUP`,
+  :data:`PLAIN_BODY`), for the tests about the study around the training (runners sharing a
+  study, their heartbeats and lock files, the files a study writes and the moment they are
+  written): the same trial loop, checkpoints, reports, retries and invariants, without
+  TensorFlow's import (5 s of a core) in each process the test starts.
+
+No study sleeps: a test places its fault with a failpoint (:class:`Hold`), or waits on what it
+can observe.
 """
 
 from __future__ import annotations
@@ -21,14 +32,12 @@ TRIALS = 4
 EPOCHS = 4
 
 SETUP = '''\
-import time
 import numpy as np
 import keras
 import tensorflow as tf
 rng = np.random.default_rng(0)
 x = rng.normal(size=(256, 8)).astype("float32")
 y = (x[:, 0] + x[:, 1] > 0).astype("int64")
-slow = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs=None: time.sleep(0.8))
 '''
 
 BODY = f'''\
@@ -37,7 +46,7 @@ model = keras.Sequential([keras.Input((8,)),
                           keras.layers.Dense(2, activation="softmax")])
 model.compile(keras.optimizers.Adam(hp.float("lr", 1e-3, 1e-1, log=True)),
               "sparse_categorical_crossentropy", metrics=["accuracy"])
-model.fit(x, y, validation_split=0.25, epochs={EPOCHS}, batch_size=64, callbacks=[slow])
+model.fit(x, y, validation_split=0.25, epochs={EPOCHS}, batch_size=64)
 '''
 
 # The same study trained by a custom loop: trial.checkpoint and trial.report instead of fit.
@@ -56,11 +65,29 @@ for step in range(start, {EPOCHS}):
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
     accuracy = float(np.mean(np.argmax(model(x[192:]), -1) == y[192:]))
     trial.report({{"loss": float(loss), "val_accuracy": accuracy}}, step=step + 1)
-    time.sleep(0.8)
 '''
 
-# The same, with no pause: for the tests that place their faults with failpoints.
-QUICK_SETUP = SETUP.replace("time.sleep(0.8)", "None")
+# The plain study: a least-squares fit of 8 numbers by gradient steps, in NumPy, its weights
+# checkpointed as a dict of plain values; the same parameters, epochs and metrics as BODY.
+PLAIN_SETUP = '''\
+import numpy as np
+rng = np.random.default_rng(0)
+x = rng.normal(size=(256, 8))
+y = x @ rng.normal(size=8)
+'''
+
+PLAIN_BODY = f'''\
+scale = hp.int("units", 4, 16) / 16
+lr = hp.float("lr", 1e-3, 1e-1, log=True)
+state = {{"w": [0.0] * 8}}
+start = trial.checkpoint(state=state)
+for step in range(start, {EPOCHS}):
+    w = np.array(state["w"])
+    w -= lr * scale * 2 * x[:192].T @ (x[:192] @ w - y[:192]) / 192
+    state["w"] = w.tolist()
+    loss = float(np.mean((x[192:] @ w - y[192:]) ** 2))
+    trial.report({{"loss": loss, "val_accuracy": 1 / (1 + loss)}}, step=step + 1)
+'''
 
 OPTIONS = f"{NAME} --trials {TRIALS} --pruner none --seed 0 --maximize val_accuracy"
 
@@ -80,7 +107,7 @@ def script(options: str = OPTIONS, setup: str = SETUP, body: str = BODY,
             f"setup_cells=[{setup!r}]{shown})\n")
 
 
-def notebook(path: Path, options: str = OPTIONS, setup: str = QUICK_SETUP,
+def notebook(path: Path, options: str = OPTIONS, setup: str = SETUP,
              body: str = BODY) -> Path:
     """The study as a notebook (``jupyter-automl run``, papermill): load, setup, the cell."""
     import nbformat
@@ -146,6 +173,18 @@ class Study:
             return list(optuna.load_study(study_name=self.name, storage=storage).trials)
         except (KeyError, StorageError):
             return []
+
+    def heartbeat_age(self, number: int) -> float:
+        """Seconds since trial ``number``'s runner last beat for it, by the database's clock
+        (a study in a database server; 0 before its first beat)."""
+        import optuna
+
+        from jupyter_automl._optuna import heartbeat_ages
+        from jupyter_automl.runs._storage import open_storage
+
+        study = optuna.load_study(study_name=self.name,
+                                  storage=open_storage(self.url, read_only=True))
+        return heartbeat_ages(study, [number]).get(number) or 0.0
 
     def state(self, number: int) -> dict[str, Any]:
         """Trial ``number``'s state.json ({} before its first epoch)."""

@@ -317,8 +317,11 @@ class TrialFit:
         return len(self.history)
 
     def state(self) -> dict[str, Any]:
+        """The trial's state.json as of now: a copy of the history, since the checkpoint
+        writer's thread writes it while training appends the next epochs (a state.json
+        listing an epoch whose checkpoint is not on disk yet)."""
         return {"trial": self.trial.number, "pid": os.getpid(),  # the process training it
-                "history": self.history, "metric": self.metric,
+                "history": list(self.history), "metric": self.metric,
                 "best_epoch": self.best_epoch, "best_value": self.best_value,
                 "epochs_planned": self.epochs_planned, "resumed_at": self.resumed_at,
                 "peak_mb": self.peak_mb}

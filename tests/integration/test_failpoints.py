@@ -10,7 +10,18 @@ import sys
 from pathlib import Path
 
 import pytest
-from fault_study import EPOCHS, NAME, OPTIONS, QUICK_SETUP, TRIALS, Study, script
+from conftest import wait_for
+from fault_study import (
+    EPOCHS,
+    NAME,
+    OPTIONS,
+    PLAIN_BODY,
+    PLAIN_SETUP,
+    TRIALS,
+    Hold,
+    Study,
+    script,
+)
 
 from jupyter_automl._utils.failpoints import ENV
 
@@ -19,8 +30,10 @@ pytestmark = pytest.mark.slow
 QUADRATIC = 'x = hp.float("x", -5, 5)\n(x - 1) ** 2\n'
 
 
-def keras_script(runs: Path) -> str:
-    return script(OPTIONS + f" --runs-dir {runs}", QUICK_SETUP, display="text")
+def checkpointed_script(runs: Path) -> str:
+    """The study of a loop checkpointing its state every epoch (fault_study's plain study: the
+    checkpoint files are what is tried here, not the training)."""
+    return script(OPTIONS + f" --runs-dir {runs}", PLAIN_SETUP, PLAIN_BODY, display="text")
 
 
 def quadratic_script(runs: Path) -> str:
@@ -44,17 +57,46 @@ def test_a_kill_at_a_checkpoint_loses_no_saved_epoch(tmp_path: Path, point: str,
     2; killed between that checkpoint's write and its rename, the first one is intact and the
     retry resumes at epoch 1."""
     runs = tmp_path / "runs"
-    killed = run(keras_script(runs), tmp_path, f"{point}=kill")
+    killed = run(checkpointed_script(runs), tmp_path, f"{point}=kill")
     assert killed.returncode == -9, killed.stderr[-2000:]
     assert f"failpoint {point.split('@')[0]} fires: kill" in killed.stderr
     study = Study(runs)
     assert study.snapshot() == {0: saved}  # trial 0 running, its epochs on disk
-    rerun = run(keras_script(runs), tmp_path)
+    rerun = run(checkpointed_script(runs), tmp_path)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     study.check(kept={}, lost=[0], saved={0: saved})
     (retry,) = [t for t in study.trials() if t.user_attrs.get("retry_of") == 0]
     assert retry.user_attrs["resumed_at_epoch"] == saved
     assert sorted(retry.intermediate_values) == list(range(saved + 1, EPOCHS + 1))
+
+
+def test_state_json_lists_only_the_epochs_on_disk(tmp_path: Path) -> None:
+    """The checkpoint writer's thread writes an epoch's state.json while training goes on: held
+    before it writes epoch 1 until epoch 2 is reported, it still lists epoch 1 alone (it
+    listed epoch 2 too, whose checkpoint was not written yet: a kill then claimed an epoch
+    saved that the retry did not have)."""
+    runs = tmp_path / "runs"
+    writing, written = Hold(tmp_path / "writing"), Hold(tmp_path / "written")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
+           ENV: writing.env("checkpoint.write@0")[ENV] + ";"
+           + written.env("checkpoint.saved@0")[ENV]}
+    proc = subprocess.Popen([sys.executable, "-c", checkpointed_script(runs)], cwd=tmp_path,
+                            env=env, text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    try:
+        writing.wait(1, "the writer of epoch 1")
+        study = Study(runs)
+        wait_for(lambda: 2 in study.trials()[0].intermediate_values, 60,
+                 "epoch 2 reported")
+        writing.release()
+        written.wait(1, "epoch 1 written")
+        assert [h["epoch"] for h in study.state(0)["history"]] == [1]
+    finally:
+        writing.release()
+        written.release()
+        out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out
+    assert [h["epoch"] for h in study.state(0)["history"]] == [1, 2, 3, 4]
 
 
 def test_a_kill_after_a_trial_is_told_loses_nothing(tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ from fault_study import (
     OPTIONS,
     PBT_BODY,
     PBT_OPTIONS,
-    QUICK_SETUP,
+    SETUP,
     Hold,
     Study,
     hold_lock,
@@ -160,7 +160,7 @@ class KernelMode(Mode):
         self.all.append(self.kernel)
         setup = (f"%load_ext jupyter_automl\n%config Automl.display = {self.display!r}")
         assert self.kernel.execute(setup).status == "ok"
-        reply = self.kernel.execute(f"%%automl_setup\n{QUICK_SETUP}")
+        reply = self.kernel.execute(f"%%automl_setup\n{SETUP}")
         assert reply.status == "ok", reply.text
         self.msg_id = self.kernel.submit(f"%%automl {self.options}{self.extra}\n{self.body}")
 
@@ -264,7 +264,7 @@ class Script(Mode):
     def __init__(self, root: Path) -> None:
         super().__init__(root)
         self.proc: subprocess.Popen[str] | None = None
-        (root / "script.py").write_text(script(setup=QUICK_SETUP))
+        (root / "script.py").write_text(script(setup=SETUP))
 
     def start(self, hold: bool = False) -> None:
         self.proc = subprocess.Popen([sys.executable, "script.py"], cwd=self.root, text=True,

@@ -1,5 +1,9 @@
 """One study, many runners: processes sharing a runs folder (SQLite), and "machines" (each its
-own runs folder) sharing a real PostgreSQL, started at once, killed, paused."""
+own runs folder) sharing a real PostgreSQL, started at once, killed, paused.
+
+The runners train fault_study's plain study (a loop checkpointing a dict): what is tried here is
+the study between runners (its total, lock files, heartbeats, retries and their checkpoints), the
+same for any training, so no runner pays for TensorFlow's import."""
 
 from __future__ import annotations
 
@@ -14,7 +18,9 @@ from typing import Any
 
 import pytest
 from conftest import wait_for
-from fault_study import EPOCHS, NAME, OPTIONS, QUICK_SETUP, Hold, Study, script
+from fault_study import EPOCHS, NAME, OPTIONS, PLAIN_BODY, PLAIN_SETUP, Hold, Study, script
+
+from jupyter_automl.runs import GRACE_BEATS
 
 pytestmark = pytest.mark.slow
 
@@ -68,11 +74,12 @@ def test_two_processes_share_the_total_of_an_existing_study(tmp_path: Path) -> N
 Start = Callable[[dict[str, str]], subprocess.Popen[str]]
 
 
-def kill_the_first_of_two(study: Study, hold: Hold, first: Start,
-                          second: Start) -> tuple[int, str]:
+def kill_the_first_of_two(study: Study, hold: Hold, first: Start, second: Start,
+                          heartbeats: bool = False) -> tuple[int, str]:
     """Two runners, each held mid-trial (after its trial's first checkpoint:
-    ``epoch.saved@0``), the first ``kill -9``-ed there and the second let go: the trial lost,
-    and the second's output."""
+    ``epoch.saved@0``), the first ``kill -9``-ed there and the second let go (once the first's
+    heartbeat is past the grace, with ``heartbeats``: its next look finds the trial lost): the
+    trial lost, and the second's output."""
     one = first(hold.env("epoch.saved@0"))
     (pid,) = hold.wait(1, "the first runner")
     lost = study.held_trial(pid)
@@ -80,6 +87,8 @@ def kill_the_first_of_two(study: Study, hold: Hold, first: Start,
     hold.wait(2, "the second runner")
     one.kill()
     one.wait()
+    if heartbeats:
+        wait_stale(study, lost)
     hold.release()
     out = output(two)
     assert f"trial {lost} of study '{NAME}' lost its runner" in out, out
@@ -90,7 +99,7 @@ def test_kill_9_of_one_runner_the_other_retries_its_trial(tmp_path: Path) -> Non
     study = Study(tmp_path / "automl_runs")
     options = OPTIONS.replace("--trials 4", "--trials 6")
     def start(env: dict[str, str]) -> subprocess.Popen[str]:
-        return runner(script(options, QUICK_SETUP), tmp_path, env)
+        return runner(script(options, PLAIN_SETUP, PLAIN_BODY), tmp_path, env)
 
     lost, _ = kill_the_first_of_two(study, Hold(tmp_path / "held"), start, start)
     study.check({}, [lost], total=6)
@@ -99,6 +108,15 @@ def test_kill_9_of_one_runner_the_other_retries_its_trial(tmp_path: Path) -> Non
 
 # -- two machines: two runs folders, one PostgreSQL study ----------------------------------------
 FAST_BEATS = {"JUPYTER_AUTOML_HEARTBEAT": "0.5"}  # a dead runner is known after 2 s
+GRACE = 0.5 * GRACE_BEATS
+
+
+def wait_stale(study: Study, number: int) -> None:
+    """Until trial ``number``'s heartbeat is older than the grace: a runner's next look then
+    takes it for lost (the plain study's trials end in moments, so a runner let go at once
+    would finish its own before the beat had gone stale)."""
+    wait_for(lambda: study.heartbeat_age(number) > GRACE, 60,
+             f"trial {number}'s heartbeat to go stale")
 
 
 def machine(url: str, root: Path, checkpoints: Path | None, trials: int = 6) -> str:
@@ -106,7 +124,7 @@ def machine(url: str, root: Path, checkpoints: Path | None, trials: int = 6) -> 
     if checkpoints is not None:
         options += f" --checkpoint-dir {checkpoints}"
     root.mkdir(parents=True, exist_ok=True)
-    return script(options, QUICK_SETUP)
+    return script(options, PLAIN_SETUP, PLAIN_BODY)
 
 
 def test_a_second_machine_leaves_the_first_ones_trial_alone(postgres_url: str,
@@ -145,7 +163,8 @@ def test_a_machine_killed_mid_trial_is_found_by_its_heartbeat(
         return lambda env: runner(machine(postgres_url, tmp_path / name, ckpt), tmp_path / name,
                                   {**FAST_BEATS, **env})
 
-    lost, out = kill_the_first_of_two(study_a, Hold(tmp_path / "held"), at("a"), at("b"))
+    lost, out = kill_the_first_of_two(study_a, Hold(tmp_path / "held"), at("a"), at("b"),
+                                      heartbeats=True)
     study_a.check({}, [lost], resumed=shared, total=6)
     why = study_a.trials()[lost].user_attrs["failed_because"]
     assert why.startswith("its runner stopped sending heartbeats"), why
@@ -165,6 +184,7 @@ def test_a_runner_whose_trial_was_taken_carries_on(postgres_url: str, tmp_path: 
     lost = study.held_trial(a.pid)
     a.send_signal(signal.SIGSTOP)
     try:
+        wait_stale(study, lost)
         b = runner(machine(postgres_url, tmp_path / "b", tmp_path / "ckpt"), tmp_path / "b",
                    FAST_BEATS)
         wait_for(lambda: lost in study.lost(), 120, "machine B to take trial over")
