@@ -14,7 +14,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: demo test check lint unit labext lab integration notebooks bench chaos clean
+.PHONY: demo test check lint unit labext lab integration notebooks real bench chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/jupyter-automl run notebooks/01_quickstart.ipynb --output $(DEMO_DIR)/01_quickstart.ipynb --cwd $(DEMO_DIR)
 
-test: lint unit labext lab integration notebooks
+test: lint unit labext lab real
 
 # The inner loop: everything that starts no kernel, browser or training (about 2 minutes).
 check: lint unit labext lab
@@ -60,9 +60,19 @@ integration: $(STAMP)
 	$(PY) -m pytest -q -n $(JOBS) --durations=10 tests/integration
 
 # nbval runs copies, so each run starts the tutorials' studies from nothing.
+NBVAL_COPY := rm -rf build/nbval && mkdir -p build && cp -r notebooks build/nbval && rm -rf build/nbval/automl_runs
 notebooks: $(STAMP)
-	rm -rf build/nbval && mkdir -p build && cp -r notebooks build/nbval && rm -rf build/nbval/automl_runs
+	$(NBVAL_COPY)
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax build/nbval
+
+# tests/integration and the tutorials in one pool of pytest processes: the suite is bound by the
+# two cores, and a tutorial's kernel mostly waits on one of them, so run apart the tutorials
+# leave a core idle. Each tutorial stays in one process, its cells in order (tests/conftest.py
+# groups them for --dist loadgroup).
+real: $(STAMP)
+	$(NBVAL_COPY)
+	$(PY) -m pytest -q -p no:cacheprovider -n $(JOBS) --dist loadgroup --nbval-lax \
+		--durations=10 tests/integration build/nbval
 
 bench: $(STAMP)
 	$(PY) benchmarks/overhead.py

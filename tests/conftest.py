@@ -29,6 +29,20 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     return None
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``make real`` runs tests/integration and the tutorials (nbval) in one pool: each
+    tutorial's cells stay in one process, in order (an ``xdist_group`` per notebook, for
+    ``--dist loadgroup``), and the longest units start first (the fault campaign, then the
+    tutorials), so that no process is left alone with one at the end."""
+    notebooks = [item for item in items if item.path.suffix == ".ipynb"]
+    for item in notebooks:
+        item.add_marker(pytest.mark.xdist_group(item.path.name))
+    first = [item for item in items if item.path.name == "test_a_chaos.py"]
+    rest = [item for item in items if item not in first and item not in notebooks]
+    items[:] = first + notebooks + rest
+
+
 @pytest.fixture(autouse=True)
 def sigint_kept(request: pytest.FixtureRequest) -> Iterator[None]:
     """Ctrl-C stays Ctrl-C for the processes later tests start: a child inherits an ignored
