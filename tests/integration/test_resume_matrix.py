@@ -9,6 +9,14 @@ under the live panel. Every cell checks the same invariants (:func:`check`): eac
 trial kept, the lost trial retried from its checkpoint and finished, no trial number reused,
 none left RUNNING or WAITING, the study's total reached.
 
+The live panel, ``--background``, the custom loop and PBT run fault_study's Keras study (the
+weights, optimizer and epoch of a trial come back from its checkpoint); a script, papermill
+and the driver of ``--kernels 2``, where the process around the study is what differs, run its
+plain study (a NumPy loop checkpointing a dict: the same trial loop, checkpoints and retries,
+without TensorFlow's import in each process). The worker kernel killed mid-trial runs the Keras
+study. A rerun after an interrupt runs in the same kernel, as a user reruns the cell; after a
+kill, in a new one.
+
 No test here waits for a moment or races a fault against training: the first run is held at
 an exact point by the failpoint ``epoch.saved@N=pause:FILE`` (docs/failpoints.md), after an
 epoch's checkpoint is handed to the writer, and the test hurts it there, once it has seen the
@@ -37,6 +45,8 @@ from fault_study import (
     OPTIONS,
     PBT_BODY,
     PBT_OPTIONS,
+    PLAIN_BODY,
+    PLAIN_SETUP,
     SETUP,
     Hold,
     Study,
@@ -68,7 +78,7 @@ class Mode:
     ``rerun`` runs the study again to its end, with no failpoint."""
 
     extra = ""
-    body = BODY
+    setup, body = SETUP, BODY  # the Keras study
     options = OPTIONS
     # Where the first run is held: each process passing ``epoch.saved`` counts its own passes.
     # Trial 0 saves its 4 epochs first, so the 5th pass is trial 1 with one epoch on disk.
@@ -160,9 +170,26 @@ class KernelMode(Mode):
         self.all.append(self.kernel)
         setup = (f"%load_ext jupyter_automl\n%config Automl.display = {self.display!r}")
         assert self.kernel.execute(setup).status == "ok"
-        reply = self.kernel.execute(f"%%automl_setup\n{SETUP}")
+        reply = self.kernel.execute(f"%%automl_setup\n{self.setup}")
         assert reply.status == "ok", reply.text
+        self.submit()
+
+    def submit(self) -> None:
+        assert self.kernel is not None
         self.msg_id = self.kernel.submit(f"%%automl {self.options}{self.extra}\n{self.body}")
+
+    def kill(self) -> None:
+        super().kill()
+        self.kernel = None  # dead: the rerun is in a new kernel, as after a restart
+
+    def rerun(self) -> str:
+        """The cell run again: in the same kernel when it lives on (after ■ or Stop, as a
+        user does), else in a new one (the kernel restarted after it died)."""
+        if self.kernel is None:
+            return super().rerun()
+        self.release()
+        self.submit()
+        return self.finish()
 
     def finish(self) -> str:
         assert self.kernel is not None
@@ -227,7 +254,12 @@ class Background(KernelMode):
 
 
 class Workers(KernelMode):
+    """The driver's faults with worker kernels: the plain study (the trials' training is the
+    same as in the notebook's kernel; the driver, its workers and their lifecycle are what
+    differ). The Keras study in worker kernels: :class:`KerasWorkers`."""
+
     extra = " --kernels 2"
+    setup, body = PLAIN_SETUP, PLAIN_BODY
     hold_at = "epoch.saved@1"  # each worker kernel's first trial, two epochs on disk
     held_processes = 2
 
@@ -249,6 +281,13 @@ class Workers(KernelMode):
         victim.wait(30)
 
 
+class KerasWorkers(Workers):
+    """The Keras study in worker kernels, for the worker's own fault: its trial's weights,
+    optimizer and epoch come back in another worker."""
+
+    setup, body = SETUP, BODY
+
+
 def as_from_a_terminal() -> None:
     """A command started from a shell has Ctrl-C's default disposition, whatever this test
     process inherited (an ignored SIGINT passes to children, and Python then never raises
@@ -257,14 +296,17 @@ def as_from_a_terminal() -> None:
 
 
 class Script(Mode):
-    """Outside Jupyter: ``python script.py`` calling :func:`jupyter_automl.run_study`."""
+    """Outside Jupyter: ``python script.py`` calling :func:`jupyter_automl.run_study`, on the
+    plain study (the process around the study is what differs from a kernel's, not the
+    training)."""
 
     code = 0  # the exit code of the last run
+    setup, body = PLAIN_SETUP, PLAIN_BODY
 
     def __init__(self, root: Path) -> None:
         super().__init__(root)
         self.proc: subprocess.Popen[str] | None = None
-        (root / "script.py").write_text(script(setup=SETUP))
+        (root / "script.py").write_text(script(OPTIONS, self.setup, self.body))
 
     def start(self, hold: bool = False) -> None:
         self.proc = subprocess.Popen([sys.executable, "script.py"], cwd=self.root, text=True,
@@ -301,12 +343,13 @@ class Script(Mode):
 
 
 class Papermill(Script):
-    """Headless: ``jupyter-automl run`` on a notebook (static charts, no widgets)."""
+    """Headless: ``jupyter-automl run`` on a notebook (static charts, no widgets), on the plain
+    study."""
 
     def __init__(self, root: Path) -> None:
         Mode.__init__(self, root)
         self.proc = None
-        notebook(root / "tune.ipynb")
+        notebook(root / "tune.ipynb", OPTIONS, self.setup, self.body)
 
     def start(self, hold: bool = False) -> None:
         self.proc = subprocess.Popen(
@@ -399,7 +442,7 @@ def test_study_db_locked_for_10s_by_another_process(mode: Mode, tmp_path: Path) 
 
 def test_kill_9_of_a_worker_kernel_mid_trial(tmp_path: Path) -> None:
     """Only ``--kernels`` has worker kernels; the other modes have no such fault."""
-    mode = Workers(tmp_path)
+    mode = KerasWorkers(tmp_path)
     try:
         mode.start(hold=True)
         saved = mode.wait_held()
