@@ -131,6 +131,7 @@ class Kernel:
         self.kc = self.km.client()
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=60)
+        self._replies: dict[str, Reply] = {}  # by msg_id, while the kernel is busy with it
 
     @property
     def pid(self) -> int:
@@ -143,13 +144,24 @@ class Kernel:
         return str(self.kc.execute(code))
 
     def collect(self, msg_id: str, timeout: float = 300) -> Reply:
-        reply = Reply("ok")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            reply = self.poll(msg_id, timeout=1)
+            if reply is not None:
+                return reply
+        got = self._replies.get(msg_id, Reply("ok"))
+        raise TimeoutError(f"no idle status within {timeout}s; got so far: {got.text[-2000:]}")
+
+    def poll(self, msg_id: str, timeout: float = 0.1) -> Reply | None:
+        """The reply to ``msg_id`` once the kernel is idle after it, else None (what came so
+        far is kept for the next call)."""
+        reply = self._replies.setdefault(msg_id, Reply("ok"))
+        deadline = time.monotonic() + timeout
+        while True:
             try:
-                msg = self.kc.get_iopub_msg(timeout=1)
+                msg = self.kc.get_iopub_msg(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
-                continue
+                return None
             if msg["parent_header"].get("msg_id") != msg_id:
                 continue
             kind, content = msg["msg_type"], msg["content"]
@@ -160,8 +172,7 @@ class Kernel:
                 reply.status = "error"
                 reply.errors.append("\n".join(content["traceback"]))
             elif kind == "status" and content["execution_state"] == "idle":
-                return reply
-        raise TimeoutError(f"no idle status within {timeout}s; got so far: {reply.text[-2000:]}")
+                return self._replies.pop(msg_id)
 
     def shutdown(self) -> None:
         self.kc.stop_channels()

@@ -160,7 +160,6 @@ class Study:
         self.name = name
         self.url = url or f"sqlite:///{runs / name / 'study.db'}"
         self.trials_dir = trials_dir or runs / name / "trials"
-        self.runners = runs / name / "runners"
 
     def trials(self) -> list[Any]:
         import optuna
@@ -201,24 +200,17 @@ class Study:
         """The process that trains trial ``number`` (a worker kernel, with --kernels)."""
         return int(self.state(number)["pid"])
 
-    def running_by(self, pid: int) -> list[int]:
-        """The RUNNING trials that the process ``pid`` claimed: as their ``runner`` attribute
-        says (a study in a storage of its own), or as its lock file in ``runners/`` lists."""
-        claimed: set[int] = set()
-        for lock in self.runners.glob(f"*-{pid}-*.lock") if self.runners.is_dir() else []:
-            claimed |= {int(w) for w in lock.read_text().split() if w.isdigit()}
-        return [t.number for t in self.trials() if t.state.name == "RUNNING" and (
-            t.number in claimed
-            or f"-{pid}-" in (t.user_attrs.get("runner") or {}).get("lock", ""))]
-
     def held_trial(self, pid: int) -> int:
-        """The trial that the process ``pid``, held at ``epoch.saved``, is training, once the
-        held epoch's checkpoint is on disk (the writer thread may still be writing it)."""
+        """The trial that the process ``pid`` (a runner, a kernel, a worker kernel), held at
+        ``epoch.saved``, is training, once the held epoch's checkpoint is on disk (the writer
+        thread may still be writing it): the RUNNING trial whose state.json names ``pid`` and
+        lists every epoch reported."""
         found: list[int] = []
 
         def on_disk() -> bool:
-            found[:] = [n for n in self.running_by(pid) if self.saved(n) >= 1 and self.saved(
-                n) == len(self.trials()[n].intermediate_values)]
+            found[:] = [t.number for t in self.trials() if t.state.name == "RUNNING"
+                        and self.state(t.number).get("pid") == pid
+                        and self.saved(t.number) == len(t.intermediate_values) >= 1]
             return bool(found)
 
         wait_for(on_disk, 60, f"the checkpoint of the trial held in process {pid}")
