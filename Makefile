@@ -67,11 +67,11 @@ notebooks: $(STAMP)
 
 # tests/integration and the tutorials in one pool of pytest processes: the suite is bound by the
 # two cores, and a tutorial's kernel mostly waits on one of them, so run apart the tutorials
-# leave a core idle. Each tutorial stays in one process, its cells in order (tests/conftest.py
-# groups them for --dist loadgroup).
+# leave a core idle. Each tutorial stays in one process, its cells in order (tests/conftest.py's
+# scheduler for --dist loadscope).
 real: $(STAMP)
 	$(NBVAL_COPY)
-	$(PY) -m pytest -q -p no:cacheprovider -n $(JOBS) --dist loadgroup --nbval-lax \
+	$(PY) -m pytest -q -p no:cacheprovider -n $(JOBS) --dist loadscope --nbval-lax \
 		--durations=10 tests/integration build/nbval
 
 bench: $(STAMP)

@@ -29,16 +29,28 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     return None
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``make real`` runs tests/integration and the tutorials (nbval) in one pool
+    (``--dist loadscope``): each tutorial's cells stay in one process, in order, and every
+    other test is a unit of its own. (xdist's ``loadgroup`` would do it with a mark, but with
+    pytest 9.2 its group suffix no longer reaches the node ids: the cells were scattered.)"""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class TutorialsTogether(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::")[0]
+            return path if path.endswith(".ipynb") else nodeid
+
+    return TutorialsTogether(config, log)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """``make real`` runs tests/integration and the tutorials (nbval) in one pool: each
-    tutorial's cells stay in one process, in order (an ``xdist_group`` per notebook, for
-    ``--dist loadgroup``), and the longest units start first (the fault campaign, then the
-    tutorials), so that no process is left alone with one at the end."""
-    notebooks = [item for item in items if item.path.suffix == ".ipynb"]
-    for item in notebooks:
-        item.add_marker(pytest.mark.xdist_group(item.path.name))
+    """The longest units start first (the fault campaign, then the tutorials), so that no
+    process is left alone with one at the end."""
     first = [item for item in items if item.path.name == "test_a_chaos.py"]
+    notebooks = [item for item in items if item.path.suffix == ".ipynb"]
     rest = [item for item in items if item not in first and item not in notebooks]
     items[:] = first + notebooks + rest
 
