@@ -265,15 +265,20 @@ class StudyRunner:
         from optuna.trial import TrialState
 
         with self._mutex:
-            lock.release_trial(trial.number)
             self._changed.notify_all()
             stored = _optuna.frozen(self.study, trial)
             if stored.state.is_finished():
+                lock.release_trial(trial.number)
                 return  # told, or taken over by another runner, meanwhile
             try:
                 retried = fail_and_retry(self.study, stored, self.paths, reason=why)
             except optuna.exceptions.UpdateFinishedTrialError:
+                lock.release_trial(trial.number)
                 return
+            # released once the storage has it failed and queued: if that raised (its disk
+            # full, its server gone), the lock file still claims the trial, and the next
+            # runner finds it orphaned
+            lock.release_trial(trial.number)
             self.counts[TrialState.FAIL] += 1
             self._failures += 1  # a cell that hangs every time must not loop for ever
             if self.stop_event.is_set() or cut is not None:
@@ -319,8 +324,9 @@ class StudyRunner:
         return self.stop_event.is_set() or (timeout is not None and self.elapsed >= timeout)
 
     def refresh_counts(self, lock: RunnerLock) -> None:
-        """The study's counts from its storage; the trials of dead runners failed and queued."""
-        if lock.heartbeats and time.monotonic() - self._recovered_at > heartbeat_interval():
+        """The study's counts from its storage; the trials of dead runners failed and queued
+        (a runner waiting for a PBT generation waits on them)."""
+        if time.monotonic() - self._recovered_at > heartbeat_interval():
             self._recover(lock)
         self._count_trials()
 

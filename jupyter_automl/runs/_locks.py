@@ -127,7 +127,8 @@ class RunnerLock:
             self._beats.join()
             self._beats = None
         if self._fd >= 0:
-            self.path.unlink(missing_ok=True)
+            if not self._claimed:  # else kept: its trials were not handed back (the storage
+                self.path.unlink(missing_ok=True)  # failed), and the next runner recovers them
             os.close(self._fd)
             self._fd = -1
 

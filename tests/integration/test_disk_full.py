@@ -29,6 +29,7 @@ from fault_study import (
 )
 
 from jupyter_automl._utils.failpoints import ENV
+from jupyter_automl.runs import StudyPaths, read_claims
 
 pytestmark = pytest.mark.slow
 
@@ -94,6 +95,11 @@ def test_a_full_disk_stops_the_study_and_the_rerun_resumes(small_disk: Path) -> 
     assert db.execute("PRAGMA quick_check").fetchone() == ("ok",)
     db.close()
     assert study.finished() == kept
+    # the cut trial's end is on record: failed and queued, or (study.db's disk being the full
+    # one, the storage could not say so) still claimed in the dead run's lock file, which the
+    # next runner reads
+    claims = read_claims(StudyPaths.at(small_disk / "automl_runs" / NAME))
+    assert held in study.lost() or held in claims.dead, (study.lost(), claims)
     filler.unlink()
     rerun = run(small_disk)
     out = ended(rerun)
