@@ -144,6 +144,7 @@ class Kernel:
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=60)
         self._replies: dict[str, Reply] = {}  # by msg_id, while the kernel is busy with it
+        self._done: dict[str, Reply] = {}  # by msg_id, once the kernel was idle after it
 
     @property
     def pid(self) -> int:
@@ -166,7 +167,9 @@ class Kernel:
 
     def poll(self, msg_id: str, timeout: float = 0.1) -> Reply | None:
         """The reply to ``msg_id`` once the kernel is idle after it, else None (what came so
-        far is kept for the next call)."""
+        far is kept for the next call; a finished reply is returned again on every call)."""
+        if msg_id in self._done:
+            return self._done[msg_id]
         reply = self._replies.setdefault(msg_id, Reply("ok"))
         deadline = time.monotonic() + timeout
         while True:
@@ -184,7 +187,8 @@ class Kernel:
                 reply.status = "error"
                 reply.errors.append("\n".join(content["traceback"]))
             elif kind == "status" and content["execution_state"] == "idle":
-                return self._replies.pop(msg_id)
+                self._done[msg_id] = self._replies.pop(msg_id)
+                return self._done[msg_id]
 
     def shutdown(self) -> None:
         self.kc.stop_channels()

@@ -13,11 +13,12 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
 import psutil
-from conftest import Kernel, wait_for
+from conftest import Kernel, Reply, wait_for
 from fault_study import (
     BODY,
     LOOP_BODY,
@@ -66,6 +67,7 @@ class Mode:
     # Trial 0 saves its 4 epochs first, so the 5th pass is trial 1 with one epoch on disk.
     hold_at = "epoch.saved@4"
     held_processes = 1  # the processes that hold there (one per worker kernel with --kernels)
+    environ: dict[str, str] = {}  # set in the run's environment too
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -73,7 +75,7 @@ class Mode:
         self.held = Hold(root / "held")
 
     def env(self, hold: bool, failpoints: str = "") -> dict[str, str]:
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **self.environ}
         env.pop(ENV, None)
         armed = [self.held.env(self.hold_at)[ENV]] if hold else []
         if failpoints:
@@ -129,6 +131,16 @@ class Mode:
         wait_for(lambda: not process.is_running() or process.status() == psutil.STATUS_ZOMBIE,
                  30, "the kill")
 
+    def kill_all(self) -> None:
+        """``kill -9`` of every process of the run (a machine lost), and wait for them."""
+        processes = self.processes()
+        for process in processes:
+            try:
+                process.kill()
+            except psutil.NoSuchProcess:
+                pass
+        psutil.wait_procs(processes, timeout=60)
+
     def interrupt(self) -> None:
         raise NotImplementedError
 
@@ -168,12 +180,16 @@ class KernelMode(Mode):
         self.msg_id = self.kernel.submit(f"%%automl {self.options}{self.extra}\n{self.body}")
 
     def running(self) -> bool:
-        assert self.kernel is not None
-        return self.kernel.km.is_alive() and self.kernel.poll(self.msg_id) is None
+        return (self.kernel is not None and self.kernel.km.is_alive()
+                and self.kernel.poll(self.msg_id) is None)
 
     def kill(self) -> None:
         super().kill()
         self.kernel = None  # dead: the rerun is in a new kernel, as after a restart
+
+    def kill_all(self) -> None:
+        super().kill_all()
+        self.kernel = None
 
     def rerun(self, check: bool = True) -> str:
         """The cell run again: in the same kernel when it lives on (after ■ or Stop, as a
@@ -192,8 +208,22 @@ class KernelMode(Mode):
         return reply.text
 
     def ended_with_fault(self) -> str:
+        """The cell's output once it ended, or once its kernel died (a failpoint's kill)."""
+        reply = self.reply_or_death()
+        return "the kernel died" if reply is None else reply.text
+
+    def reply_or_death(self, timeout: float = 300) -> Reply | None:
+        """The reply to the last request, or None when the kernel died before it."""
         assert self.kernel is not None
-        return self.kernel.collect(self.msg_id).text
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            reply = self.kernel.poll(self.msg_id, timeout=1)
+            if reply is not None:
+                return reply
+            if not self.kernel.km.is_alive():
+                self.kernel = None
+                return None
+        raise TimeoutError(f"the cell of {self.root} did not end in {timeout} s")
 
     def pid(self) -> int:
         assert self.kernel is not None
@@ -244,10 +274,11 @@ class Background(KernelMode):
     def waiting(self) -> None:
         """From the cell, which returned at once, to ``%automl wait``, which returns at the
         run's end."""
-        if not self.said:
-            assert self.kernel is not None
-            self.said = self.kernel.collect(self.msg_id).text or "\n"
-            self.msg_id = self.kernel.submit(f"%automl wait {NAME}")
+        if not self.said and self.kernel is not None:
+            reply = self.reply_or_death()
+            self.said = "the kernel died" if reply is None else reply.text or "\n"
+            if self.kernel is not None:
+                self.msg_id = self.kernel.submit(f"%automl wait {NAME}")
 
     def running(self) -> bool:
         self.waiting()
@@ -259,7 +290,7 @@ class Background(KernelMode):
 
     def ended_with_fault(self) -> str:
         self.waiting()
-        return self.said + super().ended_with_fault()
+        return self.said + ("" if self.kernel is None else super().ended_with_fault())
 
     def interrupt(self) -> None:
         # A background run has no interrupt: its Stop button (or %automl stop) is the same act,
@@ -362,6 +393,11 @@ class Script(Mode):
         if self.proc is None or self.proc.poll() is not None:
             return []
         return [psutil.Process(self.proc.pid), *descendants(self.proc.pid)]
+
+    def kill_all(self) -> None:
+        super().kill_all()
+        if self.proc is not None:
+            self.proc.communicate(timeout=60)  # reaped, its pipe drained
 
     def interrupt(self) -> None:
         assert self.proc is not None
