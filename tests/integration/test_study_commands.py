@@ -302,7 +302,8 @@ class Dashboard:
             [sys.executable, "-m", "jupyter_automl.cli", "dashboard", *args, "--port", "0"],
             cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env or ENV)
         self.lines: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
         serving = self._wait_for_line("serving at ", timeout=60)
         self.url = serving.split("serving at ", 1)[1].split()[0]
         self.root = self.url.split("/dashboard", 1)[0]
@@ -330,7 +331,7 @@ class Dashboard:
     def stop(self, signum: int = signal.SIGTERM) -> subprocess.CompletedProcess[str]:
         self.proc.send_signal(signum)
         self.proc.wait(timeout=30)
-        time.sleep(0.2)  # the reader thread takes the last lines
+        self.reader.join(30)  # it has taken the last lines (the pipe closed)
         err = self.proc.stderr.read() if self.proc.stderr else ""
         return subprocess.CompletedProcess(self.proc.args, self.proc.returncode,
                                            "\n".join(self.lines), err)

@@ -212,12 +212,14 @@ def test_a_worker_ends_soon_after_its_parent_is_killed(tmp_path: Path) -> None:
     child = ("import subprocess, sys, time\n"
              "p = subprocess.Popen([sys.executable, '-c', 'import os, time\\n"
              "from jupyter_automl.workers.kernels._watch import watch\\n"
-             "watch(os.getppid(), every=0.2)\\ntime.sleep(60)'])\n"
+             "watch(os.getppid(), every=0.2)\\nprint(\\'watching\\', flush=True)\\n"
+             "time.sleep(60)'])\n"
              "print(p.pid, flush=True)\ntime.sleep(60)")
     parent = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, text=True)
     assert parent.stdout is not None
-    watcher = int(parent.stdout.readline())
-    time.sleep(1)  # the watch has started
+    said = {parent.stdout.readline().strip(), parent.stdout.readline().strip()}
+    assert "watching" in said, said  # the watch has started
+    (watcher,) = (int(word) for word in said if word.isdigit())
     assert not gone(watcher)
     parent.kill()
     parent.wait()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import wait_for
 from optuna.trial import TrialState
 
 from jupyter_automl._verbs import show
@@ -150,7 +151,7 @@ def test_background_runs_stop_and_resume(ip: Any, tmp_path: Path) -> None:
     run = ip.run_cell_magic("automl", "bg --trials 200 --background", body)
     assert run is None  # the cell returns at once
     handle = background.get("bg")
-    time.sleep(0.5)
+    wait_for(lambda: handle.runner.done >= 2, 60, "two trials in the background")
     assert handle.running
     ip.run_line_magic("automl", "stop bg")
     ip.run_line_magic("automl", "wait bg")
@@ -159,7 +160,7 @@ def test_background_runs_stop_and_resume(ip: Any, tmp_path: Path) -> None:
     handle.resume()  # what the panel's Resume button calls
     with pytest.raises(AutomlError, match="already running"):
         handle.start()
-    time.sleep(0.5)
+    wait_for(lambda: handle.runner.done > done, 60, "a trial after Resume")
     handle.stop()
     handle.wait()
     assert ip.user_ns["_automl"].done > done  # Resume continued the same study
