@@ -159,8 +159,30 @@ def test_another_kind_of_study_is_a_conflict(data: Any) -> None:
 
 
 @pytest.mark.slow
-def test_worker_kernels_train_a_generation_side_by_side(ip: Any, tmp_path: Path) -> None:
+def test_worker_kernels_train_a_generation_side_by_side(ip: Any, tmp_path: Path,
+                                                       monkeypatch: Any) -> None:
+    """Each worker kernel holds after its first epoch until both are held (the pause
+    failpoint): the two train members of generation 0 at once, however late one started."""
+    import threading
+
     from conftest import orphan_kernels
+    from fault_study import Hold
+
+    from jupyter_automl._utils.failpoints import ENV
+
+    hold = Hold(tmp_path / "held")
+    monkeypatch.setenv(ENV, hold.env("epoch.saved@0")[ENV])  # the worker kernels inherit it
+    held: list[Any] = []
+
+    def release_both() -> None:
+        try:
+            held.append(hold.wait(2, "both worker kernels"))
+        except Exception as exc:  # noqa: BLE001 - let the run go on; the test says why
+            held.append(exc)
+        hold.release()
+
+    releaser = threading.Thread(target=release_both, daemon=True)
+    releaser.start()
 
     setup = '''
 import numpy as np
@@ -173,6 +195,8 @@ x_val, y_val, seen_rates = x[:64], y[:64], []
     ip.run_cell_magic("automl_setup", "", setup)
     ip.run_cell_magic("automl", "par --scheduler pbt --population 4 --interval 1 --seed 2 "
                       "--kernels 2 --maximize val_accuracy", cell(2))
+    releaser.join(30)
+    assert held and isinstance(held[0], list) and len(held[0]) == 2, held
     study = study_of(tmp_path / "runs", "par")
     trials = by_number(study)
     assert len(trials) == 8 and all(t.state.name == "COMPLETE" for t in trials.values())
