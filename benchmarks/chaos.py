@@ -394,11 +394,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--first", type=int, default=0,
+                        help="the number of the first run (a campaign split across machines: "
+                        "--first 100 --runs 100 is the second half of 200)")
     parser.add_argument("--replay", type=int, default=None,
                         help="run only this run number of the seed")
     args = parser.parse_args()
     start = time.monotonic()
-    numbers = [args.replay] if args.replay is not None else list(range(args.runs))
+    numbers = [args.replay] if args.replay is not None \
+        else list(range(args.first, args.first + args.runs))
     runs = []
     for number in numbers:
         rng = random.Random(f"{args.seed}-{number}")
