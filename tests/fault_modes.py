@@ -430,7 +430,7 @@ class Papermill(Script):
         code, out = super()._wait()
         try:
             nb = nbformat.read(self.root / "tune.out.ipynb", as_version=4)
-        except OSError:
+        except (OSError, ValueError):  # not written, or cut short (its disk full)
             return code, out
         texts = [o.get("text", "") + "\n".join(o.get("traceback", []))
                  for cell in nb.cells for o in cell.get("outputs", [])]

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .._utils.duration import format_duration
-from ..errors import AutomlError
+from ..errors import AutomlError, PathError, path_error
 from ..results import AutomlResult, StudySummary, load_result
 from ..runs import DEFAULT_RUNS_DIR, NOTEBOOK_ENV, StudyPaths, list_study_folders
 from ..ui import HEADLESS_ENV
@@ -95,6 +95,8 @@ def run_notebook(notebook: Path, output: Path, parameters: dict[str, Any] | None
     except DeadKernelError:
         run.status, run.error = "kernel died", "the kernel died"
         run.cell, run.source = running_cell(run.output)
+    except OSError as exc:  # papermill saving the executed notebook: its disk full, say
+        raise _not_written(exc, run) from None
     except Exception as exc:
         if type(exc).__name__ != "NoSuchKernel":
             raise
@@ -104,6 +106,18 @@ def run_notebook(notebook: Path, output: Path, parameters: dict[str, Any] | None
     if run.ok and run.unfinished():
         run.status = "unfinished"
     return run
+
+
+def _not_written(exc: OSError, run: NotebookRun) -> PathError:
+    """The error of an executed notebook that could not be saved (papermill saves it after
+    every cell; its write names no file): what to fix, and that the studies resume."""
+    if exc.filename is None:
+        exc.filename = str(run.output)
+    error = path_error(exc)
+    return type(error)(
+        f"the executed notebook could not be saved: {error}. The finished trials of its "
+        f"studies are kept in {run.runs_dir}; once that is fixed, run the same command "
+        "again to resume them")
 
 
 def check_kernel(notebook: Path, kernel: str | None) -> None:

@@ -25,6 +25,7 @@ from fault_study import (
     Hold,
     Study,
     fill,
+    notebook,
     script,
 )
 
@@ -133,3 +134,23 @@ def test_no_space_for_a_file_of_the_study(tmp_path: Path, point: str) -> None:
     assert rerun.returncode == 0, out
     lost = [0] if point.startswith("checkpoint") else []
     study.check({}, lost, saved={0: 2} if lost else None)
+
+
+def test_no_space_for_the_executed_notebook(small_disk: Path, tmp_path: Path) -> None:
+    """``jupyter-automl run`` whose executed notebook (--output) is on a full disk: papermill's
+    save fails after the first cell; the command says which file and what to do, never
+    papermill's traceback, and the same command finishes the study once there is space."""
+    notebook(tmp_path / "tune.ipynb", OPTIONS, PLAIN_SETUP, PLAIN_BODY)
+    output = small_disk / "tune.out.ipynb"
+    filler = fill(small_disk)
+    argv = [sys.executable, "-m", "jupyter_automl.cli", "run", "tune.ipynb", "--output",
+            str(output)]
+    done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    out = done.stdout + done.stderr
+    assert done.returncode == 2 and "Traceback" not in out, out
+    assert (f"the executed notebook could not be saved: {output}: no space left on the "
+            "device") in out and "run the same command again to resume" in out, out
+    filler.unlink()
+    done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    Study(tmp_path / "automl_runs").check({}, [])
