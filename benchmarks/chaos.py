@@ -151,7 +151,7 @@ def hurt(run: Run, rng: random.Random, mode: Mode) -> None:
         failpoints.append(f"{point}@{rng.randrange(0, 6)}=enospc")
         run.drawn.append(f"failpoint {failpoints[-1]}")
     mode.start(failpoints=";".join(failpoints))
-    killed = False
+    killed = ended = False
     if {"kill-9", "truncate", "lock", "sigstop", "full-disk", "kill-worker"} & set(run.faults):
         after = rng.randrange(0, run.total * run.epochs + 1)
         run.drawn.append(f"after {after} epochs saved:")
@@ -166,6 +166,7 @@ def hurt(run: Run, rng: random.Random, mode: Mode) -> None:
             filler = fill(mode.root) if os.path.ismount(mode.root) else None  # small_disk
             run.drawn.append("the disk filled" if filler else "no small disk (not root)")
             said(run, mode, "the run on a full disk")
+            ended = True
             if filler:
                 filler.unlink()
         if "lock" in run.faults:
@@ -178,7 +179,7 @@ def hurt(run: Run, rng: random.Random, mode: Mode) -> None:
             mode.kill_all()
             killed = True
             run.drawn.append("kill -9")
-    if not killed:
+    if not killed and not ended:
         said(run, mode, "the faulty run")
     mode.kill_all()  # its worker kernels, if any outlived it
     if "truncate" in run.faults:
@@ -350,7 +351,7 @@ def damage_the_database(run: Run, mode: Mode) -> dict[int, Any] | None:
     db.write_bytes(data[: len(data) // 2])
     run.drawn.append("study.db truncated, then restored")
     out = mode.rerun(check=False)
-    if "is corrupt" not in out or "jupyter-automl restore" not in out or "Traceback" in out:
+    if "is corrupt" not in out or "jupyter-automl restore" not in out or raw_traceback(out):
         run.violations.append(f"the rerun on a truncated study.db said: {out[-800:]}")
     restored = subprocess.run(
         [sys.executable, "-m", "jupyter_automl.cli", "restore", NAME, "--runs-dir",

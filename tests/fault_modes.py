@@ -209,6 +209,8 @@ class KernelMode(Mode):
 
     def ended_with_fault(self) -> str:
         """The cell's output once it ended, or once its kernel died (a failpoint's kill)."""
+        if self.kernel is None:
+            return "the kernel died"
         reply = self.reply_or_death()
         return "the kernel died" if reply is None else reply.text
 

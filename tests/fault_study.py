@@ -277,11 +277,10 @@ class Study:
 def fill(disk: Path) -> Path:
     """Write a file in ``disk`` until it has no space left; return it (remove it to free them)."""
     filler = disk / "filler"
-    with open(filler, "wb") as f:
+    with open(filler, "wb", buffering=0) as f:  # unbuffered: closing it flushes nothing
         try:
             while True:
                 f.write(b"\0" * 65536)
-                f.flush()
         except OSError:
             pass
     return filler
