@@ -27,7 +27,7 @@ from .engine import (
 )
 from .errors import AutomlError, path_error
 from .results import AutomlResult
-from .runs import StudyPaths
+from .runs import StudyPaths, storage_errors
 from .ui import DISPLAYS, display_mode
 
 
@@ -160,7 +160,8 @@ def finish(runner: StudyRunner, reason: RunEnd) -> AutomlResult:
         print(f"study {runner.name!r} stopped: {runner.done}/{runner.total} trials finished; "
               "Resume (or rerun the cell) to continue")
     result = AutomlResult(prepared.paths, prepared.url, study=prepared.study)
-    print(result.summary())
+    with storage_errors(prepared.url):  # a database server gone as the run ended
+        print(result.summary())
     return result
 
 

@@ -131,3 +131,33 @@ def test_a_database_error_under_a_trial_is_the_storage_s_not_the_cell_s(
     except sqlalchemy.exc.OperationalError as exc:
         assert storage_failure(exc) is None
     assert storage_failure(ValueError("the cell's own")) is None
+
+
+def test_a_server_gone_as_the_run_ends_is_a_storage_error(tmp_path: Path) -> None:
+    """The run's summary reads the study once more: a database server restarting just then
+    (Optuna's StorageInternalError over psycopg's OperationalError) says it cannot be reached,
+    never Optuna's traceback."""
+    from types import SimpleNamespace
+
+    import optuna
+
+    from jupyter_automl._api import finish
+    from jupyter_automl.engine import RunEnd
+    from jupyter_automl.errors import StorageError
+    from jupyter_automl.runs import StudyPaths
+
+    class Down:
+        def __getattr__(self, name: str) -> None:
+            try:
+                raise ConnectionRefusedError("connection refused")
+            except ConnectionRefusedError as exc:
+                raise optuna.exceptions.StorageInternalError(
+                    "An exception is raised during the commit.") from exc
+
+    url = "postgresql://automl:secret@127.0.0.1:5432/studies"
+    prepared = SimpleNamespace(paths=StudyPaths.at(tmp_path / "m"), url=url, study=Down(),
+                               total=4)
+    runner = SimpleNamespace(prepared=prepared, name="m", done=4, total=4)
+    with pytest.raises(StorageError, match="cannot be reached .connection refused") as raised:
+        finish(runner, RunEnd.FINISHED)  # type: ignore[arg-type]
+    assert "secret" not in str(raised.value)
