@@ -113,8 +113,8 @@ class TrialFit:
             self.metric = _default_metric(self.history[0])
         for logs in self.history:
             self._track_best(logs, None)
-        if resume is not None and self.best_epoch == resume.epoch:
-            self.best_weights = resume.weights
+        if resume is not None and self.best_epoch == resume.epoch and resume.weights:
+            self.best_weights = resume.weights  # (a custom loop's are taken once restored)
 
     # -- the wrapped call ----------------------------------------------------------------------
     def fit(self, original: Callable[..., Any], model: Any, args: tuple[Any, ...],

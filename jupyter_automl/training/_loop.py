@@ -98,6 +98,8 @@ def track(fit: TrialFit, objects: dict[str, Any]) -> int:
         fit.forget()
         return 0
     fit.resumed_at = resume.epoch
+    if fit.model is not None and fit.best_epoch == resume.epoch:
+        fit.best_weights = fit.model.get_weights()  # the best step so far is the restored one
     return resume.epoch
 
 def report_step(fit: TrialFit, metrics: dict[str, float], step: int | None) -> None:

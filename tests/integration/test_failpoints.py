@@ -17,6 +17,7 @@ from fault_study import (
     OPTIONS,
     PLAIN_BODY,
     PLAIN_SETUP,
+    SETUP,
     TRIALS,
     Hold,
     Study,
@@ -124,6 +125,46 @@ def test_a_kill_before_a_trial_is_told_retries_it(tmp_path: Path) -> None:
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert "lost its runner" in rerun.stdout
     study.check(kept=kept, lost=[1], resumed=False)
+
+
+RISING = f"""\
+model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(hp.int("units", 4, 16))])
+start = trial.checkpoint(model=model)
+for step in range(start, {EPOCHS}):
+    model.layers[0].kernel.assign(model.layers[0].kernel + 1.0)
+    trial.report({{"score": float(step + 1)}}, step=step + 1)
+"""
+
+
+def test_a_custom_loop_retried_at_its_best_step_exports_that_model(tmp_path: Path) -> None:
+    """Killed before trial 0 (a Keras custom loop whose score rises every step) is told, every
+    step on disk: its retry restores the last step, which is its best, and has nothing left to
+    train; as the study's best so far its model is exported, with the restored weights. (The
+    export raised Keras's ValueError: the retry took the checkpoint's weights as its best, and
+    a custom loop's checkpoint keeps them by name, so the list was empty. Found by
+    benchmarks/chaos.py.)"""
+    import numpy as np
+
+    runs = tmp_path / "runs"
+    options = f"{NAME} --trials 1 --seed 0 --maximize score --runs-dir {runs}"
+    code = script(options, SETUP, RISING, display="text")
+    killed = run(code, tmp_path, "trial.tell@0=kill")
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    study = Study(runs)
+    assert study.snapshot() == {0: EPOCHS}
+    with np.load(study.trials_dir / "0" / "checkpoint.npz") as saved:
+        kernel = saved["model/0"]
+    rerun = run(code, tmp_path)
+    assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
+    study.check(kept={}, lost=[0], saved={0: EPOCHS}, total=1)
+    (retry,) = [t for t in study.trials() if t.user_attrs.get("retry_of") == 0]
+    assert retry.user_attrs["resumed_at_epoch"] == EPOCHS and retry.value == EPOCHS
+    exported = run("import keras\nmodel = keras.models.load_model("
+                   f"{str(runs / NAME / 'best' / 'model.keras')!r})\n"
+                   f"import numpy as np\nnp.save({str(tmp_path / 'k.npy')!r}, "
+                   "model.layers[0].kernel.numpy())\n", tmp_path)
+    assert exported.returncode == 0, exported.stderr[-2000:]
+    assert np.array_equal(np.load(tmp_path / "k.npy"), kernel)
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
