@@ -149,8 +149,16 @@ def _pause(path: Path, name: str) -> None:
     exists."""
     if path.with_name(path.name + ".released").exists():
         return  # let go for good: a process started after the release passes
-    with open(path, "a") as held:  # a line for each process held on the same file
-        held.write(f"{os.getpid()} {name}\n")
+    line = f"{os.getpid()} {name}\n"  # a line for each process held on the same file
+    first = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}")
+    first.write_text(line)
+    try:  # the file appears with its first line whole: a waiter that sees it can read it
+        os.link(first, path)
+    except OSError:  # it exists (or hard links are not supported here)
+        with open(path, "a") as held:  # one small append: read whole or not at all
+            held.write(line)
+    finally:
+        first.unlink(missing_ok=True)
     deadline = time.monotonic() + PAUSE_LIMIT
     while path.exists():
         if time.monotonic() > deadline:
