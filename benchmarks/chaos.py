@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,7 +166,7 @@ def hurt(run: Run, rng: random.Random, mode: Mode) -> None:
         if "full-disk" in run.faults:
             filler = fill(mode.root) if os.path.ismount(mode.root) else None  # small_disk
             run.drawn.append("the disk filled" if filler else "no small disk (not root)")
-            said(run, mode, "the run on a full disk")
+            said(run, "the run on a full disk", mode.ended_with_fault)
             ended = True
             if filler:
                 filler.unlink()
@@ -180,7 +181,7 @@ def hurt(run: Run, rng: random.Random, mode: Mode) -> None:
             killed = True
             run.drawn.append("kill -9")
     if not killed and not ended:
-        said(run, mode, "the faulty run")
+        said(run, "the faulty run", mode.ended_with_fault)
     mode.kill_all()  # its worker kernels, if any outlived it
     if "truncate" in run.faults:
         running = [t.number for t in mode.study.trials() if t.state.name == "RUNNING"
@@ -190,16 +191,18 @@ def hurt(run: Run, rng: random.Random, mode: Mode) -> None:
             run.drawn.append(f"checkpoint of trial {running[0]} truncated")
 
 
-def said(run: Run, mode: Mode, what: str) -> None:
-    """Wait for a run to end on its own; a raw traceback in its output is a violation."""
+def said(run: Run, what: str, ended: Callable[[], str]) -> bool:
+    """Wait for a run to end (``ended`` returns its output): not ending in 300 s, or a raw
+    traceback in its output, is a violation. False when it did not end."""
     try:
-        out = mode.ended_with_fault()
+        out = ended()
     except (subprocess.TimeoutExpired, TimeoutError):
         run.violations.append(f"{what} did not end in 300 s")
-        return
+        return False
     raw = raw_traceback(out)
     if raw:
         run.violations.append(f"{what} printed a traceback: {raw}")
+    return True
 
 
 def raw_traceback(out: str) -> str:
@@ -285,7 +288,7 @@ def hurt_two_runners(run: Run, rng: random.Random, a: Mode, b: Mode, server: Any
                       "restart": "PostgreSQL restarted"}[fault])
     for runner in (a, b):
         if not (runner is a and fault == "kill-9"):
-            said(run, runner, "a runner")
+            said(run, "a runner", runner.ended_with_fault)
         runner.kill_all()
 
 
@@ -376,14 +379,8 @@ def rerun_and_check(run: Run, mode: Mode) -> None:
     for attempt in range(4):
         if len(study.finished()) >= run.total and not study.snapshot():
             break
-        try:
-            out = mode.rerun(check=False)
-        except (subprocess.TimeoutExpired, TimeoutError):
-            run.violations.append(f"rerun {attempt + 1} did not end in 300 s")
+        if not said(run, f"rerun {attempt + 1}", lambda: mode.rerun(check=False)):
             break
-        raw = raw_traceback(out)
-        if raw:
-            run.violations.append(f"rerun {attempt + 1} printed a traceback: {raw}")
     try:
         study.check(kept, sorted(saved), saved={**saved, **{n: 0 for n in truncated}},
                     total=run.total)
