@@ -13,56 +13,83 @@ from ..space import ParamSpec
 if TYPE_CHECKING:
     import optuna
 
+DEFAULT_EVOLUTION_POPULATION = 20  # --sampler evolution: the last P finished trials
+DEFAULT_TOURNAMENT = 5  # --sampler evolution: a parent is the best of S of them
+
+@dataclass(frozen=True)
+class Study:
+    """What a sampler is made for: the study's seed, its number of objectives, its static space
+    (the grid sampler needs it) and the settings of the search strategies of ours."""
+
+    seed: int | None
+    objectives: int
+    space: list[ParamSpec]
+    population: int | None = None  # --sampler evolution: its population (None: the default)
+    tournament: int | None = None  # --sampler evolution: the members each parent is best of
+
+
 @dataclass(frozen=True)
 class Sampler:
-    """A row of :data:`SAMPLERS`: how to make the sampler, for a study's seed, number of
-    objectives and static space (the grid sampler needs it)."""
+    """A row of :data:`SAMPLERS`: how to make the sampler for a :class:`Study`."""
 
-    make: Callable[[int | None, int, list[ParamSpec]], optuna.samplers.BaseSampler]
+    make: Callable[[Study], optuna.samplers.BaseSampler]
     needs: str | None = None  # the package it imports, named when it is missing
     objectives: int | None = None  # the most objectives it handles (None: any)
 
 
-def _tpe(seed: int | None, objectives: int, space: list[ParamSpec]) -> Any:
+def _tpe(study: Study) -> Any:
     from optuna.samplers import TPESampler
 
-    return TPESampler(seed=seed, multivariate=True, group=True)
+    return TPESampler(seed=study.seed, multivariate=True, group=True)
 
 
-def _random(seed: int | None, objectives: int, space: list[ParamSpec]) -> Any:
+def _random(study: Study) -> Any:
     from optuna.samplers import RandomSampler
 
-    return RandomSampler(seed=seed)
+    return RandomSampler(seed=study.seed)
 
 
-def _grid_sampler(seed: int | None, objectives: int, space: list[ParamSpec]) -> Any:
+def _grid_sampler(study: Study) -> Any:
     from optuna.samplers import GridSampler
 
-    return GridSampler(_grid(space), seed=seed)
+    return GridSampler(_grid(study.space), seed=study.seed)
 
 
-def _gp(seed: int | None, objectives: int, space: list[ParamSpec]) -> Any:
+def _gp(study: Study) -> Any:
     from optuna.samplers import GPSampler
 
-    return GPSampler(seed=seed)
+    return GPSampler(seed=study.seed)
 
 
-def _cmaes(seed: int | None, objectives: int, space: list[ParamSpec]) -> Any:
+def _cmaes(study: Study) -> Any:
     from optuna.samplers import CmaEsSampler
 
-    return CmaEsSampler(seed=seed)
+    return CmaEsSampler(seed=study.seed)
 
 
-def _nsga2(seed: int | None, objectives: int, space: list[ParamSpec]) -> Any:
+def _nsga2(study: Study) -> Any:
     from optuna.samplers import NSGAIISampler
 
-    return NSGAIISampler(seed=seed)
+    return NSGAIISampler(seed=study.seed)
 
 
-def _qmc(seed: int | None, objectives: int, space: list[ParamSpec]) -> Any:
+def _qmc(study: Study) -> Any:
     from optuna.samplers import QMCSampler
 
-    return QMCSampler(seed=seed)
+    return QMCSampler(seed=study.seed)
+
+
+def _evolution(study: Study) -> Any:
+    from ..search import EvolutionSampler
+
+    return EvolutionSampler(population=study.population or DEFAULT_EVOLUTION_POPULATION,
+                            tournament=study.tournament or DEFAULT_TOURNAMENT, seed=study.seed)
+
+
+def _reinforce(study: Study) -> Any:
+    from ..search import ReinforceSampler
+
+    return ReinforceSampler(seed=study.seed)
 
 
 # The samplers, by the names --sampler takes. A new one is a factory (in a module of its own
@@ -75,6 +102,8 @@ SAMPLERS: dict[str, Sampler] = {
     "cmaes": Sampler(_cmaes, needs="cmaes", objectives=1),
     "nsga2": Sampler(_nsga2),
     "qmc": Sampler(_qmc),
+    "evolution": Sampler(_evolution, objectives=1),
+    "reinforce": Sampler(_reinforce, objectives=1),
 }
 
 
@@ -118,9 +147,11 @@ PRUNERS: dict[str, Callable[[], optuna.pruners.BasePruner]] = {
 }
 
 
-def make_sampler(name: str, seed: int | None, n_objectives: int,
-                 space: list[ParamSpec]) -> optuna.samplers.BaseSampler:
-    """The sampler called ``name``; ``space`` is the static space (the grid sampler needs it)."""
+def make_sampler(name: str, seed: int | None, n_objectives: int, space: list[ParamSpec],
+                 population: int | None = None,
+                 tournament: int | None = None) -> optuna.samplers.BaseSampler:
+    """The sampler called ``name``; ``space`` is the static space (the grid sampler needs it),
+    ``population`` and ``tournament`` evolution's settings."""
     import optuna
 
     row = SAMPLERS[name]
@@ -130,7 +161,7 @@ def make_sampler(name: str, seed: int | None, n_objectives: int,
     try:
         with warnings.catch_warnings():  # the user asked for it: "experimental" is noise here
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return row.make(seed, n_objectives, space)
+            return row.make(Study(seed, n_objectives, space, population, tournament))
     except ImportError as exc:
         package = row.needs or exc.name or "?"
         raise OptionError(f"--sampler {name} needs the package {package!r}: "

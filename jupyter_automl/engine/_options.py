@@ -18,7 +18,7 @@ from .._utils.duration import parse_duration
 from ..errors import OptionError
 from ..runs import DEFAULT_RUNS_DIR
 from ..training import STRATEGIES
-from ._algorithms import PRUNERS, SAMPLERS
+from ._algorithms import DEFAULT_EVOLUTION_POPULATION, DEFAULT_TOURNAMENT, PRUNERS, SAMPLERS
 
 DEFAULT_STUDY = "automl"
 DEFAULT_TRIALS = 20  # a new study's total when --trials is absent (%config Automl.default_trials)
@@ -72,7 +72,9 @@ class StudyOptions:
     gpus_per_trial: float | None = None
     max_failures: int = 3
     scheduler: str | None = None  # "pbt": population-based training (see _pbt)
-    population: int = DEFAULT_POPULATION  # --scheduler pbt: members trained side by side
+    population: int = DEFAULT_POPULATION  # --scheduler pbt: members trained side by side;
+    # --sampler evolution: the last P finished trials parents are drawn from
+    tournament: int = DEFAULT_TOURNAMENT  # --sampler evolution: a parent is the best of S
     interval: int = DEFAULT_INTERVAL  # --scheduler pbt: epochs of a generation
     distill_from: str | None = None  # --distill-from TEACHER[:TRIAL]
     temperature: str = DEFAULT_TEMPERATURE  # a number, or "search"
@@ -241,7 +243,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "checkpoint of the best quarter and perturbing its mutable parameters")
     p.add_argument("--population", type=_positive_int, default=None, metavar="P",
                    help=f"--scheduler pbt: members trained side by side (default "
-                        f"{DEFAULT_POPULATION}, at least 4)")
+                        f"{DEFAULT_POPULATION}, at least 4); --sampler evolution: the last P "
+                        f"finished trials, parents are drawn from (default "
+                        f"{DEFAULT_EVOLUTION_POPULATION})")
+    p.add_argument("--tournament", type=_positive_int, default=None, metavar="S",
+                   help=f"--sampler evolution: each parent is the best of S members drawn at "
+                        f"random (default {DEFAULT_TOURNAMENT})")
     p.add_argument("--interval", type=_positive_int, default=None, metavar="K",
                    help=f"--scheduler pbt: epochs of a generation (default {DEFAULT_INTERVAL})")
     p.add_argument("--distill-from", default=None, metavar="TEACHER[:TRIAL]",
@@ -345,6 +352,7 @@ def parse_options(line: str, *,
             PARSER.error(str(exc))
     if args.fresh and args.check:
         PARSER.error("--check never touches the study, so it cannot be combined with --fresh")
+    _check_evolution(args)
     _check_pbt(args, objectives)
     _check_distill(args)
     return StudyOptions(
@@ -377,7 +385,9 @@ def parse_options(line: str, *,
         temperature=args.temperature or DEFAULT_TEMPERATURE,
         soft_weight=args.soft_weight or DEFAULT_SOFT_WEIGHT,
         scheduler=args.scheduler,
-        population=args.population or DEFAULT_POPULATION,
+        population=args.population or (DEFAULT_EVOLUTION_POPULATION
+                                       if args.sampler == "evolution" else DEFAULT_POPULATION),
+        tournament=args.tournament or DEFAULT_TOURNAMENT,
         interval=args.interval or DEFAULT_INTERVAL,
     )
 
@@ -403,13 +413,36 @@ def _check_distill(args: argparse.Namespace) -> None:
                          "tune it as a parameter")
 
 
+def _check_evolution(args: argparse.Namespace) -> None:
+    """``--sampler evolution``'s population and tournament."""
+    if args.sampler != "evolution":
+        if args.tournament is not None:
+            PARSER.error("--tournament is an option of --sampler evolution: add it (or drop "
+                         "--tournament)")
+        return
+    if args.scheduler is not None:
+        PARSER.error(f"--sampler evolution cannot be combined with --scheduler "
+                     f"{args.scheduler}: both keep a population of their own; drop one")
+    population = args.population or DEFAULT_EVOLUTION_POPULATION
+    if population < 2:
+        PARSER.error(f"--population {population}: evolution needs at least 2 members (20 to "
+                     "100 is usual)")
+    if args.tournament is not None and args.tournament > population:
+        PARSER.error(f"--tournament {args.tournament} is larger than --population "
+                     f"{population}: a parent is the best of S members drawn from the "
+                     "population; give S <= P")
+
+
 def _check_pbt(args: argparse.Namespace, objectives: list[Objective]) -> None:
     """``--scheduler pbt`` and the options it cannot be combined with."""
     if args.scheduler != "pbt":
-        for option in ("population", "interval"):
+        for option in ("interval",) if args.sampler == "evolution" else ("population",
+                                                                           "interval"):
             if getattr(args, option) is not None:
                 PARSER.error(f"--{option} is an option of population-based training: add "
-                             "--scheduler pbt (or drop it)")
+                             "--scheduler pbt (or drop it)" + (
+                                 ", or of evolution: add --sampler evolution"
+                                 if option == "population" else ""))
         return
     if len(objectives) > 1:
         PARSER.error("--scheduler pbt ranks its members by one objective, but the cell names "

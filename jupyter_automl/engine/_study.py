@@ -94,7 +94,8 @@ def prepare(options: StudyOptions, cell: Cell) -> PreparedStudy:
             storage, storage.get_study_id_from_name(options.name))
         # A resumed study must not replay the draws of its first run: offset the seed.
         seed = None if options.seed is None else options.seed + n_trials
-        sampler = make_sampler(options.sampler, seed, len(options.directions), space)
+        sampler = make_sampler(options.sampler, seed, len(options.directions), space,
+                               options.population, options.tournament)
         study = optuna.create_study(
             storage=storage, study_name=options.name, directions=options.directions,
             sampler=sampler, pruner=make_pruner(options.effective_pruner), load_if_exists=True,
@@ -195,6 +196,8 @@ def _spec(options: StudyOptions, cell: Cell, url: str, total: int,
         "objectives": [{"metric": m, "direction": d}
                        for m, d in zip(options.metrics, options.directions)],
         "sampler": options.sampler,
+        "evolution": {"population": options.population, "tournament": options.tournament}
+        if options.sampler == "evolution" else None,
         "seed": options.seed,
         "pruner": options.effective_pruner,
         "distill_from": None if options.distill_from is None else {

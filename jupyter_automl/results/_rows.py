@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .._utils.duration import format_duration
+from ..search import origin_text
 from ._lineage import COPIED, GENERATION, MEMBER
 from ._summary import StudyState, StudySummary
 
@@ -37,7 +38,7 @@ class StudyResult(Protocol):
 
 # the columns of a trial row, the objectives' values going after "state"
 TRIAL_COLUMNS = ("number", "state", "params", "epochs", "duration", "kernel", "peak_mb")
-_RESERVED = {*TRIAL_COLUMNS, "error", "member"}
+_RESERVED = {*TRIAL_COLUMNS, "error", "member", "origin"}
 STUDY_COLUMNS = ("name", "state", "trials", "best", "best params", "last update")
 
 
@@ -47,11 +48,13 @@ def value_columns(metrics: Sequence[str | None]) -> list[str]:
     return [f"{m} (value)" if m in _RESERVED else (m or "value") for m in metrics]
 
 
-def trial_columns(metrics: Sequence[str | None], pbt: bool = False) -> list[str]:
+def trial_columns(metrics: Sequence[str | None], pbt: bool = False,
+                  evolved: bool = False) -> list[str]:
     """A trial row's columns; a PBT study's have ``member`` (its member and generation, and
-    the trial it copied) after the state."""
+    the trial it copied) after the state, an evolved study's ``origin`` (the trial it mutated,
+    and how) after the parameters."""
     return [*TRIAL_COLUMNS[:2], *(["member"] if pbt else []), *value_columns(metrics),
-            *TRIAL_COLUMNS[2:]]
+            TRIAL_COLUMNS[2], *(["origin"] if evolved else []), *TRIAL_COLUMNS[3:]]
 
 
 def member_text(member: int | None, generation: int | None, copied: int | None) -> str | None:
@@ -65,15 +68,19 @@ def trial_row(number: int, state: TrialState, values: Sequence[float | None] | N
               columns: list[str],
               params: dict[str, Any], epochs: int | None, duration: float | None,
               kernel: str | None = None, peak_mb: float | None = None,
-              error: str | None = None, member: str | None = None) -> dict[str, Any]:
+              error: str | None = None, member: str | None = None,
+              origin: str | None = None) -> dict[str, Any]:
     """One trial, by column (its state by name); ``columns`` are its objectives'
     (:func:`value_columns`)."""
     row: dict[str, Any] = {"number": number, "state": state.name}
     if member is not None:
         row["member"] = member
     row.update(zip(columns, values or [None] * len(columns)))
-    row.update(params=dict(params), epochs=epochs or None, duration=duration,
-               kernel=kernel or "this kernel", peak_mb=peak_mb)
+    row["params"] = dict(params)
+    if origin is not None:
+        row["origin"] = origin
+    row.update(epochs=epochs or None, duration=duration, kernel=kernel or "this kernel",
+               peak_mb=peak_mb)
     if error:
         row["error"] = error.strip().splitlines()[-1]
     return row
@@ -93,7 +100,8 @@ def frozen_row(trial: optuna.trial.FrozenTrial, paths: StudyPaths,
         trial.user_attrs.get("kernel"), trial.user_attrs.get("peak_mb") or state.get("peak_mb"),
         trial.user_attrs.get("error"),
         member_text(trial.user_attrs.get(MEMBER), trial.user_attrs.get(GENERATION),
-                    trial.user_attrs.get(COPIED)))
+                    trial.user_attrs.get(COPIED)),
+        origin_text(trial.user_attrs))
 
 
 def cell_text(column: str, value: Any) -> str:
@@ -118,7 +126,8 @@ class TrialRows:
         self.value_columns = value_columns(result.metrics)
         self.rows = [frozen_row(t, result.paths, self.value_columns)
                      for t in result.study.get_trials(deepcopy=False)]
-        self.columns = trial_columns(result.metrics, any("member" in r for r in self.rows))
+        self.columns = trial_columns(result.metrics, any("member" in r for r in self.rows),
+                                     any("origin" in r for r in self.rows))
 
     def __len__(self) -> int:
         return len(self.rows)

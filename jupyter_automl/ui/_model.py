@@ -31,6 +31,7 @@ from ..results import (
     value_columns,
 )
 from ..runs import WARM_START
+from ..search import origin_text
 
 if TYPE_CHECKING:
     import optuna
@@ -60,6 +61,7 @@ class TrialRecord:
     source: int | None = None
     copied: bool = False
     final: bool = False
+    origin: str | None = None  # --sampler evolution: "mutated from 12: op_3 conv3→skip"
 
     def set_pbt(self, attrs: dict[str, Any]) -> None:
         """The PBT attributes of the trial's user attributes (none for other trials)."""
@@ -186,6 +188,7 @@ class StudyModel:
             error=error[-1] if error else None, warm=WARM_START in trial.user_attrs,
         )
         self.records[trial.number].set_pbt(trial.user_attrs)
+        self.records[trial.number].origin = origin_text(trial.user_attrs)
         self.touch(trial.number)
 
     def touch(self, number: int) -> None:
@@ -384,8 +387,10 @@ class StudyModel:
                          now - r.started if r.state == TrialState.RUNNING else r.duration,
                          r.kernel,
                          r.peak_mb, r.error,
-                         member_text(r.member, r.generation, r.source if r.copied else None))
+                         member_text(r.member, r.generation, r.source if r.copied else None),
+                         r.origin)
 
     @property
     def columns(self) -> list[str]:
-        return trial_columns(self.metrics_given, self.population is not None)
+        evolved = self._cached("evolved", lambda: any(r.origin for r in self.records.values()))
+        return trial_columns(self.metrics_given, self.population is not None, evolved)

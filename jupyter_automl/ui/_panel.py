@@ -21,6 +21,7 @@ from .. import _optuna
 from .._utils.duration import format_duration
 from ..engine import Listener, Outcome, RunEnd
 from ..results import StudyState
+from ..search import origin_text
 from . import _charts as charts
 from ._model import StudyModel
 from ._table import TrialTableWidget
@@ -52,6 +53,7 @@ class StudyPanel(Listener):
         self._trials_dirty = True
         self._importance_at = -IMPORTANCE_EVERY
         self._study: Any = None
+        self._evolution = False  # --sampler evolution: the table shows each trial's origin
 
     # -- listener events -------------------------------------------------------------------------
     def study_started(self, runner: RunView) -> None:
@@ -64,6 +66,7 @@ class StudyPanel(Listener):
         for trial in runner.study.get_trials(deepcopy=False):
             model.add_frozen(trial)
         self._study = runner.study
+        self._evolution = options.sampler == "evolution"
         if self.root is None:
             self.attach(model)
         else:  # Resume: the same widgets show the new run
@@ -102,6 +105,9 @@ class StudyPanel(Listener):
         if model.population is not None:  # the trial says now whether it ends its member
             record.set_pbt(trial.user_attrs)
             model.total = runner.total
+        if self._evolution:  # the sampler wrote its parent and mutation in the storage
+            record.origin = origin_text(
+                runner.study._storage.get_trial(trial._trial_id).user_attrs)
         if "kernel" in extra:
             record.kernel = extra["kernel"]
             record.curve = [(int(e), float(v)) for e, v in extra.get("curve", [])]

@@ -66,7 +66,8 @@ def configure(config: str) -> None:
     storage = open_storage(url) if url else connect_from_env(cfg["host"], cfg["port"])
     study = optuna.load_study(
         study_name=options.name, storage=storage,
-        sampler=make_sampler(options.sampler, seed, len(options.directions), space),
+        sampler=make_sampler(options.sampler, seed, len(options.directions), space,
+                             options.population, options.tournament),
         pruner=make_pruner(options.effective_pruner))
     paths = StudyPaths.at(Path(cfg["root"]), cfg["checkpoint_dir"])
     prepared = PreparedStudy(study, paths, options, url or f"grpc://{cfg['host']}:{cfg['port']}",

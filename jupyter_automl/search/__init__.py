@@ -1,0 +1,36 @@
+"""Search strategies of our own, as Optuna samplers: regularized evolution and REINFORCE.
+
+Each keeps no state outside the study, so a rerun, a second runner on a shared study and worker
+kernels continue one search. The samplers import Optuna, so they load on first use: the trial
+table reads a trial's origin (:func:`origin_text`) without them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._lineage import EVOLVED_FROM, MUTATION, origin_text
+
+if TYPE_CHECKING:
+    from ._evolution import EvolutionSampler
+    from ._reinforce import ReinforceSampler
+
+__all__ = [
+    "EVOLVED_FROM",
+    "MUTATION",
+    "EvolutionSampler",
+    "ReinforceSampler",
+    "origin_text",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "EvolutionSampler":
+        from ._evolution import EvolutionSampler
+
+        return EvolutionSampler
+    if name == "ReinforceSampler":
+        from ._reinforce import ReinforceSampler
+
+        return ReinforceSampler
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

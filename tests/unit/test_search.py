@@ -1,0 +1,226 @@
+"""The search strategies of our own (regularized evolution, REINFORCE): on Optuna studies in
+memory, and through the magic, the live panel and its table."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import pytest
+from conftest import study_of
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+from jupyter_automl.engine import _background as background
+from jupyter_automl.errors import OptionError
+from jupyter_automl.search import (
+    EVOLVED_FROM,
+    MUTATION,
+    EvolutionSampler,
+    ReinforceSampler,
+    _draws,
+)
+from jupyter_automl.ui._panel import StudyPanel
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+OPS = ["conv3", "conv1", "skip", "pool"]
+CELL = ('ops = [hp.choice(f"op_{i}", ["conv3", "conv1", "skip", "pool"]) for i in range(4)]\n'
+        'w = hp.int("w", 8, 64, step=8)\nsum(o == "conv3" for o in ops) + w / 64')
+
+
+def score(trial: optuna.Trial) -> float:
+    ops = [trial.suggest_categorical(f"op_{i}", OPS) for i in range(4)]
+    return sum(o == "conv3" for o in ops) + trial.suggest_int("w", 8, 64, step=8) / 64
+
+
+def conditional(trial: optuna.Trial) -> float:
+    """A space whose second branch draws parameters the first never does."""
+    if trial.suggest_categorical("kind", ["mlp", "cnn"]) == "mlp":
+        return trial.suggest_int("units", 8, 256, log=True) / 256
+    return trial.suggest_int("filters", 4, 64, step=4) / 32 + \
+        trial.suggest_float("dropout", 0.0, 0.5, step=0.1)
+
+
+@pytest.mark.parametrize("distribution,value", [
+    (IntDistribution(8, 64, step=8), 8),
+    (IntDistribution(8, 64, step=8), 64),
+    (IntDistribution(1, 1024, log=True), 32),
+    (FloatDistribution(1e-5, 1e-1, log=True), 1e-3),
+    (FloatDistribution(0.0, 0.5, step=0.1), 0.5),
+    (FloatDistribution(-1.0, 1.0), 0.99),
+    (CategoricalDistribution(OPS), "skip"),
+])
+def test_a_mutation_is_another_value_near_and_inside_the_range(distribution: Any,
+                                                               value: Any) -> None:
+    rng = np.random.default_rng(0)
+    moved = [_draws.nearby(distribution, value, rng) for _ in range(200)]
+    assert all(_draws.contains(distribution, m) and m != value for m in moved)
+    if isinstance(distribution, (IntDistribution, FloatDistribution)):
+        scale = (lambda x: math.log(x)) if distribution.log else float
+        span = scale(distribution.high) - scale(distribution.low)
+        # nearby: the typical move is a fraction of the range, not a fresh draw across it
+        assert np.median([abs(scale(m) - scale(value)) for m in moved]) < 0.25 * span
+
+
+def test_a_value_alone_in_its_range_stays() -> None:
+    rng = np.random.default_rng(0)
+    assert _draws.nearby(IntDistribution(3, 3), 3, rng) == 3
+    assert _draws.nearby(CategoricalDistribution(["only"]), "only", rng) == "only"
+
+
+def test_evolution_copies_the_best_of_a_tournament_and_mutates_one_parameter() -> None:
+    study = optuna.create_study(direction="maximize",
+                                sampler=EvolutionSampler(population=10, tournament=3, seed=1))
+    study.optimize(score, n_trials=60)
+    trials = study.trials
+    assert all(EVOLVED_FROM not in t.user_attrs for t in trials[:10])  # random until full
+    for child in trials[10:]:
+        parent = trials[child.user_attrs[EVOLVED_FROM]]
+        assert parent.number < child.number and parent.state.name == "COMPLETE"
+        # the parent is one of the last 10 finished before the child
+        assert child.number - 10 <= parent.number
+        changed = [k for k in child.params if child.params[k] != parent.params[k]]
+        assert len(changed) == 1
+        name = changed[0]
+        assert child.user_attrs[MUTATION].startswith(f"{name} ")
+        assert "→" in child.user_attrs[MUTATION]
+    # no child repeats a configuration an earlier trial tried
+    keys = [tuple(sorted(t.params.items())) for t in trials]
+    assert len(set(keys)) == len(keys)
+    assert study.best_value >= 3.75  # conv3 everywhere is 4 + w/64: found or next to it
+
+
+def test_evolution_draws_fresh_what_the_parent_never_drew() -> None:
+    study = optuna.create_study(direction="maximize",
+                                sampler=EvolutionSampler(population=8, tournament=4, seed=3))
+    study.optimize(conditional, n_trials=80)
+    switched = 0
+    for child in study.trials[8:]:
+        parent = study.trials[child.user_attrs[EVOLVED_FROM]]
+        if child.params["kind"] != parent.params["kind"]:  # the other branch: its own params
+            switched += 1
+            assert set(child.params) - {"kind"} and \
+                not (set(child.params) - {"kind"}) & (set(parent.params) - {"kind"})
+        else:
+            assert sum(child.params[k] != parent.params[k] for k in child.params) == 1
+    assert switched
+
+
+def test_evolution_keeps_no_state_outside_the_study(tmp_path: Path) -> None:
+    """A second process (a new sampler on the same storage) continues the population, and a
+    trial's decision, once stored, is kept by whoever draws its parameters."""
+    url = f"sqlite:///{tmp_path / 'evo.db'}"
+    first = optuna.create_study(storage=url, study_name="s", direction="maximize",
+                                sampler=EvolutionSampler(population=6, tournament=2, seed=5))
+    first.optimize(score, n_trials=20)
+    again = optuna.load_study(storage=url, study_name="s",
+                              sampler=EvolutionSampler(population=6, tournament=2, seed=5))
+    again.optimize(score, n_trials=10)
+    later = again.trials[20:]
+    assert all(EVOLVED_FROM in t.user_attrs for t in later)
+    assert all(t.user_attrs[EVOLVED_FROM] >= 14 for t in later)  # the last 6 before each
+    # a trial started by one sampler and drawn by another follows the stored plan
+    trial = again.ask()
+    trial.suggest_categorical("op_0", OPS)
+    other = optuna.load_study(storage=url, study_name="s",
+                              sampler=EvolutionSampler(population=6, tournament=2, seed=99))
+    resumed = optuna.Trial(other, trial._trial_id)
+    for i in range(1, 4):
+        resumed.suggest_categorical(f"op_{i}", OPS)
+    resumed.suggest_int("w", 8, 64, step=8)
+    frozen = other._storage.get_trial(trial._trial_id)
+    parent = again.trials[frozen.user_attrs[EVOLVED_FROM]]
+    assert sum(frozen.params[k] != parent.params[k] for k in frozen.params) == 1
+
+
+def test_the_same_seed_gives_the_same_evolution() -> None:
+    runs = []
+    for _ in range(2):
+        study = optuna.create_study(direction="maximize",
+                                    sampler=EvolutionSampler(population=5, tournament=2, seed=7))
+        study.optimize(score, n_trials=25)
+        runs.append([t.params for t in study.trials])
+    assert runs[0] == runs[1]
+
+
+def test_evolution_refuses_a_tournament_larger_than_its_population() -> None:
+    with pytest.raises(ValueError, match="tournament <= population"):
+        EvolutionSampler(population=4, tournament=5)
+
+
+def test_reinforce_learns_the_better_options_and_is_rebuilt_from_the_study() -> None:
+    sampler = ReinforceSampler(seed=0)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(score, n_trials=150)
+    policy = sampler.policy(study)
+    chosen = policy.logits("op_0", CategoricalDistribution(OPS))
+    probabilities = np.exp(chosen) / np.exp(chosen).sum()
+    assert probabilities.argmax() == OPS.index("conv3") and probabilities.max() > 0.5
+    late = [t.params["op_0"] for t in study.trials[-30:]]
+    assert late.count("conv3") > 15  # random would draw a quarter of them
+    # a new sampler (a rerun, a worker kernel) rebuilds the same policy from the trials
+    rebuilt = ReinforceSampler(seed=0).policy(study)
+    assert np.allclose(rebuilt.logits("op_0", CategoricalDistribution(OPS)), chosen)
+
+
+def test_reinforce_bins_a_wide_range_and_minimizes() -> None:
+    def loss(trial: optuna.Trial) -> float:
+        return abs(math.log10(trial.suggest_float("lr", 1e-5, 1.0, log=True)) + 2)
+
+    study = optuna.create_study(sampler=ReinforceSampler(seed=1))
+    study.optimize(loss, n_trials=150)
+    late = [t.params["lr"] for t in study.trials[-30:]]
+    assert all(1e-5 <= v <= 1.0 for v in late)
+    assert sum(1e-3 <= v <= 1e-1 for v in late) > 15  # 2 decades of 5: random gets 40%
+
+
+def test_the_magic_runs_evolution_and_the_table_shows_each_origin(ip: Any,
+                                                                  tmp_path: Path) -> None:
+    ip.run_line_magic("config", 'Automl.display = "widgets"')
+    try:
+        ip.run_cell_magic("automl", "evo --trials 30 --sampler evolution --population 8 "
+                          "--tournament 3 --seed 0 --maximize score --background", CELL)
+        ip.run_line_magic("automl", "wait evo")
+    finally:
+        ip.run_line_magic("config", 'Automl.display = "auto"')
+    result = ip.user_ns["_automl"]
+    assert result.done == 30
+    rows = list(result.trials)
+    assert "origin" in result.trials.columns
+    assert all("origin" not in r for r in rows[:8])
+    assert all(r["origin"].startswith("mutated from ") for r in rows[8:])
+    # the live panel's table says the same, as the trials finished
+    panel = next(li for li in background.get("evo").runner.listeners
+                 if isinstance(li, StudyPanel))
+    assert panel.model is not None and "origin" in panel.model.columns
+    live = {r["number"]: r.get("origin") for r in panel.model.table_rows()}
+    assert live == {r["number"]: r.get("origin") for r in rows}
+    spec = study_of(tmp_path / "runs", "evo")
+    assert len(spec.trials) == 30
+
+
+def test_a_rerun_continues_the_population(ip: Any, tmp_path: Path) -> None:
+    ip.run_cell_magic("automl", "evo --trials 12 --sampler evolution --population 6 --seed 0 "
+                      "--maximize score", CELL)
+    ip.run_cell_magic("automl", "evo --trials 20 --sampler evolution --population 6 --seed 0 "
+                      "--maximize score", CELL)
+    trials = study_of(tmp_path / "runs", "evo").trials
+    assert [t.number for t in trials] == list(range(20))
+    assert all(6 <= t.user_attrs[EVOLVED_FROM] < t.number for t in trials[12:])
+
+
+@pytest.mark.parametrize("line,message", [
+    ("--sampler evolution --tournament 30", r"--tournament 30 is larger than --population 20"),
+    ("--sampler evolution --population 1", r"at least 2 members"),
+    ("--tournament 3", r"--tournament is an option of --sampler evolution"),
+    ("--population 5", r"or of evolution: add --sampler evolution"),
+    ("--sampler evolution --scheduler pbt", r"cannot be combined with --scheduler pbt"),
+    ("--sampler evolution --maximize a --maximize b", r"handles one objective only"),
+    ("--sampler reinforce --maximize a --minimize b", r"handles one objective only"),
+])
+def test_bad_evolution_options_are_clear(ip: Any, line: str, message: str) -> None:
+    body = '{"a": hp.float("x", 0, 1), "b": 1.0}' if "--maximize a" in line else CELL
+    with pytest.raises(OptionError, match=message):
+        ip.run_cell_magic("automl", f"bad --trials 3 {line}", body)
