@@ -55,6 +55,7 @@ POINTS = {
                    "(not the epoch's first batch), before the time to save or a Stop is read",
     "worker.reply": "inside a worker kernel, with the trial run, before it replies",
     "stop.read": "while the study's stop request is read",
+    "runner.claim": "as a runner records a trial it starts in its lock file, the trial asked",
     "study.backup": "while the copy of study.db is taken, before it is checked and renamed",
 }
 

@@ -25,7 +25,13 @@ from .. import _optuna
 from .._utils.duration import eta
 from .._utils.failpoints import hit as failpoint
 from .._utils.objectives import front_text, pareto_front, signs
-from ..errors import DiskFullError, StudyInterrupted, TooManyFailuresError, disk_full_text
+from ..errors import (
+    DiskFullError,
+    StudyInterrupted,
+    TooManyFailuresError,
+    disk_full,
+    disk_full_text,
+)
 from ..results import own_best_trials
 from ..runs import (
     LOST,
@@ -230,7 +236,13 @@ class StudyRunner:
                 return None
             else:
                 trial = self.study.ask()
-            lock.claim(trial)
+            try:
+                lock.claim(trial)
+            except OSError as exc:
+                if disk_full(exc) is None:
+                    raise
+                self._out_of_space(trial, lock, f"{exc} (the runner's lock file "
+                                                f"'{lock.path}', claiming trial {trial.number})")
             self._emit("trial_started", trial)
             return trial
 
@@ -306,15 +318,20 @@ class StudyRunner:
     def _interrupted_text(self, reason: RunEnd) -> str:
         """``study 'digits' interrupted: 7/40 trials finished, trial 7 was checkpointed at
         epoch 3 and will resume from there. Rerun the cell to resume.``"""
-        lost = sorted(self._lost_now)
         text = f"study {self.name!r} {reason}: {self.done}/{self.total} trials finished"
-        if len(lost) == 1:
-            saved = len(self.paths.read_state(lost[0]).get("history", []))
-            where = f" at epoch {saved}" if saved else ""
-            text += f", trial {lost[0]} was checkpointed{where} and will resume from there"
-        elif lost:
-            text += (f", trials {', '.join(map(str, lost))} were checkpointed and will resume "
-                     "from there")
+        saved = {n: len(self.paths.read_state(n).get("history", [])) for n in self._lost_now}
+        resumed = sorted(n for n, epochs in saved.items() if epochs)
+        fresh = sorted(n for n, epochs in saved.items() if not epochs)
+        if len(resumed) == 1:
+            text += (f", trial {resumed[0]} was checkpointed at epoch {saved[resumed[0]]} and "
+                     "will resume from there")
+        elif resumed:
+            text += (f", trials {', '.join(map(str, resumed))} were checkpointed and will "
+                     "resume from there")
+        if fresh:
+            several = len(fresh) > 1
+            text += (f", trial{'s' * several} {', '.join(map(str, fresh))} "
+                     f"{'have' if several else 'has'} no checkpoint yet and will start again")
         return text + ". Rerun the cell to resume."
 
     # -- for a schedule (PBT) -------------------------------------------------------------------

@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .. import _optuna
+from .._utils.failpoints import hit as failpoint
+from ..errors import disk_full
 from ._paths import StudyPaths
 from ._storage import root_cause
 
@@ -85,6 +87,7 @@ class RunnerLock:
         """Mark ``trial`` as running here (a runner with worker kernels runs several)."""
         with self._mutex:
             self._claimed[trial.number] = _optuna.trial_id(trial)
+            failpoint("runner.claim")
             self._write()
         if self.study is not None and self.record:
             storage = _optuna.storage_of(self.study)
@@ -96,7 +99,13 @@ class RunnerLock:
     def release_trial(self, number: int) -> None:
         with self._mutex:
             self._claimed.pop(number, None)
-            self._write()
+            try:
+                self._write()
+            except OSError as exc:
+                # the file still names a trial that is over: harmless (recovery looks at
+                # RUNNING trials only); the next claim's write stops the run if the disk is full
+                if disk_full(exc) is None:
+                    raise
 
     def _write(self) -> None:
         # Padded over the old text, then cut: a reader never sees the file empty or a number

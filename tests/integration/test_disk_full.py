@@ -108,11 +108,12 @@ def test_a_full_disk_stops_the_study_and_the_rerun_resumes(small_disk: Path) -> 
     study.check(kept, [held], saved={held: 1})
 
 
-@pytest.mark.parametrize("point", ["checkpoint.write@2", "spec.write", "best.export"])
+@pytest.mark.parametrize("point", ["checkpoint.write@2", "spec.write", "best.export",
+                                   "runner.claim@1"])
 def test_no_space_for_a_file_of_the_study(tmp_path: Path, point: str) -> None:
-    """``enospc`` where the study writes its third checkpoint, its spec (at the start), or the
-    best model: a message naming the file or folder, never a traceback of ours, and the rerun
-    finishes the study."""
+    """``enospc`` where the study writes its third checkpoint, its spec (at the start), the
+    best model, or the runner's lock file as it claims the second trial: a message naming the
+    file or folder, never a traceback of ours, and the rerun finishes the study."""
     study = Study(tmp_path / "automl_runs")
     keras = point == "best.export"  # a plain study has no model to export
     proc = run(tmp_path, env={ENV: f"{point}=enospc"}, keras=keras)
@@ -124,6 +125,11 @@ def test_no_space_for_a_file_of_the_study(tmp_path: Path, point: str) -> None:
     elif point == "spec.write":
         assert proc.returncode != 0 and f"{root / 'spec.json'}: no space left on the device" \
             in out, out
+    elif point.startswith("runner.claim"):  # trial 1 asked, not started: failed, queued
+        assert proc.returncode != 0 and "DiskFullError: [Errno 28] No space left on device" \
+            in out and f"(the runner's lock file '{root / 'runners'}" in out, out
+        assert "claiming trial 1)" in out and "1/4 trials finished, trial 1 has no " \
+            "checkpoint yet and will start again" in out, out
     else:
         assert proc.returncode != 0 and "DiskFullError: [Errno 28] No space left on device" \
             in out and f"{root / 'trials' / '0' / 'checkpoint.npz'}'\nthe disk holding" in out, out
@@ -132,6 +138,9 @@ def test_no_space_for_a_file_of_the_study(tmp_path: Path, point: str) -> None:
     rerun = run(tmp_path, keras=keras)
     out = ended(rerun)
     assert rerun.returncode == 0, out
+    if point.startswith("runner.claim"):
+        study.check({}, [1], saved={1: 0})
+        return
     lost = [0] if point.startswith("checkpoint") else []
     study.check({}, lost, saved={0: 2} if lost else None)
 
