@@ -43,6 +43,7 @@ class EvolutionSampler(BaseSampler):
         self.population, self.tournament = population, tournament
         self.startup = population if startup is None else max(startup, tournament)
         self._seed = random.getrandbits(32) if seed is None else seed
+        self._parents: dict[tuple[int, int], FrozenTrial] = {}
 
     def reseed_rng(self) -> None:
         self._seed = random.getrandbits(32)
@@ -58,7 +59,7 @@ class EvolutionSampler(BaseSampler):
     def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution) -> Any:
         parent_number, mutate, new = self._plan(study, trial)
-        parent = None if parent_number is None else _trial(study, parent_number)
+        parent = None if parent_number is None else self._parent(study, parent_number)
         if parent is None or param_name not in parent.params \
                 or not _draws.contains(param_distribution, parent.params[param_name]):
             # random while the population fills; later a parameter new to this lineage
@@ -70,6 +71,15 @@ class EvolutionSampler(BaseSampler):
         study._storage.set_trial_user_attr(
             trial._trial_id, MUTATION, f"{param_name} {_draws.text(value)}→{_draws.text(new)}")
         return new
+
+    def _parent(self, study: Study, number: int) -> FrozenTrial:
+        """Finished trial ``number`` (kept: a finished trial does not change)."""
+        key = (study._study_id, number)
+        if key not in self._parents:
+            storage = study._storage
+            self._parents[key] = storage.get_trial(
+                storage.get_trial_id_from_study_id_trial_number(study._study_id, number))
+        return self._parents[key]
 
     def _plan(self, study: Study, trial: FrozenTrial) -> tuple[int | None, str | None, Any]:
         """The trial's parent, the parameter it mutates and its new value, decided at the
@@ -117,10 +127,3 @@ def population(trials: Sequence[FrozenTrial], size: int,
 
 def _key(params: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
     return tuple(sorted(params.items()))
-
-
-def _trial(study: Study, number: int) -> FrozenTrial | None:
-    trials: Sequence[FrozenTrial] = study.get_trials(deepcopy=False)
-    if number < len(trials) and trials[number].number == number:
-        return trials[number]
-    return next((t for t in trials if t.number == number), None)

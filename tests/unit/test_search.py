@@ -126,6 +126,7 @@ def test_evolution_keeps_no_state_outside_the_study(tmp_path: Path) -> None:
     trial.suggest_categorical("op_0", OPS)
     other = optuna.load_study(storage=url, study_name="s",
                               sampler=EvolutionSampler(population=6, tournament=2, seed=99))
+    other.get_trials()  # as a worker's study knows the running trial it is handed
     resumed = optuna.Trial(other, trial._trial_id)
     for i in range(1, 4):
         resumed.suggest_categorical(f"op_{i}", OPS)
