@@ -37,7 +37,6 @@ import os
 import statistics
 import sys
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from multiprocessing import get_context

@@ -14,7 +14,12 @@ if TYPE_CHECKING:
     import optuna
 
 DEFAULT_EVOLUTION_POPULATION = 20  # --sampler evolution: the last P finished trials
-DEFAULT_TOURNAMENT = 5  # --sampler evolution: a parent is the best of S of them
+
+
+def default_tournament(population: int) -> int:
+    """--sampler evolution: a parent is the best of half the population, drawn at random."""
+    return max(1, population // 2)
+
 
 @dataclass(frozen=True)
 class Study:
@@ -82,8 +87,10 @@ def _qmc(study: Study) -> Any:
 def _evolution(study: Study) -> Any:
     from ..search import EvolutionSampler
 
-    return EvolutionSampler(population=study.population or DEFAULT_EVOLUTION_POPULATION,
-                            tournament=study.tournament or DEFAULT_TOURNAMENT, seed=study.seed)
+    population = study.population or DEFAULT_EVOLUTION_POPULATION
+    return EvolutionSampler(population=population,
+                            tournament=study.tournament or default_tournament(population),
+                            seed=study.seed)
 
 
 def _reinforce(study: Study) -> Any:

@@ -18,7 +18,11 @@ from .._utils.duration import parse_duration
 from ..errors import OptionError
 from ..runs import DEFAULT_RUNS_DIR
 from ..training import STRATEGIES
-from ._algorithms import DEFAULT_EVOLUTION_POPULATION, DEFAULT_TOURNAMENT, PRUNERS, SAMPLERS
+from ._algorithms import (
+    DEFAULT_EVOLUTION_POPULATION,
+    PRUNERS,
+    SAMPLERS,
+)
 
 DEFAULT_STUDY = "automl"
 DEFAULT_TRIALS = 20  # a new study's total when --trials is absent (%config Automl.default_trials)
@@ -74,7 +78,8 @@ class StudyOptions:
     scheduler: str | None = None  # "pbt": population-based training (see _pbt)
     population: int = DEFAULT_POPULATION  # --scheduler pbt: members trained side by side;
     # --sampler evolution: the last P finished trials parents are drawn from
-    tournament: int = DEFAULT_TOURNAMENT  # --sampler evolution: a parent is the best of S
+    tournament: int | None = None  # --sampler evolution: a parent is the best of S (None:
+    # half the population)
     interval: int = DEFAULT_INTERVAL  # --scheduler pbt: epochs of a generation
     distill_from: str | None = None  # --distill-from TEACHER[:TRIAL]
     temperature: str = DEFAULT_TEMPERATURE  # a number, or "search"
@@ -247,8 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
                         f"finished trials, parents are drawn from (default "
                         f"{DEFAULT_EVOLUTION_POPULATION})")
     p.add_argument("--tournament", type=_positive_int, default=None, metavar="S",
-                   help=f"--sampler evolution: each parent is the best of S members drawn at "
-                        f"random (default {DEFAULT_TOURNAMENT})")
+                   help="--sampler evolution: each parent is the best of S members drawn at "
+                        "random (default: half the population)")
     p.add_argument("--interval", type=_positive_int, default=None, metavar="K",
                    help=f"--scheduler pbt: epochs of a generation (default {DEFAULT_INTERVAL})")
     p.add_argument("--distill-from", default=None, metavar="TEACHER[:TRIAL]",
@@ -387,7 +392,7 @@ def parse_options(line: str, *,
         scheduler=args.scheduler,
         population=args.population or (DEFAULT_EVOLUTION_POPULATION
                                        if args.sampler == "evolution" else DEFAULT_POPULATION),
-        tournament=args.tournament or DEFAULT_TOURNAMENT,
+        tournament=args.tournament,
         interval=args.interval or DEFAULT_INTERVAL,
     )
 

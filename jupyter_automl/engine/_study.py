@@ -24,7 +24,7 @@ from ..runs import (
 )
 from ..space import ParamSpec, load_space
 from ..version import __version__
-from ._algorithms import make_pruner, make_sampler
+from ._algorithms import default_tournament, make_pruner, make_sampler
 from ._cell import Cell
 from ._options import Objective, StudyOptions, parse_warm
 from ._warm import warm_start
@@ -196,7 +196,8 @@ def _spec(options: StudyOptions, cell: Cell, url: str, total: int,
         "objectives": [{"metric": m, "direction": d}
                        for m, d in zip(options.metrics, options.directions)],
         "sampler": options.sampler,
-        "evolution": {"population": options.population, "tournament": options.tournament}
+        "evolution": {"population": options.population,
+                      "tournament": options.tournament or default_tournament(options.population)}
         if options.sampler == "evolution" else None,
         "seed": options.seed,
         "pruner": options.effective_pruner,

@@ -2,8 +2,9 @@
 Architecture Search") as an Optuna sampler, over any define-by-run space.
 
 The population is the last ``population`` finished trials, by number: a new trial copies the
-best of ``tournament`` of them drawn at random and mutates one of its parameters, and as trials
-finish the oldest members leave. Until the population is full, trials are drawn at random.
+best of ``tournament`` of them drawn at random (all of them while there are fewer) and mutates
+one of its parameters, and as trials finish the oldest members leave. The first
+``min(population, 10)`` trials are drawn at random.
 
 Nothing is kept outside the study: a trial's parent and the parameter it mutates are decided at
 its first draw and stored with it, so a rerun, a second runner on a shared study and worker
@@ -29,19 +30,20 @@ if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
 _PLAN = "evolution:plan"  # system attribute: [parent number, parameter mutated, its value]
+STARTUP = 10  # trials drawn at random before the first parent is chosen (as Optuna's samplers)
 _TRIES = 20  # mutations drawn in search of a child no trial has tried
 
 
 class EvolutionSampler(BaseSampler):
     """Aging evolution: ``population`` (P) members, tournaments of ``tournament`` (S)."""
 
-    def __init__(self, population: int = 20, tournament: int = 5,
-                 seed: int | None = None, startup: int | None = None) -> None:
+    def __init__(self, population: int = 20, tournament: int = 10,
+                 seed: int | None = None) -> None:
         if population < 2 or not 1 <= tournament <= population:
             raise ValueError("evolution needs population >= 2 and 1 <= tournament <= population "
                              f"(got population={population}, tournament={tournament})")
         self.population, self.tournament = population, tournament
-        self.startup = population if startup is None else max(startup, tournament)
+        self.startup = min(population, STARTUP)
         self._seed = random.getrandbits(32) if seed is None else seed
         self._parents: dict[tuple[int, int], FrozenTrial] = {}
 
