@@ -55,7 +55,8 @@ HPOLIB = ("naval_propulsion", "parkinsons_telemonitoring", "protein_structure",
 TASKS = [*(f"nb201/{d}" for d in NB201), *(f"hpobench/{d}" for d in HPOBENCH),
          *(f"hpolib/{d}" for d in HPOLIB)]
 OURS = {"automl": "", "automl-evolution": "--sampler evolution",
-        "automl-reinforce": "--sampler reinforce"}
+        "automl-reinforce": "--sampler reinforce",
+        "automl-tpe+evolution": "--sampler tpe+evolution"}
 SIDES = [*OURS, "optuna-tpe", "optuna-random", "optuna-gp", "kt-random", "kt-bayes"]
 
 

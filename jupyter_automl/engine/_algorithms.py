@@ -93,6 +93,14 @@ def _evolution(study: Study) -> Any:
                             seed=study.seed)
 
 
+def _hybrid(study: Study) -> Any:
+    if study.objectives > 1:  # evolution ranks by one value: TPE alone for a Pareto front
+        return _tpe(study)
+    from ..search import HybridSampler
+
+    return HybridSampler(seed=study.seed)
+
+
 def _reinforce(study: Study) -> Any:
     from ..search import ReinforceSampler
 
@@ -110,6 +118,7 @@ SAMPLERS: dict[str, Sampler] = {
     "nsga2": Sampler(_nsga2),
     "qmc": Sampler(_qmc),
     "evolution": Sampler(_evolution, objectives=1),
+    "tpe+evolution": Sampler(_hybrid),
     "reinforce": Sampler(_reinforce, objectives=1),
 }
 

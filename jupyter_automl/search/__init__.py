@@ -1,4 +1,5 @@
-"""Search strategies of our own, as Optuna samplers: regularized evolution and REINFORCE.
+"""Search strategies of our own, as Optuna samplers: regularized evolution, REINFORCE, and TPE
+with evolution's local steps.
 
 Each keeps no state outside the study, so a rerun, a second runner on a shared study and worker
 kernels continue one search. The samplers import Optuna, so they load on first use: the trial
@@ -13,12 +14,14 @@ from ._lineage import EVOLVED_FROM, MUTATION, origin_text
 
 if TYPE_CHECKING:
     from ._evolution import EvolutionSampler
+    from ._hybrid import HybridSampler
     from ._reinforce import ReinforceSampler
 
 __all__ = [
     "EVOLVED_FROM",
     "MUTATION",
     "EvolutionSampler",
+    "HybridSampler",
     "ReinforceSampler",
     "origin_text",
 ]
@@ -29,6 +32,10 @@ def __getattr__(name: str) -> Any:
         from ._evolution import EvolutionSampler
 
         return EvolutionSampler
+    if name == "HybridSampler":
+        from ._hybrid import HybridSampler
+
+        return HybridSampler
     if name == "ReinforceSampler":
         from ._reinforce import ReinforceSampler
 

@@ -66,7 +66,7 @@ class StudyPanel(Listener):
         for trial in runner.study.get_trials(deepcopy=False):
             model.add_frozen(trial)
         self._study = runner.study
-        self._evolution = options.sampler == "evolution"
+        self._evolution = "evolution" in options.sampler
         if self.root is None:
             self.attach(model)
         else:  # Resume: the same widgets show the new run

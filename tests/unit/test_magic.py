@@ -74,7 +74,7 @@ def test_seed_makes_studies_repeatable(ip: Any, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("sampler", ["tpe", "random", "grid", "cmaes", "nsga2", "qmc",
-                                     "evolution", "reinforce"])
+                                     "evolution", "reinforce", "tpe+evolution"])
 def test_every_sampler_runs(ip: Any, sampler: str, tmp_path: Path) -> None:
     body = 'x = hp.int("x", 0, 4)\ny = hp.float("y", 0.0, 1.0, step=0.25)\nx + y'
     ip.run_cell_magic("automl", f"s --trials 6 --sampler {sampler} --seed 0", body)

@@ -19,6 +19,7 @@ from jupyter_automl.search import (
     EVOLVED_FROM,
     MUTATION,
     EvolutionSampler,
+    HybridSampler,
     ReinforceSampler,
     _draws,
 )
@@ -175,6 +176,15 @@ def test_reinforce_bins_a_wide_range_and_minimizes() -> None:
     late = [t.params["lr"] for t in study.trials[-30:]]
     assert all(1e-5 <= v <= 1.0 for v in late)
     assert sum(1e-3 <= v <= 1e-1 for v in late) > 15  # 2 decades of 5: random gets 40%
+
+
+def test_tpe_with_evolution_steps_mutates_one_trial_in_three() -> None:
+    study = optuna.create_study(direction="maximize", sampler=HybridSampler(seed=0))
+    study.optimize(score, n_trials=45)
+    evolved = {t.number for t in study.trials if EVOLVED_FROM in t.user_attrs}
+    # every third trial once 10 have finished; TPE draws the others
+    assert evolved == {n for n in range(12, 45, 3)}
+    assert study.best_value >= 3.5
 
 
 def test_the_magic_runs_evolution_and_the_table_shows_each_origin(ip: Any,
