@@ -345,12 +345,14 @@ def svg(summary: dict[str, Any], runs: list[dict[str, Any]], sides: list[str],
     rows = math.ceil(len(tasks) / cols)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{cols * w}" '
              f'height="{rows * h + 40}" font-family="sans-serif" font-size="10">',
-             '<rect width="100%" height="100%" fill="white"/>']
+             '<rect width="100%" height="100%" fill="white"/>',
+             f'<text x="10" y="{rows * h + 8}" fill="#555">mean regret of the incumbent (log '
+             'scale) by evaluation, over the seeds</text>']
     for i, side in enumerate(sides):
-        x = 10 + i * 150
-        parts.append(f'<line x1="{x}" y1="{rows * h + 20}" x2="{x + 20}" y2="{rows * h + 20}" '
+        x = 10 + i * 140
+        parts.append(f'<line x1="{x}" y1="{rows * h + 26}" x2="{x + 20}" y2="{rows * h + 26}" '
                      f'stroke="{colors[i % len(colors)]}" stroke-width="2"/>'
-                     f'<text x="{x + 24}" y="{rows * h + 24}">{side}</text>')
+                     f'<text x="{x + 24}" y="{rows * h + 30}">{side}</text>')
     for k, task in enumerate(tasks):
         ox, oy = (k % cols) * w, (k // cols) * h
         curves = {}
