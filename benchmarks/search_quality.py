@@ -343,7 +343,8 @@ def svg(summary: dict[str, Any], runs: list[dict[str, Any]], sides: list[str],
               "#8c564b"]
     cols, w, h, pad = 5, 230, 170, 34
     rows = math.ceil(len(tasks) / cols)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{cols * w}" '
+    width = max(cols * w, 20 + 140 * len(sides))
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" '
              f'height="{rows * h + 40}" font-family="sans-serif" font-size="10">',
              '<rect width="100%" height="100%" fill="white"/>',
              f'<text x="10" y="{rows * h + 8}" fill="#555">mean regret of the incumbent (log '
