@@ -235,3 +235,12 @@ def test_bad_evolution_options_are_clear(ip: Any, line: str, message: str) -> No
     body = '{"a": hp.float("x", 0, 1), "b": 1.0}' if "--maximize a" in line else CELL
     with pytest.raises(OptionError, match=message):
         ip.run_cell_magic("automl", f"bad --trials 3 {line}", body)
+
+
+def test_tpe_with_evolution_on_a_pareto_front_is_tpe(ip: Any) -> None:
+    """Evolution ranks by one value: with several objectives the hybrid is TPE alone."""
+    ip.run_cell_magic("automl", "mo --trials 14 --sampler tpe+evolution --seed 0 --maximize a "
+                      "--maximize b", 'x = hp.float("x", 0, 1)\n{"a": x, "b": 1 - x ** 2}')
+    result = ip.user_ns["_automl"]
+    assert result.done == 14
+    assert not [t for t in result.study.trials if EVOLVED_FROM in t.user_attrs]
