@@ -13,7 +13,7 @@ from ..space import ParamSpec
 if TYPE_CHECKING:
     import optuna
 
-DEFAULT_EVOLUTION_POPULATION = 20  # --sampler evolution: the last P finished trials
+DEFAULT_EVOLUTION_POPULATION = 30  # --sampler evolution: the last P finished trials
 
 
 def default_tournament(population: int) -> int:

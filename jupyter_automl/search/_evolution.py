@@ -37,7 +37,7 @@ _TRIES = 20  # mutations drawn in search of a child no trial has tried
 class EvolutionSampler(BaseSampler):
     """Aging evolution: ``population`` (P) members, tournaments of ``tournament`` (S)."""
 
-    def __init__(self, population: int = 20, tournament: int = 10,
+    def __init__(self, population: int = 30, tournament: int = 15,
                  seed: int | None = None) -> None:
         if population < 2 or not 1 <= tournament <= population:
             raise ValueError("evolution needs population >= 2 and 1 <= tournament <= population "

@@ -31,7 +31,7 @@ class HybridSampler(BaseSampler):
     """Multivariate TPE, with one trial in ``every`` drawn by regularized evolution."""
 
     def __init__(self, seed: int | None = None, every: int = EVERY,
-                 population: int = 20, tournament: int = 10) -> None:
+                 population: int = 30, tournament: int = 15) -> None:
         self.every = every
         with warnings.catch_warnings():  # "group" is experimental in Optuna: chosen on purpose
             warnings.simplefilter("ignore", ExperimentalWarning)

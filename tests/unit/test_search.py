@@ -223,7 +223,7 @@ def test_a_rerun_continues_the_population(ip: Any, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("line,message", [
-    ("--sampler evolution --tournament 30", r"--tournament 30 is larger than --population 20"),
+    ("--sampler evolution --tournament 31", r"--tournament 31 is larger than --population 30"),
     ("--sampler evolution --population 1", r"at least 2 members"),
     ("--tournament 3", r"--tournament is an option of --sampler evolution"),
     ("--population 5", r"or of evolution: add --sampler evolution"),
