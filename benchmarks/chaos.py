@@ -373,7 +373,7 @@ def rerun_and_check(run: Run, mode: Mode) -> None:
     # every process of the faulty run has ended: the trials it cut short are those still
     # RUNNING and those a runner already failed and queued, with the epochs each had saved
     cut = set(study.snapshot()) | set(study.lost())
-    saved = {n: study.saved(n) for n in cut}
+    saved = {n: study.checkpointed(n) for n in cut}
     kept = study.finished() if kept is None else kept
     truncated = [int(d.split()[3]) for d in run.drawn if d.startswith("checkpoint of")]
     for attempt in range(4):

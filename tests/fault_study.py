@@ -193,8 +193,20 @@ class Study:
             return {}
 
     def saved(self, number: int) -> int:
-        """Epochs saved in trial ``number``'s checkpoint."""
+        """Epochs trial ``number``'s state.json lists (written just after its checkpoint)."""
         return len(self.state(number).get("history", []))
+
+    def checkpointed(self, number: int) -> int:
+        """The epoch of trial ``number``'s checkpoint file (0 without one). A kill between the
+        checkpoint's rename and its state.json leaves the file one epoch ahead of
+        :meth:`saved`, and a retry rightly resumes from the file."""
+        import numpy as np
+
+        try:
+            with np.load(self.trials_dir / str(number) / "checkpoint.npz") as data:
+                return int(data["epoch"])
+        except Exception:  # noqa: BLE001 - none, or truncated (BadZipFile): nothing to resume
+            return 0
 
     def pid(self, number: int) -> int:
         """The process that trains trial ``number`` (a worker kernel, with --kernels)."""
@@ -260,8 +272,13 @@ class Study:
             if saved is None or saved.get(number, 0) >= 1:
                 assert retry.params == study[number].params
             assert retry.state.name in ("COMPLETE", "PRUNED"), (retry.number, retry.user_attrs)
+            before = study[number].user_attrs.get("pbt_copied",
+                                                  study[number].user_attrs.get("pbt_continued"))
             if resumed and (saved is None or saved.get(number, 0) >= 1):
                 assert retry.user_attrs.get("resumed_at_epoch", 0) >= 1, retry.user_attrs
+            elif before is not None:  # a PBT trial lost before its own first checkpoint
+                # starts again from the one its generation started from
+                assert retry.user_attrs.get("resume_from") == before, retry.user_attrs
             else:
                 assert "resumed_at_epoch" not in retry.user_attrs, retry.user_attrs
             for key in ("pbt_member", "pbt_generation", "pbt_continued", "pbt_copied"):

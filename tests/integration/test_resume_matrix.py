@@ -90,7 +90,7 @@ def test_interrupt_mid_trial_then_a_rerun(mode: Mode) -> None:
     kept = mode.study.finished()
     mode.rerun()
     # a background run, let go to read its Stop, trains the held epoch's successor first
-    mode.study.check(kept, sorted(saved), saved={n: mode.study.saved(n) for n in saved})
+    mode.study.check(kept, sorted(saved), saved={n: mode.study.checkpointed(n) for n in saved})
 
 
 def test_truncated_checkpoint_restarts_the_retry_at_epoch_0(mode: Mode) -> None:
