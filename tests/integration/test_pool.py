@@ -14,7 +14,7 @@ from conftest import kernels_alive, orphan_kernels, study_of, wait_for, warm_pid
 
 from jupyter_automl._utils.failpoints import ENV
 from jupyter_automl.engine import _background as background
-from jupyter_automl.workers.kernels import SetupError
+from jupyter_automl.workers.kernels import KernelError, SetupError
 
 pytestmark = pytest.mark.slow
 
@@ -164,3 +164,42 @@ def test_a_worker_killed_while_it_starts_is_replaced(ip: Any, tmp_path: Path,
     assert [t.state.name for t in trials] == ["COMPLETE"] * 4
     assert "died as it started" in capsys.readouterr().out
     assert orphan_kernels() == []
+
+
+def _dying_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, times: int) -> Path:
+    """Worker kernels that die as they start, ``times`` times in all (an IPython startup file
+    runs before a kernel answers, as a kernel that cannot bind its ports dies)."""
+    startup = tmp_path / "ipython" / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    deaths = tmp_path / "deaths"
+    deaths.mkdir()
+    (startup / "00-die.py").write_text(
+        "import os\n"
+        "if os.environ.get('JUPYTER_AUTOML_WORKER'):\n"
+        f"    deaths = {str(deaths)!r}\n"
+        f"    if len(os.listdir(deaths)) < {times}:\n"
+        "        open(os.path.join(deaths, str(os.getpid())), 'w').close()\n"
+        "        os._exit(1)\n")
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    return deaths
+
+
+def test_a_kernel_that_dies_as_it_starts_is_started_again(ip: Any, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    deaths = _dying_start(tmp_path, monkeypatch, times=1)
+    ip.run_cell_magic("automl", "again --trials 2 --kernels 1 --seed 0", 'hp.float("x", 0, 1)')
+    assert len(os.listdir(deaths)) == 1  # it died once, and the next start served the trials
+    trials = study_of(tmp_path / "runs", "again").trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 2
+    assert orphan_kernels() == []
+
+
+def test_a_kernel_that_always_dies_as_it_starts_is_one_clear_error(
+        ip: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    deaths = _dying_start(tmp_path, monkeypatch, times=100)
+    with pytest.raises(KernelError, match=r"local kernel 0 did not start: Kernel died before "
+                                          r"replying to kernel_info"):
+        ip.run_cell_magic("automl", "dead --trials 2 --kernels 1", 'hp.float("x", 0, 1)')
+    assert len(os.listdir(deaths)) == 3  # started three times, then given up
+    assert study_of(tmp_path / "runs", "dead").trials == []
+    assert kernels_alive() == []

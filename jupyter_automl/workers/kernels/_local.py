@@ -22,6 +22,7 @@ from ._base import KernelError, Reply, WorkerDied, WorkerKernel, plain
 from ._watch import PARENT_ENV
 
 POLL = 0.2  # seconds between two liveness checks while a worker runs something
+START_ATTEMPTS = 3  # starts of a kernel that dies before it answers
 IDLE_WAIT = 10.0  # seconds the last outputs of a request may lag behind its reply
 WATCH = "import jupyter_automl.workers.kernels._watch as __w\n__w.watch()\ndel __w"
 
@@ -50,7 +51,20 @@ class LocalKernel(WorkerKernel):
         what = json.dumps([str(self.cwd), sorted(self.full_env().items())])
         return hashlib.sha256(what.encode()).hexdigest()
 
-    def start(self) -> None:
+    def start(self, attempts: int = START_ATTEMPTS) -> None:
+        """Start the kernel. One that dies before it answers is started again, on new ports
+        (two processes starting kernels at once can draw the same free port, and the second
+        kernel cannot bind it); one that does not answer in 120 s is not."""
+        for attempt in range(1, attempts + 1):
+            try:
+                self._start_once()
+                break
+            except KernelError as exc:
+                if attempt == attempts or "died" not in str(exc):
+                    raise
+        self.execute(WATCH, timeout=60)  # it ends if this process is killed
+
+    def _start_once(self) -> None:
         from jupyter_client import KernelManager
 
         self.shutdown()  # never two kernels under one label: the first would be orphaned
@@ -66,7 +80,6 @@ class LocalKernel(WorkerKernel):
         except Exception as exc:
             self.shutdown()
             raise KernelError(f"{self.label} did not start: {exc}") from None
-        self.execute(WATCH, timeout=60)  # it ends if this process is killed
 
     @property
     def pid(self) -> int | None:
