@@ -320,11 +320,12 @@ class StudyRunner:
         epoch 3 and will resume from there. Rerun the cell to resume.``"""
         text = f"study {self.name!r} {reason}: {self.done}/{self.total} trials finished"
         saved = {n: len(self.paths.read_state(n).get("history", [])) for n in self._lost_now}
-        resumed = sorted(n for n, epochs in saved.items() if epochs)
-        fresh = sorted(n for n, epochs in saved.items() if not epochs)
+        # a checkpoint inside the first epoch (--checkpoint-every) has no epoch in its history
+        resumed = sorted(n for n in saved if saved[n] or self.paths.checkpoint(n).exists())
+        fresh = sorted(n for n in saved if n not in resumed)
         if len(resumed) == 1:
-            text += (f", trial {resumed[0]} was checkpointed at epoch {saved[resumed[0]]} and "
-                     "will resume from there")
+            where = f" at epoch {saved[resumed[0]]}" if saved[resumed[0]] else ""
+            text += f", trial {resumed[0]} was checkpointed{where} and will resume from there"
         elif resumed:
             text += (f", trials {', '.join(map(str, resumed))} were checkpointed and will "
                      "resume from there")
