@@ -137,12 +137,23 @@ class Kernel:
     def __init__(self, cwd: Path, env: dict[str, str] | None = None) -> None:
         from jupyter_client import KernelManager
 
-        self.km = KernelManager(kernel_name="python3")
-        self.km.start_kernel(cwd=str(cwd),
-                             env=env or {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-        self.kc = self.km.client()
-        self.kc.start_channels()
-        self.kc.wait_for_ready(timeout=60)
+        # Started again (up to 3 times, on new ports) if it does not answer: two processes
+        # starting kernels at once can draw the same free port, and the kernel that cannot
+        # bind it dies or hangs; a failed one is shut down, never left to later tests.
+        for attempt in range(3):
+            self.km = KernelManager(kernel_name="python3")
+            self.km.start_kernel(cwd=str(cwd),
+                                 env=env or {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+            self.kc = self.km.client()
+            self.kc.start_channels()
+            try:
+                self.kc.wait_for_ready(timeout=60)
+                break
+            except RuntimeError:
+                self.kc.stop_channels()
+                self.km.shutdown_kernel(now=True)
+                if attempt == 2:
+                    raise
         self._replies: dict[str, Reply] = {}  # by msg_id, while the kernel is busy with it
         self._done: dict[str, Reply] = {}  # by msg_id, once the kernel was idle after it
 
