@@ -13,15 +13,14 @@ kernels all continue one population.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import optuna
-from optuna.samplers import BaseSampler
 from optuna.trial import TrialState
 
 from . import _draws
+from ._base import SeededSampler
 from ._lineage import EVOLVED_FROM, MUTATION
 
 if TYPE_CHECKING:
@@ -34,7 +33,7 @@ STARTUP = 10  # trials drawn at random before the first parent is chosen (as Opt
 _TRIES = 20  # mutations drawn in search of a child no trial has tried
 
 
-class EvolutionSampler(BaseSampler):
+class EvolutionSampler(SeededSampler):
     """Aging evolution: ``population`` (P) members, tournaments of ``tournament`` (S)."""
 
     def __init__(self, population: int = 30, tournament: int = 15,
@@ -44,19 +43,8 @@ class EvolutionSampler(BaseSampler):
                              f"(got population={population}, tournament={tournament})")
         self.population, self.tournament = population, tournament
         self.startup = min(population, STARTUP)
-        self._seed = random.getrandbits(32) if seed is None else seed
+        super().__init__(seed)
         self._parents: dict[tuple[int, int], FrozenTrial] = {}
-
-    def reseed_rng(self) -> None:
-        self._seed = random.getrandbits(32)
-
-    def infer_relative_search_space(self, study: Study,
-                                    trial: FrozenTrial) -> dict[str, BaseDistribution]:
-        return {}
-
-    def sample_relative(self, study: Study, trial: FrozenTrial,
-                        search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
-        return {}
 
     def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution) -> Any:

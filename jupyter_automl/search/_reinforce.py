@@ -10,17 +10,16 @@ a second runner and worker kernels all continue the one policy.
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
 from optuna.distributions import CategoricalDistribution
-from optuna.samplers import BaseSampler
 from optuna.trial import TrialState
 
 from . import _draws
+from ._base import SeededSampler
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
@@ -30,7 +29,7 @@ if TYPE_CHECKING:
 BINS = 10  # the most actions an int's or a float's range is cut into
 
 
-class ReinforceSampler(BaseSampler):
+class ReinforceSampler(SeededSampler):
     """REINFORCE with Adam (``learning_rate``) and a baseline that moves by ``momentum``."""
 
     def __init__(self, learning_rate: float = 0.1, momentum: float = 0.9,
@@ -39,19 +38,8 @@ class ReinforceSampler(BaseSampler):
             raise ValueError("reinforce needs learning_rate > 0 and 0 <= momentum < 1 "
                              f"(got {learning_rate}, {momentum})")
         self.learning_rate, self.momentum = learning_rate, momentum
-        self._seed = random.getrandbits(32) if seed is None else seed
+        super().__init__(seed)
         self._policies: dict[int, _Policy] = {}  # by study: the policy and the trials it saw
-
-    def reseed_rng(self) -> None:
-        self._seed = random.getrandbits(32)
-
-    def infer_relative_search_space(self, study: Study,
-                                    trial: FrozenTrial) -> dict[str, BaseDistribution]:
-        return {}
-
-    def sample_relative(self, study: Study, trial: FrozenTrial,
-                        search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
-        return {}
 
     def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution) -> Any:
