@@ -6,9 +6,11 @@ from ._internals import (
     age,
     database,
     frozen,
+    given_params,
     heartbeat_ages,
     preload,
     record_heartbeat,
+    set_param,
     state_counts,
     storage_client,
     storage_of,
@@ -22,7 +24,7 @@ from ._internals import (
 from ._sql import Point, StudyRows, read_study
 
 __all__ = [
-    "Point", "StudyRows", "add_storage_service", "age", "database", "frozen", "heartbeat_ages",
-    "preload", "read_study", "record_heartbeat", "state_counts", "storage_client", "storage_of",
+    "Point", "StudyRows", "add_storage_service", "age", "database", "frozen", "given_params",
+    "heartbeat_ages", "preload", "read_study", "record_heartbeat", "set_param", "state_counts", "storage_client", "storage_of",
     "study_id", "supports_heartbeats", "tell", "trial_by_number", "trial_count", "trial_id",
 ]

@@ -38,6 +38,18 @@ def trial_id(trial: Any) -> int:
     return int(trial._trial_id)
 
 
+def given_params(trial: Any) -> dict[str, Any]:
+    """The values ``trial`` came with rather than drew (enqueued: a retry, a retrain)."""
+    return dict(getattr(trial, "_fixed_params", None) or {})
+
+
+def set_param(study: optuna.Study, trial: Any, name: str, value: Any,
+              distribution: Any) -> None:
+    """Record ``name = value`` as a parameter of the running ``trial``, as if it drew it."""
+    storage_of(study).set_trial_param(trial_id(trial), name,
+                                      distribution.to_internal_repr(value), distribution)
+
+
 def frozen(study: optuna.Study, trial: Any) -> optuna.trial.FrozenTrial:
     """The stored state of ``trial``, read now (not from a cache)."""
     return storage_of(study).get_trial(trial_id(trial))

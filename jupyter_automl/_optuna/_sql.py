@@ -40,13 +40,13 @@ class StudyRows:
     best: list[tuple[int, list[float], dict[str, Any]]] = field(default_factory=list)
 
 
-def read_study(db: Path, name: str, *, lent: str, final: str, lost: str,
+def read_study(db: Path, name: str, *, lent: str, final: str, lost: str, supernet: str,
                choose: Callable[[list[Point], list[str]], list[Point]]) -> StudyRows:
     """The study ``name`` of the SQLite file ``db``: the trials without the user attribute
     ``lent`` are its own, ``lost`` marks a trial failed because its runner died or was
     interrupted, and its best are those ``choose`` picks (the best, or the Pareto front) of
     its complete trials (in a PBT study that has final generations, user attribute ``final``,
-    of those), with their params."""
+    of those; never one marked ``supernet``), with their params."""
     from optuna.trial import TrialState
 
     with sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=1.0) as con:
@@ -79,9 +79,10 @@ def read_study(db: Path, name: str, *, lent: str, final: str, lost: str,
         (pbt,) = con.execute(f"SELECT EXISTS (SELECT 1 FROM trials t WHERE t.study_id = ? AND "
                              f"t.state = 'COMPLETE' AND {own} AND t.trial_id IN ({finals}))",
                              (sid, lent, final)).fetchone()
+        candidate = f"{own} AND t.trial_id NOT IN ({marked})"  # not a --darts search
         points = _candidates(con, sid, len(directions),
-                             f"{own} AND t.trial_id IN ({finals})" if pbt else own,
-                             (lent, final) if pbt else (lent,))
+                             f"{candidate} AND t.trial_id IN ({finals})" if pbt else candidate,
+                             (lent, supernet, final) if pbt else (lent, supernet))
         rows.best = [(number, values, _params(con, sid, number))
                      for number, values in choose(points, directions)]
     return rows

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import math
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Literal, NoReturn
 from .._utils.duration import parse_duration
 from ..errors import OptionError
 from ..runs import DEFAULT_RUNS_DIR
+from ..search import DEFAULT_BETA, DEFAULT_LR
 from ..training import STRATEGIES
 from ._algorithms import (
     DEFAULT_EVOLUTION_POPULATION,
@@ -81,6 +83,9 @@ class StudyOptions:
     tournament: int | None = None  # --sampler evolution: a parent is the best of S (None:
     # half the population)
     interval: int = DEFAULT_INTERVAL  # --scheduler pbt: epochs of a generation
+    darts: bool = False  # differentiable search: each trial a search, then its retrain
+    darts_beta: float = DEFAULT_BETA  # --darts: beta-decay's weight (0: plain DARTS)
+    darts_lr: float = DEFAULT_LR  # --darts: the architecture weights' learning rate
     distill_from: str | None = None  # --distill-from TEACHER[:TRIAL]
     temperature: str = DEFAULT_TEMPERATURE  # a number, or "search"
     soft_weight: str = DEFAULT_SOFT_WEIGHT  # a number in [0, 1], or "search"
@@ -197,6 +202,19 @@ def _positive_float(text: str) -> float:
 _positive_float.__name__ = "positive number"
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (value >= 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number, 0 or above (0, 0.5, 2)")
+    return value
+
+
+_non_negative_float.__name__ = "number >= 0"
+
+
 def _duration(text: str) -> float:
     try:
         return parse_duration(text)
@@ -256,6 +274,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "random (default: half the population)")
     p.add_argument("--interval", type=_positive_int, default=None, metavar="K",
                    help=f"--scheduler pbt: epochs of a generation (default {DEFAULT_INTERVAL})")
+    p.add_argument("--darts", action="store_true",
+                   help="differentiable architecture search: every hp.choice of layers is a "
+                        "mixed operation whose architecture weights train on fit's validation "
+                        "data; each search trial is followed by a trial that trains the "
+                        "architecture it found from scratch")
+    p.add_argument("--darts-beta", type=_non_negative_float, default=None, metavar="B",
+                   help=f"--darts: the weight of the beta-decay regularization against the "
+                        f"collapse onto skip connections (default {DEFAULT_BETA}; 0: plain "
+                        "DARTS)")
+    p.add_argument("--darts-lr", type=_positive_float, default=None, metavar="LR",
+                   help=f"--darts: the architecture weights' Adam learning rate (default "
+                        f"{DEFAULT_LR})")
     p.add_argument("--distill-from", default=None, metavar="TEACHER[:TRIAL]",
                    help="knowledge distillation: each trial's model learns from the best "
                         "model of the study TEACHER (its Pareto trial TRIAL) as well as from "
@@ -358,6 +388,7 @@ def parse_options(line: str, *,
     if args.fresh and args.check:
         PARSER.error("--check never touches the study, so it cannot be combined with --fresh")
     _check_evolution(args)
+    _check_darts(args)
     _check_pbt(args, objectives)
     _check_distill(args)
     return StudyOptions(
@@ -394,6 +425,9 @@ def parse_options(line: str, *,
                                        if args.sampler == "evolution" else DEFAULT_POPULATION),
         tournament=args.tournament,
         interval=args.interval or DEFAULT_INTERVAL,
+        darts=args.darts,
+        darts_beta=DEFAULT_BETA if args.darts_beta is None else args.darts_beta,
+        darts_lr=args.darts_lr or DEFAULT_LR,
     )
 
 
@@ -436,6 +470,22 @@ def _check_evolution(args: argparse.Namespace) -> None:
         PARSER.error(f"--tournament {args.tournament} is larger than --population "
                      f"{population}: a parent is the best of S members drawn from the "
                      "population; give S <= P")
+
+
+def _check_darts(args: argparse.Namespace) -> None:
+    """``--darts`` and the options it cannot be combined with."""
+    if not args.darts:
+        for option in ("darts_beta", "darts_lr"):
+            if getattr(args, option) is not None:
+                PARSER.error(f"--{option.replace('_', '-')} is an option of differentiable "
+                             "search: add --darts (or drop it)")
+        return
+    if args.scheduler is not None:
+        PARSER.error(f"--darts cannot be combined with --scheduler {args.scheduler}: a DARTS "
+                     "search trains its architecture weights within one trial; drop one")
+    if args.strategy == "multi-worker":
+        PARSER.error("--darts cannot be combined with --strategy multi-worker: the "
+                     "architecture step runs in the trial's own kernel; drop one")
 
 
 def _check_pbt(args: argparse.Namespace, objectives: list[Objective]) -> None:

@@ -22,6 +22,7 @@ from ..runs import (
     read_claims,
     read_lock,
 )
+from ..search import DERIVED_FROM
 from ._pbt import retry_attrs
 
 if TYPE_CHECKING:
@@ -109,6 +110,8 @@ def fail_and_retry(study: optuna.Study, trial: optuna.trial.FrozenTrial, paths: 
         return False
     attrs: dict[str, Any] = {"retry_of": trial.number, "attempt": attempt + 1,
                              **retry_attrs(trial)}
+    if DERIVED_FROM in trial.user_attrs:  # a --darts retrain stays the retrain of its search
+        attrs[DERIVED_FROM] = trial.user_attrs[DERIVED_FROM]
     resume_from = resume_source(trial, paths)
     if resume_from is not None:
         attrs["resume_from"] = resume_from

@@ -43,6 +43,7 @@ from ..runs import (
     sqlite_file,
     storage_errors,
 )
+from ..search import SUPERNET
 from ..training import memory_scope
 from ._events import Executor, Listener, Outcome, RunEnd, TrialLost
 from ._pbt import PbtSchedule, is_final
@@ -444,7 +445,10 @@ class StudyRunner:
 
     def _counts_as_best(self, trial: optuna.Trial) -> bool:
         """Whether ``trial`` may be the best: in a PBT study, once a member's final generation
-        has finished, only final generations are (the best model is a trained member)."""
+        has finished, only final generations are (the best model is a trained member); a
+        --darts search never is (its model mixes every option)."""
+        if trial.user_attrs.get(SUPERNET):
+            return False
         if self.schedule is None:
             return True
         if is_final(self.study, trial):

@@ -27,6 +27,7 @@ from ..errors import (
 )
 from ..results import EPOCHS, FINAL, GENERATION, MEMBER, MUTABLE
 from ..runs import root_cause, storage_failure
+from ..search import DERIVED_FROM, SUPERNET, WEIGHTS, Darts, DartsSettings
 from ..space import TrialSpace, bind_space, unbind_space
 from ..training import (
     Checkpoint,
@@ -119,11 +120,16 @@ class ThisKernel:
         if follower:
             settings.report = settings.prune = False
             settings.follower = True
-        name = self.prepared.options.strategy
+        options = self.prepared.options
+        darts = Darts(DartsSettings(options.darts_lr, options.darts_beta)) \
+            if options.darts else None
+        settings.darts = darts
+        name = options.strategy
         fit = TrialFit(trial, self.prepared.paths.trial(trial.number), settings,
                        self._resume_point(trial), self.on_epoch, should_stop=self.should_stop,
                        share_decision=decision_broadcast(name) if name else None)
-        space = TrialSpace(trial, self.prepared.overrides)
+        space = TrialSpace(trial, self.prepared.overrides,
+                           mix=darts.mix if darts is not None else None)
         space_token = bind_space(space)
         fit_token = bind_fit(fit)
         start = time.monotonic()
@@ -133,6 +139,8 @@ class ThisKernel:
             if settings.stop_at is not None and not follower:
                 _record_member(trial, fit, space)
             values = resolve_values(value, fit, self.prepared)
+            if fit.supernet and not follower and not options.check:
+                _record_search(trial, fit)
             outcome = Outcome(TrialState.COMPLETE, values=values)
         except optuna.TrialPruned as exc:
             outcome = Outcome(TrialState.PRUNED, error=str(exc))
@@ -224,6 +232,27 @@ def _seed_member(trial: optuna.Trial, seed: int) -> None:
     member, generation = int(attrs.get(MEMBER, 0)), int(attrs.get(GENERATION, 0))
     sys.modules["keras"].utils.set_random_seed(
         (seed * 1_000_003 + generation * 1_009 + member) % 2**31)
+
+
+def _record_search(trial: optuna.Trial, fit: TrialFit) -> None:
+    """A --darts search has ended: the strongest option of each choice becomes the trial's
+    parameter, and a trial that trains that architecture from scratch is queued next (once,
+    though a retry of the search finishes it again)."""
+    from optuna.distributions import CategoricalDistribution
+
+    darts = fit.settings.darts
+    assert darts is not None
+    study = trial.study
+    for name, label in darts.derived().items():
+        _optuna.set_param(study, trial, name, label, CategoricalDistribution(darts.labels[name]))
+    trial.set_user_attr(SUPERNET, True)
+    trial.set_user_attr(WEIGHTS, darts.weights())
+    searches = {trial.number, trial.user_attrs.get("retry_of", trial.number)}
+    if any(t.user_attrs.get(DERIVED_FROM) in searches
+           for t in study.get_trials(deepcopy=False)):
+        return
+    params = _optuna.frozen(study, trial).params
+    study.enqueue_trial(params, user_attrs={DERIVED_FROM: trial.number})
 
 
 def _record_member(trial: optuna.Trial, fit: TrialFit, space: TrialSpace) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..search import SUPERNET
+
 if TYPE_CHECKING:
     import optuna
 
@@ -82,7 +84,9 @@ def schedule(trials: dict[int, optuna.trial.FrozenTrial], number: int) -> dict[s
 
 
 def pbt_candidates(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
-    """The trials a PBT study's best is chosen among: its members' final generations, once
-    one has finished (before that, every trial, so the best so far shows while it runs)."""
+    """The trials a study's best is chosen among: not a --darts search (its model mixes every
+    option), and in a PBT study its members' final generations, once one has finished (before
+    that, every trial, so the best so far shows while it runs)."""
+    trials = [t for t in trials if not t.user_attrs.get(SUPERNET)]
     final = [t for t in trials if t.user_attrs.get(FINAL)]
     return final or trials

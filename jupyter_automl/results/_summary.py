@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .. import _optuna
 from .._utils.objectives import front_text, pareto_front, signs
 from ..runs import LOST, WARM_START, StudyPaths, is_running, live_claims, sqlite_file
+from ..search import SUPERNET
 from ._lineage import FINAL, pbt_candidates
 
 if TYPE_CHECKING:
@@ -114,7 +115,7 @@ def summarize(paths: StudyPaths, url: str, study: Callable[[], optuna.Study],
     if own_file and paths.db.is_file():
         try:
             rows = _optuna.read_study(paths.db, paths.name, lent=WARM_START, final=FINAL,
-                                      lost=LOST, choose=_best)
+                                      lost=LOST, supernet=SUPERNET, choose=_best)
         except (sqlite3.Error, LookupError, ValueError):
             pass  # being created, or a schema that read does not know: Optuna reads it
     running = runners > 0

@@ -1,5 +1,5 @@
-"""Search strategies of our own, as Optuna samplers: regularized evolution, REINFORCE, and TPE
-with evolution's local steps.
+"""Search strategies of our own: as Optuna samplers, regularized evolution, REINFORCE, and TPE
+with evolution's local steps; and differentiable search (DARTS) inside a trial's ``fit``.
 
 Each keeps no state outside the study, so a rerun, a second runner on a shared study and worker
 kernels continue one search. The samplers import Optuna, so they load on first use: the trial
@@ -10,6 +10,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._darts import (
+    DEFAULT_BETA,
+    DEFAULT_LR,
+    DERIVED_FROM,
+    SUPERNET,
+    WEIGHTS,
+    Darts,
+    DartsSettings,
+    weights_by_epoch,
+)
 from ._lineage import EVOLVED_FROM, MUTATION, origin_text
 
 if TYPE_CHECKING:
@@ -18,12 +28,20 @@ if TYPE_CHECKING:
     from ._reinforce import ReinforceSampler
 
 __all__ = [
+    "DEFAULT_BETA",
+    "DEFAULT_LR",
+    "DERIVED_FROM",
     "EVOLVED_FROM",
     "MUTATION",
+    "SUPERNET",
+    "WEIGHTS",
+    "Darts",
+    "DartsSettings",
     "EvolutionSampler",
     "HybridSampler",
     "ReinforceSampler",
     "origin_text",
+    "weights_by_epoch",
 ]
 
 

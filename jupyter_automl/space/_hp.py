@@ -10,10 +10,11 @@ from __future__ import annotations
 import ast
 import contextvars
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .._optuna import given_params
 from ..errors import SpaceError
 
 if TYPE_CHECKING:  # optuna is imported lazily by the study module; only typing needs it here
@@ -151,13 +152,22 @@ class TrialSpace:
     """The parameters one trial has drawn, bound to its Optuna trial.
 
     ``overrides`` (a saved space, ``--space NAME``) replace the cell's ranges by name.
+    ``mix`` (``--darts``) is what a choice the trial was not given returns instead of one
+    option: ``mix(where, name, labels, options)``, the options mixed.
     """
 
     def __init__(self, trial: optuna.Trial,
-                 overrides: dict[str, ParamSpec] | None = None) -> None:
+                 overrides: dict[str, ParamSpec] | None = None,
+                 mix: Callable[[str, str, list[Any], list[Any]], Any] | None = None) -> None:
         self.trial = trial
         self.overrides = overrides or {}
         self.specs: dict[str, ParamSpec] = {}
+        self.mix = mix
+
+    def given(self, name: str) -> bool:
+        """Whether the trial came with ``name``'s value (a retrain, a retry, an enqueued
+        trial), rather than drawing it."""
+        return name in given_params(self.trial)
 
 
 _current: contextvars.ContextVar[TrialSpace | None] = contextvars.ContextVar(
@@ -198,6 +208,11 @@ class HyperParameters:
         labels = [_label(o) for o in options]
         if len(set(labels)) != len(labels):
             raise SpaceError(f"hp.choice({name!r}): options {labels} are not distinct")
+        space = _current.get()
+        if space is not None and space.mix is not None and not space.given(name):
+            spec = ParamSpec(name, "choice", choices=labels)
+            self._register(spec)
+            return space.mix(spec.where, name, labels, options)
         return self._draw(ParamSpec(name, "choice", choices=labels, mutable=bool(mutable)),
                           dict(zip(labels, options)))
 

@@ -36,6 +36,8 @@ from ._distill import Distillation
 if TYPE_CHECKING:
     import optuna
 
+    from ..search import Darts
+
 CHECK_STEPS = 3  # batches per epoch in --check mode
 
 
@@ -64,6 +66,8 @@ class FitSettings:
     # it (a mutable parameter the generation may have changed)
     stop_at: int | None = None
     distill: Distillation | None = None  # --distill-from: learn from a teacher's predictions
+    # --darts: the trial's mixed operations; their architecture weights step after each batch
+    darts: Darts | None = None
 
 
 CONTINUE, PRUNE, STOP = 0, 1, 2  # what the chief decided at the end of an epoch
@@ -124,6 +128,9 @@ class TrialFit:
         a = call.arguments
         user_callbacks = a.get("callbacks") or []
         a["callbacks"] = [*_as_list(user_callbacks), _callback_class()(self)]
+        search = self.settings.darts.callback(a) if self.settings.darts is not None else None
+        if search is not None:
+            a["callbacks"].append(search)
         if "verbose" not in kwargs and len(args) < 5:
             a["verbose"] = 0
         if self.settings.check:
@@ -234,6 +241,8 @@ class TrialFit:
 
     def epoch_end(self, model: Any, epoch: int, raw_logs: dict[str, Any]) -> None:
         logs = {k: float(v) for k, v in raw_logs.items() if is_number(v)}
+        if self.supernet:  # the architecture weights, for the panel and the checkpoint's history
+            logs.update(self.settings.darts.logs())  # type: ignore[union-attr]
         step = self.offset + epoch + 1
         logs["epoch"] = step
         self.history.append(logs)
@@ -301,6 +310,11 @@ class TrialFit:
         return patience is not None and self.since_best >= patience
 
     # -- results ---------------------------------------------------------------------------------
+    @property
+    def supernet(self) -> bool:
+        """Whether the model trains mixed operations (a --darts search): not a model to keep."""
+        return self.settings.darts is not None and bool(self.settings.darts.owners)
+
     @property
     def best_logs(self) -> dict[str, float]:
         if self.best_epoch is None:
@@ -470,8 +484,8 @@ def _as_list(callbacks: Any) -> list[Any]:
 
 def save_model(fit: TrialFit | None, path: Path) -> None:
     """Save the trial's model with the weights of its best epoch to ``path``, atomically
-    (nothing when the trial trained no Keras model)."""
-    if fit is None or fit.model is None:
+    (nothing when the trial trained no Keras model, or a --darts search's mixed operations)."""
+    if fit is None or fit.model is None or fit.supernet:
         return
     model = fit.model
     if fit.best_weights is not None:

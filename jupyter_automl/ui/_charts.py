@@ -274,3 +274,39 @@ def importances(study: Any) -> dict[str, float]:
                 target=(lambda t: t.values[0]) if len(study.directions) > 1 else None)
     except (ValueError, RuntimeError, ZeroDivisionError):
         return {}
+
+
+# -- --darts: architecture weights -------------------------------------------------------------
+_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+
+
+def make_architecture(model: StudyModel, figure_class: Any = None) -> Any:
+    """The latest --darts search's architecture weights: a line per option of each choice (a
+    dash per choice), its softmax weight by epoch; the strongest at the end is kept."""
+    go = _go()
+    layout = _layout("Architecture weights", "epoch", "weight",
+                     legend={"orientation": "h", "y": -0.25})
+    layout["yaxis"].update(range=[0, 1.02])
+    fig = (figure_class or go.Figure)(layout=layout)
+    fill_architecture(fig, model)
+    return fig
+
+
+def fill_architecture(fig: Any, model: StudyModel) -> None:
+    number, weights = model.architecture()
+    lines = [(choice, option, ws) for choice, options in weights.items()
+             for option, ws in options.items()]
+    names = [f"{choice}: {option}" for choice, option, _ in lines]
+    if [t.name for t in fig.data] != names:  # another search, or its first epoch
+        fig.data = ()
+        for i, (choice, option, _) in enumerate(lines):
+            dash = _DASHES[list(weights).index(choice) % len(_DASHES)]
+            fig.add_scatter(name=f"{choice}: {option}", mode="lines+markers",
+                            line={"color": _MEMBER_COLORS[list(weights[choice]).index(option)
+                                                          % len(_MEMBER_COLORS)], "dash": dash},
+                            hovertemplate=f"{choice} = {option}<br>epoch %{{x}}: "
+                                          "%{y:.3f}<extra></extra>")
+    for trace, (_, _, ws) in zip(fig.data, lines):
+        trace.x, trace.y = list(range(1, len(ws) + 1)), ws
+    fig.layout.title.text = "Architecture weights" + (
+        f" (search trial {number})" if number is not None else ": no --darts search yet")

@@ -31,7 +31,7 @@ from ..results import (
     value_columns,
 )
 from ..runs import WARM_START
-from ..search import origin_text
+from ..search import SUPERNET, origin_text, weights_by_epoch
 
 if TYPE_CHECKING:
     import optuna
@@ -62,6 +62,9 @@ class TrialRecord:
     copied: bool = False
     final: bool = False
     origin: str | None = None  # --sampler evolution: "mutated from 12: op_3 conv3→skip"
+    supernet: bool = False  # a --darts search: its model mixes every option, never the best
+    # --darts: a search's architecture weights by epoch, {choice: {option: [weight, ...]}}
+    architecture: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
     def set_pbt(self, attrs: dict[str, Any]) -> None:
         """The PBT attributes of the trial's user attributes (none for other trials)."""
@@ -166,6 +169,7 @@ class StudyModel:
             record = model.records[trial.number]
             state = result.paths.read_state(trial.number)
             record.peak_mb = record.peak_mb or state.get("peak_mb")
+            record.architecture = weights_by_epoch(state.get("history", []))
             metric = state.get("metric")
             if not record.curve and metric:
                 record.curve = [(int(h["epoch"]), h[metric]) for h in state.get("history", [])
@@ -189,6 +193,7 @@ class StudyModel:
         )
         self.records[trial.number].set_pbt(trial.user_attrs)
         self.records[trial.number].origin = origin_text(trial.user_attrs)
+        self.records[trial.number].supernet = bool(trial.user_attrs.get(SUPERNET))
         self.touch(trial.number)
 
     def touch(self, number: int) -> None:
@@ -265,10 +270,18 @@ class StudyModel:
              and not r.warm), key=lambda r: r.number)))
 
     def _best_candidates(self) -> list[TrialRecord]:
-        """The complete trials the best is chosen among: in a PBT study, the members' final
-        generations once one has finished (as :func:`jupyter_automl.results.own_best_trials`)."""
-        complete = self._complete()
+        """The complete trials the best is chosen among: never a --darts search; in a PBT study,
+        the members' final generations once one has finished (as :func:`jupyter_automl.results.own_best_trials`)."""
+        complete = [r for r in self._complete() if not r.supernet]
         return [r for r in complete if r.final] or complete
+
+    def architecture(self) -> tuple[int | None, dict[str, dict[str, list[float]]]]:
+        """The architecture weights of the latest --darts search (running or finished)."""
+        searches = [r for r in self.records.values() if r.architecture]
+        if not searches:
+            return None, {}
+        latest = max(searches, key=lambda r: r.number)
+        return latest.number, latest.architecture
 
     # -- chart series --------------------------------------------------------------------------
     def curves(self) -> dict[TrialState, Series]:

@@ -21,7 +21,7 @@ from .. import _optuna
 from .._utils.duration import format_duration
 from ..engine import Listener, Outcome, RunEnd
 from ..results import StudyState
-from ..search import origin_text
+from ..search import SUPERNET, origin_text, weights_by_epoch
 from . import _charts as charts
 from ._model import StudyModel
 from ._table import TrialTableWidget
@@ -54,6 +54,7 @@ class StudyPanel(Listener):
         self._importance_at = -IMPORTANCE_EVERY
         self._study: Any = None
         self._evolution = False  # --sampler evolution: the table shows each trial's origin
+        self._darts = False  # --darts: the panel draws the searches' architecture weights
 
     # -- listener events -------------------------------------------------------------------------
     def study_started(self, runner: RunView) -> None:
@@ -67,6 +68,7 @@ class StudyPanel(Listener):
             model.add_frozen(trial)
         self._study = runner.study
         self._evolution = "evolution" in options.sampler
+        self._darts = options.darts
         if self.root is None:
             self.attach(model)
         else:  # Resume: the same widgets show the new run
@@ -93,6 +95,8 @@ class StudyPanel(Listener):
             record.curve = [(int(h["epoch"]), h[fit.metric]) for h in fit.history
                             if fit.metric in h]
         record.peak_mb = fit.peak_mb
+        if fit.supernet:
+            record.architecture = weights_by_epoch(fit.history)
         self.refresh()
 
     def trial_finished(self, runner: RunView, trial: optuna.Trial, outcome: Outcome) -> None:
@@ -108,6 +112,12 @@ class StudyPanel(Listener):
         if self._evolution:  # the sampler wrote its parent and mutation in the storage
             record.origin = origin_text(
                 runner.study._storage.get_trial(trial._trial_id).user_attrs)
+        if self._darts:  # a search says at its end that it was one
+            attrs = runner.study._storage.get_trial(trial._trial_id).user_attrs
+            record.supernet = bool(attrs.get(SUPERNET))
+            if record.supernet and not record.architecture:  # it ran on a worker kernel
+                history = runner.paths.read_state(trial.number).get("history", [])
+                record.architecture = weights_by_epoch(history)
         if "kernel" in extra:
             record.kernel = extra["kernel"]
             record.curve = [(int(e), float(v)) for e, v in extra.get("curve", [])]
@@ -148,6 +158,8 @@ class StudyPanel(Listener):
                 "parallel": charts.make_parallel(model, go.FigureWidget),
                 "importance": charts.make_importance({}, go.FigureWidget),
             }
+            if self._darts:
+                self.figures["architecture"] = charts.make_architecture(model, go.FigureWidget)
         for name, fig in self.figures.items():
             fig.add_class(f"automl-{name}")
             for trace in fig.data:
@@ -204,6 +216,9 @@ class StudyPanel(Listener):
         fill = charts.fill_lineages if model.population is not None else charts.fill_curves
         with self.figures["curves"].batch_update():
             fill(self.figures["curves"], model)
+        if "architecture" in self.figures:  # as the curves: a search's weights move each epoch
+            with self.figures["architecture"].batch_update():
+                charts.fill_architecture(self.figures["architecture"], model)
 
     def _fill_trial_charts(self, model: StudyModel, force: bool) -> None:
         history = self.figures["history"]

@@ -36,6 +36,8 @@ def figures(model: StudyModel, study: Any) -> list[Any]:
     figs = [charts.make_curves(model),
             charts.make_pareto(model) if model.multi else charts.make_history(model),
             charts.make_parallel(model)]
+    if model.architecture()[0] is not None:  # --darts: the search's architecture weights
+        figs.append(charts.make_architecture(model))
     importances = charts.importances(study)
     if importances:
         figs.append(charts.make_importance(importances))
