@@ -219,10 +219,16 @@ class Study:
         lists every epoch reported."""
         found: list[int] = []
 
+        def reported_on_disk(trial: Any) -> bool:  # (a PBT generation's history starts with
+            # the epochs of the checkpoint it continued, which it did not report itself)
+            state = self.state(trial.number)
+            history = state.get("history") or [{}]
+            return state.get("pid") == pid and bool(trial.intermediate_values) and \
+                history[-1].get("epoch") == max(trial.intermediate_values)
+
         def on_disk() -> bool:
             found[:] = [t.number for t in self.trials() if t.state.name == "RUNNING"
-                        and self.state(t.number).get("pid") == pid
-                        and self.saved(t.number) == len(t.intermediate_values) >= 1]
+                        and reported_on_disk(t)]
             return bool(found)
 
         wait_for(on_disk, 60, f"the checkpoint of the trial held in process {pid}")
@@ -276,9 +282,11 @@ class Study:
                                                   study[number].user_attrs.get("pbt_continued"))
             if resumed and (saved is None or saved.get(number, 0) >= 1):
                 assert retry.user_attrs.get("resumed_at_epoch", 0) >= 1, retry.user_attrs
-            elif before is not None:  # a PBT trial lost before its own first checkpoint
-                # starts again from the one its generation started from
-                assert retry.user_attrs.get("resume_from") == before, retry.user_attrs
+            elif before is not None:  # a PBT trial lost before its own first checkpoint (or
+                # with it truncated) starts again from the one its generation started from
+                assert retry.user_attrs.get("resume_from") in (before, number), retry.user_attrs
+                if before != number and retry.user_attrs.get("resume_from") == number:
+                    assert retry.user_attrs.get("resumed_at_epoch", 0) >= 1, retry.user_attrs
             else:
                 assert "resumed_at_epoch" not in retry.user_attrs, retry.user_attrs
             for key in ("pbt_member", "pbt_generation", "pbt_continued", "pbt_copied"):

@@ -25,7 +25,7 @@ from ..errors import (
     TrialValueError,
     disk_full,
 )
-from ..results import EPOCHS, FINAL, GENERATION, MEMBER, MUTABLE
+from ..results import EPOCHS, FINAL, GENERATION, MEMBER, MUTABLE, predecessor
 from ..runs import root_cause, storage_failure
 from ..search import DERIVED_FROM, SUPERNET, WEIGHTS, Darts, DartsSettings
 from ..space import TrialSpace, bind_space, unbind_space
@@ -190,6 +190,17 @@ class ThisKernel:
             why = (f"it ran in another runs folder or on another machine, and its checkpoint "
                    f"is not in {folder}; give every runner of the study the same "
                    "--checkpoint-dir on a shared disk to resume across machines")
+        start = predecessor(trial)  # PBT: the checkpoint its generation started from
+        if start is not None and start != int(source):
+            try:
+                saved = load_checkpoint(paths.trial(start))
+            except Unreadable:
+                saved = None
+            if saved is not None:
+                print(f"jupyter-automl: the checkpoint of trial {source} cannot be used "
+                      f"({why}); trial {trial.number} starts its generation again from the "
+                      f"checkpoint of trial {start}, at epoch {saved.epoch}", file=sys.stderr)
+                return saved
         print(f"jupyter-automl: the checkpoint of trial {source} cannot be used ({why}); "
               f"trial {trial.number} restarts at epoch 0", file=sys.stderr)
         return None

@@ -154,3 +154,29 @@ def test_kill_9_at_a_random_moment(tmp_path: Path, kind: type[Mode]) -> None:
         mode.study.check(kept, sorted(saved), saved=saved)
     finally:
         mode.cleanup()
+
+
+def test_a_pbt_member_whose_checkpoint_is_truncated_starts_its_generation_again(
+        tmp_path: Path) -> None:
+    """Generation 1 of member 0 is killed after its first epoch and its checkpoint truncated:
+    its retry cannot resume from it, so it starts the generation again from the checkpoint
+    the generation started from (member 0's generation 0), not from scratch."""
+    mode = Pbt(tmp_path)
+    mode.hold_at = "epoch.saved@8"  # generation 0 done (4 members, 2 epochs): trial 4's 1st
+    try:
+        mode.start(hold=True)
+        saved = mode.wait_held()
+        mode.kill()
+        kept = mode.study.finished()
+        (lost,) = saved
+        assert lost == 4
+        mode.study.truncate_checkpoint(lost)
+        out = mode.rerun()
+        assert (f"the checkpoint of trial {lost} cannot be used" in out
+                and "starts its generation again from the checkpoint of trial 0, at epoch 2"
+                in out), out
+        mode.study.check(kept, [lost], saved={lost: 0})
+        retry = next(t for t in mode.study.trials() if t.user_attrs.get("retry_of") == lost)
+        assert retry.user_attrs["resumed_at_epoch"] == 2
+    finally:
+        mode.cleanup()
