@@ -21,6 +21,7 @@ import psutil
 from conftest import Kernel, Reply, wait_for
 from fault_study import (
     BODY,
+    DARTS_BODY,
     LOOP_BODY,
     NAME,
     OPTIONS,
@@ -260,6 +261,15 @@ class Pbt(Widgets):
     body = PBT_BODY
     options = PBT_OPTIONS
     hold_at = "epoch.saved@4"  # members 0 and 1 trained generation 0 (2 epochs): member 2
+
+
+class Darts(Widgets):
+    """``--darts`` under the live panel: the search trial (its architecture weights in the
+    model) is what the fault cuts short."""
+
+    body = DARTS_BODY
+    options = OPTIONS + " --darts"
+    hold_at = "epoch.saved@1"  # the first search, two epochs on disk
 
 
 class Background(KernelMode):

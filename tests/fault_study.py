@@ -91,6 +91,15 @@ for step in range(start, {EPOCHS}):
 
 OPTIONS = f"{NAME} --trials {TRIALS} --pruner none --seed 0 --maximize val_accuracy"
 
+# The same model with a choice of layers searched by DARTS: a search, then its retrain, twice.
+DARTS_BODY = BODY.replace(
+    'keras.layers.Dense(hp.int("units", 4, 16), activation="relu"),',
+    'keras.layers.Dense(8, activation="relu"),\n'
+    '                          hp.choice("block", [keras.layers.Dense(8, activation="relu"),\n'
+    '                                              keras.layers.Dense(8, activation="tanh"),\n'
+    '                                              keras.layers.Identity()]),')
+assert DARTS_BODY != BODY
+
 # The same model under population-based training: 4 members, 2 generations of 2 epochs.
 PBT_BODY = BODY.replace('log=True)', 'log=True, mutable=True)')
 PBT_OPTIONS = (f"{NAME} --scheduler pbt --population 4 --interval 2 --seed 0 "
@@ -275,7 +284,9 @@ class Study:
             # still drawing them leaves the rest to the retry)
             assert retry.params.items() >= study[number].params.items(), (retry.params,
                                                                          study[number].params)
-            if saved is None or saved.get(number, 0) >= 1:
+            if (saved is None or saved.get(number, 0) >= 1) and \
+                    not retry.user_attrs.get("darts_supernet"):  # (a search's end adds its
+                # architecture to its parameters)
                 assert retry.params == study[number].params
             assert retry.state.name in ("COMPLETE", "PRUNED"), (retry.number, retry.user_attrs)
             before = study[number].user_attrs.get("pbt_copied",

@@ -270,7 +270,29 @@ def _suggest(trial: optuna.Trial, spec: ParamSpec, objects: dict[Any, Any]) -> A
 def _label(option: Any) -> Any:
     if isinstance(option, _PRIMITIVE):
         return option
-    return getattr(option, "__name__", None) or repr(option)
+    name = getattr(option, "__name__", None)
+    if name:
+        return name
+    if callable(getattr(option, "get_config", None)) and hasattr(option, "built"):
+        return _layer_label(option)
+    return repr(option)
+
+
+# what tells a Keras layer from another of its class (its name is numbered as layers are made,
+# so it differs from trial to trial)
+_LAYER_SETTINGS = ("units", "filters", "kernel_size", "strides", "pool_size", "rate",
+                   "activation")
+
+
+def _layer_label(layer: Any) -> str:
+    """A Keras layer option's label: its class and settings, ``Dense(32, relu)``."""
+    try:
+        config = layer.get_config()
+    except Exception:  # noqa: BLE001 - a layer whose config cannot be read: its class alone
+        config = {}
+    settings = [str(config[k]) for k in _LAYER_SETTINGS
+                if config.get(k) not in (None, "linear", (1, 1), (1,))]
+    return f"{type(layer).__name__}({', '.join(settings)})" if settings else type(layer).__name__
 
 
 hp = HyperParameters()

@@ -4,8 +4,9 @@ Faults: ``kill -9`` of the process that runs the study, an interrupt, ``kill -9`
 kernel, a truncated ``checkpoint.npz``, and a second process holding ``study.db`` locked.
 Modes: the live panel in a real kernel, papermill (``jupyter-automl run``), a plain script,
 ``--background``, ``--kernels 2``, and a custom training loop (``trial.report`` and
-``trial.checkpoint`` instead of ``fit``) and population-based training (``--scheduler pbt``)
-under the live panel. Every cell checks the same invariants (:func:`check`): each finished
+``trial.checkpoint`` instead of ``fit``), population-based training (``--scheduler pbt``) and
+differentiable search (``--darts``, its architecture weights in the checkpoint) under the live
+panel. Every cell checks the same invariants (:func:`check`): each finished
 trial kept, the lost trial retried from its checkpoint and finished, no trial number reused,
 none left RUNNING or WAITING, the study's total reached.
 
@@ -35,6 +36,7 @@ from conftest import wait_for
 from fault_modes import (
     Background,
     CustomLoop,
+    Darts,
     KerasWorkers,
     Mode,
     Papermill,
@@ -49,7 +51,7 @@ pytestmark = pytest.mark.slow
 
 
 MODES = {"widgets": Widgets, "static": Papermill, "text": Script, "background": Background,
-         "kernels": Workers, "loop": CustomLoop, "pbt": Pbt}
+         "kernels": Workers, "loop": CustomLoop, "pbt": Pbt, "darts": Darts}
 
 
 @pytest.fixture(params=list(MODES))
@@ -83,10 +85,13 @@ def test_interrupt_mid_trial_then_a_rerun(mode: Mode) -> None:
     assert said in text and "resume" in text.lower(), text
     if isinstance(mode, Papermill):  # Ctrl-C of `jupyter-automl run`: the shell's code for it
         assert mode.code == 130 and "run the same command again to resume" in text, text
-    if isinstance(mode, Widgets) and not isinstance(mode, (CustomLoop, Pbt)):
+    if isinstance(mode, Widgets) and not isinstance(mode, (CustomLoop, Pbt, Darts)):
         assert (f"StudyInterrupted: study '{NAME}' interrupted: 1/4 trials finished, trial 1 "
                 "was checkpointed at epoch 1" in text), text
         assert "Rerun the cell to resume." in text and "Traceback" not in text, text
+    if isinstance(mode, Darts):  # the search's model held at its 2nd epoch: resumed there
+        assert (f"interrupted: 0/4 trials finished, trial 0 was checkpointed at epoch 2" in text
+                and "Traceback" not in text), text
     kept = mode.study.finished()
     mode.rerun()
     # a background run, let go to read its Stop, trains the held epoch's successor first
