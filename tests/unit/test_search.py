@@ -244,3 +244,65 @@ def test_tpe_with_evolution_on_a_pareto_front_is_tpe(ip: Any) -> None:
     result = ip.user_ns["_automl"]
     assert result.done == 14
     assert not [t for t in result.study.trials if EVOLVED_FROM in t.user_attrs]
+
+
+# -- --darts: what needs no TensorFlow ---------------------------------------------------------
+def test_darts_options() -> None:
+    from jupyter_automl.engine._options import parse_options
+
+    options = parse_options("nas --darts --darts-beta 0 --darts-lr 0.01")
+    assert (options.darts, options.darts_beta, options.darts_lr) == (True, 0.0, 0.01)
+    plain = parse_options("nas --darts")
+    assert (plain.darts_beta, plain.darts_lr) == (1.0, 3e-3)
+
+
+@pytest.mark.parametrize("line, message", [
+    ("s --darts-beta 1", "--darts-beta is an option of differentiable search: add --darts"),
+    ("s --darts-lr 0.1", "--darts-lr is an option of differentiable search: add --darts"),
+    ("s --darts --scheduler pbt", "--darts cannot be combined with --scheduler pbt"),
+    ("s --darts --strategy multi-worker --kernels 2",
+     "--darts cannot be combined with --strategy multi-worker"),
+    ("s --darts --darts-beta -1", "give a number, 0 or above"),
+    ("s --darts --darts-lr 0", "give a number above 0"),
+])
+def test_darts_option_errors(line: str, message: str) -> None:
+    from jupyter_automl.engine._options import parse_options
+
+    with pytest.raises(OptionError, match=message):
+        parse_options(line)
+
+
+def test_architecture_weights_by_epoch_from_the_logs() -> None:
+    from jupyter_automl.search import weights_by_epoch
+
+    history = [{"epoch": 1, "loss": 0.5, "darts:op:conv3": 0.4, "darts:op:skip": 0.6},
+               {"epoch": 2, "loss": 0.4, "darts:op:conv3": 0.7, "darts:op:skip": 0.3}]
+    assert weights_by_epoch(history) == {"op": {"conv3": [0.4, 0.7], "skip": [0.6, 0.3]}}
+    assert weights_by_epoch([{"epoch": 1, "loss": 1.0}]) == {}
+
+
+def test_a_search_is_never_the_best_trial(tmp_path: Path) -> None:
+    """A --darts search (user attr darts_supernet) is left out of the best, in Optuna's
+    reading, the SQL one and the panel's model, even when its value is the highest."""
+    from jupyter_automl.results import own_best_trials
+    from jupyter_automl.results._summary import summarize
+    from jupyter_automl.runs import StudyPaths
+    from jupyter_automl.search import SUPERNET
+    from jupyter_automl.ui._model import StudyModel
+
+    paths = StudyPaths.at(tmp_path / "runs" / "s")
+    paths.root.mkdir(parents=True)
+    study = optuna.create_study(study_name="s", storage=f"sqlite:///{paths.db}",
+                                direction="maximize")
+    for value, supernet in ((0.99, True), (0.9, False), (0.95, True), (0.8, False)):
+        trial = study.ask()
+        if supernet:
+            trial.set_user_attr(SUPERNET, True)
+        study.tell(trial, value)
+    assert [t.number for t in own_best_trials(study)] == [1]
+    assert summarize(paths, f"sqlite:///{paths.db}", lambda: study).best == (1,)  # by SQL
+    assert summarize(paths, "postgresql://elsewhere", lambda: study).best == (1,)  # by Optuna
+    model = StudyModel("s", ["val_accuracy"], ["maximize"], 4)
+    for trial in study.trials:
+        model.add_frozen(trial)
+    assert [r.number for r in model.front] == [1]
