@@ -45,6 +45,9 @@ def orphans(study: optuna.Study, paths: StudyPaths,
     ages = _optuna.heartbeat_ages(study, [t.number for t in running]) if own.heartbeats \
         else None
     grace = heartbeat_interval() * GRACE_BEATS
+    # no other runner alive on a storage only this runs folder reaches: none can be between
+    # asking for a trial and claiming it
+    alone = here.runners == 0 and not own.record
     dead = []
     for trial in running:
         if trial.number in here.live:
@@ -62,7 +65,7 @@ def orphans(study: optuna.Study, paths: StudyPaths,
             alive, claimed = read_lock(lock)
             if not alive or trial.number not in (claimed or set()):
                 dead.append(trial)
-        elif not runner and _optuna.age(trial) > CLAIM_WINDOW:
+        elif not runner and (alone or _optuna.age(trial) > CLAIM_WINDOW):
             dead.append(trial)  # asked, never claimed: its runner died in between
     return dead
 

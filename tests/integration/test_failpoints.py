@@ -127,6 +127,23 @@ def test_a_kill_before_a_trial_is_told_retries_it(tmp_path: Path) -> None:
     study.check(kept=kept, lost=[1], resumed=False)
 
 
+def test_a_kill_between_asking_for_a_trial_and_claiming_it_retries_it(tmp_path: Path) -> None:
+    """Trial 1 is asked for (RUNNING in the study) and the runner is killed before its lock
+    file claims it. The rerun, alone on the study and started at once, knows no runner can be
+    claiming it: it fails it and runs its parameters again, rather than leave it RUNNING for
+    good (chaos seed 3, run 195)."""
+    runs = tmp_path / "runs"
+    killed = run(quadratic_script(runs), tmp_path, "runner.claim@1=kill")
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    study = Study(runs)
+    kept = study.finished()
+    assert sorted(kept) == [0] and list(study.snapshot()) == [1]
+    rerun = run(quadratic_script(runs), tmp_path)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "trial 1 of study" in rerun.stdout and "lost its runner" in rerun.stdout
+    study.check(kept=kept, lost=[1], resumed=False, saved={1: 0})  # (it drew nothing)
+
+
 RISING = f"""\
 model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(hp.int("units", 4, 16))])
 start = trial.checkpoint(model=model)
