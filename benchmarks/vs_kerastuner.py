@@ -21,7 +21,8 @@ imported and the data loaded before its clock starts, so start-up counts on neit
 3. ``automl``: ``%%automl`` with its defaults (multivariate TPE, median pruner), and
    ``automl-hyperband``: ``%%automl --pruner hyperband``, each given up to 2 x ``T`` (stopped
    sooner once past ``T`` with ``B`` reached). ``--sides automl-sha`` adds
-   ``--pruner sha``.
+   ``--pruner sha``; ``automl-hybrid`` and ``automl-hybrid-hyperband`` are the same two with
+   ``--sampler tpe+evolution``.
 
 Every side trains through the same ``fit`` call with the same recording callback, which writes
 each epoch's ``val_accuracy`` and time to a file as it goes (a side stopped at its budget keeps
@@ -51,7 +52,10 @@ MAX_EPOCHS = 9
 FACTOR = 3
 BATCH_SIZES = [16, 32, 64, 128]
 KT_SIDES = ("kt-hyperband", "kt-random", "kt-bayes")
-OURS = {"automl": "", "automl-hyperband": "--pruner hyperband", "automl-sha": "--pruner sha"}
+OURS = {"automl": "", "automl-hyperband": "--pruner hyperband", "automl-sha": "--pruner sha",
+        # the candidate default sampler (benchmarks/README.md, search_quality.py)
+        "automl-hybrid": "--sampler tpe+evolution",
+        "automl-hybrid-hyperband": "--sampler tpe+evolution --pruner hyperband"}
 GOAL = 0.6  # automl-hyperband's median time to reach B, as a share of T
 
 CELL = """\
