@@ -56,7 +56,7 @@ TASKS = [*(f"nb201/{d}" for d in NB201), *(f"hpobench/{d}" for d in HPOBENCH),
          *(f"hpolib/{d}" for d in HPOLIB)]
 OURS = {"automl": "", "automl-evolution": "--sampler evolution",
         "automl-reinforce": "--sampler reinforce",
-        "automl-tpe+evolution": "--sampler tpe+evolution"}
+        "automl-tpe": "--sampler tpe"}  # the default before tpe+evolution
 SIDES = [*OURS, "optuna-tpe", "optuna-random", "optuna-gp", "kt-random", "kt-bayes"]
 
 

@@ -27,6 +27,9 @@ from ._algorithms import (
 )
 
 DEFAULT_STUDY = "automl"
+# TPE with one trial in three an evolution step: the best average rank on 15 public tables
+# (benchmarks/search_quality.py) and no worse against KerasTuner (benchmarks/vs_kerastuner.py)
+DEFAULT_SAMPLER = "tpe+evolution"
 DEFAULT_TRIALS = 20  # a new study's total when --trials is absent (%config Automl.default_trials)
 DEFAULT_POPULATION = 8  # --scheduler pbt
 DEFAULT_INTERVAL = 2  # --scheduler pbt: epochs between exploits
@@ -55,7 +58,7 @@ class StudyOptions:
     default_trials: int = DEFAULT_TRIALS
     timeout: float | None = None
     objectives: list[Objective] = field(default_factory=list)
-    sampler: str = "tpe"
+    sampler: str = DEFAULT_SAMPLER
     seed: int | None = None
     pruner: str | None = None  # None: the default for the study's number of objectives
     early_stopping: int | None = None
@@ -255,7 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
                    dest="objectives", help="maximize METRIC; repeat for several objectives")
     p.add_argument("--minimize", action=_ObjectiveAction, const="minimize", metavar="METRIC",
                    dest="objectives", help="minimize METRIC; repeat for several objectives")
-    p.add_argument("--sampler", choices=tuple(SAMPLERS), default="tpe", help="search algorithm")
+    p.add_argument("--sampler", choices=tuple(SAMPLERS), default=DEFAULT_SAMPLER,
+                   help=f"search algorithm (default {DEFAULT_SAMPLER}: TPE, one trial in three "
+                        "an evolution step)")
     p.add_argument("--seed", type=int, default=None, help="sampler seed, for repeatable studies")
     p.add_argument("--pruner", choices=tuple(PRUNERS), default=None,
                    help="stops unpromising trials early (default median; none for several "
@@ -281,8 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "architecture it found from scratch")
     p.add_argument("--darts-beta", type=_non_negative_float, default=None, metavar="B",
                    help=f"--darts: the weight of the beta-decay regularization against the "
-                        f"collapse onto skip connections (default {DEFAULT_BETA}; 0: plain "
-                        "DARTS)")
+                        f"collapse onto skip connections (default {DEFAULT_BETA:g}: plain DARTS; "
+                        "1 is the setting benchmarks/darts.py measures)")
     p.add_argument("--darts-lr", type=_positive_float, default=None, metavar="LR",
                    help=f"--darts: the architecture weights' Adam learning rate (default "
                         f"{DEFAULT_LR})")

@@ -30,7 +30,7 @@ def is_pbt(trial: optuna.trial.FrozenTrial) -> bool:
     return GENERATION in trial.user_attrs
 
 
-def predecessor(trial: optuna.trial.FrozenTrial) -> int | None:
+def predecessor(trial: optuna.trial.FrozenTrial | optuna.Trial) -> int | None:
     """The trial whose checkpoint ``trial`` started from: the one it copied, else the one it
     continued; None in generation 0."""
     attrs = trial.user_attrs

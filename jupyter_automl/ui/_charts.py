@@ -299,7 +299,7 @@ def fill_architecture(fig: Any, model: StudyModel) -> None:
     names = [f"{choice}: {option}" for choice, option, _ in lines]
     if [t.name for t in fig.data] != names:  # another search, or its first epoch
         fig.data = ()
-        for i, (choice, option, _) in enumerate(lines):
+        for choice, option, _ in lines:
             dash = _DASHES[list(weights).index(choice) % len(_DASHES)]
             fig.add_scatter(name=f"{choice}: {option}", mode="lines+markers",
                             line={"color": _MEMBER_COLORS[list(weights[choice]).index(option)

@@ -271,7 +271,8 @@ class StudyModel:
 
     def _best_candidates(self) -> list[TrialRecord]:
         """The complete trials the best is chosen among: never a --darts search; in a PBT study,
-        the members' final generations once one has finished (as :func:`jupyter_automl.results.own_best_trials`)."""
+        the members' final generations once one has finished (as
+        :func:`jupyter_automl.results.own_best_trials`)."""
         complete = [r for r in self._complete() if not r.supernet]
         return [r for r in complete if r.final] or complete
 

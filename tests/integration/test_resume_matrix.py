@@ -90,7 +90,7 @@ def test_interrupt_mid_trial_then_a_rerun(mode: Mode) -> None:
                 "was checkpointed at epoch 1" in text), text
         assert "Rerun the cell to resume." in text and "Traceback" not in text, text
     if isinstance(mode, Darts):  # the search's model held at its 2nd epoch: resumed there
-        assert (f"interrupted: 0/4 trials finished, trial 0 was checkpointed at epoch 2" in text
+        assert ("interrupted: 0/4 trials finished, trial 0 was checkpointed at epoch 2" in text
                 and "Traceback" not in text), text
     kept = mode.study.finished()
     mode.rerun()

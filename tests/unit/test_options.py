@@ -10,7 +10,7 @@ from jupyter_automl.errors import OptionError
 def test_defaults() -> None:
     o = parse_options("")
     assert (o.name, o.trials, o.sampler, o.directions, o.effective_pruner) == (
-        "automl", None, "tpe", ["minimize"], "median")
+        "automl", None, "tpe+evolution", ["minimize"], "median")
 
 
 def test_everything() -> None:
@@ -64,4 +64,5 @@ def test_bad_option_lines(line: str, message: str) -> None:
         parse_options(line)
     if "split" not in message:
         assert "valid options: --background, --check, --checkpoint-dir, --checkpoint-every, " \
-               "--distill-from, --early-stopping, --edit" in str(info.value)
+               "--darts, --darts-beta, --darts-lr, --distill-from, --early-stopping, --edit" \
+            in str(info.value)

@@ -253,7 +253,7 @@ def test_darts_options() -> None:
     options = parse_options("nas --darts --darts-beta 0 --darts-lr 0.01")
     assert (options.darts, options.darts_beta, options.darts_lr) == (True, 0.0, 0.01)
     plain = parse_options("nas --darts")
-    assert (plain.darts_beta, plain.darts_lr) == (1.0, 3e-3)
+    assert (plain.darts_beta, plain.darts_lr) == (0.0, 3e-3)  # plain DARTS
 
 
 @pytest.mark.parametrize("line, message", [
