@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/darts.py                 # 3 seeds, about 15 minutes on 2 cores
+    .venv/bin/python benchmarks/darts.py                 # 3 seeds, 10-15 minutes on 2 cores
     .venv/bin/python benchmarks/darts.py --seeds 0 --tpe-trials 10   # a quick look
 
 The space: scikit-learn's digits as 8x8x1 images (x/16, a fixed stratified 75/25 split), a
@@ -12,9 +12,10 @@ average pooling and a softmax: 5**4 = 625 architectures, Adam at 3e-3, 12 epochs
 the best epoch's ``val_accuracy`` the trial's score.
 
 For each seed, in one process (TensorFlow imported before any clock starts), through
-``run_study`` (the engine an ``%%automl`` cell runs):
+``run_study`` (the engine an ``%%automl`` cell runs), Keras's random seed set to the seed before
+each study:
 
-- ``tpe``: ``--trials 40`` with the default sampler (multivariate TPE, median pruner);
+- ``tpe``: ``--sampler tpe --trials 40`` (multivariate TPE, the median pruner);
 - ``darts``: ``--darts --trials 2`` (a search, then the retrain of what it found), with the
   defaults (plain DARTS);
 - ``darts-beta``: the same with ``--darts-beta 1`` (the beta-decay regularization), to show
@@ -82,9 +83,14 @@ def data() -> dict[str, Any]:
     return {"x": x, "y": y, "x_val": x_val, "y_val": y_val}
 
 
-def study(options: str, namespace: dict[str, Any], runs: Path) -> tuple[Any, float]:
+def study(options: str, namespace: dict[str, Any], runs: Path, seed: int) -> tuple[Any, float]:
+    """``options``'s study of the cell; the initial weights drawn from ``seed`` whatever ran
+    before it in this process."""
+    import keras
+
     from jupyter_automl import run_study
 
+    keras.utils.set_random_seed(seed)
     start = time.perf_counter()
     result = run_study(CELL, f"{options} --maximize val_accuracy --runs-dir {runs}",
                        dict(namespace), listeners=[])
@@ -116,7 +122,7 @@ def retrained(params: dict[str, Any], namespace: dict[str, Any], times: int) -> 
     for k in range(times):
         keras.utils.set_random_seed(100 + k)
         scope = {**namespace, "hp": _Fixed(params), "EPOCHS": EPOCHS}
-        exec(CELL.replace("model.fit(", "history = model.fit("), scope)
+        exec(CELL.replace("model.fit(", "history = model.fit(verbose=0, "), scope)
         scores.append(max(scope["history"].history["val_accuracy"]))
         keras.backend.clear_session()
     return scores
@@ -140,14 +146,15 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
             runs = Path(tmp) / str(seed)
-            tpe, _ = study(f"tpe --trials {args.tpe_trials} --seed {seed}", namespace, runs)
+            tpe, _ = study(f"tpe --sampler tpe --trials {args.tpe_trials} --seed {seed}",
+                           namespace, runs, seed)
             t = statistics.median(durations(tpe))
             row = {"seed": seed, "tpe": tpe.best_value, "t": t,
                    "again": statistics.mean(retrained(tpe.best_params, namespace, args.again)),
                    "tpe_arch": architecture(tpe.best_params)}
             for side, extra in (("darts", ""), ("darts-beta", " --darts-beta 1")):
                 found, _ = study(f"{side} --darts --trials 2 --seed {seed}{extra}",
-                                 namespace, runs)
+                                 namespace, runs, seed)
                 search, retrain = found.study.trials
                 row[side] = retrain.values[0]
                 row[f"{side}_again"] = statistics.mean(retrained(search.params, namespace,
