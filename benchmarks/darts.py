@@ -122,7 +122,8 @@ def retrained(params: dict[str, Any], namespace: dict[str, Any], times: int) -> 
     for k in range(times):
         keras.utils.set_random_seed(100 + k)
         scope = {**namespace, "hp": _Fixed(params), "EPOCHS": EPOCHS}
-        exec(CELL.replace("model.fit(", "history = model.fit(verbose=0, "), scope)
+        exec(CELL.replace("model.fit(", "history = model.fit(").replace(
+            "batch_size=64)", "batch_size=64, verbose=0)"), scope)
         scores.append(max(scope["history"].history["val_accuracy"]))
         keras.backend.clear_session()
     return scores
