@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import study_of
+from conftest import orphan_kernels, study_of
 from digits import split
 
 from jupyter_automl.errors import SpaceError
@@ -169,3 +169,58 @@ def test_a_kill_mid_search_resumes_with_its_architecture_weights(tmp_path: Path)
                                                                "skip")] == \
         pytest.approx(list(soft), abs=1e-6)
     assert retrain.user_attrs[DERIVED_FROM] == 1 and retrain.params == resumed.params
+
+
+DATA = ("from sklearn.datasets import load_digits\n"
+        "from sklearn.model_selection import train_test_split\n"
+        "x, y = load_digits(return_X_y=True)\n"
+        "x = (x / 16).astype('float32')\n"
+        "x, x_val, y, y_val = train_test_split(x, y, test_size=0.25, random_state=0, "
+        "stratify=y)\n"
+        "EPOCHS = 3\n")
+
+
+def test_searches_on_worker_kernels(ip: Any, tmp_path: Path) -> None:
+    """Two worker kernels each run a search at once; each queues its own retrain, and the
+    best model, trained on a worker kernel, is a plain Keras model."""
+    import keras
+
+
+    ip.run_cell_magic("automl", "remote --darts --kernels 2 --trials 4 --seed 0 "
+                      "--maximize val_accuracy", DATA + CELL)
+    trials = study_of(tmp_path / "runs", "remote").trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 4
+    searches = {t.number: t for t in trials if t.user_attrs.get(SUPERNET)}
+    retrains = [t for t in trials if DERIVED_FROM in t.user_attrs]
+    assert len(searches) == 2 and len(retrains) == 2
+    assert sorted(t.user_attrs[DERIVED_FROM] for t in retrains) == sorted(searches)
+    for retrain in retrains:
+        assert retrain.params == searches[retrain.user_attrs[DERIVED_FROM]].params
+    best = json.loads((tmp_path / "runs/remote/best/params.json").read_text())
+    assert best["trial"] in {t.number for t in retrains}
+    model = keras.models.load_model(tmp_path / "runs/remote/best/model.keras")
+    assert not [layer for layer in model.layers if "darts" in layer.name]
+    assert orphan_kernels() == []
+
+
+def test_jupyter_automl_run_searches_then_retrains(tmp_path: Path) -> None:
+    """Headless: the search and its retrain under papermill, and the saved notebook's report
+    draws the architecture weights."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("%load_ext jupyter_automl"),
+                nbformat.v4.new_code_cell(DATA),
+                nbformat.v4.new_code_cell("%%automl nas --darts --trials 2 --seed 0 "
+                                          "--maximize val_accuracy\n" + CELL)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, tmp_path / "nas.ipynb")
+    done = subprocess.run([sys.executable, "-m", "jupyter_automl.cli", "run", "nas.ipynb"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "study 'nas': 2/2 trials (2 complete" in done.stdout
+    search, retrain = study_of(tmp_path / "automl_runs", "nas").trials
+    assert search.user_attrs[SUPERNET] and retrain.user_attrs[DERIVED_FROM] == 0
+    executed = (tmp_path / "nas.out.ipynb").read_text()
+    assert "Architecture weights (search trial 0)" in executed
