@@ -185,7 +185,6 @@ def test_searches_on_worker_kernels(ip: Any, tmp_path: Path) -> None:
     best model, trained on a worker kernel, is a plain Keras model."""
     import keras
 
-
     ip.run_cell_magic("automl", "remote --darts --kernels 2 --trials 4 --seed 0 "
                       "--maximize val_accuracy", DATA + CELL)
     trials = study_of(tmp_path / "runs", "remote").trials
