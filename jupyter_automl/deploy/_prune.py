@@ -107,7 +107,8 @@ def _pruning_callback() -> type:
         def apply(self, sparsity: float) -> None:
             for index, layer in enumerate(self.layers):
                 weights = np.asarray(layer.kernel) * self.masks[index]
-                count = int(math.floor(sparsity * weights.size))
+                # at least the share asked (rounded first: 0.8 * 10 is 8.000000000000002)
+                count = math.ceil(round(sparsity * weights.size, 6))
                 if count:
                     order = np.argsort(np.abs(weights), axis=None, kind="stable")
                     mask = self.masks[index].reshape(-1).copy()

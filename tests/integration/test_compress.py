@@ -95,6 +95,27 @@ def test_pruning_reaches_the_sparsity_and_keeps_it(digits: dict[str, Any]) -> No
     assert lite.agreement == pytest.approx(pruned.agreement, abs=0.01)
 
 
+def test_each_kernel_has_at_least_the_share_of_zeros_asked() -> None:
+    """Kernels whose size the sparsity does not divide (64 x 37 at 80% is 1894.4 weights):
+    each gets the share asked or one more zero, never one fewer (a search's best model of 37
+    units was pruned to 79.98% by a floor)."""
+    import keras
+
+    from jupyter_automl.deploy import prune_model, sparsity_of
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(37, activation="relu"),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).normal(size=(64, 64)).astype("float32")
+    y = np.arange(64) % 10
+    pruned = prune_model(model, 0.8, x, y, epochs=1)
+    for layer in pruned.layers:
+        kernel = np.asarray(layer.kernel)
+        assert np.sum(kernel == 0) == int(np.ceil(0.8 * kernel.size)), layer.name
+    assert sparsity_of(pruned) >= 0.8
+
+
 def test_bad_input_is_a_clear_error_and_writes_nothing(digits: dict[str, Any]) -> None:
     result = load_result("digits", digits["runs"])
     out = digits["runs"] / "never"
