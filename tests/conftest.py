@@ -223,6 +223,16 @@ def kernels(tmp_path: Path) -> Iterator[Any]:
         kernel.shutdown()
 
 
+def both_kernels(cell: str, ready: Path) -> str:
+    """``cell`` whose first trial on each of two worker kernels waits until the other kernel
+    has started one (each marks ``ready`` with a file): however slowly a kernel starts, both
+    take trials."""
+    ready.mkdir()
+    return ("import os, time\n"
+            f"open(os.path.join({str(ready)!r}, str(os.getpid())), 'w').close()\n"
+            f"while len(os.listdir({str(ready)!r})) < 2:\n    time.sleep(0.05)\n" + cell)
+
+
 def wait_for(predicate: Any, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

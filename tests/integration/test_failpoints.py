@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import wait_for
@@ -112,18 +113,25 @@ def test_a_kill_after_a_trial_is_told_loses_nothing(tmp_path: Path) -> None:
     assert len(study.trials()) == TRIALS
 
 
-def test_a_kill_before_a_trial_is_told_retries_it(tmp_path: Path) -> None:
-    """Its value is lost with the process (it was never told): the trial stays RUNNING with a
-    dead runner, and the rerun fails it and runs its parameters again."""
+def kill_trial_1_then_rerun(tmp_path: Path, point: str) -> tuple[Study, dict[int, Any], str]:
+    """The quadratic study killed at failpoint ``point`` while trial 1 is RUNNING (trial 0
+    told), then rerun at once: the study, its trials kept at the kill, the rerun's output."""
     runs = tmp_path / "runs"
-    killed = run(quadratic_script(runs), tmp_path, "trial.tell@1=kill")
+    killed = run(quadratic_script(runs), tmp_path, f"{point}@1=kill")
     assert killed.returncode == -9, killed.stderr[-2000:]
     study = Study(runs)
     kept = study.finished()
     assert sorted(kept) == [0] and list(study.snapshot()) == [1]
     rerun = run(quadratic_script(runs), tmp_path)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
-    assert "lost its runner" in rerun.stdout
+    return study, kept, rerun.stdout
+
+
+def test_a_kill_before_a_trial_is_told_retries_it(tmp_path: Path) -> None:
+    """Its value is lost with the process (it was never told): the trial stays RUNNING with a
+    dead runner, and the rerun fails it and runs its parameters again."""
+    study, kept, out = kill_trial_1_then_rerun(tmp_path, "trial.tell")
+    assert "lost its runner" in out
     study.check(kept=kept, lost=[1], resumed=False)
 
 
@@ -132,15 +140,8 @@ def test_a_kill_between_asking_for_a_trial_and_claiming_it_retries_it(tmp_path: 
     file claims it. The rerun, alone on the study and started at once, knows no runner can be
     claiming it: it fails it and runs its parameters again, rather than leave it RUNNING for
     good (chaos seed 3, run 195)."""
-    runs = tmp_path / "runs"
-    killed = run(quadratic_script(runs), tmp_path, "runner.claim@1=kill")
-    assert killed.returncode == -9, killed.stderr[-2000:]
-    study = Study(runs)
-    kept = study.finished()
-    assert sorted(kept) == [0] and list(study.snapshot()) == [1]
-    rerun = run(quadratic_script(runs), tmp_path)
-    assert rerun.returncode == 0, rerun.stderr[-2000:]
-    assert "trial 1 of study" in rerun.stdout and "lost its runner" in rerun.stdout
+    study, kept, out = kill_trial_1_then_rerun(tmp_path, "runner.claim")
+    assert "trial 1 of study" in out and "lost its runner" in out
     study.check(kept=kept, lost=[1], resumed=False, saved={1: 0})  # (it drew nothing)
 
 

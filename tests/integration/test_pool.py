@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import kernels_alive, orphan_kernels, study_of, wait_for, warm_pids
+from conftest import (
+    both_kernels,
+    kernels_alive,
+    orphan_kernels,
+    study_of,
+    wait_for,
+    warm_pids,
+)
 
 from jupyter_automl._utils.failpoints import ENV
 from jupyter_automl.engine import _background as background
@@ -27,12 +34,8 @@ def test_workers_run_the_trials_with_the_setup_and_shipped_data(ip: Any, tmp_pat
     ip.user_ns["weights"] = np.arange(4.0)
     # a worker's first trial waits until the other worker runs one too: however slowly one
     # kernel starts, both take trials
-    ready = tmp_path / "ready"
-    ready.mkdir()
-    body = ('x = hp.float("x", -5, 5)\nimport os, time\nprint("worker", os.getpid())\n'
-            f'open(os.path.join({str(ready)!r}, str(os.getpid())), "w").close()\n'
-            f'while len(os.listdir({str(ready)!r})) < 2:\n    time.sleep(0.1)\n'
-            'time.sleep(1)\n(x - 1) ** 2 + offset + weights.sum()')
+    body = both_kernels('x = hp.float("x", -5, 5)\nprint("worker", os.getpid())\n'
+                        'time.sleep(1)\n(x - 1) ** 2 + offset + weights.sum()', tmp_path / "ready")
     ip.run_cell_magic("automl", "pool --trials 6 --kernels 2 --ship weights --seed 0", body)
     trials = study_of(tmp_path / "runs", "pool").trials
     assert [t.state.name for t in trials] == ["COMPLETE"] * 6

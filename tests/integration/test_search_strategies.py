@@ -11,7 +11,7 @@ from typing import Any
 
 import nbformat
 import pytest
-from conftest import orphan_kernels, study_of
+from conftest import both_kernels, orphan_kernels, study_of
 
 from jupyter_automl.search import EVOLVED_FROM
 
@@ -19,15 +19,6 @@ pytestmark = pytest.mark.slow
 
 CELL = ('ops = [hp.choice(f"op_{i}", ["conv3", "conv1", "skip", "pool"]) for i in range(4)]\n'
         'w = hp.int("w", 8, 64, step=8)\nsum(o == "conv3" for o in ops) + w / 64')
-
-
-def both_kernels(cell: str, ready: Path) -> str:
-    """``cell`` whose first trial on each worker waits until the other worker has started
-    one: however slowly a kernel starts, both take trials."""
-    ready.mkdir()
-    return ("import os, time\n"
-            f"open(os.path.join({str(ready)!r}, str(os.getpid())), 'w').close()\n"
-            f"while len(os.listdir({str(ready)!r})) < 2:\n    time.sleep(0.05)\n" + cell)
 
 
 def test_worker_kernels_share_one_population(ip: Any, tmp_path: Path) -> None:
