@@ -73,10 +73,6 @@ class Darts:
         self.optimizer: Any = None
         self._step: Any = None
 
-    @property
-    def searching(self) -> bool:
-        return bool(self.owners) or bool(self.labels)
-
     # -- the cell's hp.choice --------------------------------------------------------------------
     def mix(self, where: str, name: str, labels: list[Any], options: list[Any]) -> Any:
         """What ``hp.choice`` returns in a search: a mixed operation of layer options, or a
