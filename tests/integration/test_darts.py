@@ -135,14 +135,15 @@ SCRIPT = textwrap.dedent('''\
 
 
 def test_a_kill_mid_search_resumes_with_its_architecture_weights(tmp_path: Path) -> None:
-    """The search is killed (SIGKILL, by failpoint) right after its 2nd epoch is saved: the
-    rerun restores its weights, architecture weights included, resumes it there, then
-    retrains what it found."""
+    """The search is killed (SIGKILL, by failpoint) once its 2nd epoch's checkpoint and
+    state.json are both on disk (``checkpoint.saved``, in the writer's thread: a kill at
+    ``epoch.saved`` may land between the two): the rerun restores its weights, architecture
+    weights included, resumes it there, then retrains what it found."""
     runs = tmp_path / "runs"
     script = tmp_path / "study.py"
     script.write_text(SCRIPT.format(tests=str(Path(__file__).parents[1]), cell=CELL,
                                     runs=str(runs)))
-    env = {**os.environ, "JUPYTER_AUTOML_FAILPOINTS": "epoch.saved@1=kill"}
+    env = {**os.environ, "JUPYTER_AUTOML_FAILPOINTS": "checkpoint.saved@1=kill"}
     killed = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
                             text=True, timeout=600)
     assert killed.returncode == -9, killed.stderr[-2000:]
