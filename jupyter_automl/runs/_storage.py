@@ -112,8 +112,31 @@ def _read_only_engine(url: str, timeout: float) -> dict[str, Any]:
                            "(--runs-dir) the study was run in")
     # A URI filename, quoted here: SQLAlchemy would unquote it if it were part of the URL.
     uri = f"file:{urllib.parse.quote(str(path))}?mode=ro"
-    return {"creator": lambda: sqlite3.connect(uri, uri=True, timeout=timeout,
-                                               check_same_thread=False)}
+
+    def connect() -> sqlite3.Connection:
+        _roll_back_hot_journal(path, timeout)
+        return sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=False)
+
+    return {"creator": connect}
+
+
+def _roll_back_hot_journal(path: Path, timeout: float) -> None:
+    """Undo the transaction of a writer killed in the middle of it, as its next writer would.
+
+    A process killed inside a write leaves ``study.db-journal`` behind, and a ``mode=ro``
+    connection cannot roll it back: every read fails with "attempt to write a readonly
+    database" until a runner opens the study again. SQLite rolls a journal back on the first
+    read of a read-write connection, and only when no live process holds the database (the
+    journal is "hot"), so this never touches a running writer's transaction, and restores the
+    committed trials that a killed runner left."""
+    journal = path.with_name(path.name + "-journal")
+    try:
+        if journal.stat().st_size == 0:
+            return
+        with contextlib.closing(sqlite3.connect(path, timeout=timeout)) as con:
+            con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except (OSError, sqlite3.Error):
+        return  # no journal, or a folder we cannot write: the read says what is wrong
 
 
 @contextlib.contextmanager
