@@ -306,3 +306,45 @@ def test_a_search_is_never_the_best_trial(tmp_path: Path) -> None:
     for trial in study.trials:
         model.add_frozen(trial)
     assert [r.number for r in model.front] == [1]
+
+
+class FoundArchitecture:
+    """What a finished --darts search's architecture weights say, without the model."""
+
+    labels = {"block": ["conv3", "skip"]}
+
+    def derived(self) -> dict[str, str]:
+        return {"block": "conv3"}
+
+    def weights(self) -> dict[str, dict[str, float]]:
+        return {"block": {"conv3": 0.7, "skip": 0.3}}
+
+
+def test_a_search_finished_again_by_its_retry_queues_no_second_retrain(tmp_path: Path) -> None:
+    """A search killed after it queued its retrain, but before it was told, is retried and
+    finishes again: its retrain is queued once, not twice."""
+    from types import SimpleNamespace
+
+    from jupyter_automl.engine._trial import _record_search
+    from jupyter_automl.search import DERIVED_FROM
+
+    fit: Any = SimpleNamespace(settings=SimpleNamespace(darts=FoundArchitecture()))
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'study.db'}",
+                                direction="maximize")
+    search = study.ask()
+    _record_search(search, fit)  # queues trial 1, the retrain; then the runner is killed
+    study.tell(search, state=optuna.trial.TrialState.FAIL)  # the rerun fails the search...
+    study.enqueue_trial({}, user_attrs={"retry_of": 0})  # ...and queues its retry, trial 2
+    retrain = study.ask()
+    assert retrain.number == 1 and retrain.suggest_categorical("block", ["conv3", "skip"]) \
+        == "conv3"
+    study.tell(retrain, 0.9)
+    retry = study.ask()
+    assert retry.number == 2
+    _record_search(retry, fit)
+    study.tell(retry, 0.8)
+    assert [t.user_attrs.get(DERIVED_FROM) for t in study.trials] == [None, 0, None]
+
+    another = study.ask()  # a search that is not a retry queues its own retrain
+    _record_search(another, fit)
+    assert study.trials[-1].user_attrs[DERIVED_FROM] == another.number
