@@ -447,7 +447,10 @@ class StudyRunner:
         """Whether ``trial`` may be the best: in a PBT study, once a member's final generation
         has finished, only final generations are (the best model is a trained member); a
         --darts search never is (its model mixes every option)."""
-        if trial.user_attrs.get(SUPERNET):
+        if self.prepared.options.darts and \
+                _optuna.frozen(self.study, trial).user_attrs.get(SUPERNET):
+            # read from the storage: a worker kernel marks its search there, and this
+            # process's ``trial`` keeps the attributes it had when it was asked
             return False
         if self.schedule is None:
             return True

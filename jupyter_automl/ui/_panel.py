@@ -106,14 +106,16 @@ class StudyPanel(Listener):
         model.finish(trial.number, outcome.state, outcome.values, trial.params,
                      outcome.duration, outcome.peak_mb, error)
         record = model.records[trial.number]
+        # What the trial wrote of itself is read from the storage: a worker kernel writes it
+        # there, and ``trial`` keeps the attributes it had when it was asked.
+        attrs = runner.study._storage.get_trial(trial._trial_id).user_attrs \
+            if model.population is not None or self._evolution or self._darts else {}
         if model.population is not None:  # the trial says now whether it ends its member
-            record.set_pbt(trial.user_attrs)
+            record.set_pbt(attrs)
             model.total = runner.total
         if self._evolution:  # the sampler wrote its parent and mutation in the storage
-            record.origin = origin_text(
-                runner.study._storage.get_trial(trial._trial_id).user_attrs)
+            record.origin = origin_text(attrs)
         if self._darts:  # a search says at its end that it was one
-            attrs = runner.study._storage.get_trial(trial._trial_id).user_attrs
             record.supernet = bool(attrs.get(SUPERNET))
             if record.supernet and not record.architecture:  # it ran on a worker kernel
                 history = runner.paths.read_state(trial.number).get("history", [])

@@ -348,3 +348,25 @@ def test_a_search_finished_again_by_its_retry_queues_no_second_retrain(tmp_path:
     another = study.ask()  # a search that is not a retry queues its own retrain
     _record_search(another, fit)
     assert study.trials[-1].user_attrs[DERIVED_FROM] == another.number
+
+
+def test_a_search_marked_by_a_worker_kernel_is_never_the_best(tmp_path: Path) -> None:
+    """The driver's copy of a trial keeps the attributes it had when it was asked, and a worker
+    kernel marks its search in the storage (fresh clone fc19: with --kernels 2, a search whose
+    value beat both retrains was taken for the best, and best/params.json named it)."""
+    from types import SimpleNamespace
+
+    from jupyter_automl.engine._runner import StudyRunner
+    from jupyter_automl.search import SUPERNET
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(storage=url, direction="maximize")
+    search, retrain = study.ask(), study.ask()
+    kernel = optuna.load_study(study_name=study.study_name, storage=url)  # another process's
+    kernel._storage.set_trial_user_attr(search._trial_id, SUPERNET, True)
+    assert SUPERNET not in search.user_attrs  # what the driver's trial says
+    runner: Any = StudyRunner.__new__(StudyRunner)
+    runner.prepared = SimpleNamespace(options=SimpleNamespace(darts=True))
+    runner.study, runner.schedule = study, None
+    assert not runner._counts_as_best(search)
+    assert runner._counts_as_best(retrain)
