@@ -42,10 +42,21 @@ class HeadlessKernelManager(AsyncKernelManager):  # type: ignore[misc]
             await super()._async_launch_kernel(kernel_cmd, **kw)
         finally:
             os.close(write)  # the kernel holds its own copy
-        threading.Thread(target=_relay, args=(read,), name="automl-kernel-stderr",
+        self._closing = threading.Event()
+        threading.Thread(target=_relay, args=(read, self._closing), name="automl-kernel-stderr",
                          daemon=True).start()
         with _lock:
             _RUNNING.add(self)
+
+    async def shutdown_kernel(  # type: ignore[override]
+            self, now: bool = False, restart: bool = False) -> None:
+        """Once the run asks the kernel to shut down, what it writes is its teardown: ipykernel
+        may log a traceback of its own there (a status sent on a socket it has already closed,
+        "Socket operation on non-socket"), which is no error of the run's."""
+        closing = getattr(self, "_closing", None)
+        if closing is not None:
+            closing.set()
+        await super().shutdown_kernel(now=now, restart=restart)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         with _lock:
@@ -53,12 +64,13 @@ class HeadlessKernelManager(AsyncKernelManager):  # type: ignore[misc]
         await super()._async_cleanup_resources(restart=restart)
 
 
-def _relay(fd: int) -> None:
-    """Copy the kernel's standard error to ours, line by line, without the noise."""
+def _relay(fd: int, closing: threading.Event) -> None:
+    """Copy the kernel's standard error to ours, line by line, without the noise and without
+    what it writes once it is shutting down."""
     with os.fdopen(fd, "rb") as stream:
         for raw in stream:
             line = raw.decode(errors="replace")
-            if not is_noise(line):
+            if not closing.is_set() and not is_noise(line):
                 sys.stderr.write(line)
                 sys.stderr.flush()
 
