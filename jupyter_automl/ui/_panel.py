@@ -108,7 +108,7 @@ class StudyPanel(Listener):
         record = model.records[trial.number]
         # What the trial wrote of itself is read from the storage: a worker kernel writes it
         # there, and ``trial`` keeps the attributes it had when it was asked.
-        attrs = runner.study._storage.get_trial(trial._trial_id).user_attrs \
+        attrs = _optuna.frozen(runner.study, trial).user_attrs \
             if model.population is not None or self._evolution or self._darts else {}
         if model.population is not None:  # the trial says now whether it ends its member
             record.set_pbt(attrs)
