@@ -46,6 +46,26 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return TutorialsTogether(config, log)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The tutorials' kernels (nbval starts them) talk over Unix sockets, as the kernels
+    jupyter-automl starts do: a TCP port drawn and let go can be taken before the kernel binds
+    it, by another process of the suite (fresh clone fc21: tutorial 03's kernel never
+    answered, and its ten cells errored)."""
+    try:
+        import nbval.kernel
+    except ImportError:
+        return
+    from jupyter_client.manager import KernelManager
+
+    from jupyter_automl._utils.process import local_kernel_transport
+
+    class OnUnixSockets(KernelManager):  # type: ignore[misc]
+        def __init__(self, **kw: Any) -> None:
+            super().__init__(**{**local_kernel_transport(), **kw})
+
+    nbval.kernel.KernelManager = OnUnixSockets
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The longest units start first (the fault campaign, then the tutorials), so that no
     process is left alone with one at the end."""

@@ -52,3 +52,38 @@ def kernel_encryption() -> str:
     import zmq
 
     return "auto" if zmq.has("curve") else "disabled"
+
+
+_SOCKET_PATH_MAX = 100  # bytes: a Unix socket's path must fit sockaddr_un (104 or 108)
+
+
+def kernel_connection_file() -> str | None:
+    """Where a kernel jupyter-automl starts on this machine keeps its connection file, when it
+    can talk over Unix sockets (``ipc``) beside it; None where it cannot (Windows, or a
+    runtime folder whose path is too long for a socket), and the kernel uses TCP.
+
+    TCP would do, but its ports are drawn by binding port 0 and letting go: two processes
+    starting kernels at once can draw the same one, and the second kernel dies binding it
+    ("Address already in use"). A socket named after the kernel cannot be drawn twice. They
+    sit in Jupyter's runtime folder, which only this user can enter."""
+    if os.name == "nt":
+        return None
+    import secrets
+
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    folder = jupyter_runtime_dir()
+    path = os.path.join(folder, f"automl-kernel-{secrets.token_hex(6)}.json")
+    if len(os.path.splitext(path)[0].encode()) + len("-ipc-99") > _SOCKET_PATH_MAX:
+        return None
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    return path
+
+
+def local_kernel_transport() -> dict[str, str]:
+    """The keyword arguments that give a jupyter_client kernel manager this machine's
+    transport (see :func:`kernel_connection_file`)."""
+    path = kernel_connection_file()
+    if path is None:
+        return {}
+    return {"transport": "ipc", "connection_file": path, "ip": os.path.splitext(path)[0] + "-ipc"}

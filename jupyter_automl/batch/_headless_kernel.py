@@ -2,7 +2,8 @@
 
 papermill starts it through this kernel manager, which
 
-- encrypts the kernel's transport (CurveZMQ) where pyzmq supports it;
+- encrypts the kernel's transport (CurveZMQ) where pyzmq supports it, and makes it Unix
+  sockets where it can (two runs starting kernels at once cannot draw the same TCP port);
 - reads the kernel's standard error itself and drops known start-up noise (see
   :mod:`._noise`), so a run prints what matters: worker kernels started by the study inherit
   that stream, so theirs is filtered too;
@@ -24,7 +25,7 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
 from .._utils.noise import is_noise
-from .._utils.process import kernel_encryption
+from .._utils.process import kernel_encryption, local_kernel_transport
 
 _RUNNING: set[HeadlessKernelManager] = set()
 _lock = threading.Lock()
@@ -34,6 +35,9 @@ class HeadlessKernelManager(AsyncKernelManager):  # type: ignore[misc]
     @default("transport_encryption")
     def _default_encryption(self) -> str:
         return kernel_encryption()
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**{**local_kernel_transport(), **kw})
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         read, write = os.pipe()

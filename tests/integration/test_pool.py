@@ -206,3 +206,57 @@ def test_a_kernel_that_always_dies_as_it_starts_is_one_clear_error(
     assert len(os.listdir(deaths)) == 3  # started three times, then given up
     assert study_of(tmp_path / "runs", "dead").trials == []
     assert kernels_alive() == []
+
+
+def _channels_on_unix_sockets(km: Any) -> bool:
+    """Whether the kernel's five channels are Unix sockets it listens on (ipykernel binds a
+    TCP port of its own for its output pipe, with zmq's bind_to_random_port: no race)."""
+    import psutil
+
+    info = km.get_connection_info()
+    channels = {f"{info['ip']}-{info[f'{name}_port']}"
+                for name in ("shell", "iopub", "stdin", "control", "hb")}
+    listening = {c.laddr for c in psutil.Process(km.provisioner.pid).net_connections("unix")}
+    return info["transport"] == "ipc" and len(channels) == 5 and channels <= listening
+
+
+def test_the_kernels_it_starts_draw_no_tcp_port_and_leave_no_socket(tmp_path: Path) -> None:
+    """A TCP port is drawn by binding port 0 and letting it go: two processes starting kernels
+    at once drew the same one in fresh clone fc19, and the second kernel died binding it
+    ("Address already in use"). Worker kernels and headless runs' kernels talk over Unix
+    sockets named after the kernel, in Jupyter's runtime folder, removed when it ends."""
+    import asyncio
+
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    from jupyter_automl.batch import HeadlessKernelManager
+    from jupyter_automl.workers.kernels._local import LocalKernel
+
+    def ours() -> set[str]:
+        return {f for f in os.listdir(jupyter_runtime_dir()) if f.startswith("automl-kernel-")}
+
+    before = ours()
+    worker = LocalKernel(0, tmp_path)
+    worker.start()
+    assert _channels_on_unix_sockets(worker.km)
+    assert worker.execute("x = 6 * 7", expressions={"x": "x"}).expressions["x"]["data"] == {
+        "text/plain": "42"}
+    sockets = ours() - before
+    assert any(f.endswith("-ipc-1") for f in sockets)
+    worker.kill()  # as the notebook's exit does: the files go with it
+    assert ours() - before == set()
+
+    async def headless() -> None:
+        km = HeadlessKernelManager(kernel_name="python3")
+        await km.start_kernel(cwd=str(tmp_path))
+        client = km.client()
+        client.start_channels()
+        try:
+            await client.wait_for_ready(timeout=60)
+            assert _channels_on_unix_sockets(km)
+        finally:
+            client.stop_channels()
+            await km.shutdown_kernel(now=True)
+
+    asyncio.run(headless())
+    assert ours() - before == set()

@@ -17,7 +17,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from ..._utils.process import kernel_encryption
+from ..._utils.process import kernel_encryption, local_kernel_transport
 from ._base import KernelError, Reply, WorkerDied, WorkerKernel, plain
 from ._watch import PARENT_ENV
 
@@ -52,9 +52,9 @@ class LocalKernel(WorkerKernel):
         return hashlib.sha256(what.encode()).hexdigest()
 
     def start(self, attempts: int = START_ATTEMPTS) -> None:
-        """Start the kernel. One that dies before it answers is started again, on new ports
-        (two processes starting kernels at once can draw the same free port, and the second
-        kernel cannot bind it); one that does not answer in 120 s is not."""
+        """Start the kernel. One that dies before it answers is started again (over TCP, see
+        :func:`~jupyter_automl._utils.process.kernel_connection_file`, on new ports); one
+        that does not answer in 120 s is not."""
         for attempt in range(1, attempts + 1):
             try:
                 self._start_once()
@@ -68,7 +68,8 @@ class LocalKernel(WorkerKernel):
         from jupyter_client import KernelManager
 
         self.shutdown()  # never two kernels under one label: the first would be orphaned
-        self.km = KernelManager(kernel_name="python3", transport_encryption=kernel_encryption())
+        self.km = KernelManager(kernel_name="python3", transport_encryption=kernel_encryption(),
+                                **local_kernel_transport())
         self.replayed = None
         self.started, self.started_as = time.time(), self.fingerprint()
         _STARTED.add(self)
@@ -175,6 +176,8 @@ class LocalKernel(WorkerKernel):
         if self.km is not None:
             with contextlib.suppress(Exception):
                 self.km.cleanup_connection_file()
+            with contextlib.suppress(Exception):
+                self.km.cleanup_ipc_files()
         self.km = self.kc = None
 
 
