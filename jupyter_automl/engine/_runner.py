@@ -43,7 +43,7 @@ from ..runs import (
     sqlite_file,
     storage_errors,
 )
-from ..search import SUPERNET
+from ..search import SUPERNET, retrains_owed
 from ..training import memory_scope
 from ._events import Executor, Listener, Outcome, RunEnd, TrialLost
 from ._pbt import PbtSchedule, is_final
@@ -132,7 +132,7 @@ class StudyRunner:
             if self._alone:  # a stop request no live runner saw is not this run's
                 clear_stop(self.paths)
             if (self.schedule.is_complete() if self.schedule is not None
-                    else self.done >= self.total):
+                    else self._total_reached()):
                 return RunEnd.ALREADY_FINISHED
             self._emit("study_started")
             try:
@@ -216,7 +216,7 @@ class StudyRunner:
         if self.stop_event.is_set():
             return RunEnd.STOPPED
         self._count_trials()
-        if self.schedule.finished if self.schedule is not None else self.done >= self.total:
+        if self.schedule.finished if self.schedule is not None else self._total_reached():
             return RunEnd.FINISHED
         timeout = self.prepared.options.timeout
         return RunEnd.TIMEOUT if timeout is not None and self.elapsed >= timeout \
@@ -366,21 +366,38 @@ class StudyRunner:
 
         The study's total counts every runner's trials (read from the storage before each
         trial, as Optuna's ``MaxTrialsCallback`` does): a runner asks for one only while the
-        finished and running trials leave room for it. If the rest is running elsewhere, the
-        runners of those trials are checked first: the trials of dead ones are retried here.
+        finished and running trials leave room for it. With --darts, a running search keeps
+        room for its retrain, and a queued retrain runs even past the total. If the rest is
+        running elsewhere, the runners of those trials are checked first: the trials of dead
+        ones are retried here.
         """
         if lock.heartbeats and time.monotonic() - self._recovered_at > heartbeat_interval():
             self._recover(lock)
         self._count_trials()
-        if self.done >= self.total:
+        queued, searching = self._retrains_owed()
+        if queued:
+            return None  # a --darts search's retrain: it runs, even past the total
+        if self.done >= self.total and not searching:
             return RunEnd.FINISHED
-        if self.done + self.in_flight < self.total:
+        if self.done + self.in_flight + searching < self.total:
             return None
         if self._recover(lock):
             self._count_trials()
-            if self.done + self.in_flight < self.total:
+            queued, searching = self._retrains_owed()
+            if queued or self.done + self.in_flight + searching < self.total:
                 return None
         return RunEnd.ELSEWHERE
+
+    def _retrains_owed(self) -> tuple[int, int]:
+        """With --darts, the retrains its searches are owed: (queued, not queued yet because
+        the search is still running); (0, 0) otherwise."""
+        if not self.prepared.options.darts:
+            return 0, 0
+        return retrains_owed(self.study.get_trials(deepcopy=False))
+
+    def _total_reached(self) -> bool:
+        """The study's total is reached, and every --darts search has had its retrain."""
+        return self.done >= self.total and self._retrains_owed() == (0, 0)
 
     def _recover(self, lock: RunnerLock) -> list[int]:
         """Fail the trials of dead runners and queue their retries."""

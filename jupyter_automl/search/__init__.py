@@ -18,6 +18,7 @@ from ._darts import (
     WEIGHTS,
     Darts,
     DartsSettings,
+    retrains_owed,
     weights_by_epoch,
 )
 from ._lineage import EVOLVED_FROM, MUTATION, origin_text
@@ -41,6 +42,7 @@ __all__ = [
     "HybridSampler",
     "ReinforceSampler",
     "origin_text",
+    "retrains_owed",
     "weights_by_epoch",
 ]
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +46,23 @@ DEFAULT_BETA = 0.0  # plain DARTS: on benchmarks/darts.py's space the remedy cos
 class DartsSettings:
     lr: float = DEFAULT_LR  # the architecture weights' Adam learning rate
     beta: float = DEFAULT_BETA  # beta-decay's weight at the last epoch (0: plain DARTS)
+
+
+def retrains_owed(trials: Sequence[Any]) -> tuple[int, int]:
+    """What a --darts study still owes its searches, from its trials (frozen): the retrains
+    queued and not started, and the searches running whose retrain is not queued yet.
+
+    A search's retrain runs even past the study's total (a search is scored by its retrain),
+    and a runner starts a new search only while the total leaves room for the retrains owed."""
+    retrained = {t.user_attrs[DERIVED_FROM] for t in trials if DERIVED_FROM in t.user_attrs}
+    queued = searching = 0
+    for t in trials:
+        if DERIVED_FROM in t.user_attrs:
+            queued += t.state.name == "WAITING"
+        elif t.state.name == "RUNNING" and not (
+                {t.number, t.user_attrs.get("retry_of", t.number)} & retrained):
+            searching += 1
+    return queued, searching
 
 
 def log_key(choice: str, option: Any) -> str:

@@ -4,6 +4,7 @@ memory, and through the magic, the live panel and its table."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import optuna
 import pytest
 from conftest import study_of
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.trial import TrialState
 
 from jupyter_automl.engine import _background as background
 from jupyter_automl.errors import OptionError
@@ -370,3 +372,55 @@ def test_a_search_marked_by_a_worker_kernel_is_never_the_best(tmp_path: Path) ->
     runner.study, runner.schedule = study, None
     assert not runner._counts_as_best(search)
     assert runner._counts_as_best(retrain)
+
+
+def test_a_running_search_keeps_room_for_its_retrain_and_a_queued_retrain_always_runs(
+        tmp_path: Path) -> None:
+    """Fresh clone fc24, --darts --kernels 2 --trials 4: kernel 1 started late, kernel 0 ran
+    search 0 and its retrain 1, kernel 1 then started search 2 and kernel 0 search 3, and the
+    total was reached with the retrains of 2 and 3 left waiting. A runner asks for a new search
+    only while the total leaves room for it and its retrain; a queued retrain always runs."""
+    from types import SimpleNamespace
+
+    from jupyter_automl.engine._events import RunEnd
+    from jupyter_automl.engine._runner import StudyRunner
+    from jupyter_automl.search import DERIVED_FROM
+
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'study.db'}")
+    runner: Any = StudyRunner.__new__(StudyRunner)
+    runner.prepared = SimpleNamespace(options=SimpleNamespace(darts=True), warm=0)
+    runner.study, runner.schedule, runner.lock, runner.total = study, None, None, 4
+    runner.counts = Counter({TrialState.COMPLETE: 0})  # counted before: no first census
+    runner._alone, runner._recover = False, lambda lock: []
+    lock = SimpleNamespace(heartbeats=False)
+
+    def search_ends(search: Any) -> None:  # as _record_search does, then the tell
+        study.enqueue_trial({}, user_attrs={DERIVED_FROM: search.number})
+        study.tell(search, 0.5)
+
+    search_0 = study.ask()
+    assert runner._why_no_more_trials(lock) is None  # 1 running + its retrain: room for 2 more
+    search_ends(search_0)
+    retrain_1 = study.ask()  # kernel 0 takes the queued retrain
+    assert DERIVED_FROM in retrain_1.user_attrs
+    assert runner._why_no_more_trials(lock) is None  # kernel 1, started late: search 2
+    search_2 = study.ask()
+    study.tell(retrain_1, 0.1)
+    # kernel 0 is free: 2 finished, search 2 running and its retrain owed make 4
+    assert runner._why_no_more_trials(lock) is RunEnd.ELSEWHERE
+    assert not runner._total_reached()
+    search_ends(search_2)
+    assert runner._why_no_more_trials(lock) is None  # its retrain runs
+    retrain_3 = study.ask()
+    assert retrain_3.user_attrs[DERIVED_FROM] == search_2.number
+    study.tell(retrain_3, 0.2)
+    assert runner._why_no_more_trials(lock) is RunEnd.FINISHED and runner._total_reached()
+
+    # an odd total, or a pruned search, leaves room for one: that search's retrain runs past it
+    runner.total = 5
+    search_4 = study.ask()
+    assert runner._why_no_more_trials(lock) is RunEnd.ELSEWHERE
+    search_ends(search_4)
+    assert runner._why_no_more_trials(lock) is None
+    study.tell(study.ask(), 0.3)
+    assert runner._why_no_more_trials(lock) is RunEnd.FINISHED and runner.done == 6
