@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -73,11 +74,44 @@ def kernel_connection_file() -> str | None:
     from jupyter_core.paths import jupyter_runtime_dir
 
     folder = jupyter_runtime_dir()
-    path = os.path.join(folder, f"automl-kernel-{secrets.token_hex(6)}.json")
+    path = os.path.join(folder, f"{_KERNEL_FILES}{secrets.token_hex(6)}.json")
     if len(os.path.splitext(path)[0].encode()) + len("-ipc-99") > _SOCKET_PATH_MAX:
         return None
     os.makedirs(folder, mode=0o700, exist_ok=True)
+    prune_kernel_files(folder)
     return path
+
+
+_KERNEL_FILES = "automl-kernel-"  # the names of the files of the kernels it starts
+_STALE_AFTER = 600.0  # seconds: a kernel binds its sockets long before (its start waits 120 s)
+
+
+def prune_kernel_files(folder: str) -> list[str]:
+    """Remove the files of kernels that are gone (a kernel killed outright cannot remove its
+    own): a connection file older than ten minutes whose shell socket nobody listens on, and its
+    sockets. Returns the connection files removed."""
+    import glob
+    import socket
+    import time
+
+    removed = []
+    for connection in glob.glob(os.path.join(glob.escape(folder), f"{_KERNEL_FILES}*.json")):
+        stem = connection[:-len(".json")]
+        try:
+            if time.time() - os.path.getmtime(connection) < _STALE_AFTER:
+                continue
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                probe.connect(f"{stem}-ipc-1")
+            continue  # its kernel answers
+        except (ConnectionRefusedError, FileNotFoundError):
+            pass
+        except OSError:
+            continue
+        for path in [connection, *glob.glob(f"{glob.escape(stem)}-ipc-*")]:
+            with contextlib.suppress(OSError):
+                os.remove(path)
+        removed.append(connection)
+    return removed
 
 
 def local_kernel_transport() -> dict[str, str]:

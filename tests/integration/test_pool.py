@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -224,27 +225,45 @@ def test_the_kernels_it_starts_draw_no_tcp_port_and_leave_no_socket(tmp_path: Pa
     """A TCP port is drawn by binding port 0 and letting it go: two processes starting kernels
     at once drew the same one in fresh clone fc19, and the second kernel died binding it
     ("Address already in use"). Worker kernels and headless runs' kernels talk over Unix
-    sockets named after the kernel, in Jupyter's runtime folder, removed when it ends."""
+    sockets named after the kernel, in Jupyter's runtime folder, removed when it ends; those
+    of a kernel killed outright are removed by a later start."""
     import asyncio
+    import glob
+    import socket
 
-    from jupyter_core.paths import jupyter_runtime_dir
-
+    from jupyter_automl._utils.process import prune_kernel_files
     from jupyter_automl.batch import HeadlessKernelManager
     from jupyter_automl.workers.kernels._local import LocalKernel
 
-    def ours() -> set[str]:
-        return {f for f in os.listdir(jupyter_runtime_dir()) if f.startswith("automl-kernel-")}
+    def files(km: Any) -> list[str]:  # this kernel's (other tests start kernels meanwhile)
+        stem = os.path.splitext(km.connection_file)[0]
+        return sorted(glob.glob(glob.escape(stem) + "*"))
 
-    before = ours()
     worker = LocalKernel(0, tmp_path)
     worker.start()
     assert _channels_on_unix_sockets(worker.km)
     assert worker.execute("x = 6 * 7", expressions={"x": "x"}).expressions["x"]["data"] == {
         "text/plain": "42"}
-    sockets = ours() - before
-    assert any(f.endswith("-ipc-1") for f in sockets)
+    km = worker.km
+    assert [os.path.basename(f)[-5:] for f in files(km)] == [
+        "ipc-1", "ipc-2", "ipc-3", "ipc-4", "ipc-5", ".json"]
+    old = time.time() - 3600
+    os.utime(km.connection_file, (old, old))
+    folder = os.path.dirname(km.connection_file)
+    assert km.connection_file not in prune_kernel_files(folder)  # it answers: kept
     worker.kill()  # as the notebook's exit does: the files go with it
-    assert ours() - before == set()
+    assert files(km) == []
+
+    # a kernel killed outright leaves its files: a later start removes them once stale
+    stem = os.path.join(folder, "automl-kernel-deadbeef0000")
+    with open(stem + ".json", "w") as connection:
+        connection.write("{}")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as gone:
+        gone.bind(stem + "-ipc-1")  # bound once, by a process no longer listening
+    assert stem + ".json" not in prune_kernel_files(folder)  # young: perhaps still starting
+    os.utime(stem + ".json", (old, old))
+    assert stem + ".json" in prune_kernel_files(folder)
+    assert glob.glob(glob.escape(stem) + "*") == []
 
     async def headless() -> None:
         km = HeadlessKernelManager(kernel_name="python3")
@@ -253,10 +272,10 @@ def test_the_kernels_it_starts_draw_no_tcp_port_and_leave_no_socket(tmp_path: Pa
         client.start_channels()
         try:
             await client.wait_for_ready(timeout=60)
-            assert _channels_on_unix_sockets(km)
+            assert _channels_on_unix_sockets(km) and len(files(km)) == 6
         finally:
             client.stop_channels()
             await km.shutdown_kernel(now=True)
+        assert files(km) == []
 
     asyncio.run(headless())
-    assert ours() - before == set()
