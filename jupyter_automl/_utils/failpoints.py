@@ -42,6 +42,7 @@ ENV = "JUPYTER_AUTOML_FAILPOINTS"
 POINTS = {
     "checkpoint.write": "a trial's checkpoint file being written (its temporary file)",
     "checkpoint.rename": "between a checkpoint's write and its rename into place",
+    "checkpoint.state": "between a checkpoint's rename into place and its state.json's write",
     "checkpoint.saved": "after a trial's checkpoint (and its state.json) is on disk",
     "trial.tell": "before a trial's outcome is told to the storage",
     "trial.told": "after a trial's outcome is told, before the next trial is asked for",

@@ -36,7 +36,12 @@ def write_atomic(path: Path, data: bytes, failpoint: str | None = None) -> None:
 
 
 def write_json(path: Path, obj: Any, failpoint: str | None = None) -> None:
-    write_atomic(path, json.dumps(obj, indent=1, default=_jsonable).encode(), failpoint)
+    write_atomic(path, json_text(obj).encode(), failpoint)
+
+
+def json_text(obj: Any) -> str:
+    """``obj`` as JSON, NumPy scalars as numbers (as every JSON file of a study is written)."""
+    return json.dumps(obj, indent=1, default=_jsonable)
 
 
 def read_json(path: Path) -> Any | None:

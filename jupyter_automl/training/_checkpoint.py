@@ -22,11 +22,12 @@ from typing import Any
 import numpy as np
 
 from .._utils.failpoints import hit as failpoint
-from .._utils.io import write_atomic
+from .._utils.io import json_text, write_atomic
 from ..errors import TrialValueError
 from ..runs import CHECKPOINT, read_state, write_state
 
 PLAIN = "plain_state"  # a custom loop's plain state, JSON text in the checkpoint file
+HISTORY = "history"  # the epochs' logs up to the checkpoint's, JSON text in the same file
 
 
 @dataclass
@@ -86,8 +87,12 @@ class CheckpointWriter:
     def _write(self, epoch: int, arrays: dict[str, Any], state: dict[str, Any]) -> None:
         try:
             buffer = io.BytesIO()
-            np.savez(buffer, epoch=np.int64(epoch), **arrays)
+            # the history goes in the file too: a kill before state.json is written would
+            # otherwise resume at this epoch without its metrics
+            np.savez(buffer, epoch=np.int64(epoch),
+                     **{HISTORY: np.array(json_text(state.get("history", [])))}, **arrays)
             write_atomic(self.folder / CHECKPOINT, buffer.getvalue(), failpoint="checkpoint")
+            failpoint("checkpoint.state")
             write_state(self.folder, state)
             failpoint("checkpoint.saved")
         except BaseException as exc:  # surfaced on the training thread by wait()
@@ -121,9 +126,11 @@ def load(folder: Path) -> Checkpoint | None:
                 batch=int(data["batch"]) if "batch" in data.files else 0,
                 order_seed=int(data["order_seed"]) if "order_seed" in data.files else None,
             )
+            history = json.loads(str(data[HISTORY])) if HISTORY in data.files else None
     except Exception as exc:
         raise Unreadable(f"{path} is unreadable ({type(exc).__name__}: {exc})") from None
-    history = read_state(folder).get("history", [])
+    # older checkpoints have no history of their own: state.json's, written after the file
+    history = history or read_state(folder).get("history", [])
     checkpoint.history = [h for h in history if h.get("epoch", 0) <= checkpoint.epoch]
     return checkpoint
 

@@ -72,6 +72,25 @@ def test_a_kill_at_a_checkpoint_loses_no_saved_epoch(tmp_path: Path, point: str,
     assert sorted(retry.intermediate_values) == list(range(saved + 1, EPOCHS + 1))
 
 
+def test_a_kill_between_a_checkpoint_and_its_state_json_loses_no_epoch(tmp_path: Path) -> None:
+    """Killed with trial 0's second checkpoint in place and its state.json not yet written:
+    the file holds epoch 2, state.json lists epoch 1 alone. The retry resumes at epoch 2 with
+    epoch 2's logs in its history, which the checkpoint file carries (the history lacked
+    them, and epoch 2 was neither in it nor trained again)."""
+    runs = tmp_path / "runs"
+    killed = run(checkpointed_script(runs), tmp_path, "checkpoint.state@1=kill")
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    study = Study(runs)
+    assert study.snapshot() == {0: 1} and study.checkpointed(0) == 2
+    rerun = run(checkpointed_script(runs), tmp_path)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    study.check(kept={}, lost=[0], saved={0: 2})
+    (retry,) = [t for t in study.trials() if t.user_attrs.get("retry_of") == 0]
+    assert retry.user_attrs["resumed_at_epoch"] == 2
+    assert [h["epoch"] for h in study.state(retry.number)["history"]] == \
+        list(range(1, EPOCHS + 1))
+
+
 def test_state_json_lists_only_the_epochs_on_disk(tmp_path: Path) -> None:
     """The checkpoint writer's thread writes an epoch's state.json while training goes on: held
     before it writes epoch 1 until epoch 2 is reported, it still lists epoch 1 alone (it
