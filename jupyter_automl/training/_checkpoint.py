@@ -89,8 +89,8 @@ class CheckpointWriter:
             buffer = io.BytesIO()
             # the history goes in the file too: a kill before state.json is written would
             # otherwise resume at this epoch without its metrics
-            np.savez(buffer, epoch=np.int64(epoch),
-                     **{HISTORY: np.array(json_text(state.get("history", [])))}, **arrays)
+            logs: dict[str, Any] = {HISTORY: np.array(json_text(state.get("history", [])))}
+            np.savez(buffer, epoch=np.int64(epoch), **logs, **arrays)
             write_atomic(self.folder / CHECKPOINT, buffer.getvalue(), failpoint="checkpoint")
             failpoint("checkpoint.state")
             write_state(self.folder, state)
