@@ -394,7 +394,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tasks", nargs="*", default=None,
                    help="tasks (nb201/cifar10...), or a family: nb201, hpobench, hpolib")
     p.add_argument("--sides", nargs="*", default=None, choices=SIDES)
-    p.add_argument("--seeds", type=int, default=20)
+    p.add_argument("--seeds", type=int, default=20, help="seeds 0 to SEEDS-1")
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="run only seeds FIRST_SEED to SEEDS-1 (to share the runs between "
+                        "processes or machines: concatenate their --out files)")
     p.add_argument("--evals", type=int, default=BUDGETS[-1])
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     p.add_argument("--out", type=Path, default=HERE / "search_quality.jsonl")
@@ -416,7 +419,8 @@ def main(argv: list[str] | None = None) -> int:
     budgets = tuple(b for b in BUDGETS if b < evals) + (evals,)
     runs = [r for r in load(args.out) if r["evals"] == evals]
     done = {(r["task"], r["side"], r["seed"]) for r in runs}
-    todo = [(t, s, seed, evals) for t in tasks for seed in range(seeds) for s in sides
+    todo = [(t, s, seed, evals) for t in tasks for seed in range(args.first_seed, seeds)
+            for s in sides
             if (t, s, seed) not in done]
     print(f"{len(todo)} runs to do ({len(done)} in {args.out}), {args.jobs} at a time",
           flush=True)
