@@ -18,7 +18,7 @@ from typing import Literal, NoReturn
 from .._utils.duration import parse_duration
 from ..errors import OptionError
 from ..runs import DEFAULT_RUNS_DIR
-from ..search import DEFAULT_BETA, DEFAULT_LR
+from ..search import DEFAULT_BETA
 from ..training import STRATEGIES
 from ._algorithms import (
     DEFAULT_EVOLUTION_POPULATION,
@@ -88,7 +88,8 @@ class StudyOptions:
     interval: int = DEFAULT_INTERVAL  # --scheduler pbt: epochs of a generation
     darts: bool = False  # differentiable search: each trial a search, then its retrain
     darts_beta: float = DEFAULT_BETA  # --darts: beta-decay's weight (0: plain DARTS)
-    darts_lr: float = DEFAULT_LR  # --darts: the architecture weights' learning rate
+    darts_lr: float | None = None  # --darts: the architecture weights' learning rate (None:
+    # set by the search's number of batches, search/_darts.py's default_lr)
     distill_from: str | None = None  # --distill-from TEACHER[:TRIAL]
     temperature: str = DEFAULT_TEMPERATURE  # a number, or "search"
     soft_weight: str = DEFAULT_SOFT_WEIGHT  # a number in [0, 1], or "search"
@@ -289,8 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
                         f"collapse onto skip connections (default {DEFAULT_BETA:g}: plain DARTS; "
                         "1 is the setting benchmarks/darts.py measures)")
     p.add_argument("--darts-lr", type=_positive_float, default=None, metavar="LR",
-                   help=f"--darts: the architecture weights' Adam learning rate (default "
-                        f"{DEFAULT_LR})")
+                   help="--darts: the architecture weights' Adam learning rate (default: 8 "
+                        "divided by the search's training batches, within 0.0003-0.1: 0.03 "
+                        "for 12 epochs of 22 batches)")
     p.add_argument("--distill-from", default=None, metavar="TEACHER[:TRIAL]",
                    help="knowledge distillation: each trial's model learns from the best "
                         "model of the study TEACHER (its Pareto trial TRIAL) as well as from "
@@ -432,7 +434,7 @@ def parse_options(line: str, *,
         interval=args.interval or DEFAULT_INTERVAL,
         darts=args.darts,
         darts_beta=DEFAULT_BETA if args.darts_beta is None else args.darts_beta,
-        darts_lr=args.darts_lr or DEFAULT_LR,
+        darts_lr=args.darts_lr,
     )
 
 

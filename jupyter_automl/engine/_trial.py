@@ -27,7 +27,7 @@ from ..errors import (
 )
 from ..results import EPOCHS, FINAL, GENERATION, MEMBER, MUTABLE, predecessor
 from ..runs import root_cause, storage_failure
-from ..search import DERIVED_FROM, SUPERNET, WEIGHTS, Darts, DartsSettings
+from ..search import DERIVED_FROM, LEARNING_RATE, SUPERNET, WEIGHTS, Darts, DartsSettings
 from ..space import TrialSpace, bind_space, unbind_space
 from ..training import (
     Checkpoint,
@@ -258,6 +258,8 @@ def _record_search(trial: optuna.Trial, fit: TrialFit) -> None:
         _optuna.set_param(study, trial, name, label, CategoricalDistribution(darts.labels[name]))
     trial.set_user_attr(SUPERNET, True)
     trial.set_user_attr(WEIGHTS, darts.weights())
+    if darts.lr is not None:
+        trial.set_user_attr(LEARNING_RATE, darts.lr)
     searches = {trial.number, trial.user_attrs.get("retry_of", trial.number)}
     if any(t.user_attrs.get(DERIVED_FROM) in searches
            for t in study.get_trials(deepcopy=False)):

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from ._darts import (
     DEFAULT_BETA,
-    DEFAULT_LR,
     DERIVED_FROM,
+    LEARNING_RATE,
     SUPERNET,
     WEIGHTS,
     Darts,
@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_BETA",
-    "DEFAULT_LR",
     "DERIVED_FROM",
+    "LEARNING_RATE",
     "EVOLVED_FROM",
     "MUTATION",
     "SUPERNET",

@@ -19,7 +19,8 @@ from conftest import orphan_kernels, study_of
 from digits import split
 
 from jupyter_automl.errors import SpaceError
-from jupyter_automl.search import DERIVED_FROM, SUPERNET, WEIGHTS
+from jupyter_automl.search import DERIVED_FROM, LEARNING_RATE, SUPERNET, WEIGHTS
+from jupyter_automl.search._darts import default_lr
 
 pytestmark = pytest.mark.slow
 
@@ -66,6 +67,9 @@ def test_a_search_then_the_retrain_of_what_it_found(digits: Any, tmp_path: Path)
         assert sum(ws.values()) == pytest.approx(1.0)
         assert search.params[name] == max(ws, key=ws.get)
         assert max(ws.values()) > 1 / 3  # the weights moved from uniform
+    # their learning rate was set by the search's length: 4 epochs of the training batches
+    batches = -(-len(digits.user_ns["x"]) // 64)
+    assert search.user_attrs[LEARNING_RATE] == pytest.approx(default_lr(4 * batches))
     # the architecture weights by epoch are in the search's checkpointed history
     state = json.loads((tmp_path / "runs/nas/trials/0/state.json").read_text())
     assert len(state["history"]) == 4 and "darts:block_0:skip" in state["history"][0]
@@ -182,17 +186,19 @@ DATA = ("from sklearn.datasets import load_digits\n"
 
 
 def test_searches_on_worker_kernels(ip: Any, tmp_path: Path) -> None:
-    """Two worker kernels each run a search at once; each queues its own retrain, and the
-    best model, trained on a worker kernel, is a plain Keras model."""
+    """Two worker kernels each run a search at once (at the learning rate the cell's line
+    names); each queues its own retrain, and the best model, trained on a worker kernel, is a
+    plain Keras model."""
     import keras
 
-    ip.run_cell_magic("automl", "remote --darts --kernels 2 --trials 4 --seed 0 "
-                      "--maximize val_accuracy", DATA + CELL)
+    ip.run_cell_magic("automl", "remote --darts --darts-lr 0.05 --kernels 2 --trials 4 "
+                      "--seed 0 --maximize val_accuracy", DATA + CELL)
     trials = study_of(tmp_path / "runs", "remote").trials
     assert [t.state.name for t in trials] == ["COMPLETE"] * 4
     searches = {t.number: t for t in trials if t.user_attrs.get(SUPERNET)}
     retrains = [t for t in trials if DERIVED_FROM in t.user_attrs]
     assert len(searches) == 2 and len(retrains) == 2
+    assert [t.user_attrs[LEARNING_RATE] for t in searches.values()] == [0.05, 0.05]
     assert sorted(t.user_attrs[DERIVED_FROM] for t in retrains) == sorted(searches)
     for retrain in retrains:
         assert retrain.params == searches[retrain.user_attrs[DERIVED_FROM]].params

@@ -255,7 +255,17 @@ def test_darts_options() -> None:
     options = parse_options("nas --darts --darts-beta 0 --darts-lr 0.01")
     assert (options.darts, options.darts_beta, options.darts_lr) == (True, 0.0, 0.01)
     plain = parse_options("nas --darts")
-    assert (plain.darts_beta, plain.darts_lr) == (0.0, 3e-3)  # plain DARTS
+    assert (plain.darts_beta, plain.darts_lr) == (0.0, None)  # plain DARTS, its lr by length
+
+
+def test_the_architecture_weights_learning_rate_follows_the_searchs_length() -> None:
+    from jupyter_automl.search._darts import MOVE, UNKNOWN_STEPS_LR, default_lr
+
+    assert default_lr(12 * 22) == pytest.approx(0.0303, abs=1e-4)  # benchmarks/darts.py's
+    assert default_lr(2 * 264) == pytest.approx(default_lr(264) / 2)  # twice as long, half
+    assert default_lr(50 * 196) == pytest.approx(MOVE / 9800)  # the original DARTS's length
+    assert default_lr(3) == 0.1 and default_lr(10**7) == 3e-4  # within its bounds
+    assert default_lr(None) == default_lr(0) == UNKNOWN_STEPS_LR  # a dataset of unknown size
 
 
 @pytest.mark.parametrize("line, message", [
