@@ -5,7 +5,8 @@ In a ``--darts`` study each ``hp.choice`` whose options are Keras layers (or fun
 return one) becomes a mixed operation: the softmax of its architecture weights (``alpha``)
 times each option's output, summed. The model's weights train on the training split as the cell
 asks; after every training batch the architecture weights take one Adam step on a batch of the
-validation split, at a learning rate set by the search's length (``default_lr``). At the end each choice's strongest option is the trial's architecture.
+validation split, at a learning rate set by the search's length (``default_lr``). At the end
+each choice's strongest option is the trial's architecture.
 
 The architecture weights are weights of the model (not trainable by ``fit``'s optimizer), so a
 trial's checkpoints hold them and a retried search resumes with them. Their softmax is added to
