@@ -324,6 +324,7 @@ class FoundArchitecture:
     """What a finished --darts search's architecture weights say, without the model."""
 
     labels = {"block": ["conv3", "skip"]}
+    lr = 0.03  # the architecture weights' learning rate it used
 
     def derived(self) -> dict[str, str]:
         return {"block": "conv3"}
