@@ -46,7 +46,8 @@ def read_study(db: Path, name: str, *, lent: str, final: str, lost: str, superne
     ``lent`` are its own, ``lost`` marks a trial failed because its runner died or was
     interrupted, and its best are those ``choose`` picks (the best, or the Pareto front) of
     its complete trials (in a PBT study that has final generations, user attribute ``final``,
-    of those; never one marked ``supernet``), with their params."""
+    of those; never one marked ``supernet``; in a study with constraints, of those that meet
+    them), with their params."""
     from optuna.trial import TrialState
 
     with sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=1.0) as con:
@@ -80,12 +81,26 @@ def read_study(db: Path, name: str, *, lent: str, final: str, lost: str, superne
                              f"t.state = 'COMPLETE' AND {own} AND t.trial_id IN ({finals}))",
                              (sid, lent, final)).fetchone()
         candidate = f"{own} AND t.trial_id NOT IN ({marked})"  # not a --darts search
+        if _constrained(con, sid):  # only the trials that meet their constraints
+            candidate += (f" AND t.trial_id IN ({_CONSTRAINED}) AND t.trial_id NOT IN "
+                          f"({_CONSTRAINED} AND CAST(value_json AS REAL) > 0)")
         points = _candidates(con, sid, len(directions),
                              f"{candidate} AND t.trial_id IN ({finals})" if pbt else candidate,
                              (lent, supernet, final) if pbt else (lent, supernet))
         rows.best = [(number, values, _params(con, sid, number))
                      for number, values in choose(points, directions)]
     return rows
+
+
+# the trials with a constraint recorded (Optuna's trial.set_constraint: a violation, met when
+# 0 or less; _utils/constraints.py)
+_CONSTRAINED = "SELECT trial_id FROM trial_system_attributes WHERE key LIKE 'constraints:%'"
+
+
+def _constrained(con: sqlite3.Connection, sid: int) -> bool:
+    (found,) = con.execute(f"SELECT EXISTS (SELECT 1 FROM trials t WHERE t.study_id = ? AND "
+                           f"t.trial_id IN ({_CONSTRAINED}))", (sid,)).fetchone()
+    return bool(found)
 
 
 def _candidates(con: sqlite3.Connection, sid: int, objectives: int, candidate: str,

@@ -15,6 +15,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Literal, NoReturn
 
+from .._utils.constraints import Constraint, parse_constraint
 from .._utils.duration import parse_duration
 from ..errors import OptionError
 from ..runs import DEFAULT_RUNS_DIR
@@ -58,6 +59,7 @@ class StudyOptions:
     default_trials: int = DEFAULT_TRIALS
     timeout: float | None = None
     objectives: list[Objective] = field(default_factory=list)
+    constraints: list[Constraint] = field(default_factory=list)  # --constraint, in line order
     sampler: str = DEFAULT_SAMPLER
     seed: int | None = None
     pruner: str | None = None  # None: the default for the study's number of objectives
@@ -259,6 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
                    dest="objectives", help="maximize METRIC; repeat for several objectives")
     p.add_argument("--minimize", action=_ObjectiveAction, const="minimize", metavar="METRIC",
                    dest="objectives", help="minimize METRIC; repeat for several objectives")
+    p.add_argument("--constraint", action="append", default=[], metavar="EXPR",
+                   dest="constraints",
+                   help='a bound on a metric every trial is checked against: "params <= 50000", '
+                        '"val_accuracy >= 0.9" (quoted); repeat for several. The best trial is '
+                        "the best feasible one, and the sampler steers towards feasible trials")
     p.add_argument("--sampler", choices=tuple(SAMPLERS), default=DEFAULT_SAMPLER,
                    help=f"search algorithm (default {DEFAULT_SAMPLER}: TPE, one trial in three "
                         "an evolution step)")
@@ -403,6 +410,7 @@ def parse_options(line: str, *,
         trials=args.trials,
         timeout=args.timeout,
         objectives=list(objectives),
+        constraints=_constraints(args.constraints),
         sampler=args.sampler,
         seed=args.seed,
         pruner=args.pruner,
@@ -436,6 +444,20 @@ def parse_options(line: str, *,
         darts_beta=DEFAULT_BETA if args.darts_beta is None else args.darts_beta,
         darts_lr=args.darts_lr,
     )
+
+
+def _constraints(texts: list[str]) -> list[Constraint]:
+    """``--constraint``'s expressions, each checked; the same one twice is an error."""
+    constraints = []
+    for text in texts:
+        try:
+            constraints.append(parse_constraint(text))
+        except ValueError as exc:
+            PARSER.error(f"--constraint {exc}")
+    written = [c.text for c in constraints]
+    if len(set(written)) != len(written):
+        PARSER.error(f"--constraint: each constraint may appear once, got {written}")
+    return constraints
 
 
 def _check_distill(args: argparse.Namespace) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from .. import _optuna
+from .._utils.constraints import is_feasible
 from .._utils.duration import eta
 from .._utils.failpoints import hit as failpoint
 from .._utils.objectives import front_text, pareto_front, signs
@@ -459,15 +460,23 @@ class StudyRunner:
             self.finished_here += 1
         if outcome.values is not None and self._counts_as_best(trial):
             self._note_values(trial.number, outcome.values)
+        elif outcome.values is not None and self.prepared.options.constraints and \
+                not self.front:
+            self.best_text = "no feasible trial yet"
 
     def _counts_as_best(self, trial: optuna.Trial) -> bool:
         """Whether ``trial`` may be the best: in a PBT study, once a member's final generation
         has finished, only final generations are (the best model is a trained member); a
-        --darts search never is (its model mixes every option)."""
-        if self.prepared.options.darts and \
-                _optuna.frozen(self.study, trial).user_attrs.get(SUPERNET):
-            # read from the storage: a worker kernel marks its search there, and this
-            # process's ``trial`` keeps the attributes it had when it was asked
+        --darts search never is (its model mixes every option), nor a trial that misses a
+        --constraint."""
+        options = self.prepared.options
+        # read from the storage: a worker kernel marks its search and records its constraints
+        # there, and this process's ``trial`` keeps the attributes it had when it was asked
+        stored = _optuna.frozen(self.study, trial) if options.darts or options.constraints \
+            else None
+        if options.darts and stored.user_attrs.get(SUPERNET):  # type: ignore[union-attr]
+            return False
+        if options.constraints and not is_feasible(stored.constraints):  # type: ignore[union-attr]
             return False
         if self.schedule is None:
             return True

@@ -90,6 +90,7 @@ def prepare(options: StudyOptions, cell: Cell) -> PreparedStudy:
         existing = _existing_directions(storage, options.name)
         if existing is not None:
             _check_same_objectives(options, paths, spec, existing)
+            _check_same_constraints(options, paths, spec)
         n_trials = 0 if existing is None else _optuna.trial_count(
             storage, storage.get_study_id_from_name(options.name))
         # A resumed study must not replay the draws of its first run: offset the seed.
@@ -180,6 +181,26 @@ def _check_same_objectives(options: StudyOptions, paths: StudyPaths, spec: dict[
         )
 
 
+def _check_same_constraints(options: StudyOptions, paths: StudyPaths,
+                            spec: dict[str, Any]) -> None:
+    """A trial's feasibility is recorded when it finishes, against the constraints of its run:
+    a rerun that names others would judge the trials by two rules."""
+    if not spec:  # another machine's study, or one never run from this folder
+        return
+    stored = list(spec.get("constraints") or [])
+    asked = [c.text for c in options.constraints]
+    if stored != asked:
+        def named(texts: list[str]) -> str:
+            return ", ".join(f"--constraint {t!r}" for t in texts) or "no --constraint"
+
+        raise StudyConflictError(
+            f"study {options.name!r} ({paths.root}) was created with {named(stored)}, but this "
+            f"cell asks for {named(asked)}. Each trial recorded whether it met the study's "
+            "constraints when it finished, so they stay as the study was created: rerun with "
+            "the same ones, or with --fresh to start over (the old folder is kept, renamed), or "
+            "give the cell another study name.")
+
+
 def _describe(directions: Sequence[str], metrics: Sequence[str | None]) -> str:
     return " and ".join(f"{d} {m or 'the value'}" for d, m in zip(directions, metrics))
 
@@ -195,6 +216,7 @@ def _spec(options: StudyOptions, cell: Cell, url: str, total: int,
         "trials": total,
         "objectives": [{"metric": m, "direction": d}
                        for m, d in zip(options.metrics, options.directions)],
+        "constraints": [c.text for c in options.constraints],
         "sampler": options.sampler,
         "evolution": {"population": options.population,
                       "tournament": options.tournament or default_tournament(options.population)}

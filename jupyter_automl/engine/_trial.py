@@ -49,7 +49,7 @@ from ._cell import Cell, trial_namespace
 from ._events import Outcome, RunEnd, TrialLost
 from ._options import SEARCH
 from ._recovery import ran_elsewhere
-from ._values import resolve_values
+from ._values import constraint_values, resolve_values
 
 if TYPE_CHECKING:
     import optuna
@@ -139,6 +139,9 @@ class ThisKernel:
             if settings.stop_at is not None and not follower:
                 _record_member(trial, fit, space)
             values = resolve_values(value, fit, self.prepared)
+            if options.constraints and not fit.supernet and not follower:
+                for constraint, measured in constraint_values(value, fit, options.constraints):
+                    trial.set_constraint(constraint.text, constraint.violation(measured))
             if fit.supernet and not follower and not options.check:
                 _record_search(trial, fit)
             outcome = Outcome(TrialState.COMPLETE, values=values)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from .._utils.constraints import Constraint
 from .._utils.objectives import is_number
 from ..errors import MetricError, TrialValueError
 
@@ -47,6 +48,29 @@ def resolve_values(value: Any, fit: TrialFit, prepared: PreparedStudy) -> list[f
             raise MetricError(f"metric {name!r} is in neither the cell's returned values nor the "
                               f"training logs; available: {', '.join(available) or 'none'}")
     return result
+
+
+def constraint_values(value: Any, fit: TrialFit,
+                      constraints: list[Constraint]) -> list[tuple[Constraint, float]]:
+    """Each constraint with its metric's value for the trial: from the cell's
+    returned dict, its Keras logs (the epoch its value came from) or what the trial measured
+    of its model (``params``). A metric found nowhere is a MetricError naming what there is."""
+    named = value if isinstance(value, dict) else {}
+    logs = fit.best_logs
+    measured = fit.measures()
+    found = []
+    for constraint in constraints:
+        name = constraint.metric
+        for source in (named, logs, measured):
+            if name in source:
+                found.append((constraint, _finite(source[name], name)))
+                break
+        else:
+            available = sorted({*named, *(k for k in logs if k != "epoch"), *measured})
+            raise MetricError(f"--constraint {constraint.text!r}: the trial has no metric "
+                              f"{name!r}; it has {', '.join(available) or 'none'}. Constrain "
+                              "one of those, or return it from the cell in a dict")
+    return found
 
 
 def _finite(value: Any, metric: str | None) -> float:

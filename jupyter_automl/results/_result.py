@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import _optuna
+from .._utils.constraints import is_feasible
 from ..errors import StudyNotFoundError
 from ..runs import (
     DEFAULT_RUNS_DIR,
+    WARM_START,
     StudyPaths,
     list_study_folders,
     open_storage,
@@ -68,6 +70,24 @@ class AutomlResult:
     @property
     def metrics(self) -> list[str | None]:
         return [o.get("metric") for o in self.spec.get("objectives", [])] or [None]
+
+    @property
+    def constraints(self) -> list[str]:
+        """The study's ``--constraint`` expressions, as written."""
+        return list(self.spec.get("constraints") or [])
+
+    def _constraints_text(self, figures: StudySummary) -> str:
+        from optuna.trial import TrialState
+
+        complete = [t for t in self.study.get_trials(deepcopy=False,
+                                                     states=(TrialState.COMPLETE,))
+                    if WARM_START not in t.user_attrs]
+        met = sum(is_feasible(t.constraints) for t in complete)
+        said = ", ".join(self.constraints)
+        if complete and not figures.best:
+            return (f"no feasible trial yet: none of the {len(complete)} complete trials meets "
+                    f"{said}")
+        return f"constraints: {said} ({met} of {len(complete)} complete trials meet them)"
 
     @property
     def directions(self) -> list[str]:
@@ -188,6 +208,8 @@ class AutomlResult:
                     if figures.lent else ""),
                  f"state: {figures.state}" + (f", last update {figures.updated_text}"
                                               if figures.updated else "")]
+        if self.constraints:
+            lines.append(self._constraints_text(figures))
         if figures.best_value is not None:
             lines.append(f"best {self.metrics[0] or 'value'} = {figures.best_value:.6g} (trial "
                          f"{figures.best[0]}) with {figures.best_params}")

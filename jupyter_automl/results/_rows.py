@@ -11,6 +11,7 @@ import datetime as _dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .._utils.constraints import unmet
 from .._utils.duration import format_duration
 from ..search import origin_text
 from ._lineage import COPIED, GENERATION, MEMBER
@@ -38,7 +39,7 @@ class StudyResult(Protocol):
 
 # the columns of a trial row, the objectives' values going after "state"
 TRIAL_COLUMNS = ("number", "state", "params", "epochs", "duration", "kernel", "peak_mb")
-_RESERVED = {*TRIAL_COLUMNS, "error", "member", "origin"}
+_RESERVED = {*TRIAL_COLUMNS, "error", "member", "origin", "feasible"}
 STUDY_COLUMNS = ("name", "state", "trials", "best", "best params", "last update")
 
 
@@ -49,12 +50,21 @@ def value_columns(metrics: Sequence[str | None]) -> list[str]:
 
 
 def trial_columns(metrics: Sequence[str | None], pbt: bool = False,
-                  evolved: bool = False) -> list[str]:
+                  evolved: bool = False, constrained: bool = False) -> list[str]:
     """A trial row's columns; a PBT study's have ``member`` (its member and generation, and
-    the trial it copied) after the state, an evolved study's ``origin`` (the trial it mutated,
-    and how) after the parameters."""
+    the trial it copied) after the state, a constrained study's ``feasible`` after the values,
+    an evolved study's ``origin`` (the trial it mutated, and how) after the parameters."""
     return [*TRIAL_COLUMNS[:2], *(["member"] if pbt else []), *value_columns(metrics),
-            TRIAL_COLUMNS[2], *(["origin"] if evolved else []), *TRIAL_COLUMNS[3:]]
+            *(["feasible"] if constrained else []), TRIAL_COLUMNS[2],
+            *(["origin"] if evolved else []), *TRIAL_COLUMNS[3:]]
+
+
+def feasible_text(unmet: list[str] | None) -> str | None:
+    """``yes``, or ``no: params <= 5e+04`` (the constraints a trial misses); None for a trial
+    that recorded no constraint."""
+    if unmet is None:
+        return None
+    return "no: " + ", ".join(unmet) if unmet else "yes"
 
 
 def member_text(member: int | None, generation: int | None, copied: int | None) -> str | None:
@@ -69,13 +79,15 @@ def trial_row(number: int, state: TrialState, values: Sequence[float | None] | N
               params: dict[str, Any], epochs: int | None, duration: float | None,
               kernel: str | None = None, peak_mb: float | None = None,
               error: str | None = None, member: str | None = None,
-              origin: str | None = None) -> dict[str, Any]:
+              origin: str | None = None, unmet: list[str] | None = None) -> dict[str, Any]:
     """One trial, by column (its state by name); ``columns`` are its objectives'
-    (:func:`value_columns`)."""
+    (:func:`value_columns`); ``unmet``, the constraints it misses (None: it recorded none)."""
     row: dict[str, Any] = {"number": number, "state": state.name}
     if member is not None:
         row["member"] = member
     row.update(zip(columns, values or [None] * len(columns)))
+    if (feasible := feasible_text(unmet)) is not None:
+        row["feasible"] = feasible
     row["params"] = dict(params)
     if origin is not None:
         row["origin"] = origin
@@ -101,7 +113,8 @@ def frozen_row(trial: optuna.trial.FrozenTrial, paths: StudyPaths,
         trial.user_attrs.get("error"),
         member_text(trial.user_attrs.get(MEMBER), trial.user_attrs.get(GENERATION),
                     trial.user_attrs.get(COPIED)),
-        origin_text(trial.user_attrs))
+        origin_text(trial.user_attrs),
+        unmet(trial.constraints) if trial.constraints else None)
 
 
 def cell_text(column: str, value: Any) -> str:
@@ -127,7 +140,8 @@ class TrialRows:
         self.rows = [frozen_row(t, result.paths, self.value_columns)
                      for t in result.study.get_trials(deepcopy=False)]
         self.columns = trial_columns(result.metrics, any("member" in r for r in self.rows),
-                                     any("origin" in r for r in self.rows))
+                                     any("origin" in r for r in self.rows),
+                                     any("feasible" in r for r in self.rows))
 
     def __len__(self) -> int:
         return len(self.rows)

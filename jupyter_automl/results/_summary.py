@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import _optuna
+from .._utils.constraints import feasible_only
 from .._utils.objectives import front_text, pareto_front, signs
 from ..runs import LOST, WARM_START, StudyPaths, is_running, live_claims, sqlite_file
 from ..search import SUPERNET
@@ -141,12 +142,13 @@ def rows_of(study: optuna.Study) -> _optuna.StudyRows:
 def own_best_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     """The best trial (one objective) or the Pareto front of ``study``'s own finished trials:
     the observations --warm-start added from other studies are not among them (Optuna's
-    ``best_trials`` would count them); in a PBT study, the best member's final generation."""
+    ``best_trials`` would count them); in a PBT study, the best member's final generation; in
+    a study with constraints (``--constraint``), among the trials that meet them."""
     from optuna.trial import TrialState
 
     complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
                 if WARM_START not in t.user_attrs and t.values is not None]
-    own = {t.number: t for t in pbt_candidates(complete)}
+    own = {t.number: t for t in feasible_only(pbt_candidates(complete), among=complete)}
     directions = [d.name.lower() for d in study.directions]
     return [own[n] for n, _ in _best([(n, list(t.values)) for n, t in own.items()],
                                      directions)]

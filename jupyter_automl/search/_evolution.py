@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import TrialState
 
+from .._utils.constraints import infeasibility
 from . import _draws
 from ._base import SeededSampler
 from ._lineage import EVOLVED_FROM, MUTATION
@@ -94,7 +95,10 @@ class EvolutionSampler(SeededSampler):
                  rng.choice(len(members), size=min(self.tournament, len(members)),
                             replace=False)]
         sign = -1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else 1.0
-        parent = min(drawn, key=lambda t: (sign * float(t.value), t.number))  # type: ignore[arg-type]
+        # a feasible member beats an infeasible one, and the nearer to feasible of two
+        # infeasible ones wins (--constraint; every trial is feasible without constraints)
+        parent = min(drawn, key=lambda t: (infeasibility(t.constraints),
+                                           sign * float(t.value), t.number))  # type: ignore[arg-type]
         names = sorted(n for n, d in parent.distributions.items() if _draws.size(d) > 1)
         if not names:
             return [parent.number, None, None]

@@ -18,6 +18,7 @@ import optuna
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
+from .._utils.constraints import infeasibility
 from . import _draws
 from ._base import SeededSampler
 
@@ -76,6 +77,7 @@ class _Policy:
     sign: float  # +1 to maximize the value, -1 to minimize it
     seen: list[int] = field(default_factory=list)
     baseline: float | None = None
+    worst: float = math.inf  # the lowest reward learned from
     step: int = 0
     _logits: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
     _moments: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
@@ -91,6 +93,9 @@ class _Policy:
         how far its reward beats the baseline."""
         self.seen.append(trial.number)
         reward = self.sign * float(trial.value)  # type: ignore[arg-type]
+        if infeasibility(trial.constraints) > 0:  # --constraint: as the worst trial yet, or
+            reward = min(reward, self.worst)  # worse: its actions become less likely
+        self.worst = min(self.worst, reward)
         if self.baseline is None:
             self.baseline = reward
         advantage = reward - self.baseline

@@ -321,6 +321,13 @@ class TrialFit:
             return self.history[-1] if self.history else {}
         return next(h for h in self.history if h["epoch"] == self.best_epoch)
 
+    def measures(self) -> dict[str, float]:
+        """What the trial measured of its model, beside the logs: ``params``, the weights it
+        counts (none for a cell that trained no Keras model)."""
+        if self.model is None or self.supernet:
+            return {}
+        return {"params": float(self.model.count_params())}
+
     @property
     def unit(self) -> str:
         """What a step of this trial is called: an epoch of fit, a step of a custom loop."""

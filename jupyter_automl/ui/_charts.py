@@ -175,16 +175,22 @@ def make_history(model: StudyModel, figure_class: Any = None) -> Any:
     fig.add_scatter(name="best so far", mode="lines", line={"shape": "hv", "color": "#2ca02c"},
                     hoverinfo="skip")
     _add_selected_marker(fig)
+    fig.add_scatter(name="infeasible (--constraint)", mode="markers",
+                    marker={"color": "#bbbbbb", "size": 7, "symbol": "x"},
+                    hovertemplate="trial %{customdata}: %{y:.4g}, misses a constraint"
+                                  "<extra></extra>")
     fill_history(fig, model)
     return fig
 
 
 def fill_history(fig: Any, model: StudyModel) -> None:
-    values, best = model.history()
+    values, best, infeasible = model.history()
     _whole_ticks(fig, values)
     _assign(fig.data[0], values)
     _assign(fig.data[1], best)
     _assign(fig.data[2], _selected_point(model, values))
+    _assign(fig.data[3], infeasible)
+    fig.data[3].showlegend = bool(len(infeasible.x))
 
 
 def _add_selected_marker(fig: Any) -> None:

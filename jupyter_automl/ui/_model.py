@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from optuna.trial import TrialState
 
+from .._utils.constraints import unmet
 from .._utils.duration import eta
 from .._utils.objectives import pareto_front, signs
 from ..results import (
@@ -63,6 +64,9 @@ class TrialRecord:
     final: bool = False
     origin: str | None = None  # --sampler evolution: "mutated from 12: op_3 conv3→skip"
     supernet: bool = False  # a --darts search: its model mixes every option, never the best
+    # --constraint: the constraints it misses, as written ([] meets them all; None: it
+    # recorded none, so it is not known to meet them)
+    unmet: list[str] | None = None
     # --darts: a search's architecture weights by epoch, {choice: {option: [weight, ...]}}
     architecture: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
@@ -75,6 +79,14 @@ class TrialRecord:
         self.source = None if source is None else int(source)
         self.copied = COPIED in attrs
         self.final = bool(attrs.get(FINAL))
+
+    def set_constraints(self, violations: dict[str, float]) -> None:
+        """The trial's recorded constraints (Optuna's ``trial.constraints``), if any."""
+        self.unmet = unmet(violations) if violations else None
+
+    @property
+    def infeasible(self) -> bool:
+        return bool(self.unmet)
 
     @property
     def epochs(self) -> int:
@@ -194,6 +206,7 @@ class StudyModel:
         self.records[trial.number].set_pbt(trial.user_attrs)
         self.records[trial.number].origin = origin_text(trial.user_attrs)
         self.records[trial.number].supernet = bool(trial.user_attrs.get(SUPERNET))
+        self.records[trial.number].set_constraints(trial.constraints)
         self.touch(trial.number)
 
     def touch(self, number: int) -> None:
@@ -271,10 +284,16 @@ class StudyModel:
 
     def _best_candidates(self) -> list[TrialRecord]:
         """The complete trials the best is chosen among: never a --darts search; in a PBT study,
-        the members' final generations once one has finished (as
-        :func:`jupyter_automl.results.own_best_trials`)."""
+        the members' final generations once one has finished; in a study with constraints, the
+        trials that meet them (as :func:`jupyter_automl.results.own_best_trials`)."""
         complete = [r for r in self._complete() if not r.supernet]
+        if any(r.unmet is not None for r in complete):  # --constraint: the feasible ones
+            complete = [r for r in complete if r.unmet == []]
         return [r for r in complete if r.final] or complete
+
+    def infeasible(self) -> int:
+        """The complete trials that miss a constraint (--constraint)."""
+        return sum(r.infeasible for r in self._complete())
 
     def architecture(self) -> tuple[int | None, dict[str, dict[str, list[float]]]]:
         """The architecture weights of the latest --darts search (running or finished)."""
@@ -301,14 +320,19 @@ class StudyModel:
             series.add(record.number, record.curve)
         return series
 
-    def history(self) -> tuple[Series, Series]:
-        """Each finished trial's value by number, and the best value so far (one objective)."""
-        complete = self._complete()
+    def history(self) -> tuple[Series, Series, Series]:
+        """Each finished trial's value by number, the best value so far (one objective), and
+        apart, the values of the trials that miss a --constraint (never the best)."""
+        complete = [r for r in self._complete() if not r.infeasible]
         numbers = np.array([r.number for r in complete], dtype=np.float64)
         values = np.array([r.values[0] for r in complete if r.values], dtype=np.float64)
         sign = np.float64(signs(self.directions)[0])
         best = sign * np.maximum.accumulate(sign * values) if len(values) else values
-        return Series.of(numbers, values, numbers), Series.of(numbers, best, numbers)
+        missed = [r for r in self._complete() if r.infeasible]
+        apart = np.array([r.number for r in missed], dtype=np.float64)
+        return (Series.of(numbers, values, numbers), Series.of(numbers, best, numbers),
+                Series.of(apart, np.array([r.values[0] for r in missed if r.values],
+                                          dtype=np.float64), apart))
 
     def parallel(self) -> tuple[list[dict[str, Any]], np.ndarray]:
         """Parallel-coordinates dimensions (numeric params; choices as indices) and the color."""
@@ -402,9 +426,12 @@ class StudyModel:
                          r.kernel,
                          r.peak_mb, r.error,
                          member_text(r.member, r.generation, r.source if r.copied else None),
-                         r.origin)
+                         r.origin, r.unmet)
 
     @property
     def columns(self) -> list[str]:
         evolved = self._cached("evolved", lambda: any(r.origin for r in self.records.values()))
-        return trial_columns(self.metrics_given, self.population is not None, evolved)
+        constrained = self._cached("constrained", lambda: any(
+            r.unmet is not None for r in self.records.values()))
+        return trial_columns(self.metrics_given, self.population is not None, evolved,
+                             constrained)

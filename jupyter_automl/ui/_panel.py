@@ -55,6 +55,7 @@ class StudyPanel(Listener):
         self._study: Any = None
         self._evolution = False  # --sampler evolution: the table shows each trial's origin
         self._darts = False  # --darts: the panel draws the searches' architecture weights
+        self._constrained = False  # --constraint: the table marks the trials that miss them
 
     # -- listener events -------------------------------------------------------------------------
     def study_started(self, runner: RunView) -> None:
@@ -69,6 +70,7 @@ class StudyPanel(Listener):
         self._study = runner.study
         self._evolution = "evolution" in options.sampler
         self._darts = options.darts
+        self._constrained = bool(options.constraints)
         if self.root is None:
             self.attach(model)
         else:  # Resume: the same widgets show the new run
@@ -108,8 +110,12 @@ class StudyPanel(Listener):
         record = model.records[trial.number]
         # What the trial wrote of itself is read from the storage: a worker kernel writes it
         # there, and ``trial`` keeps the attributes it had when it was asked.
-        attrs = _optuna.frozen(runner.study, trial).user_attrs \
-            if model.population is not None or self._evolution or self._darts else {}
+        stored = _optuna.frozen(runner.study, trial) \
+            if model.population is not None or self._evolution or self._darts \
+            or self._constrained else None
+        attrs = stored.user_attrs if stored is not None else {}
+        if stored is not None and self._constrained:  # a worker kernel set them in the storage
+            record.set_constraints(stored.constraints)
         if model.population is not None:  # the trial says now whether it ends its member
             record.set_pbt(attrs)
             model.total = runner.total
@@ -278,6 +284,9 @@ class StudyPanel(Listener):
     @staticmethod
     def _best_html(model: StudyModel) -> str:
         front = model.front
+        if not front and model.infeasible():
+            return (f"no feasible trial yet: {model.infeasible()} complete trial"
+                    f"{'s' * (model.infeasible() != 1)} miss the constraints")
         if not front:
             return "no complete trial yet"
         if model.multi:

@@ -39,6 +39,7 @@ def configure(config: str) -> None:
     import optuna
     from IPython import get_ipython
 
+    from .._utils.constraints import Constraint
     from ..engine import (
         Cell,
         Objective,
@@ -56,7 +57,8 @@ def configure(config: str) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     cfg = json.loads(config)
     raw = cfg["options"]
-    options = StudyOptions(**{**raw, "objectives": [Objective(**o) for o in raw["objectives"]]})
+    options = StudyOptions(**{**raw, "objectives": [Objective(**o) for o in raw["objectives"]],
+                              "constraints": [Constraint(**c) for c in raw["constraints"]]})
     cell = Cell.parse(cfg["cell"], options.name)
     overrides = {s["name"]: ParamSpec.from_dict(s) for s in cfg["overrides"]}
     space = [overrides.get(p.name, p) for p in cell.space.params]

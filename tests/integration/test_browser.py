@@ -227,7 +227,7 @@ def drive(page: Any, server: Any, t0: float, cells: list[str]) -> dict[str, Any]
     assert list(curves) == ["complete", "pruned", "running", "failed", "selected"], curves
     # 4 complete trials of 3 epochs: 12 points on the complete trace (gaps excluded).
     assert curves["complete"] == TRIALS * 3, curves
-    assert len(figures["history"]["traces"]) == 3, figures["history"]
+    assert len(figures["history"]["traces"]) == 4, figures["history"]  # infeasible: empty
 
     # A click on a row selects its trial: the row at once (front end), the curves after the
     # kernel has seen the selection.

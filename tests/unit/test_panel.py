@@ -49,7 +49,7 @@ def test_curves_group_trials_by_state_in_one_trace_each() -> None:
 
 def test_history_keeps_the_best_so_far() -> None:
     model = model_with({0: (DONE, [3.0]), 1: (DONE, [5.0]), 2: (DONE, [1.0])})
-    values, best = model.history()
+    values, best, _ = model.history()
     assert as_list(values.y) == [3.0, 5.0, 1.0] and as_list(best.y) == [3.0, 3.0, 1.0]
     up = model_with({0: (DONE, [3.0]), 1: (DONE, [5.0])}, maximize=True)
     assert as_list(up.history()[1].y) == [3.0, 5.0]
@@ -73,7 +73,7 @@ def test_pareto_front_of_two_objectives() -> None:
 def test_figures_have_a_fixed_set_of_traces() -> None:
     model = model_with({0: (TrialState.COMPLETE, [3.0, 2.0]), 1: (TrialState.PRUNED, [4.0])})
     assert [t.name for t in charts.make_curves(model).data] == list(charts.CURVES)
-    assert len(charts.make_history(model).data) == 3
+    assert len(charts.make_history(model).data) == 4
     assert charts.make_parallel(model).data[0].type == "parcoords"
 
 
@@ -139,7 +139,7 @@ def test_static_output_for_saved_notebooks(ip: Any, monkeypatch: pytest.MonkeyPa
     run_study(QUAD, "st --trials 4", {}, display="static")
     bundles = [o for o in shown if isinstance(o, dict)]
     assert [b["text/plain"] for b in bundles][:3] == [
-        "<Learning curves: 5 traces>", "<Optimization history: 3 traces>",
+        "<Learning curves: 5 traces>", "<Optimization history: 4 traces>",
         "<Parameters of complete trials: 1 traces>"]
     assert all("application/vnd.plotly.v1+json" in b and "<div" in b["text/html"]
                for b in bundles)

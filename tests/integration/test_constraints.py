@@ -1,0 +1,88 @@
+"""``--constraint`` where users run it: a Keras study bounded by its models' size, in this
+kernel and on worker kernels, whose best model (the exported file, not the trial's record)
+meets the bound; and headless under papermill."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import orphan_kernels, study_of
+from digits import CODE, split
+
+pytestmark = pytest.mark.slow
+
+# a hidden layer of 4 to 64 units: 64*u + u + 10*u + 10 weights, so params <= 1000 holds for
+# u <= 13 only, while the widest layers score best
+CELL = textwrap.dedent('''\
+    import keras
+    units = hp.int("units", 4, 64, log=True)
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(units, activation="relu"),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    model.fit(x, y, validation_data=(x_val, y_val), epochs=3, batch_size=64)
+''')
+LIMIT = 1000
+
+
+def _check(runs: Path, name: str) -> None:
+    import keras
+
+    trials = [t for t in study_of(runs, name).trials if t.state.name == "COMPLETE"]
+    assert len(trials) == 6
+    for t in trials:  # the built-in params metric: the weights the trial's model counts
+        params = 75 * t.params["units"] + 10
+        assert t.constraints == {f"params <= {LIMIT}": params - LIMIT}
+    feasible = [t for t in trials if 75 * t.params["units"] + 10 <= LIMIT]
+    assert feasible, [t.params for t in trials]
+    best = max(feasible, key=lambda t: t.value)
+    model = keras.models.load_model(runs / name / "best" / "model.keras")
+    assert model.count_params() <= LIMIT  # the exported file meets the budget
+    assert model.count_params() == 75 * best.params["units"] + 10
+
+
+def test_a_size_budget_in_this_kernel(ip: Any, tmp_path: Path) -> None:
+    ip.user_ns.update(split())
+    ip.run_cell_magic("automl", f'sized --trials 6 --seed 0 --sampler random --pruner none '
+                      f'--maximize val_accuracy --constraint "params <= {LIMIT}"', CELL)
+    _check(tmp_path / "runs", "sized")
+    assert ip.user_ns["_automl"].best_trial.constraints[f"params <= {LIMIT}"] <= 0
+
+
+def test_a_size_budget_on_worker_kernels(ip: Any, tmp_path: Path) -> None:
+    """The worker kernels record each trial's constraints in the study; the driver picks and
+    exports the best feasible model from what they recorded."""
+    setup = CODE + ("from sklearn.model_selection import train_test_split\n"
+                    "x, x_val, y, y_val = train_test_split(x, y, test_size=0.25, "
+                    "random_state=0, stratify=y)\n")
+    ip.run_cell_magic("automl", f'remote --trials 6 --seed 0 --sampler random --pruner none '
+                      f'--kernels 2 '
+                      f'--maximize val_accuracy --constraint "params <= {LIMIT}"',
+                      setup + CELL)
+    _check(tmp_path / "runs", "remote")
+    assert orphan_kernels() == []
+
+
+def test_jupyter_automl_run_keeps_the_constraints(tmp_path: Path) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("%load_ext jupyter_automl"),
+                nbformat.v4.new_code_cell('%%automl bounded --trials 6 --seed 0 --maximize acc '
+                                          '--constraint "size <= 0.5"\n'
+                                          'x = hp.float("x", 0, 1)\n{"acc": x, "size": x}')]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, tmp_path / "bounded.ipynb")
+    done = subprocess.run([sys.executable, "-m", "jupyter_automl.cli", "run", "bounded.ipynb"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "constraints: size <= 0.5 (" in done.stdout
+    study = study_of(tmp_path / "automl_runs", "bounded")
+    best = max((t for t in study.trials if t.params["x"] <= 0.5), key=lambda t: t.value)
+    assert f"(trial {best.number})" in done.stdout
