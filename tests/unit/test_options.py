@@ -64,5 +64,6 @@ def test_bad_option_lines(line: str, message: str) -> None:
         parse_options(line)
     if "split" not in message:
         assert "valid options: --background, --check, --checkpoint-dir, --checkpoint-every, " \
+               "--constraint, " \
                "--darts, --darts-beta, --darts-lr, --distill-from, --early-stopping, --edit" \
             in str(info.value)

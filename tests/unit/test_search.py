@@ -379,7 +379,7 @@ def test_a_search_marked_by_a_worker_kernel_is_never_the_best(tmp_path: Path) ->
     kernel._storage.set_trial_user_attr(search._trial_id, SUPERNET, True)
     assert SUPERNET not in search.user_attrs  # what the driver's trial says
     runner: Any = StudyRunner.__new__(StudyRunner)
-    runner.prepared = SimpleNamespace(options=SimpleNamespace(darts=True))
+    runner.prepared = SimpleNamespace(options=SimpleNamespace(darts=True, constraints=[]))
     runner.study, runner.schedule = study, None
     assert not runner._counts_as_best(search)
     assert runner._counts_as_best(retrain)
@@ -399,7 +399,8 @@ def test_a_running_search_keeps_room_for_its_retrain_and_a_queued_retrain_always
 
     study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'study.db'}")
     runner: Any = StudyRunner.__new__(StudyRunner)
-    runner.prepared = SimpleNamespace(options=SimpleNamespace(darts=True), warm=0)
+    runner.prepared = SimpleNamespace(options=SimpleNamespace(darts=True, constraints=[]),
+                                      warm=0)
     runner.study, runner.schedule, runner.lock, runner.total = study, None, None, 4
     runner.counts = Counter({TrialState.COMPLETE: 0})  # counted before: no first census
     runner._alone, runner._recover = False, lambda lock: []
