@@ -175,10 +175,7 @@ def make_history(model: StudyModel, figure_class: Any = None) -> Any:
     fig.add_scatter(name="best so far", mode="lines", line={"shape": "hv", "color": "#2ca02c"},
                     hoverinfo="skip")
     _add_selected_marker(fig)
-    fig.add_scatter(name="infeasible (--constraint)", mode="markers",
-                    marker={"color": "#bbbbbb", "size": 7, "symbol": "x"},
-                    hovertemplate="trial %{customdata}: %{y:.4g}, misses a constraint"
-                                  "<extra></extra>")
+    _add_infeasible(fig, "trial %{customdata}: %{y:.4g}, misses a constraint")
     fill_history(fig, model)
     return fig
 
@@ -189,8 +186,7 @@ def fill_history(fig: Any, model: StudyModel) -> None:
     _assign(fig.data[0], values)
     _assign(fig.data[1], best)
     _assign(fig.data[2], _selected_point(model, values))
-    _assign(fig.data[3], infeasible)
-    fig.data[3].showlegend = bool(len(infeasible.x))
+    _assign_infeasible(fig.data[3], infeasible)
 
 
 def _add_selected_marker(fig: Any) -> None:
@@ -255,15 +251,29 @@ def make_pareto(model: StudyModel, figure_class: Any = None) -> Any:
                     marker={"size": 9},
                     hovertemplate="trial %{customdata}: (%{x:.4g}, %{y:.4g})<extra></extra>")
     _add_selected_marker(fig)
+    _add_infeasible(fig, "trial %{customdata}: (%{x:.4g}, %{y:.4g}), misses a constraint")
     fill_pareto(fig, model)
     return fig
 
 
 def fill_pareto(fig: Any, model: StudyModel) -> None:
-    everything, front = model.pareto()
+    everything, front, infeasible = model.pareto()
     _assign(fig.data[0], everything)
     _assign(fig.data[1], front)
     _assign(fig.data[2], _selected_point(model, everything))
+    _assign_infeasible(fig.data[3], infeasible)
+
+
+def _add_infeasible(fig: Any, hover: str) -> None:
+    """The trials that miss a --constraint, drawn apart (after the selected ring)."""
+    fig.add_scatter(name="infeasible (--constraint)", mode="markers",
+                    marker={"color": "#bbbbbb", "size": 7, "symbol": "x"},
+                    hovertemplate=hover + "<extra></extra>")
+
+
+def _assign_infeasible(trace: Any, series: Series) -> None:
+    _assign(trace, series)
+    trace.showlegend = bool(len(series.x))
 
 
 def importances(study: Any) -> dict[str, float]:

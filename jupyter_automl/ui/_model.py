@@ -354,14 +354,16 @@ class StudyModel:
             dims.append({"label": self.metrics[0], "values": color})
         return dims, color
 
-    def pareto(self) -> tuple[Series, Series]:
-        """All complete trials and the front, on the first two objectives."""
-        everything, front = Series(), Series()
+    def pareto(self) -> tuple[Series, Series, Series]:
+        """The complete trials and the front, on the first two objectives, and apart, the
+        trials that miss a --constraint (never on the front)."""
+        everything, front, infeasible = Series(), Series(), Series()
         for record in sorted(self._complete(), key=lambda r: r.number):
-            everything.add(record.number, [tuple(record.values[:2])], gap=False)  # type: ignore[index]
+            (infeasible if record.infeasible else everything).add(
+                record.number, [tuple(record.values[:2])], gap=False)  # type: ignore[index]
         for record in sorted(self.front, key=lambda r: r.values[0]):  # type: ignore[index]
             front.add(record.number, [tuple(record.values[:2])], gap=False)  # type: ignore[index]
-        return everything, front
+        return everything, front, infeasible
 
     # -- population-based training ------------------------------------------------------------
     def lineages(self) -> tuple[list[Series], Series, Series]:

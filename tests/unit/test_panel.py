@@ -66,8 +66,15 @@ def test_pareto_front_of_two_objectives() -> None:
     model = StudyModel("mo", ["acc", "size"], ["maximize", "minimize"], 5)
     for number, values in enumerate([[0.9, 100], [0.8, 10], [0.7, 50], [0.95, 500]]):
         model.finish(number, TrialState.COMPLETE, values, {}, 1.0, None, None)
-    everything, front = model.pareto()
-    assert as_list(front.trial) == [1, 0, 3] and len(everything) == 4
+    everything, front, infeasible = model.pareto()
+    assert as_list(front.trial) == [1, 0, 3] and len(everything) == 4 and not len(infeasible)
+    # --constraint: a trial that misses is drawn apart, and is never on the front
+    for number, size in enumerate([100, 10, 50, 500]):
+        model.records[number].set_constraints({"size <= 200": size - 200.0})
+        model.touch(number)
+    everything, front, infeasible = model.pareto()
+    assert as_list(front.trial) == [1, 0] and as_list(infeasible.trial) == [3]
+    assert as_list(everything.trial) == [0, 1, 2]
 
 
 def test_figures_have_a_fixed_set_of_traces() -> None:
