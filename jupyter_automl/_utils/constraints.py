@@ -61,6 +61,13 @@ def parse_constraint(text: str) -> Constraint:
     return Constraint(metric, op, bound)  # type: ignore[arg-type]
 
 
+def missing_metric(constraint: str, metric: str, available: Iterable[str]) -> str:
+    """The error of a constraint on a metric the trial does not have."""
+    have = ", ".join(sorted(set(available))) or "none"
+    return (f"--constraint {constraint!r}: the trial has no metric {metric!r}; it has {have}. "
+            "Constrain one of those, or return it from the cell in a dict")
+
+
 def _number(text: str) -> float | None:
     scale = _SUFFIX.get(text[-1:], 1.0)
     try:

@@ -233,6 +233,7 @@ class ThisKernel:
             early_stopping=options.early_stopping, check=options.check,
             checkpoint_every=options.checkpoint_every, seed=options.seed,
             cell_supplies_value=self.cell.returns_value,
+            constraints=tuple((c.text, c.metric) for c in options.constraints),
             others=tuple((o.metric, o.direction) for o in self.prepared.objectives[1:]
                          if o.metric is not None),
             stop_at=stop_at,

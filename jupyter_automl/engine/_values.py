@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from .._utils.constraints import Constraint
+from .._utils.constraints import Constraint, missing_metric
 from .._utils.objectives import is_number
 from ..errors import MetricError, TrialValueError
 
@@ -66,10 +66,8 @@ def constraint_values(value: Any, fit: TrialFit,
                 found.append((constraint, _finite(source[name], name)))
                 break
         else:
-            available = sorted({*named, *(k for k in logs if k != "epoch"), *measured})
-            raise MetricError(f"--constraint {constraint.text!r}: the trial has no metric "
-                              f"{name!r}; it has {', '.join(available) or 'none'}. Constrain "
-                              "one of those, or return it from the cell in a dict")
+            available = {*named, *(k for k in logs if k != "epoch"), *measured}
+            raise MetricError(missing_metric(constraint.text, name, available))
     return found
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._utils.constraints import missing_metric
 from .._utils.failpoints import hit as failpoint
 from .._utils.objectives import is_number
 from .._utils.process import import_keras, rss_mb
@@ -54,6 +55,9 @@ class FitSettings:
     early_stopping: int | None = None
     check: bool = False
     cell_supplies_value: bool = False  # the cell returns its value: a missing metric may be there
+    # --constraint: (expression, metric) of each; a metric in neither the first epoch's logs,
+    # the measures, nor (maybe) the cell's value is an error at that epoch
+    constraints: tuple[tuple[str, str], ...] = ()
     # further objectives (metric, direction): the best epoch follows the first one in the logs
     others: tuple[tuple[str, str], ...] = ()
     # one of the other kernels of a multi-worker trial: it trains in step with the chief, which
@@ -71,6 +75,7 @@ class FitSettings:
 
 
 CONTINUE, PRUNE, STOP = 0, 1, 2  # what the chief decided at the end of an epoch
+MEASURES = ("params",)  # what TrialFit.measures gives of a Keras trial, beside its logs
 
 
 class TrialFit:
@@ -247,6 +252,8 @@ class TrialFit:
         logs["epoch"] = step
         self.history.append(logs)
         value = self.value_of(logs)
+        if len(self.history) == 1 and not self.settings.cell_supplies_value:
+            self._check_constraints(logs)
         if self.settings.follower:
             self._track_best(logs, None)
             self._decide(CONTINUE, step, value)
@@ -321,12 +328,20 @@ class TrialFit:
             return self.history[-1] if self.history else {}
         return next(h for h in self.history if h["epoch"] == self.best_epoch)
 
+    def _check_constraints(self, logs: dict[str, float]) -> None:
+        """At the first epoch, a constraint on a metric that the logs lack, that the trial
+        does not measure and that the cell does not return: an error now, not at the end."""
+        for text, metric in self.settings.constraints:
+            if metric not in logs and metric not in MEASURES:
+                raise MetricError(missing_metric(
+                    text, metric, [*(k for k in logs if k != "epoch"), *MEASURES]))
+
     def measures(self) -> dict[str, float]:
         """What the trial measured of its model, beside the logs: ``params``, the weights it
         counts (none for a cell that trained no Keras model)."""
         if self.model is None or self.supernet:
             return {}
-        return {"params": float(self.model.count_params())}
+        return {"params": float(self.model.count_params())}  # MEASURES
 
     @property
     def unit(self) -> str:

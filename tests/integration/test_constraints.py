@@ -4,6 +4,7 @@ meets the bound; and headless under papermill."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -86,3 +87,21 @@ def test_jupyter_automl_run_keeps_the_constraints(tmp_path: Path) -> None:
     study = study_of(tmp_path / "automl_runs", "bounded")
     best = max((t for t in study.trials if t.params["x"] <= 0.5), key=lambda t: t.value)
     assert f"(trial {best.number})" in done.stdout
+
+
+def test_a_constraint_on_a_metric_no_trial_has_is_an_error_at_the_first_epoch(
+        ip: Any, tmp_path: Path) -> None:
+    """The cell ends with its fit, so the metric can come from nowhere but the logs: the
+    first epoch says so, before the trial trains on."""
+    from jupyter_automl.errors import MetricError
+
+    ip.user_ns.update(split())
+    with pytest.raises(MetricError) as raised:
+        ip.run_cell_magic("automl", 'early --trials 3 --maximize val_accuracy '
+                          '--constraint "latency_ms <= 1.5"', CELL)
+    assert ("--constraint 'latency_ms <= 1.5': the trial has no metric 'latency_ms'; it has "
+            "accuracy, loss, params, val_accuracy, val_loss") in str(raised.value)
+    trials = study_of(tmp_path / "runs", "early").trials
+    assert [t.state.name for t in trials] == ["FAIL"]
+    state = json.loads((tmp_path / "runs/early/trials/0/state.json").read_text())
+    assert len(state["history"]) == 1  # of the cell's 3 epochs
