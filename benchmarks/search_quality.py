@@ -404,6 +404,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--svg", type=Path, default=HERE / "search_quality.svg")
     p.add_argument("--quick", action="store_true",
                    help="one table, 2 seeds, 20 evaluations (make test runs it)")
+    p.add_argument("--report-only", action="store_true",
+                   help="run nothing: report the runs --out holds (a side with fewer seeds "
+                        "than --seeds is reported over those it has)")
     args = p.parse_args(argv)
     tasks = [t for name in (args.tasks or TASKS)
              for t in ([x for x in TASKS if x.startswith(name + "/")] or [name])]
@@ -421,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     done = {(r["task"], r["side"], r["seed"]) for r in runs}
     todo = [(t, s, seed, evals) for t in tasks for seed in range(args.first_seed, seeds)
             for s in sides
-            if (t, s, seed) not in done]
+            if (t, s, seed) not in done and not args.report_only]
     print(f"{len(todo)} runs to do ({len(done)} in {args.out}), {args.jobs} at a time",
           flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
