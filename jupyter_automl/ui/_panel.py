@@ -284,9 +284,9 @@ class StudyPanel(Listener):
     @staticmethod
     def _best_html(model: StudyModel) -> str:
         front = model.front
-        if not front and model.infeasible():
-            return (f"no feasible trial yet: {model.infeasible()} complete trial"
-                    f"{'s' * (model.infeasible() != 1)} miss the constraints")
+        if not front and (missed := model.infeasible()):
+            return (f"no feasible trial yet: {missed} complete trial"
+                    f"{' misses' if missed == 1 else 's miss'} the constraints")
         if not front:
             return "no complete trial yet"
         if model.multi:
