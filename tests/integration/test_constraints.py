@@ -5,8 +5,6 @@ meets the bound; and headless under papermill."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ from typing import Any
 import pytest
 from conftest import orphan_kernels, study_of
 from digits import CODE, split
+from test_cli import cli, notebook
 
 pytestmark = pytest.mark.slow
 
@@ -70,18 +69,9 @@ def test_a_size_budget_on_worker_kernels(ip: Any, tmp_path: Path) -> None:
 
 
 def test_jupyter_automl_run_keeps_the_constraints(tmp_path: Path) -> None:
-    import nbformat
-
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("%load_ext jupyter_automl"),
-                nbformat.v4.new_code_cell('%%automl bounded --trials 6 --seed 0 --maximize acc '
-                                          '--constraint "size <= 0.5"\n'
-                                          'x = hp.float("x", 0, 1)\n{"acc": x, "size": x}')]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    nbformat.write(nb, tmp_path / "bounded.ipynb")
-    done = subprocess.run([sys.executable, "-m", "jupyter_automl.cli", "run", "bounded.ipynb"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    nb = notebook(tmp_path / "bounded.ipynb", '%%automl bounded --trials 6 --seed 0 --maximize '
+                  'acc --constraint "size <= 0.5"\nx = hp.float("x", 0, 1)\n{"acc": x, "size": x}')
+    done = cli("run", str(nb), cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "constraints: size <= 0.5 (" in done.stdout
     study = study_of(tmp_path / "automl_runs", "bounded")

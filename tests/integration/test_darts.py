@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from conftest import orphan_kernels, study_of
 from digits import split
+from test_cli import cli, notebook
 
 from jupyter_automl.errors import SpaceError
 from jupyter_automl.search import DERIVED_FROM, LEARNING_RATE, SUPERNET, WEIGHTS
@@ -212,18 +213,9 @@ def test_searches_on_worker_kernels(ip: Any, tmp_path: Path) -> None:
 def test_jupyter_automl_run_searches_then_retrains(tmp_path: Path) -> None:
     """Headless: the search and its retrain under papermill, and the saved notebook's report
     draws the architecture weights."""
-    import nbformat
-
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("%load_ext jupyter_automl"),
-                nbformat.v4.new_code_cell(DATA),
-                nbformat.v4.new_code_cell("%%automl nas --darts --trials 2 --seed 0 "
-                                          "--maximize val_accuracy\n" + CELL)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    nbformat.write(nb, tmp_path / "nas.ipynb")
-    done = subprocess.run([sys.executable, "-m", "jupyter_automl.cli", "run", "nas.ipynb"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    nb = notebook(tmp_path / "nas.ipynb", "%%automl nas --darts --trials 2 --seed 0 "
+                  "--maximize val_accuracy\n" + CELL, parameters=DATA)  # the data, first
+    done = cli("run", str(nb), cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "study 'nas': 2/2 trials (2 complete" in done.stdout
     search, retrain = study_of(tmp_path / "automl_runs", "nas").trials

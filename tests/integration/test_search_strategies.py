@@ -5,13 +5,13 @@ resume."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
 from conftest import both_kernels, orphan_kernels, study_of
+from test_cli import cli, notebook
 
 from jupyter_automl.search import EVOLVED_FROM
 
@@ -51,19 +51,12 @@ def test_reinforce_on_worker_kernels(ip: Any, tmp_path: Path) -> None:
 
 
 def test_jupyter_automl_run_evolves_and_a_rerun_continues(tmp_path: Path) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("%load_ext jupyter_automl"),
-                nbformat.v4.new_code_cell("n_trials = 10", metadata={"tags": ["parameters"]}),
-                nbformat.v4.new_code_cell("%%automl evo --trials {n_trials} --sampler evolution "
-                                          "--population 5 --seed 0 --maximize score\n" + CELL)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    nbformat.write(nb, tmp_path / "search.ipynb")
+    nb = notebook(tmp_path / "search.ipynb", "%%automl evo --trials {n_trials} --sampler "
+                  "evolution --population 5 --seed 0 --maximize score\n" + CELL,
+                  parameters="n_trials = 10")
 
     def run(n: int) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "jupyter_automl.cli", "run", "search.ipynb",
-                               "-p", "n_trials", str(n)], cwd=tmp_path, capture_output=True,
-                              text=True, timeout=300)
+        return cli("run", str(nb), "-p", "n_trials", str(n), cwd=tmp_path)
 
     first = run(10)
     assert first.returncode == 0, first.stderr
