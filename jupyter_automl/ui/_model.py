@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from optuna.trial import TrialState
 
-from .._utils.constraints import unmet
+from .._utils.constraints import feasible_only, unmet
 from .._utils.duration import eta
 from .._utils.objectives import pareto_front, signs
 from ..results import (
@@ -64,9 +64,9 @@ class TrialRecord:
     final: bool = False
     origin: str | None = None  # --sampler evolution: "mutated from 12: op_3 conv3→skip"
     supernet: bool = False  # a --darts search: its model mixes every option, never the best
-    # --constraint: the constraints it misses, as written ([] meets them all; None: it
-    # recorded none, so it is not known to meet them)
-    unmet: list[str] | None = None
+    # --constraint: its recorded violations by expression (Optuna's ``trial.constraints``;
+    # none recorded: not known to meet them)
+    constraints: dict[str, float] = field(default_factory=dict)
     # --darts: a search's architecture weights by epoch, {choice: {option: [weight, ...]}}
     architecture: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
@@ -80,9 +80,10 @@ class TrialRecord:
         self.copied = COPIED in attrs
         self.final = bool(attrs.get(FINAL))
 
-    def set_constraints(self, violations: dict[str, float]) -> None:
-        """The trial's recorded constraints (Optuna's ``trial.constraints``), if any."""
-        self.unmet = unmet(violations) if violations else None
+    @property
+    def unmet(self) -> list[str] | None:
+        """The constraints it misses, as written ([]: it meets them; None: none recorded)."""
+        return unmet(self.constraints) if self.constraints else None
 
     @property
     def infeasible(self) -> bool:
@@ -206,7 +207,7 @@ class StudyModel:
         self.records[trial.number].set_pbt(trial.user_attrs)
         self.records[trial.number].origin = origin_text(trial.user_attrs)
         self.records[trial.number].supernet = bool(trial.user_attrs.get(SUPERNET))
-        self.records[trial.number].set_constraints(trial.constraints)
+        self.records[trial.number].constraints = dict(trial.constraints)
         self.touch(trial.number)
 
     def touch(self, number: int) -> None:
@@ -286,9 +287,7 @@ class StudyModel:
         """The complete trials the best is chosen among: never a --darts search; in a PBT study,
         the members' final generations once one has finished; in a study with constraints, the
         trials that meet them (as :func:`jupyter_automl.results.own_best_trials`)."""
-        complete = [r for r in self._complete() if not r.supernet]
-        if any(r.unmet is not None for r in complete):  # --constraint: the feasible ones
-            complete = [r for r in complete if r.unmet == []]
+        complete = feasible_only([r for r in self._complete() if not r.supernet])
         return [r for r in complete if r.final] or complete
 
     def infeasible(self) -> int:
@@ -434,6 +433,6 @@ class StudyModel:
     def columns(self) -> list[str]:
         evolved = self._cached("evolved", lambda: any(r.origin for r in self.records.values()))
         constrained = self._cached("constrained", lambda: any(
-            r.unmet is not None for r in self.records.values()))
+            r.constraints for r in self.records.values()))
         return trial_columns(self.metrics_given, self.population is not None, evolved,
                              constrained)

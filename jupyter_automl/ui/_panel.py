@@ -115,7 +115,7 @@ class StudyPanel(Listener):
             or self._constrained else None
         attrs = stored.user_attrs if stored is not None else {}
         if stored is not None and self._constrained:  # a worker kernel set them in the storage
-            record.set_constraints(stored.constraints)
+            record.constraints = dict(stored.constraints)
         if model.population is not None:  # the trial says now whether it ends its member
             record.set_pbt(attrs)
             model.total = runner.total

@@ -70,7 +70,7 @@ def test_pareto_front_of_two_objectives() -> None:
     assert as_list(front.trial) == [1, 0, 3] and len(everything) == 4 and not len(infeasible)
     # --constraint: a trial that misses is drawn apart, and is never on the front
     for number, size in enumerate([100, 10, 50, 500]):
-        model.records[number].set_constraints({"size <= 200": size - 200.0})
+        model.records[number].constraints = {"size <= 200": size - 200.0}
         model.touch(number)
     everything, front, infeasible = model.pareto()
     assert as_list(front.trial) == [1, 0] and as_list(infeasible.trial) == [3]
