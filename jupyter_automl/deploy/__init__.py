@@ -6,6 +6,7 @@ Importing it imports neither TensorFlow, Keras nor Plotly; the functions do, whe
 
 from ._bundle import write_bundle
 from ._compress import compress
+from ._costs import COSTS, deployment_costs
 from ._data import load_npz
 from ._export import FORMATS, Exported, export
 from ._files import tf_quiet
@@ -26,8 +27,8 @@ from ._source import StudyResult, best_model_file
 BUNDLE_FORMATS = FORMATS  # a bundle holds any of the formats --format names
 
 __all__ = [
-    "BUNDLE_FORMATS", "EXPORT_FORMATS", "FORMATS", "QUANTIZATIONS", "CompressionReport",
+    "BUNDLE_FORMATS", "COSTS", "EXPORT_FORMATS", "FORMATS", "QUANTIZATIONS", "CompressionReport",
     "Exported", "Format", "StudyResult", "Variant", "base_formats", "best_model_file",
-    "bundle_files", "compress", "export", "export_format", "format_choices", "load_npz",
-    "prune_model", "quantizable", "sparsity_of", "tf_quiet", "write_bundle",
+    "bundle_files", "compress", "deployment_costs", "export", "export_format", "format_choices",
+    "load_npz", "prune_model", "quantizable", "sparsity_of", "tf_quiet", "write_bundle",
 ]

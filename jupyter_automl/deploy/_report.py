@@ -157,7 +157,7 @@ class Evaluation:
 
         loaded = import_keras().saving.load_model(path)
         again = predict(loaded, self.x)
-        times = _timed(lambda sample: loaded(sample[None], training=False), self.x)
+        times = median_ms(lambda sample: loaded(sample[None], training=False), self.x)
         outputs = self.reference if own is None else own
         return Variant(name, "keras", str(path), _file_size(path), _gzipped(path),
                        *_counts(loaded), _score(again, self.y, self.metric), times,
@@ -172,7 +172,7 @@ class Evaluation:
         opened = interpreter(path, threads=1)
         outputs = np.stack([invoke(opened, sample) for sample in self.x])
         outputs = outputs.reshape((len(self.x), *self.reference.shape[1:]))
-        times = _timed(lambda sample: invoke(opened, sample), self.x)
+        times = median_ms(lambda sample: invoke(opened, sample), self.x)
         source = self.reference if own is None else own
         return Variant(name, kind, str(path), _file_size(path), _gzipped(path),
                        *_counts(model), _score(outputs, self.y, self.metric), times,
@@ -212,7 +212,7 @@ def _tolerance(kind: str, reference: np.ndarray) -> float:
     return TOLERANCE[kind] * max(1.0, spread)
 
 
-def _timed(run: Callable[[np.ndarray], object], x: np.ndarray) -> float:
+def median_ms(run: Callable[[np.ndarray], object], x: np.ndarray) -> float:
     """The median milliseconds of ``run`` on one sample, over ``LATENCY_RUNS`` runs (after a
     few to warm up)."""
     for i in range(5):

@@ -4,8 +4,10 @@ call (``float32``, or quantized: ``dynamic``, ``float16``, ``int8``), the writer
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,26 +26,40 @@ def convert(model: Any, mode: str = "float32", calibration: np.ndarray | None = 
     quantization); ``dynamic`` (weights in 8 bits, activations in float); ``float16`` (weights
     in 16-bit floats); ``int8`` (weights and activations in 8 bits, their ranges measured on
     ``calibration``; inputs and outputs ``int8_io``, ``"float"`` or ``"int8"``)."""
+    with saved_model(model) as folder:
+        return convert_saved(folder, mode, calibration, int8_io)
+
+
+@contextlib.contextmanager
+def saved_model(model: Any) -> Iterator[Path]:
+    """The SavedModel of ``model`` in a temporary folder, for one or more conversions."""
+    with tempfile.TemporaryDirectory(prefix="automl-tflite-") as tmp:
+        save_tf(model, Path(tmp))
+        yield Path(tmp)
+
+
+def convert_saved(folder: Path, mode: str = "float32", calibration: np.ndarray | None = None,
+                  int8_io: str = "float") -> bytes:
+    """The TFLite file of the SavedModel in ``folder``, converted in ``mode`` (see
+    :func:`convert`)."""
     import tensorflow as tf
 
     assert mode in MODES, mode
-    with tf_quiet(), tempfile.TemporaryDirectory(prefix="automl-tflite-") as tmp:
-        save_tf(model, Path(tmp))
-        with as_automl_error(f"the TFLite conversion ({mode}) failed"):
-            converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
-            if mode != "float32":
-                converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            if mode == "float16":
-                converter.target_spec.supported_types = [tf.float16]
-            if mode == "int8":
-                assert calibration is not None
-                rows = calibration[: min(len(calibration), CALIBRATION_ROWS)]
-                converter.representative_dataset = lambda: ([row[None]] for row in rows)
-                converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-                if int8_io == "int8":
-                    converter.inference_input_type = tf.int8
-                    converter.inference_output_type = tf.int8
-            return bytes(converter.convert())
+    with tf_quiet(), as_automl_error(f"the TFLite conversion ({mode}) failed"):
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(folder))
+        if mode != "float32":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if mode == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        if mode == "int8":
+            assert calibration is not None
+            rows = calibration[: min(len(calibration), CALIBRATION_ROWS)]
+            converter.representative_dataset = lambda: ([row[None]] for row in rows)
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            if int8_io == "int8":
+                converter.inference_input_type = tf.int8
+                converter.inference_output_type = tf.int8
+        return bytes(converter.convert())
 
 
 def write_tflite(source: ModelFile, target: Path, mode: str = "float32") -> None:

@@ -17,6 +17,7 @@ from typing import Literal, NoReturn
 
 from .._utils.constraints import Constraint, parse_constraint
 from .._utils.duration import parse_duration
+from ..deploy import COSTS
 from ..errors import OptionError
 from ..runs import DEFAULT_RUNS_DIR
 from ..search import DEFAULT_BETA
@@ -60,6 +61,9 @@ class StudyOptions:
     timeout: float | None = None
     objectives: list[Objective] = field(default_factory=list)
     constraints: list[Constraint] = field(default_factory=list)  # --constraint, in line order
+    # deployment costs measured after each trial (deploy.COSTS): --measure's, and those an
+    # objective or a constraint names
+    measures: list[str] = field(default_factory=list)
     sampler: str = DEFAULT_SAMPLER
     seed: int | None = None
     pruner: str | None = None  # None: the default for the study's number of objectives
@@ -266,6 +270,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help='a bound on a metric every trial is checked against: "params <= 50000", '
                         '"val_accuracy >= 0.9" (quoted); repeat for several. The best trial is '
                         "the best feasible one, and the sampler steers towards feasible trials")
+    p.add_argument("--measure", action="append", default=[], metavar="COSTS",
+                   help=f"deployment costs to measure on each trial's model once it has "
+                        f"trained, comma-separated: {', '.join(COSTS)}, or all. Each becomes a "
+                        "metric of the trial (table, charts, --constraint, --minimize); one "
+                        "that an objective or a constraint names is measured without it")
     p.add_argument("--sampler", choices=tuple(SAMPLERS), default=DEFAULT_SAMPLER,
                    help=f"search algorithm (default {DEFAULT_SAMPLER}: TPE, one trial in three "
                         "an evolution step)")
@@ -410,7 +419,8 @@ def parse_options(line: str, *,
         trials=args.trials,
         timeout=args.timeout,
         objectives=list(objectives),
-        constraints=_constraints(args.constraints),
+        constraints=(constraints := _constraints(args.constraints)),
+        measures=_measures(args.measure, objectives, constraints),
         sampler=args.sampler,
         seed=args.seed,
         pruner=args.pruner,
@@ -458,6 +468,21 @@ def _constraints(texts: list[str]) -> list[Constraint]:
     if len(set(written)) != len(written):
         PARSER.error(f"--constraint: each constraint may appear once, got {written}")
     return constraints
+
+
+def _measures(texts: list[str], objectives: list[Objective],
+              constraints: list[Constraint]) -> list[str]:
+    """The deployment costs to measure: ``--measure``'s, and those the objectives or the
+    constraints name, in :data:`~jupyter_automl.deploy.COSTS`'s order."""
+    asked = {name.strip() for text in texts for name in text.split(",") if name.strip()}
+    if "all" in asked:
+        asked = (asked - {"all"}) | set(COSTS)
+    unknown = sorted(asked - set(COSTS))
+    if unknown:
+        PARSER.error(f"--measure: unknown cost {', '.join(map(repr, unknown))}; choose among "
+                     f"{', '.join(COSTS)} (comma-separated), or all")
+    named = {o.metric for o in objectives} | {c.metric for c in constraints}
+    return [name for name in COSTS if name in asked or name in named]
 
 
 def _check_distill(args: argparse.Namespace) -> None:

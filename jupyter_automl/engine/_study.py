@@ -217,6 +217,7 @@ def _spec(options: StudyOptions, cell: Cell, url: str, total: int,
         "objectives": [{"metric": m, "direction": d}
                        for m, d in zip(options.metrics, options.directions)],
         "constraints": [c.text for c in options.constraints],
+        "measures": list(options.measures),
         "sampler": options.sampler,
         "evolution": {"population": options.population,
                       "tournament": options.tournament or default_tournament(options.population)}

@@ -25,7 +25,17 @@ from ..errors import (
     TrialValueError,
     disk_full,
 )
-from ..results import EPOCHS, FINAL, GENERATION, MEMBER, MUTABLE, predecessor
+from ..results import (
+    COST_SECONDS,
+    COSTS,
+    COSTS_CACHED,
+    EPOCHS,
+    FINAL,
+    GENERATION,
+    MEMBER,
+    MUTABLE,
+    predecessor,
+)
 from ..runs import root_cause, storage_failure
 from ..search import DERIVED_FROM, LEARNING_RATE, SUPERNET, WEIGHTS, Darts, DartsSettings
 from ..space import TrialSpace, bind_space, unbind_space
@@ -42,6 +52,7 @@ from ..training import (
     fresh_session,
     install,
     load_checkpoint,
+    measure_costs,
     strategy_scope,
     unbind_fit,
 )
@@ -138,10 +149,14 @@ class ThisKernel:
                 value = self.cell.run(trial_namespace(self.user_ns, self.cell))
             if settings.stop_at is not None and not follower:
                 _record_member(trial, fit, space)
-            values = resolve_values(value, fit, self.prepared)
+            measured = fit.measures()
+            if options.measures and not fit.supernet and not follower:
+                measured.update(self._measure_costs(trial, fit))
+            values = resolve_values(value, fit, self.prepared, measured)
             if options.constraints and not fit.supernet and not follower:
-                for constraint, measured in constraint_values(value, fit, options.constraints):
-                    trial.set_constraint(constraint.text, constraint.violation(measured))
+                for constraint, figure in constraint_values(value, fit, options.constraints,
+                                                            measured):
+                    trial.set_constraint(constraint.text, constraint.violation(figure))
             if fit.supernet and not follower and not options.check:
                 _record_search(trial, fit)
             outcome = Outcome(TrialState.COMPLETE, values=values)
@@ -174,6 +189,18 @@ class ThisKernel:
         outcome.duration = time.monotonic() - start
         outcome.peak_mb = fit.peak_mb or rss_mb()
         return outcome
+
+    def _measure_costs(self, trial: optuna.Trial, fit: TrialFit) -> dict[str, float]:
+        """The deployment costs the study measures, of the model the trial trained (read
+        where its architecture was measured before), kept in the trial's user attributes with
+        the seconds measuring took."""
+        got = measure_costs(fit.model, self.prepared.options.measures,
+                            self.prepared.paths.root / "costs", fit.train_x)
+        trial.set_user_attr(COSTS, got.costs)
+        trial.set_user_attr(COST_SECONDS, round(got.seconds, 3))
+        if got.cached:
+            trial.set_user_attr(COSTS_CACHED, True)
+        return got.costs
 
     def _resume_point(self, trial: optuna.Trial) -> Checkpoint | None:
         """The checkpoint a retried trial resumes from; None (saying why) if it cannot."""

@@ -14,8 +14,10 @@ if TYPE_CHECKING:
     from ._study import PreparedStudy
 
 
-def resolve_values(value: Any, fit: TrialFit, prepared: PreparedStudy) -> list[float]:
-    """The trial's objective values from the cell's last expression and its Keras logs."""
+def resolve_values(value: Any, fit: TrialFit, prepared: PreparedStudy,
+                   measured: dict[str, float] | None = None) -> list[float]:
+    """The trial's objective values from the cell's last expression, its Keras logs and what
+    was ``measured`` of its model (``params``, deployment costs)."""
     metrics = [o.metric for o in prepared.objectives]
     named: dict[str, Any] = {}
     if isinstance(value, dict):
@@ -43,21 +45,23 @@ def resolve_values(value: Any, fit: TrialFit, prepared: PreparedStudy) -> list[f
             result.append(_finite(named[name], name))
         elif name in logs:
             result.append(_finite(logs[name], name))
+        elif measured and name in measured:
+            result.append(_finite(measured[name], name))
         else:
-            available = sorted({*named, *(k for k in logs if k != "epoch")})
+            available = sorted({*named, *(k for k in logs if k != "epoch"), *(measured or ())})
             raise MetricError(f"metric {name!r} is in neither the cell's returned values nor the "
                               f"training logs; available: {', '.join(available) or 'none'}")
     return result
 
 
-def constraint_values(value: Any, fit: TrialFit,
-                      constraints: list[Constraint]) -> list[tuple[Constraint, float]]:
+def constraint_values(value: Any, fit: TrialFit, constraints: list[Constraint],
+                      measured: dict[str, float]) -> list[tuple[Constraint, float]]:
     """Each constraint with its metric's value for the trial: from the cell's
-    returned dict, its Keras logs (the epoch its value came from) or what the trial measured
-    of its model (``params``). A metric found nowhere is a MetricError naming what there is."""
+    returned dict, its Keras logs (the epoch its value came from) or what was ``measured`` of
+    its model (``params``, deployment costs). A metric found nowhere is a MetricError naming
+    what there is."""
     named = value if isinstance(value, dict) else {}
     logs = fit.best_logs
-    measured = fit.measures()
     found = []
     for constraint in constraints:
         name = constraint.metric

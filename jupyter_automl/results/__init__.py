@@ -17,6 +17,7 @@ from ..deploy import (
     sparsity_of,
 )
 from ._catalog import ReadOnlyResult, delete, list_text, load_result, rows, show_text, summary_of
+from ._costs import COST_SECONDS, COSTS, COSTS_CACHED, cost_names, costs_of, costs_text
 from ._dashboard import Target as DashboardTarget
 from ._dashboard import open_app as dashboard_app
 from ._dashboard import serve as serve_dashboard
@@ -54,13 +55,13 @@ from ._rows import (
 from ._summary import StudyState, StudySummary, own_best_trials
 
 __all__ = [
-    "BUNDLE_FORMATS", "CONTINUED", "COPIED", "EPOCHS", "FINAL", "FORMATS", "GENERATION", "MEMBER",
-    "MUTABLE", "QUANTIZATIONS", "STUDY_COLUMNS", "TRIAL_COLUMNS", "AutomlResult",
-    "CompressionReport", "DashboardTarget", "ReadOnlyResult", "StudyState", "StudySummary",
-    "TrialRows", "Variant", "best_model_file", "cell_text", "chain", "compress_study",
-    "dashboard_app", "delete", "export_bundle", "export_model", "frozen_row", "is_pbt",
-    "last_epoch", "lineage", "list_text", "load_npz", "load_result", "member_text",
-    "own_best_trials", "pbt_candidates", "predecessor", "prune_model", "rows", "schedule",
-    "serve_dashboard", "show_text", "sparsity_of", "study_row", "summary_of", "text_table",
-    "trial_columns", "trial_row", "value_columns",
+    "BUNDLE_FORMATS", "CONTINUED", "COPIED", "COSTS", "COSTS_CACHED", "COST_SECONDS", "EPOCHS",
+    "FINAL", "FORMATS", "GENERATION", "MEMBER", "MUTABLE", "QUANTIZATIONS", "STUDY_COLUMNS",
+    "TRIAL_COLUMNS", "AutomlResult", "CompressionReport", "DashboardTarget", "ReadOnlyResult",
+    "StudyState", "StudySummary", "TrialRows", "Variant", "best_model_file", "cell_text", "chain",
+    "compress_study", "cost_names", "costs_of", "costs_text", "dashboard_app", "delete",
+    "export_bundle", "export_model", "frozen_row", "is_pbt", "last_epoch", "lineage", "list_text",
+    "load_npz", "load_result", "member_text", "own_best_trials", "pbt_candidates", "predecessor",
+    "prune_model", "rows", "schedule", "serve_dashboard", "show_text", "sparsity_of", "study_row",
+    "summary_of", "text_table", "trial_columns", "trial_row", "value_columns",
 ]

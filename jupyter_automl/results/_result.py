@@ -20,6 +20,7 @@ from ..runs import (
     storage_url,
     study_paths,
 )
+from ._costs import costs_text
 from ._lineage import is_pbt, schedule
 from ._rows import TrialRows
 from ._summary import StudySummary, own_best_trials, summarize
@@ -210,6 +211,9 @@ class AutomlResult:
                                               if figures.updated else "")]
         if self.constraints:
             lines.append(self._constraints_text(figures))
+        if self.spec.get("measures") and (costs := costs_text(
+                self.study.get_trials(deepcopy=False))) is not None:
+            lines.append(costs)
         if figures.best_value is not None:
             lines.append(f"best {self.metrics[0] or 'value'} = {figures.best_value:.6g} (trial "
                          f"{figures.best[0]}) with {figures.best_params}")

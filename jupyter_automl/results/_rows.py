@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .._utils.constraints import unmet
 from .._utils.duration import format_duration
 from ..search import origin_text
+from ._costs import cost_names, costs_of
 from ._lineage import COPIED, GENERATION, MEMBER
 from ._summary import StudyState, StudySummary
 
@@ -50,12 +51,15 @@ def value_columns(metrics: Sequence[str | None]) -> list[str]:
 
 
 def trial_columns(metrics: Sequence[str | None], pbt: bool = False,
-                  evolved: bool = False, constrained: bool = False) -> list[str]:
+                  evolved: bool = False, constrained: bool = False,
+                  costs: Sequence[str] = ()) -> list[str]:
     """A trial row's columns; a PBT study's have ``member`` (its member and generation, and
     the trial it copied) after the state, a constrained study's ``feasible`` after the values,
     an evolved study's ``origin`` (the trial it mutated, and how) after the parameters."""
-    return [*TRIAL_COLUMNS[:2], *(["member"] if pbt else []), *value_columns(metrics),
-            *(["feasible"] if constrained else []), TRIAL_COLUMNS[2],
+    values = value_columns(metrics)
+    return [*TRIAL_COLUMNS[:2], *(["member"] if pbt else []), *values,
+            *(["feasible"] if constrained else []), *(c for c in costs if c not in values),
+            TRIAL_COLUMNS[2],
             *(["origin"] if evolved else []), *TRIAL_COLUMNS[3:]]
 
 
@@ -79,15 +83,19 @@ def trial_row(number: int, state: TrialState, values: Sequence[float | None] | N
               params: dict[str, Any], epochs: int | None, duration: float | None,
               kernel: str | None = None, peak_mb: float | None = None,
               error: str | None = None, member: str | None = None,
-              origin: str | None = None, unmet: list[str] | None = None) -> dict[str, Any]:
+              origin: str | None = None, unmet: list[str] | None = None,
+              costs: dict[str, float] | None = None) -> dict[str, Any]:
     """One trial, by column (its state by name); ``columns`` are its objectives'
-    (:func:`value_columns`); ``unmet``, the constraints it misses (None: it recorded none)."""
+    (:func:`value_columns`); ``unmet``, the constraints it misses (None: it recorded none);
+    ``costs``, the deployment costs measured of its model (``--measure``)."""
     row: dict[str, Any] = {"number": number, "state": state.name}
     if member is not None:
         row["member"] = member
     row.update(zip(columns, values or [None] * len(columns)))
     if (feasible := feasible_text(unmet)) is not None:
         row["feasible"] = feasible
+    for name, figure in (costs or {}).items():
+        row.setdefault(name, figure)
     row["params"] = dict(params)
     if origin is not None:
         row["origin"] = origin
@@ -114,7 +122,7 @@ def frozen_row(trial: optuna.trial.FrozenTrial, paths: StudyPaths,
         member_text(trial.user_attrs.get(MEMBER), trial.user_attrs.get(GENERATION),
                     trial.user_attrs.get(COPIED)),
         origin_text(trial.user_attrs),
-        unmet(trial.constraints) if trial.constraints else None)
+        unmet(trial.constraints) if trial.constraints else None, costs_of(trial.user_attrs))
 
 
 def cell_text(column: str, value: Any) -> str:
@@ -137,11 +145,12 @@ class TrialRows:
 
     def __init__(self, result: StudyResult) -> None:
         self.value_columns = value_columns(result.metrics)
-        self.rows = [frozen_row(t, result.paths, self.value_columns)
-                     for t in result.study.get_trials(deepcopy=False)]
+        trials = result.study.get_trials(deepcopy=False)
+        self.rows = [frozen_row(t, result.paths, self.value_columns) for t in trials]
         self.columns = trial_columns(result.metrics, any("member" in r for r in self.rows),
                                      any("origin" in r for r in self.rows),
-                                     any("feasible" in r for r in self.rows))
+                                     any("feasible" in r for r in self.rows),
+                                     cost_names(costs_of(t.user_attrs) for t in trials))
 
     def __len__(self) -> int:
         return len(self.rows)

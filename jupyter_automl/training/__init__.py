@@ -5,9 +5,11 @@ trial trains."""
 
 from ._checkpoint import Checkpoint, CheckpointWriter, Unreadable
 from ._checkpoint import load as load_checkpoint
+from ._costs import Measured, architecture_key, calibration_sample, measure_costs
 from ._distill import Distillation
 from ._fit import (
     CONTINUE,
+    MEASURES,
     PRUNE,
     STOP,
     FitSettings,
@@ -32,9 +34,10 @@ from ._strategy import (
 )
 
 __all__ = [
-    "CONTINUE", "PRUNE", "STOP", "STRATEGIES", "Checkpoint", "CheckpointWriter", "Distillation",
-    "FitSettings", "LoopTrial", "StopRequested", "TrialFit", "Unreadable", "bind_fit",
-    "decision_broadcast", "distribution_strategy", "end_session", "fresh_session", "gpu_count",
-    "gpu_sets", "install", "load_checkpoint", "memory_scope", "save_model", "strategy_scope",
-    "trial", "unbind_fit",
+    "CONTINUE", "MEASURES", "PRUNE", "STOP", "STRATEGIES", "Checkpoint", "CheckpointWriter",
+    "Distillation", "FitSettings", "LoopTrial", "Measured", "StopRequested", "TrialFit",
+    "Unreadable", "architecture_key", "bind_fit", "calibration_sample", "decision_broadcast",
+    "distribution_strategy", "end_session", "fresh_session", "gpu_count", "gpu_sets", "install",
+    "load_checkpoint", "measure_costs", "memory_scope", "save_model", "strategy_scope", "trial",
+    "unbind_fit",
 ]

@@ -27,6 +27,7 @@ from .._utils.constraints import missing_metric
 from .._utils.failpoints import hit as failpoint
 from .._utils.objectives import is_number
 from .._utils.process import import_keras, rss_mb
+from ..deploy import COSTS
 from ..errors import MetricError, TrialValueError
 from . import _checkpoint as checkpoint
 from . import _distill as distillation
@@ -75,7 +76,9 @@ class FitSettings:
 
 
 CONTINUE, PRUNE, STOP = 0, 1, 2  # what the chief decided at the end of an epoch
-MEASURES = ("params",)  # what TrialFit.measures gives of a Keras trial, beside its logs
+# what a trial knows of its model once it has trained, beside its logs: ``params``
+# (TrialFit.measures) and the deployment costs it is asked to measure (training/_costs.py)
+MEASURES = ("params", *COSTS)
 
 
 class TrialFit:
@@ -98,6 +101,7 @@ class TrialFit:
         self.writer = checkpoint.CheckpointWriter(folder)
         self.history: list[dict[str, float]] = list(resume.history) if resume else []
         self.model: Any = None
+        self.train_x: Any = None  # what the last fit was given as x (the calibration sample's)
         self.metric = settings.metric
         self.direction = settings.direction
         self.best_value: float | None = None
@@ -147,6 +151,7 @@ class TrialFit:
         if self.settings.distill is not None:  # targets packed, the student compiled for them
             restore = distillation.apply(a, model, self.settings.distill)
         self.model = model
+        self.train_x = a.get("x")
         self.epochs_asked = int(a["epochs"])
         if self.settings.stop_at is not None:  # PBT: this trial trains one generation
             a["epochs"] = min(int(a["epochs"]), self.settings.stop_at)
@@ -366,8 +371,9 @@ class TrialFit:
         if self.metric is None:
             self.metric = _default_metric(logs)
         value = logs.get(self.metric)
-        if value is None and self.settings.cell_supplies_value:
-            # e.g. --minimize params (returned by the cell) --maximize val_accuracy (logged)
+        if value is None and (self.settings.cell_supplies_value or self.metric in MEASURES):
+            # e.g. --minimize params (returned by the cell, or measured once the trial has
+            # trained) --maximize val_accuracy (logged): the epochs are followed on the latter
             logged = [(m, d) for m, d in self.settings.others if m in logs]
             if not logged:
                 return None

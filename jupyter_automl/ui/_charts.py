@@ -264,6 +264,61 @@ def fill_pareto(fig: Any, model: StudyModel) -> None:
     _assign_infeasible(fig.data[3], infeasible)
 
 
+# -- deployment cost against the objective ---------------------------------------------------
+def make_costs(model: StudyModel, figure_class: Any = None) -> Any:
+    """The first objective against a measured deployment cost (``--measure``): every complete
+    trial, the front of the feasible ones, the trials that miss a constraint, and the region
+    the constraints on either axis allow, shaded."""
+    go = _go()
+    axis = model.cost_axis or "cost"
+    fig = (figure_class or go.Figure)(layout=_layout(
+        f"{model.metrics[0]} against {axis}", axis, model.metrics[0]))
+    hover = "trial %{customdata}: " + axis + " %{x:.4g}, %{y:.4g}"
+    fig.add_scatter(name="trials", mode="markers", marker={"color": "#1f77b4", "size": 7},
+                    hovertemplate=hover + "<extra></extra>")
+    fig.add_scatter(name="front (least cost for the value)", mode="lines+markers",
+                    line={"color": "#d62728", "shape": "hv"}, marker={"size": 9},
+                    hovertemplate=hover + "<extra></extra>")
+    _add_selected_marker(fig)
+    _add_infeasible(fig, hover + ", misses a constraint")
+    fill_costs(fig, model)
+    return fig
+
+
+def fill_costs(fig: Any, model: StudyModel) -> None:
+    feasible, front, infeasible = model.costs_chart()
+    _assign(fig.data[0], feasible)
+    _assign(fig.data[1], front)
+    everything = Series.of(np.concatenate([feasible.x, infeasible.x]),
+                           np.concatenate([feasible.y, infeasible.y]),
+                           np.concatenate([feasible.trial, infeasible.trial]))
+    _assign(fig.data[2], _selected_point(model, everything))
+    _assign_infeasible(fig.data[3], infeasible)
+    fig.layout.shapes = _feasible_region(model, everything)
+
+
+def _feasible_region(model: StudyModel, points: Series) -> list[dict[str, Any]]:
+    """A shaded band per constraint on the chart's axes: where a trial meets it."""
+    shapes = []
+    for bound in model.bounds:
+        on_x = bound.metric == model.cost_axis
+        if not on_x and bound.metric != model.metrics[0]:
+            continue
+        values = points.x if on_x else points.y
+        finite = values[~np.isnan(values)] if len(values) else values
+        far = float(np.max(np.abs(finite))) * 10 + abs(bound.bound) * 10 + 1 if len(finite) \
+            else abs(bound.bound) * 10 + 1
+        low, high = (-far, bound.bound) if bound.op == "<=" else (bound.bound, far)
+        if on_x:
+            low = max(low, 0.0)  # a cost is never below 0
+        shapes.append({"type": "rect", "layer": "below", "line": {"width": 0},
+                       "fillcolor": "rgba(44,160,44,0.10)",
+                       "xref": "x" if on_x else "paper", "yref": "paper" if on_x else "y",
+                       "x0": low if on_x else 0, "x1": high if on_x else 1,
+                       "y0": 0 if on_x else low, "y1": 1 if on_x else high})
+    return shapes
+
+
 def _add_infeasible(fig: Any, hover: str) -> None:
     """The trials that miss a --constraint, drawn apart (after the selected ring)."""
     fig.add_scatter(name="infeasible (--constraint)", mode="markers",

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from optuna.trial import TrialState
 
-from .._utils.constraints import feasible_only, unmet
+from .._utils.constraints import Constraint, feasible_only, parse_constraint, unmet
 from .._utils.duration import eta
 from .._utils.objectives import pareto_front, signs
 from ..results import (
@@ -26,6 +26,8 @@ from ..results import (
     MEMBER,
     StudyState,
     chain,
+    cost_names,
+    costs_of,
     member_text,
     trial_columns,
     trial_row,
@@ -67,6 +69,7 @@ class TrialRecord:
     # --constraint: its recorded violations by expression (Optuna's ``trial.constraints``;
     # none recorded: not known to meet them)
     constraints: dict[str, float] = field(default_factory=dict)
+    costs: dict[str, float] = field(default_factory=dict)  # --measure: its model's figures
     # --darts: a search's architecture weights by epoch, {choice: {option: [weight, ...]}}
     architecture: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
@@ -164,6 +167,7 @@ class StudyModel:
         self.selected: int | None = None
         self.span: float | None = None  # a study read from storage: first start to last end
         self.population = population  # --scheduler pbt: the members; None for other studies
+        self.costs: list[str] = []  # --measure: the deployment costs the study measures
         # Figures of many trials, computed once per change of the records (a study of 10,000
         # trials is refreshed in milliseconds): _version counts the changes, _cache holds the
         # figures of the last version, _rows the table rows of finished trials.
@@ -177,6 +181,7 @@ class StudyModel:
         scheduler = result.spec.get("scheduler") or {}
         model = cls(result.name, result.metrics, result.directions, result.total,
                     scheduler.get("population"))
+        model.costs = list(result.spec.get("measures") or [])
         for trial in result.study.get_trials(deepcopy=False):
             model.add_frozen(trial)
             record = model.records[trial.number]
@@ -208,6 +213,7 @@ class StudyModel:
         self.records[trial.number].origin = origin_text(trial.user_attrs)
         self.records[trial.number].supernet = bool(trial.user_attrs.get(SUPERNET))
         self.records[trial.number].constraints = dict(trial.constraints)
+        self.records[trial.number].costs = costs_of(trial.user_attrs)
         self.touch(trial.number)
 
     def touch(self, number: int) -> None:
@@ -364,6 +370,43 @@ class StudyModel:
             front.add(record.number, [tuple(record.values[:2])], gap=False)  # type: ignore[index]
         return everything, front, infeasible
 
+    @property
+    def cost_axis(self) -> str | None:
+        """The deployment cost the cost chart draws the first objective against: the first one
+        a constraint bounds, else the first measured that is not an objective (None: none)."""
+        if self.metrics[0] in self.costs:  # the first objective is a cost: nothing to set it by
+            return None
+        bounded = [c.metric for c in self.bounds]
+        return next((c for c in self.costs if c in bounded), None) or next(
+            (c for c in self.costs if c not in self.metrics), None)
+
+    @property
+    def bounds(self) -> list[Constraint]:
+        """The constraints the trials recorded (each written as the study was given it)."""
+        texts = self._cached("bounds", lambda: sorted(
+            {text for r in self.records.values() for text in r.constraints}))
+        return [parse_constraint(text) for text in texts]
+
+    def costs_chart(self) -> tuple[Series, Series, Series]:
+        """The complete trials at (their ``cost_axis`` cost, first objective), the front of
+        the feasible ones (the least cost for the value, the best value for the cost), and
+        apart, the trials that miss a --constraint."""
+        axis = self.cost_axis
+        feasible, front, infeasible = Series(), Series(), Series()
+        if axis is None:
+            return feasible, front, infeasible
+        points = [(r, r.costs[axis], r.values[0]) for r in self._complete()  # type: ignore[index]
+                  if axis in r.costs and not r.supernet]
+        for record, cost, value in points:
+            (infeasible if record.infeasible else feasible).add(
+                record.number, [(cost, value)], gap=False)
+        sign = signs(self.directions)[0]
+        kept = [(r.number, [c, v]) for r, c, v in points if not r.infeasible]
+        for number, (cost, value) in sorted(pareto_front(kept, [-1.0, sign]),
+                                            key=lambda p: p[1][0]):
+            front.add(number, [(cost, value)], gap=False)
+        return feasible, front, infeasible
+
     # -- population-based training ------------------------------------------------------------
     def lineages(self) -> tuple[list[Series], Series, Series]:
         """One learning curve per member across its generations (a member that copied another
@@ -427,12 +470,13 @@ class StudyModel:
                          r.kernel,
                          r.peak_mb, r.error,
                          member_text(r.member, r.generation, r.source if r.copied else None),
-                         r.origin, r.unmet)
+                         r.origin, r.unmet, r.costs)
 
     @property
     def columns(self) -> list[str]:
         evolved = self._cached("evolved", lambda: any(r.origin for r in self.records.values()))
         constrained = self._cached("constrained", lambda: any(
             r.constraints for r in self.records.values()))
+        costs = self._cached("costs", lambda: cost_names(r.costs for r in self.records.values()))
         return trial_columns(self.metrics_given, self.population is not None, evolved,
-                             constrained)
+                             constrained, costs)

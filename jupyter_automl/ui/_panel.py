@@ -20,7 +20,7 @@ from optuna.trial import TrialState
 from .. import _optuna
 from .._utils.duration import format_duration
 from ..engine import Listener, Outcome, RunEnd
-from ..results import StudyState
+from ..results import StudyState, costs_of
 from ..search import SUPERNET, origin_text, weights_by_epoch
 from . import _charts as charts
 from ._model import StudyModel
@@ -71,6 +71,7 @@ class StudyPanel(Listener):
         self._evolution = "evolution" in options.sampler
         self._darts = options.darts
         self._constrained = bool(options.constraints)
+        model.costs = list(options.measures)
         if self.root is None:
             self.attach(model)
         else:  # Resume: the same widgets show the new run
@@ -112,10 +113,12 @@ class StudyPanel(Listener):
         # there, and ``trial`` keeps the attributes it had when it was asked.
         stored = _optuna.frozen(runner.study, trial) \
             if model.population is not None or self._evolution or self._darts \
-            or self._constrained else None
+            or self._constrained or model.costs else None
         attrs = stored.user_attrs if stored is not None else {}
         if stored is not None and self._constrained:  # a worker kernel set them in the storage
             record.constraints = dict(stored.constraints)
+        if stored is not None and model.costs:
+            record.costs = costs_of(stored.user_attrs)
         if model.population is not None:  # the trial says now whether it ends its member
             record.set_pbt(attrs)
             model.total = runner.total
@@ -168,6 +171,8 @@ class StudyPanel(Listener):
             }
             if self._darts:
                 self.figures["architecture"] = charts.make_architecture(model, go.FigureWidget)
+        if model.cost_axis is not None:
+            self.figures["costs"] = charts.make_costs(model, go.FigureWidget)
         for name, fig in self.figures.items():
             fig.add_class(f"automl-{name}")
             for trace in fig.data:
@@ -234,6 +239,9 @@ class StudyPanel(Listener):
             (charts.fill_pareto if model.multi else charts.fill_history)(history, model)
         with self.figures["parallel"].batch_update():
             charts.fill_parallel(self.figures["parallel"], model)
+        if "costs" in self.figures:
+            with self.figures["costs"].batch_update():
+                charts.fill_costs(self.figures["costs"], model)
         if "schedule" in self.figures and self._study is not None:
             with self.figures["schedule"].batch_update():
                 charts.fill_schedule(self.figures["schedule"], self._study)
@@ -254,6 +262,9 @@ class StudyPanel(Listener):
         history = self.figures["history"]
         with history.batch_update():
             (charts.fill_pareto if model.multi else charts.fill_history)(history, model)
+        if "costs" in self.figures:
+            with self.figures["costs"].batch_update():
+                charts.fill_costs(self.figures["costs"], model)
 
     def _clicked(self, trace: Any, points: Any, _selector: Any) -> None:
         for index in points.point_inds:

@@ -38,6 +38,8 @@ def figures(model: StudyModel, study: Any) -> list[Any]:
             charts.make_parallel(model)]
     if model.architecture()[0] is not None:  # --darts: the search's architecture weights
         figs.append(charts.make_architecture(model))
+    if model.cost_axis is not None:  # --measure: the objective against a deployment cost
+        figs.append(charts.make_costs(model))
     importances = charts.importances(study)
     if importances:
         figs.append(charts.make_importance(importances))

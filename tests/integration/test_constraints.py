@@ -88,9 +88,10 @@ def test_a_constraint_on_a_metric_no_trial_has_is_an_error_at_the_first_epoch(
     ip.user_ns.update(split())
     with pytest.raises(MetricError) as raised:
         ip.run_cell_magic("automl", 'early --trials 3 --maximize val_accuracy '
-                          '--constraint "latency_ms <= 1.5"', CELL)
-    assert ("--constraint 'latency_ms <= 1.5': the trial has no metric 'latency_ms'; it has "
-            "accuracy, loss, params, val_accuracy, val_loss") in str(raised.value)
+                          '--constraint "flops <= 1.5"', CELL)
+    assert ("--constraint 'flops <= 1.5': the trial has no metric 'flops'; it has "
+            "accuracy, latency_int8_ms, latency_ms, loss, params, tflite_dynamic_kb, "
+            "tflite_int8_kb, val_accuracy, val_loss") in str(raised.value)
     trials = study_of(tmp_path / "runs", "early").trials
     assert [t.state.name for t in trials] == ["FAIL"]
     state = json.loads((tmp_path / "runs/early/trials/0/state.json").read_text())

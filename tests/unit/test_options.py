@@ -67,3 +67,32 @@ def test_bad_option_lines(line: str, message: str) -> None:
                "--constraint, " \
                "--darts, --darts-beta, --darts-lr, --distill-from, --early-stopping, --edit" \
             in str(info.value)
+
+
+def test_the_costs_to_measure_come_from_measure_objectives_and_constraints() -> None:
+    options = parse_options('s --maximize val_accuracy --constraint "tflite_int8_kb <= 8" '
+                            '--measure latency_ms --measure latency_ms,tflite_dynamic_kb')
+    assert options.measures == ["tflite_dynamic_kb", "tflite_int8_kb", "latency_ms"]
+    assert parse_options("s --minimize latency_int8_ms").measures == ["latency_int8_ms"]
+    assert parse_options("s --measure all").measures == [
+        "tflite_dynamic_kb", "tflite_int8_kb", "latency_ms", "latency_int8_ms"]
+    assert parse_options('s --constraint "params <= 5k"').measures == []
+    with pytest.raises(OptionError, match=r"--measure: unknown cost 'size'; choose among "
+                       r"tflite_dynamic_kb, tflite_int8_kb, latency_ms, latency_int8_ms"):
+        parse_options("s --measure size")
+
+
+def test_a_calibration_sample_is_drawn_from_what_fit_was_given() -> None:
+    import numpy as np
+
+    from jupyter_automl.training import calibration_sample
+
+    x = np.arange(1000 * 3, dtype="float32").reshape(1000, 3)
+    drawn = calibration_sample(x)
+    assert drawn is not None and drawn.shape == (200, 3)
+    assert np.array_equal(drawn, calibration_sample(x))  # the same draw every time
+    assert len(np.unique(drawn[:, 0])) == 200 and drawn[:, 0].max() > 600  # across the data
+    batches = [(x[i:i + 64], None) for i in range(0, 1000, 64)]  # a PyDataset-like sequence
+    assert calibration_sample(batches).shape == (200, 3)
+    assert calibration_sample({"a": x}) is None and calibration_sample(iter(batches)) is None
+    assert calibration_sample(x[:0]) is None

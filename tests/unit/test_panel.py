@@ -77,6 +77,33 @@ def test_pareto_front_of_two_objectives() -> None:
     assert as_list(everything.trial) == [0, 1, 2]
 
 
+def test_the_cost_chart_draws_the_objective_against_a_measured_cost() -> None:
+    """--measure: the first objective against the cost a constraint bounds, the front of the
+    feasible trials (least cost for the value), the misses apart, the allowed band shaded."""
+    model = StudyModel("c", ["val_accuracy"], ["maximize"], 6)
+    model.costs = ["tflite_int8_kb", "latency_ms"]
+    figures = [(0.90, 4.0), (0.95, 9.0), (0.93, 6.0), (0.85, 5.0), (0.97, 20.0)]
+    for number, (accuracy, kb) in enumerate(figures):
+        model.finish(number, TrialState.COMPLETE, [accuracy], {}, 1.0, None, None)
+        model.records[number].costs = {"tflite_int8_kb": kb, "latency_ms": 0.01 * kb}
+        model.records[number].constraints = {"tflite_int8_kb <= 10": kb - 10}
+        model.touch(number)
+    assert model.cost_axis == "tflite_int8_kb"  # the bounded one, not the first measured
+    feasible, front, infeasible = model.costs_chart()
+    assert as_list(feasible.trial) == [0, 1, 2, 3] and as_list(infeasible.trial) == [4]
+    assert as_list(front.trial) == [0, 2, 1] and as_list(front.x) == [4.0, 6.0, 9.0]
+    fig = charts.make_costs(model)
+    assert fig.layout.xaxis.title.text == "tflite_int8_kb" and len(fig.data) == 4
+    (band,) = fig.layout.shapes
+    assert (band.x0, band.x1, band.xref, band.yref) == (0.0, 10.0, "x", "paper")
+    assert "tflite_int8_kb" in model.columns and "latency_ms" in model.columns
+    assert model.table_rows()[4]["tflite_int8_kb"] == 20.0
+    # nothing to draw against when the objective is itself the cost
+    alone = StudyModel("l", ["latency_ms"], ["minimize"], 3)
+    alone.costs = ["latency_ms"]
+    assert alone.cost_axis is None
+
+
 def test_figures_have_a_fixed_set_of_traces() -> None:
     model = model_with({0: (TrialState.COMPLETE, [3.0, 2.0]), 1: (TrialState.PRUNED, [4.0])})
     assert [t.name for t in charts.make_curves(model).data] == list(charts.CURVES)

@@ -1,0 +1,170 @@
+"""Deployment costs measured inside the study (``--measure``, or a constraint or objective
+naming one): a digits study bounded by its models' int8 TFLite size, in this kernel, on
+worker kernels and headless, each architecture measured once, and the best model meeting
+the budget when converted again from the exported file."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from conftest import orphan_kernels, study_of
+from digits import CODE, load, split
+from test_cli import cli, notebook
+
+pytestmark = pytest.mark.slow
+
+# three architectures: 8 and 16 hidden units fit in 6 KiB as int8 TFLite, 64 do not
+CELL = textwrap.dedent('''\
+    import keras
+    units = hp.choice("units", [8, 16, 64])
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(units, activation="relu"),
+                              keras.layers.Dropout(hp.float("dropout", 0.0, 0.3)),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    model.fit(x, y, validation_data=(x_val, y_val), epochs=2, batch_size=64)
+''')
+BUDGET = 'tflite_int8_kb <= 6'
+SETUP = CODE + ("from sklearn.model_selection import train_test_split\n"
+                "x, x_val, y, y_val = train_test_split(x, y, test_size=0.25, "
+                "random_state=0, stratify=y)\n")
+
+
+def _complete(runs: Path, name: str) -> list[Any]:
+    return [t for t in study_of(runs, name).trials if t.state.name == "COMPLETE"]
+
+
+def _check_measured_once(runs: Path, name: str, costs: set[str]) -> None:
+    """Every complete trial carries the figures; an architecture is measured by its first
+    trial and read by the others; the study's cache holds one file per architecture."""
+    trials = _complete(runs, name)
+    by_units: dict[int, list[Any]] = {}
+    for t in sorted(trials, key=lambda t: t.datetime_complete):
+        assert set(t.user_attrs["costs"]) == costs, t.user_attrs
+        by_units.setdefault(t.params["units"], []).append(t)
+    for units, same in by_units.items():
+        assert len({json.dumps(t.user_attrs["costs"], sort_keys=True) for t in same}) == 1
+        assert [bool(t.user_attrs.get("costs_cached")) for t in same] \
+            == [False] + [True] * (len(same) - 1), (units, [t.user_attrs for t in same])
+        assert same[0].user_attrs["cost_seconds"] > 0
+        assert all(t.user_attrs["cost_seconds"] == 0 for t in same[1:])
+    cached = sorted((runs / name / "costs").glob("*.json"))
+    assert len(cached) == len(by_units)
+
+
+def _check_budget(runs: Path, name: str) -> None:
+    """The constraint recorded on every trial is its measured size against the bound, and the
+    best model, converted again from the exported file, meets it."""
+    import keras
+
+    from jupyter_automl.deploy import deployment_costs
+
+    trials = _complete(runs, name)
+    for t in trials:
+        assert t.constraints == {BUDGET: t.user_attrs["costs"]["tflite_int8_kb"] - 6}
+    assert {t.params["units"] for t in trials if t.constraints[BUDGET] > 0} <= {64}
+    feasible = [t for t in trials if t.constraints[BUDGET] <= 0]
+    best = max(feasible, key=lambda t: t.value)
+    model = keras.models.load_model(runs / name / "best" / "model.keras")
+    assert model.layers[0].units == best.params["units"]
+    x, _ = load()
+    assert deployment_costs(model, ["tflite_int8_kb"], x[:200])["tflite_int8_kb"] <= 6
+
+
+def test_an_int8_size_budget_in_this_kernel(ip: Any, tmp_path: Path) -> None:
+    ip.user_ns.update(split())
+    ip.run_cell_magic("automl", f'tiny --trials 7 --seed 1 --sampler random --pruner none '
+                      f'--maximize val_accuracy --constraint "{BUDGET}" --measure latency_ms',
+                      CELL)
+    runs = tmp_path / "runs"
+    _check_measured_once(runs, "tiny", {"tflite_int8_kb", "latency_ms"})
+    _check_budget(runs, "tiny")
+    result = ip.user_ns["_automl"]
+    assert result.best_trial.constraints[BUDGET] <= 0
+    assert "deployment costs (tflite_int8_kb, latency_ms): 7 trials, " in result.summary()
+    row = result.trials[0]
+    assert row["tflite_int8_kb"] > 0 and row["latency_ms"] > 0
+    assert {"tflite_int8_kb", "latency_ms"} <= set(result.trials.columns)
+
+
+def test_a_cost_as_an_objective_on_worker_kernels(ip: Any, tmp_path: Path) -> None:
+    """Two objectives, one of them measured: the worker kernels measure, share the cache,
+    and record each figure as the trial's value."""
+    ip.run_cell_magic("automl", 'front --trials 5 --seed 0 --sampler random --kernels 2 '
+                      '--maximize val_accuracy --minimize tflite_dynamic_kb', SETUP + CELL)
+    runs = tmp_path / "runs"
+    trials = _complete(runs, "front")
+    assert len(trials) == 5
+    for t in trials:
+        assert t.values[1] == t.user_attrs["costs"]["tflite_dynamic_kb"]
+    sizes = {t.params["units"]: t.values[1] for t in trials}
+    # (16 units may come out smaller than 8: dynamic range quantizes a kernel of 1024
+    # weights or more only)
+    assert max(sizes, key=sizes.__getitem__) == max(sizes)
+    assert len(sorted((runs / "front" / "costs").glob("*.json"))) == len(sizes)
+    assert orphan_kernels() == []
+
+
+def test_jupyter_automl_run_measures_and_a_rerun_reads_the_cache(tmp_path: Path) -> None:
+    nb = notebook(tmp_path / "tiny.ipynb", SETUP)  # the data in one cell, the study next
+    book = nbformat.read(nb, as_version=4)
+    book.cells.append(nbformat.v4.new_code_cell(
+        f'%%automl tiny --trials {{n_trials}} --seed 0 --maximize val_accuracy '
+        f'--constraint "{BUDGET}"\n' + CELL))
+    nbformat.write(book, nb)
+    done = cli("run", str(nb), "-p", "n_trials", "3", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    runs = tmp_path / "automl_runs"
+    first = {t.params["units"] for t in _complete(runs, "tiny")}
+    again = cli("run", str(nb), "-p", "n_trials", "7", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "deployment costs (tflite_int8_kb): 7 trials, " in again.stdout
+    later = [t for t in _complete(runs, "tiny") if t.number >= 3]
+    assert later
+    for t in later:  # a new process: what the first run measured is read from the folder
+        if t.params["units"] in first:
+            assert t.user_attrs.get("costs_cached") is True, t.user_attrs
+    _check_budget(runs, "tiny")
+    executed = nbformat.read(tmp_path / "tiny.out.ipynb", as_version=4)
+    shown = json.dumps([o for c in executed.cells for o in c.get("outputs", [])])
+    assert "val_accuracy against tflite_int8_kb" in shown
+
+
+def test_int8_without_training_data_to_draw_from_stops_the_study(ip: Any,
+                                                                 tmp_path: Path) -> None:
+    """A generator gives fit no sample to calibrate int8 on: the same for every trial, so
+    the first trial says so and the study stops."""
+    from jupyter_automl.errors import MetricError
+
+    ip.user_ns.update(split())
+    cell = CELL.replace("model.fit(x, y,", "model.fit(((x[i:i + 64], y[i:i + 64]) for _ in "
+                        "range(99) for i in range(0, 1280, 64)), steps_per_epoch=20,")
+    with pytest.raises(MetricError) as raised:
+        ip.run_cell_magic("automl", f'gen --trials 3 --maximize val_accuracy '
+                          f'--constraint "{BUDGET}"', cell)
+    assert "tflite_int8_kb: full-integer quantization is calibrated on a sample of the " \
+           "training data" in str(raised.value)
+    assert [t.state.name for t in study_of(tmp_path / "runs", "gen").trials] == ["FAIL"]
+
+
+def test_population_based_training_measures_each_member_once(ip: Any, tmp_path: Path) -> None:
+    """PBT changes the mutable parameters only, never the architecture: a member's later
+    generations read what its first measured, and the constraint holds on each."""
+    ip.user_ns.update(split())
+    cell = CELL.replace('keras.optimizers.Adam(0.01)', 'keras.optimizers.Adam(hp.float('
+                        '"lr", 1e-3, 1e-1, log=True, mutable=True))')
+    ip.run_cell_magic("automl", f'members --scheduler pbt --population 4 --interval 1 --seed 0 '
+                      f'--maximize val_accuracy --constraint "{BUDGET}"', cell)
+    trials = _complete(tmp_path / "runs", "members")
+    assert len(trials) == 8  # 4 members, 2 generations of 1 epoch
+    for t in trials:
+        assert t.constraints == {BUDGET: t.user_attrs["costs"]["tflite_int8_kb"] - 6}
+        if t.user_attrs["pbt_generation"] == 1:
+            assert t.user_attrs.get("costs_cached") is True
+    assert len(list((tmp_path / "runs" / "members" / "costs").glob("*.json"))) \
+        == len({t.params["units"] for t in trials})
