@@ -23,17 +23,30 @@ from ._files import size_of, size_text, tf_quiet
 from ._formats import bundle_files
 from ._keras import ModelFile
 from ._predict import predict_script
+from ._quantize import calibration_data
 from ._source import StudyResult, best_model_file
-from ._tflite import interpreter
+from ._tflite import convert, interpreter
 
 MARKER = "signature.json"  # a folder with this file is a bundle, and may be replaced
 
 
 def write_bundle(result: StudyResult, folder: str | Path, formats: list[str] | None = None,
-                 quantize: bool = False, trial: int | None = None) -> Path:
+                 quantize: bool | str = False, trial: int | None = None,
+                 calibration: Any = None) -> Path:
     """Write the bundle of ``result``'s best model (or Pareto-front ``trial``) into
-    ``folder``; an earlier bundle there is replaced, any other non-empty folder refused."""
-    rows = bundle_files(formats, quantize)
+    ``folder``; an earlier bundle there is replaced, any other non-empty folder refused.
+
+    ``quantize``: the TFLite file's quantization, ``True`` (or ``"dynamic"``: weights in 8
+    bits) or ``"int8"`` (full integer with float inputs and outputs, its activations' ranges
+    measured on ``calibration``, a few hundred typical inputs)."""
+    if quantize not in (False, True, "dynamic", "int8"):
+        raise AutomlError(f"quantize={quantize!r}: a bundle's TFLite file is quantized True "
+                          "(or 'dynamic': weights in 8 bits) or 'int8' (full integer, with "
+                          "calibration=x_sample)")
+    if quantize == "int8" and calibration is None:
+        raise AutomlError("quantize='int8' measures the activations' ranges on calibration "
+                          "data: give calibration=x_sample, a few hundred typical inputs")
+    rows = bundle_files(formats, bool(quantize))
     target = Path(folder).expanduser().absolute()
     if target.exists() and (not target.is_dir() or (any(target.iterdir())
                                                     and not (target / MARKER).exists())):
@@ -48,13 +61,18 @@ def write_bundle(result: StudyResult, folder: str | Path, formats: list[str] | N
         model = ModelFile(source)
         files = {}
         for name, row in rows.items():
-            row.write(model, staged / name)
+            if quantize == "int8" and row.base == "tflite":
+                data = convert(model.model, "int8", calibration_data(calibration, model.model))
+                (staged / name).write_bytes(data)
+            else:
+                row.write(model, staged / name)
             files[name] = size_of(staged / name)
         lite = next((staged / name for name, row in rows.items() if row.base == "tflite"), None)
         signature = _signature(model.model, lite)
         (staged / MARKER).write_text(json.dumps(signature, indent=1))
         (staged / "predict.py").write_text(predict_script(next(iter(rows.values())).base))
-        (staged / "model_card.md").write_text(_card(result, number, signature, files))
+        (staged / "model_card.md").write_text(_card(result, number, signature, files,
+                                                     _QUANTIZED.get(str(quantize))))
         if target.exists():
             shutil.rmtree(target)
         staged.rename(target)
@@ -83,8 +101,13 @@ def _signature(model: Any, tflite: Path | None) -> dict[str, Any]:
     return signature
 
 
+_QUANTIZED = {"True": "dynamic range (weights in 8 bits)", "dynamic": "dynamic range (weights "
+              "in 8 bits)", "int8": "full integer (weights and activations in 8 bits; "
+              "float inputs and outputs)"}
+
+
 def _card(result: StudyResult, number: int, signature: dict[str, Any],
-          files: dict[str, int]) -> str:
+          files: dict[str, int], quantized: str | None = None) -> str:
     spec = result.spec
     trial = next((t for t in result.study.get_trials(deepcopy=False) if t.number == number),
                  None)
@@ -117,7 +140,7 @@ def _card(result: StudyResult, number: int, signature: dict[str, Any],
                   + ", ".join(f"{t['dtype']} {tuple(t['shape'])}" for t in lite["inputs"])
                   + " and returns "
                   + ", ".join(f"{t['dtype']} {tuple(t['shape'])}" for t in lite["outputs"])
-                  + "."]
+                  + "." + (f" It is quantized: {quantized}." if quantized else "")]
     lines += ["", "## Files", "", "| file | size |", "|---|---|"]
     lines += [f"| `{name}` | {size_text(size)} |" for name, size in files.items()]
     lines += ["| `predict.py` | predicts on an `.npy` file: `python predict.py inputs.npy` |",

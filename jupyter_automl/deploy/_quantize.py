@@ -47,7 +47,7 @@ def quantizations(quantize: Sequence[str] | str | None, calibration: Any,
 def write_quantized(model: Any, modes: list[str], calibration: Any, int8_io: str,
                     folder: Path) -> list[tuple[str, Path]]:
     """``folder/<mode>.tflite`` for each of ``modes``, with the mode of each."""
-    data = None if calibration is None else _calibration(calibration, model)
+    data = None if calibration is None else calibration_data(calibration, model)
     written = []
     for mode in modes:
         path = folder / f"{mode}.tflite"
@@ -56,7 +56,8 @@ def write_quantized(model: Any, modes: list[str], calibration: Any, int8_io: str
     return written
 
 
-def _calibration(calibration: Any, model: Any) -> np.ndarray:
+def calibration_data(calibration: Any, model: Any) -> np.ndarray:
+    """The calibration inputs as float32 rows, checked against the model's input."""
     data = np.asarray(calibration[0] if isinstance(calibration, tuple) else calibration)
     if len(data) == 0:
         raise AutomlError("the calibration data is empty: give a few hundred typical inputs")

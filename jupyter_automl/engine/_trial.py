@@ -43,6 +43,7 @@ from ..training import (
     Checkpoint,
     Distillation,
     FitSettings,
+    Measured,
     StopRequested,
     TrialFit,
     Unreadable,
@@ -161,6 +162,9 @@ class ThisKernel:
                 _record_search(trial, fit)
             outcome = Outcome(TrialState.COMPLETE, values=values)
         except optuna.TrialPruned as exc:
+            if fit.known_costs and not follower:  # its model misses a bound: not trained
+                self._record_known_costs(trial, fit)
+                trial.set_user_attr("error", str(exc))  # why, for the tables
             outcome = Outcome(TrialState.PRUNED, error=str(exc))
         except optuna.exceptions.UpdateFinishedTrialError:  # another runner took the trial
             outcome = Outcome(TrialState.FAIL, taken=True)
@@ -192,15 +196,30 @@ class ThisKernel:
 
     def _measure_costs(self, trial: optuna.Trial, fit: TrialFit) -> dict[str, float]:
         """The deployment costs the study measures, of the model the trial trained (read
-        where its architecture was measured before), kept in the trial's user attributes with
-        the seconds measuring took."""
-        got = measure_costs(fit.model, self.prepared.options.measures,
-                            self.prepared.paths.root / "costs", fit.train_x)
+        where its architecture was measured before, or measured before it trained), kept in
+        the trial's user attributes with the seconds measuring took."""
+        got = fit.costs if fit.costs is not None and fit.costs_model is fit.model else \
+            measure_costs(fit.model, self.prepared.options.measures,
+                          self.prepared.paths.root / "costs", fit.train_x)
+        self._record_costs(trial, got)
+        return got.costs
+
+    def _record_known_costs(self, trial: optuna.Trial, fit: TrialFit) -> None:
+        """A trial whose model missed a bound before training: what it would cost, and how
+        far past each bound on those figures it is (its constraints)."""
+        if fit.costs is not None:
+            self._record_costs(trial, fit.costs)
+        for constraint in self.prepared.options.constraints:
+            if constraint.metric in fit.known_costs:
+                trial.set_constraint(constraint.text,
+                                     constraint.violation(fit.known_costs[constraint.metric]))
+
+    @staticmethod
+    def _record_costs(trial: optuna.Trial, got: Measured) -> None:
         trial.set_user_attr(COSTS, got.costs)
         trial.set_user_attr(COST_SECONDS, round(got.seconds, 3))
         if got.cached:
             trial.set_user_attr(COSTS_CACHED, True)
-        return got.costs
 
     def _resume_point(self, trial: optuna.Trial) -> Checkpoint | None:
         """The checkpoint a retried trial resumes from; None (saying why) if it cannot."""
@@ -261,6 +280,9 @@ class ThisKernel:
             checkpoint_every=options.checkpoint_every, seed=options.seed,
             cell_supplies_value=self.cell.returns_value,
             constraints=tuple((c.text, c.metric) for c in options.constraints),
+            measures=tuple(options.measures),
+            costs_folder=self.prepared.paths.root / "costs",
+            early_costs=stop_at is None and not options.check and options.strategy is None,
             others=tuple((o.metric, o.direction) for o in self.prepared.objectives[1:]
                          if o.metric is not None),
             stop_at=stop_at,

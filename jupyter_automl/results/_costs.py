@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from .._utils.constraints import is_feasible
 from ..deploy import COSTS as COST_NAMES
 
 if TYPE_CHECKING:
@@ -31,7 +32,12 @@ def cost_names(costs: Iterable[dict[str, float]]) -> list[str]:
 def costs_text(trials: Iterable[optuna.trial.FrozenTrial]) -> str | None:
     """``deployment costs (tflite_int8_kb): 12 trials, 5 architectures measured in 2.1 s
     each, 7 read from the cache``; None for a study that measured nothing."""
+    from optuna.trial import TrialState
+
+    trials = list(trials)
     measured = [t for t in trials if t.user_attrs.get(COSTS)]
+    untrained = sum(t.state == TrialState.PRUNED and not is_feasible(t.constraints)
+                    for t in measured)
     if not measured:
         return None
     names = cost_names(costs_of(t.user_attrs) for t in measured)
@@ -41,4 +47,5 @@ def costs_text(trials: Iterable[optuna.trial.FrozenTrial]) -> str | None:
     each = f" in {sum(spent) / len(spent):.1f} s each" if spent else ""
     return (f"deployment costs ({', '.join(names)}): {len(measured)} trial"
             f"{'s' if len(measured) != 1 else ''}, {len(spent)} measured{each}, {cached} read "
-            "from the cache of architectures measured before")
+            "from the cache of architectures measured before"
+            + (f"; {untrained} not trained, their models missing a bound" if untrained else ""))

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._utils.constraints import missing_metric
+from .._utils.constraints import missing_metric, parse_constraint
 from .._utils.failpoints import hit as failpoint
 from .._utils.objectives import is_number
 from .._utils.process import import_keras, rss_mb
@@ -33,6 +33,7 @@ from . import _checkpoint as checkpoint
 from . import _distill as distillation
 from . import _feed as feeds
 from . import _memory as memory
+from ._costs import Measured, measure_costs
 from ._distill import Distillation
 
 if TYPE_CHECKING:
@@ -59,6 +60,12 @@ class FitSettings:
     # --constraint: (expression, metric) of each; a metric in neither the first epoch's logs,
     # the measures, nor (maybe) the cell's value is an error at that epoch
     constraints: tuple[tuple[str, str], ...] = ()
+    # the deployment costs the study measures (deploy.COSTS) and where their cache is
+    measures: tuple[str, ...] = ()
+    costs_folder: Path | None = None
+    # a constraint on the model's params or a cost is checked before the first epoch, and a
+    # model that misses it is not trained (off for PBT, --check, followers and strategies)
+    early_costs: bool = False
     # further objectives (metric, direction): the best epoch follows the first one in the logs
     others: tuple[tuple[str, str], ...] = ()
     # one of the other kernels of a multi-worker trial: it trains in step with the chief, which
@@ -102,6 +109,10 @@ class TrialFit:
         self.history: list[dict[str, float]] = list(resume.history) if resume else []
         self.model: Any = None
         self.train_x: Any = None  # what the last fit was given as x (the calibration sample's)
+        # the model's params and deployment costs, known before it trained (early_costs)
+        self.known_costs: dict[str, float] = {}
+        self.costs: Measured | None = None  # of ``costs_model``
+        self.costs_model: Any = None
         self.metric = settings.metric
         self.direction = settings.direction
         self.best_value: float | None = None
@@ -152,6 +163,7 @@ class TrialFit:
             restore = distillation.apply(a, model, self.settings.distill)
         self.model = model
         self.train_x = a.get("x")
+        self._check_before_training(model)
         self.epochs_asked = int(a["epochs"])
         if self.settings.stop_at is not None:  # PBT: this trial trains one generation
             a["epochs"] = min(int(a["epochs"]), self.settings.stop_at)
@@ -340,6 +352,31 @@ class TrialFit:
             if metric not in logs and metric not in MEASURES:
                 raise MetricError(missing_metric(
                     text, metric, [*(k for k in logs if k != "epoch"), *MEASURES]))
+
+    def _check_before_training(self, model: Any) -> None:
+        """With a constraint on the model's ``params`` or a deployment cost, what the model
+        costs is known before it trains (it depends on the architecture only): a model that
+        misses the bound is not trained, and the trial is pruned saying why."""
+        settings = self.settings
+        if not settings.early_costs or self.costs_model is not None or self.supernet \
+                or not getattr(model, "built", False):
+            return
+        bounds = [parse_constraint(text) for text, metric in settings.constraints
+                  if metric in MEASURES]
+        if not bounds:
+            return
+        known = {"params": float(model.count_params())}
+        if settings.measures:
+            self.costs = measure_costs(model, settings.measures, settings.costs_folder,
+                                       self.train_x)
+            known.update(self.costs.costs)
+        self.costs_model, self.known_costs = model, known
+        missed = [f"{c.text} ({c.metric} = {known[c.metric]:.4g})" for c in bounds
+                  if c.metric in known and c.violation(known[c.metric]) > 0]
+        if missed:
+            import optuna
+
+            raise optuna.TrialPruned(f"not trained: its model misses {', '.join(missed)}")
 
     def measures(self) -> dict[str, float]:
         """What the trial measured of its model, beside the logs: ``params``, the weights it

@@ -39,12 +39,20 @@ def _complete(runs: Path, name: str) -> list[Any]:
     return [t for t in study_of(runs, name).trials if t.state.name == "COMPLETE"]
 
 
+def _measured(runs: Path, name: str) -> list[Any]:
+    """The trials that measured their model (complete, or not trained for missing a bound),
+    in the order they ran."""
+    trials = [t for t in study_of(runs, name).trials if "costs" in t.user_attrs]
+    return sorted(trials, key=lambda t: t.datetime_start)
+
+
 def _check_measured_once(runs: Path, name: str, costs: set[str]) -> None:
     """Every complete trial carries the figures; an architecture is measured by its first
     trial and read by the others; the study's cache holds one file per architecture."""
-    trials = _complete(runs, name)
+    trials = _measured(runs, name)
+    assert {t.number for t in _complete(runs, name)} <= {t.number for t in trials}
     by_units: dict[int, list[Any]] = {}
-    for t in sorted(trials, key=lambda t: t.datetime_complete):
+    for t in trials:
         assert set(t.user_attrs["costs"]) == costs, t.user_attrs
         by_units.setdefault(t.params["units"], []).append(t)
     for units, same in by_units.items():
@@ -58,18 +66,30 @@ def _check_measured_once(runs: Path, name: str, costs: set[str]) -> None:
 
 
 def _check_budget(runs: Path, name: str) -> None:
-    """The constraint recorded on every trial is its measured size against the bound, and the
-    best model, converted again from the exported file, meets it."""
+    """A model that misses the bound is known before it trains, and is not trained: its
+    trial is pruned at once, saying why. The constraint recorded on every other trial is its
+    measured size against the bound, and the best model, converted again from the exported
+    file, meets it."""
     import keras
 
     from jupyter_automl.deploy import deployment_costs
 
+    for t in _measured(runs, name):
+        size = t.user_attrs["costs"]["tflite_int8_kb"]
+        assert t.constraints == {BUDGET: size - 6}
+        if size > 6:
+            assert t.params["units"] == 64 and t.state.name == "PRUNED"
+            assert t.user_attrs["error"] == ("not trained: its model misses tflite_int8_kb <= "
+                                             f"6 (tflite_int8_kb = {size:.4g})")
+            assert not t.intermediate_values  # not one epoch trained
+            state = json.loads((runs / name / "trials" / str(t.number) / "state.json")
+                               .read_text()) if (runs / name / "trials" / str(t.number) /
+                                                 "state.json").exists() else {}
+            assert not state.get("history")
     trials = _complete(runs, name)
-    for t in trials:
-        assert t.constraints == {BUDGET: t.user_attrs["costs"]["tflite_int8_kb"] - 6}
-    assert {t.params["units"] for t in trials if t.constraints[BUDGET] > 0} <= {64}
-    feasible = [t for t in trials if t.constraints[BUDGET] <= 0]
-    best = max(feasible, key=lambda t: t.value)
+    assert trials and all(t.constraints[BUDGET] <= 0 for t in trials)
+    assert any(t.state.name == "PRUNED" for t in _measured(runs, name))  # one was not trained
+    best = max(trials, key=lambda t: t.value)
     model = keras.models.load_model(runs / name / "best" / "model.keras")
     assert model.layers[0].units == best.params["units"]
     x, _ = load()
@@ -86,7 +106,10 @@ def test_an_int8_size_budget_in_this_kernel(ip: Any, tmp_path: Path) -> None:
     _check_budget(runs, "tiny")
     result = ip.user_ns["_automl"]
     assert result.best_trial.constraints[BUDGET] <= 0
-    assert "deployment costs (tflite_int8_kb, latency_ms): 7 trials, " in result.summary()
+    assert "deployment costs (tflite_int8_kb, latency_ms): 7 trials, 2 measured in " \
+        "" in result.summary()
+    assert "5 read from the cache of architectures measured before; 1 not trained, their " \
+        "models missing a bound" in result.summary()
     row = result.trials[0]
     assert row["tflite_int8_kb"] > 0 and row["latency_ms"] > 0
     assert {"tflite_int8_kb", "latency_ms"} <= set(result.trials.columns)
