@@ -26,7 +26,7 @@ from .engine import (
     prepare,
 )
 from .errors import AutomlError, path_error
-from .results import AutomlResult
+from .results import COSTS, AutomlResult
 from .runs import StudyPaths, storage_errors
 from .ui import DISPLAYS, display_mode
 
@@ -183,8 +183,11 @@ def check(options: StudyOptions, cell: Cell, namespace: dict[str, Any]) -> None:
         else outcome.state.name.lower()
     epochs = f", {outcome.fit.epochs_run} epoch(s) of at most 3 batches" \
         if outcome.fit and outcome.fit.history else ""
+    costs = trial.user_attrs.get(COSTS)
+    measured = "" if not costs else ", deployment costs " + ", ".join(
+        f"{name} {figure:.4g}" for name, figure in costs.items())
     print(f"--check passed in {format_duration(time.monotonic() - start)}{epochs}: "
-          f"value {values}, params {trial.params}. Remove --check to run the study.")
+          f"value {values}, params {trial.params}{measured}. Remove --check to run the study.")
 
 
 def record_setup(paths: StudyPaths, cells: Sequence[str]) -> None:

@@ -162,9 +162,9 @@ class ThisKernel:
                 _record_search(trial, fit)
             outcome = Outcome(TrialState.COMPLETE, values=values)
         except optuna.TrialPruned as exc:
-            if fit.known_costs and not follower:  # its model misses a bound: not trained
+            if fit.misfit is not None and not follower:  # it missed a bound: not trained
                 self._record_known_costs(trial, fit)
-                trial.set_user_attr("error", str(exc))  # why, for the tables
+                trial.set_user_attr("error", fit.misfit)  # why, for the tables
             outcome = Outcome(TrialState.PRUNED, error=str(exc))
         except optuna.exceptions.UpdateFinishedTrialError:  # another runner took the trial
             outcome = Outcome(TrialState.FAIL, taken=True)

@@ -111,6 +111,7 @@ class TrialFit:
         self.train_x: Any = None  # what the last fit was given as x (the calibration sample's)
         # the model's params and deployment costs, known before it trained (early_costs)
         self.known_costs: dict[str, float] = {}
+        self.misfit: str | None = None  # why the model was not trained: it misses a bound
         self.costs: Measured | None = None  # of ``costs_model``
         self.costs_model: Any = None
         self.metric = settings.metric
@@ -158,12 +159,12 @@ class TrialFit:
             a["steps_per_epoch"] = min(a.get("steps_per_epoch") or CHECK_STEPS, CHECK_STEPS)
             if a.get("validation_data") is not None or a.get("validation_split"):
                 a["validation_steps"] = 1
+        self.train_x = a.get("x")
+        self._check_before_training(model)
         restore: Callable[[], None] | None = None
         if self.settings.distill is not None:  # targets packed, the student compiled for them
             restore = distillation.apply(a, model, self.settings.distill)
         self.model = model
-        self.train_x = a.get("x")
-        self._check_before_training(model)
         self.epochs_asked = int(a["epochs"])
         if self.settings.stop_at is not None:  # PBT: this trial trains one generation
             a["epochs"] = min(int(a["epochs"]), self.settings.stop_at)
@@ -376,7 +377,8 @@ class TrialFit:
         if missed:
             import optuna
 
-            raise optuna.TrialPruned(f"not trained: its model misses {', '.join(missed)}")
+            self.misfit = f"not trained: its model misses {', '.join(missed)}"
+            raise optuna.TrialPruned(self.misfit)
 
     def measures(self) -> dict[str, float]:
         """What the trial measured of its model, beside the logs: ``params``, the weights it

@@ -33,13 +33,19 @@ LIMIT = 1000
 def _check(runs: Path, name: str) -> None:
     import keras
 
-    trials = [t for t in study_of(runs, name).trials if t.state.name == "COMPLETE"]
+    trials = study_of(runs, name).trials
     assert len(trials) == 6
     for t in trials:  # the built-in params metric: the weights the trial's model counts
         params = 75 * t.params["units"] + 10
         assert t.constraints == {f"params <= {LIMIT}": params - LIMIT}
+        if params > LIMIT:  # known before training: the model is not trained
+            assert t.state.name == "PRUNED" and not t.intermediate_values
+            assert t.user_attrs["error"] == (f"not trained: its model misses params <= {LIMIT} "
+                                             f"(params = {params})")
+        else:
+            assert t.state.name == "COMPLETE"
     feasible = [t for t in trials if 75 * t.params["units"] + 10 <= LIMIT]
-    assert feasible, [t.params for t in trials]
+    assert feasible and len(feasible) < 6, [t.params for t in trials]
     best = max(feasible, key=lambda t: t.value)
     model = keras.models.load_model(runs / name / "best" / "model.keras")
     assert model.count_params() <= LIMIT  # the exported file meets the budget

@@ -113,6 +113,21 @@ def test_an_int8_size_budget_in_this_kernel(ip: Any, tmp_path: Path) -> None:
     row = result.trials[0]
     assert row["tflite_int8_kb"] > 0 and row["latency_ms"] > 0
     assert {"tflite_int8_kb", "latency_ms"} <= set(result.trials.columns)
+    # bundled with its TFLite file in full integer, the best model fits: the file is read
+    bundle = result.bundle(tmp_path / "bundle", formats=["tflite"], quantize="int8",
+                           calibration=ip.user_ns["x"][:200])
+    assert (bundle / "model.tflite").stat().st_size <= 6 * 1024
+    assert "It is quantized: full integer" in (bundle / "model_card.md").read_text()
+
+
+def test_check_measures_the_costs_of_its_one_short_trial(ip: Any, tmp_path: Path,
+                                                         capsys: Any) -> None:
+    ip.user_ns.update(split())
+    ip.run_cell_magic("automl", f'checked --check --maximize val_accuracy '
+                      f'--constraint "{BUDGET}" --measure latency_ms', CELL)
+    said = capsys.readouterr().out
+    assert "--check passed in " in said and ", deployment costs tflite_int8_kb " in said
+    assert not (tmp_path / "runs" / "checked").exists()  # the study is not touched
 
 
 def test_a_cost_as_an_objective_on_worker_kernels(ip: Any, tmp_path: Path) -> None:
@@ -191,3 +206,31 @@ def test_population_based_training_measures_each_member_once(ip: Any, tmp_path: 
             assert t.user_attrs.get("costs_cached") is True
     assert len(list((tmp_path / "runs" / "members" / "costs").glob("*.json"))) \
         == len({t.params["units"] for t in trials})
+
+
+def test_the_live_panel_draws_the_accuracy_against_the_budget(tmp_path: Path) -> None:
+    """The panel of a running study (its widgets, as the front end receives them): the cost
+    chart's trials, front and shaded budget, and the table's cost and feasible columns."""
+    from jupyter_automl import run_study
+    from jupyter_automl.ui._panel import StudyPanel
+
+    panel = StudyPanel(interval=0, display=False)
+    run_study(CELL, f'drawn --trials 5 --seed 1 --sampler random --pruner none --maximize '
+                    f'val_accuracy --constraint "{BUDGET}" --runs-dir {tmp_path}', split(),
+              listeners=[panel])
+    figure = panel.figures["costs"]
+    assert figure.layout.title.text == "val_accuracy against tflite_int8_kb"
+    complete = _complete(tmp_path, "drawn")
+    assert sorted(figure.data[0].customdata) == sorted(t.number for t in complete)
+    assert set(figure.data[1].customdata) <= set(figure.data[0].customdata)  # the front
+    assert len(figure.data[1].customdata) >= 1
+    (band,) = figure.layout.shapes
+    assert (band.x0, band.x1) == (0.0, 6.0)
+    columns = panel.table.columns
+    assert columns.index("val_accuracy") < columns.index("feasible") \
+        < columns.index("tflite_int8_kb") < columns.index("params")
+    rows = {r["number"]: r for r in panel.table.rows}
+    for t in _measured(tmp_path, "drawn"):
+        assert rows[t.number]["tflite_int8_kb"] == t.user_attrs["costs"]["tflite_int8_kb"]
+        assert rows[t.number]["feasible"] == ("yes" if t.state.name == "COMPLETE"
+                                              else "no: tflite_int8_kb <= 6")
