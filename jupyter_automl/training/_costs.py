@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .._utils.io import read_json, write_json
+from .._utils.objectives import is_number
 from ..deploy import COSTS, deployment_costs
 from ..errors import MetricError
 
@@ -53,8 +55,9 @@ def measure_costs(model: Any, wanted: Sequence[str], folder: Path | None,
                           "in a custom loop); return the figures from the cell in a dict instead")
     key = architecture_key(model)
     path = None if folder is None else folder / f"{key}.json"
-    stored = (read_json(path) if path is not None else None) or {}
-    known = {**{k: v for k, v in stored.items() if k != "key"}, **_known.get((folder, key), {})}
+    stored = read_json(path) if path is not None else None  # None: missing or corrupt
+    known = {**{k: float(v) for k, v in (stored.items() if isinstance(stored, dict) else ())
+                if k in COSTS and is_number(v)}, **_known.get((folder, key), {})}
     missing = [name for name in wanted if name not in known]
     start = time.monotonic()
     if missing:
@@ -71,7 +74,12 @@ def measure_costs(model: Any, wanted: Sequence[str], folder: Path | None,
         known.update(deployment_costs(model, missing, sample))
         _known[folder, key] = {k: float(v) for k, v in known.items()}
         if path is not None:
-            write_json(path, {"key": key, **known})
+            try:
+                write_json(path, {"key": key, **known})
+            except OSError as exc:  # a cache: the figures are the trial's all the same
+                print(f"jupyter-automl: the costs of this architecture cannot be kept in "
+                      f"{path} ({exc}); later trials here read them from memory",
+                      file=sys.stderr)
     return Measured({name: float(known[name]) for name in wanted},
                     time.monotonic() - start if missing else 0.0, not missing)
 

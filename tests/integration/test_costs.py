@@ -152,21 +152,32 @@ def test_jupyter_automl_run_measures_and_a_rerun_reads_the_cache(tmp_path: Path)
     nb = notebook(tmp_path / "tiny.ipynb", SETUP)  # the data in one cell, the study next
     book = nbformat.read(nb, as_version=4)
     book.cells.append(nbformat.v4.new_code_cell(
-        f'%%automl tiny --trials {{n_trials}} --seed 0 --maximize val_accuracy '
-        f'--constraint "{BUDGET}"\n' + CELL))
+        f'%%automl tiny --trials {{n_trials}} --seed 5 --sampler random '
+        f'--maximize val_accuracy --constraint "{BUDGET}"\n' + CELL))
     nbformat.write(book, nb)
     done = cli("run", str(nb), "-p", "n_trials", "3", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     runs = tmp_path / "automl_runs"
-    first = {t.params["units"] for t in _complete(runs, "tiny")}
+    first = {t.params["units"]: t.user_attrs["costs"] for t in _measured(runs, "tiny")}
+    assert len(first) == 3  # (--seed 5 draws each of the three, and each again after)
+    # a corrupt cache file is measured again; the others are read
+    corrupt = sorted((runs / "tiny" / "costs").glob("*.json"))[0]
+    spoiled = next(units for units, costs in first.items()
+                   if json.loads(corrupt.read_text())["tflite_int8_kb"] == costs["tflite_int8_kb"])
+    corrupt.write_text("{not json")
     again = cli("run", str(nb), "-p", "n_trials", "7", cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "deployment costs (tflite_int8_kb): 7 trials, " in again.stdout
-    later = [t for t in _complete(runs, "tiny") if t.number >= 3]
+    later = [t for t in _measured(runs, "tiny") if t.number >= 3]
     assert later
     for t in later:  # a new process: what the first run measured is read from the folder
-        if t.params["units"] in first:
+        units = t.params["units"]
+        if units in first and units != spoiled:
             assert t.user_attrs.get("costs_cached") is True, t.user_attrs
+        if units == spoiled:
+            assert t.user_attrs["costs"] == first[units]
+    assert spoiled in {t.params["units"] for t in later}  # measured again, and kept again
+    assert json.loads(corrupt.read_text())["tflite_int8_kb"] == first[spoiled]["tflite_int8_kb"]
     _check_budget(runs, "tiny")
     executed = nbformat.read(tmp_path / "tiny.out.ipynb", as_version=4)
     shown = json.dumps([o for c in executed.cells for o in c.get("outputs", [])])
