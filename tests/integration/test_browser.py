@@ -38,7 +38,8 @@ CELLS = [
     "rng = np.random.default_rng(0)\n"
     "x = rng.normal(size=(600, 8)).astype('float32')\n"
     "y = (x[:, 0] + x[:, 1] * x[:, 2] > 0).astype('int32')",
-    f"%%automl browser --trials {TRIALS} --maximize val_accuracy --seed 0 --pruner none\n"
+    f"%%automl browser --trials {TRIALS} --maximize val_accuracy --seed 0 --pruner none "
+    "--measure tflite_dynamic_kb\n"
     "model = keras.Sequential([keras.Input((8,))])\n"
     "model.add(keras.layers.Dense(hp.int('units', 8, 64, log=True),\n"
     "                             activation=hp.choice('activation', ['relu', 'tanh'])))\n"
@@ -89,7 +90,7 @@ PLOT_OF = """(name) => {
 FIGURES = f"""() => {{
   const plotOf = {PLOT_OF};
   const out = {{}};
-  for (const name of ['curves', 'history', 'parallel', 'importance']) {{
+  for (const name of ['curves', 'history', 'parallel', 'importance', 'costs']) {{
     const widget = document.querySelector(`.automl-panel .automl-${{name}}`);
     const plot = plotOf(name);
     const box = widget ? widget.getBoundingClientRect() : null;
@@ -228,6 +229,11 @@ def drive(page: Any, server: Any, t0: float, cells: list[str]) -> dict[str, Any]
     # 4 complete trials of 3 epochs: 12 points on the complete trace (gaps excluded).
     assert curves["complete"] == TRIALS * 3, curves
     assert len(figures["history"]["traces"]) == 4, figures["history"]  # infeasible: empty
+    # --measure: the accuracy against the TFLite file's size, a point per trial, its front
+    costs = traces(figures, "costs")
+    assert costs["trials"] == TRIALS and costs["front (least cost for the value)"] >= 1, costs
+    header = page.locator(".automl-panel .automl-trials thead").inner_text()
+    assert "tflite_dynamic_kb" in header, header
 
     # A click on a row selects its trial: the row at once (front end), the curves after the
     # kernel has seen the selection.
