@@ -151,8 +151,10 @@ class ThisKernel:
             if settings.stop_at is not None and not follower:
                 _record_member(trial, fit, space)
             measured = fit.measures()
-            if options.measures and not fit.supernet and not follower:
-                measured.update(self._measure_costs(trial, fit))
+            wanted = [name for name in options.measures  # what the cell returns, it says
+                      if not (isinstance(value, dict) and name in value)]
+            if wanted and not fit.supernet and not follower:
+                measured.update(self._measure_costs(trial, fit, wanted))
             values = resolve_values(value, fit, self.prepared, measured)
             if options.constraints and not fit.supernet and not follower:
                 for constraint, figure in constraint_values(value, fit, options.constraints,
@@ -194,13 +196,14 @@ class ThisKernel:
         outcome.peak_mb = fit.peak_mb or rss_mb()
         return outcome
 
-    def _measure_costs(self, trial: optuna.Trial, fit: TrialFit) -> dict[str, float]:
-        """The deployment costs the study measures, of the model the trial trained (read
-        where its architecture was measured before, or measured before it trained), kept in
-        the trial's user attributes with the seconds measuring took."""
-        got = fit.costs if fit.costs is not None and fit.costs_model is fit.model else \
-            measure_costs(fit.model, self.prepared.options.measures,
-                          self.prepared.paths.root / "costs", fit.train_x)
+    def _measure_costs(self, trial: optuna.Trial, fit: TrialFit,
+                       wanted: list[str]) -> dict[str, float]:
+        """The deployment costs ``wanted`` of the model the trial trained (read where its
+        architecture was measured before, or measured before it trained), kept in the trial's
+        user attributes with the seconds measuring took."""
+        got = fit.costs if fit.costs is not None and fit.costs_model is fit.model \
+            and set(wanted) <= set(fit.costs.costs) else \
+            measure_costs(fit.model, wanted, self.prepared.paths.root / "costs", fit.train_x)
         self._record_costs(trial, got)
         return got.costs
 

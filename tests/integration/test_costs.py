@@ -245,3 +245,16 @@ def test_the_live_panel_draws_the_accuracy_against_the_budget(tmp_path: Path) ->
         assert rows[t.number]["tflite_int8_kb"] == t.user_attrs["costs"]["tflite_int8_kb"]
         assert rows[t.number]["feasible"] == ("yes" if t.state.name == "COMPLETE"
                                               else "no: tflite_int8_kb <= 6")
+
+
+def test_a_cost_the_cell_returns_is_its_own_and_not_measured(ip: Any, tmp_path: Path) -> None:
+    """A cell with no Keras model that returns latency_ms itself: its figure is the one
+    constrained, and nothing is measured."""
+    ip.run_cell_magic("automl", 'own --trials 4 --seed 0 --maximize acc '
+                      '--constraint "latency_ms <= 1"',
+                      'x = hp.float("x", 0, 1)\n{"acc": x, "latency_ms": 2 * x}')
+    trials = study_of(tmp_path / "runs", "own").trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 4
+    for t in trials:
+        assert t.constraints == {"latency_ms <= 1": 2 * t.params["x"] - 1}
+        assert "costs" not in t.user_attrs
