@@ -44,6 +44,7 @@ POINTS = {
     "checkpoint.rename": "between a checkpoint's write and its rename into place",
     "checkpoint.state": "between a checkpoint's rename into place and its state.json's write",
     "checkpoint.saved": "after a trial's checkpoint (and its state.json) is on disk",
+    "checkpoint.stored": "after a trial's checkpoint is uploaded to --checkpoint-store",
     "trial.tell": "before a trial's outcome is told to the storage",
     "trial.told": "after a trial's outcome is told, before the next trial is asked for",
     "best.export": "inside the export of the best model, before its file is in place",

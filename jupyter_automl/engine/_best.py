@@ -8,6 +8,7 @@ removed. The weights saved are those of the trial's best epoch.
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ from .. import _optuna
 from .._utils.failpoints import hit as failpoint
 from .._utils.io import write_json
 from ..errors import ExportError
+from ..runs import BEST_MODEL
 from ..training import save_model
 from ._events import Listener, Outcome
 
@@ -91,6 +93,13 @@ class BestExporter(Listener):
                 if off not in keep:
                     shutil.rmtree(model.parent, ignore_errors=True)
         write_json(paths.best_params, _params(runner, front))
+        store = runner.prepared.store
+        if store is not None and not several and target.exists():  # for any machine
+            try:
+                store.put(BEST_MODEL, target.read_bytes())
+            except Exception as exc:  # noqa: BLE001 - the store keeps a copy of the file
+                print(f"jupyter-automl: the best model could not be copied to {store.url} "
+                      f"({type(exc).__name__}: {exc}); it is in {target}", file=sys.stderr)
 
 
 def _params(runner: RunView, front: list[tuple[int, list[float]]]) -> dict[str, Any]:

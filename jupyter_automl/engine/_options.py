@@ -19,7 +19,7 @@ from .._utils.constraints import Constraint, parse_constraint
 from .._utils.duration import parse_duration
 from ..deploy import COSTS
 from ..errors import OptionError
-from ..runs import DEFAULT_RUNS_DIR
+from ..runs import DEFAULT_RUNS_DIR, check_store_url
 from ..search import DEFAULT_BETA
 from ..training import STRATEGIES
 from ._algorithms import (
@@ -71,6 +71,7 @@ class StudyOptions:
     storage: str | None = None
     runs_dir: str = DEFAULT_RUNS_DIR
     checkpoint_dir: str | None = None  # where the trials' checkpoints go (a shared disk)
+    checkpoint_store: str | None = None  # also there: s3://BUCKET[/PREFIX] or a folder
     checkpoint_every: float | None = None  # seconds: fit also saves inside an epoch
     warm_start: str | None = None  # --warm-start OTHER[:topN][,...] (see _warm)
     fresh: bool = False
@@ -328,6 +329,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-dir", default=None, metavar="PATH",
                    help="keep the trials' checkpoints in PATH/NAME/trials (a disk every runner "
                         "of the study shares, so that a trial resumes on another machine)")
+    p.add_argument("--checkpoint-store", default=None, metavar="URL",
+                   help="also keep the trials' checkpoints and the best model in a store every "
+                        "machine reaches: s3://BUCKET[/PREFIX] (S3-compatible, through boto3; "
+                        "endpoint and credentials from its environment) or a folder, so that "
+                        "a trial retried on any machine resumes from its last checkpoint")
     p.add_argument("--checkpoint-every", type=_duration, default=None, metavar="DURATION",
                    help="also save a trial inside an epoch of fit, this often (10m, 30s): a "
                         "kill loses at most one epoch or DURATION, whichever is shorter")
@@ -428,6 +434,7 @@ def parse_options(line: str, *,
         storage=args.storage,
         runs_dir=args.runs_dir or default_runs_dir,
         checkpoint_dir=args.checkpoint_dir,
+        checkpoint_store=_store(args.checkpoint_store),
         checkpoint_every=args.checkpoint_every,
         warm_start=args.warm_start,
         fresh=args.fresh,
@@ -468,6 +475,16 @@ def _constraints(texts: list[str]) -> list[Constraint]:
     if len(set(written)) != len(written):
         PARSER.error(f"--constraint: each constraint may appear once, got {written}")
     return constraints
+
+
+def _store(url: str | None) -> str | None:
+    """``--checkpoint-store``'s URL, checked (its scheme, its bucket, boto3 installed)."""
+    if url is None:
+        return None
+    try:
+        return check_store_url(url)
+    except OptionError as exc:
+        PARSER.error(str(exc))
 
 
 def _measures(texts: list[str], objectives: list[Objective],

@@ -126,10 +126,12 @@ def resume_source(trial: optuna.trial.FrozenTrial, paths: StudyPaths) -> int | N
     """The trial whose checkpoint a retry of ``trial`` resumes from.
 
     ``trial`` itself when it saved a checkpoint, or when it ran elsewhere (its checkpoint may
-    be reachable there, or through a shared ``--checkpoint-dir``; the retry says so if not);
-    else the trial it was itself resuming from.
+    be reachable there, or through a shared ``--checkpoint-dir``; the retry says so if not),
+    or when the study keeps its checkpoints in a ``--checkpoint-store`` too; else the trial it
+    was itself resuming from.
     """
-    if ran_elsewhere(trial, paths) or paths.checkpoint(trial.number).exists():
+    if ran_elsewhere(trial, paths) or paths.checkpoint(trial.number).exists() \
+            or paths.read_spec().get("checkpoint_store"):
         return trial.number
     source = trial.user_attrs.get("resume_from")
     return None if source is None else int(source)

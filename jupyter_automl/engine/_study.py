@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from .. import _optuna
 from ..errors import AutomlError, OptionError, StudyConflictError
 from ..runs import (
     NOTEBOOK_ENV,
+    CheckpointStore,
     StudyPaths,
     is_server,
     keep_aside,
@@ -45,6 +47,12 @@ class PreparedStudy:
     kept_aside: Path | None = None
     overrides: dict[str, ParamSpec] = field(default_factory=dict)  # from --space NAME
     warm: int = 0  # observations from other studies (--warm-start): not counted as trials
+
+    @functools.cached_property
+    def store(self) -> CheckpointStore | None:
+        """``--checkpoint-store``: where the checkpoints and the best model also go."""
+        url = self.options.checkpoint_store
+        return None if url is None else CheckpointStore(url, self.options.name)
 
     @property
     def shared(self) -> bool:
@@ -233,6 +241,7 @@ def _spec(options: StudyOptions, cell: Cell, url: str, total: int,
         "timeout": options.timeout,
         "storage": None if options.storage is None else redact(url),
         "checkpoint_dir": None if paths.checkpoint_dir is None else str(paths.checkpoint_dir),
+        "checkpoint_store": options.checkpoint_store,
         "space": [p.to_dict() for p in space],
         "space_name": options.space,
         "cell": cell.source,

@@ -53,6 +53,7 @@ from ..training import (
     fresh_session,
     install,
     load_checkpoint,
+    load_stored,
     measure_costs,
     strategy_scope,
     unbind_fit,
@@ -125,6 +126,7 @@ class ThisKernel:
             install()
             session = fresh_session()
         settings = self._fit_settings(trial)
+        resume, settings.resumed_slot = self._resume_point(trial)
         settings.distill = self._distillation(trial)
         if settings.stop_at is not None and self.prepared.options.seed is not None \
                 and "keras" in sys.modules:
@@ -138,7 +140,7 @@ class ThisKernel:
         settings.darts = darts
         name = options.strategy
         fit = TrialFit(trial, self.prepared.paths.trial(trial.number), settings,
-                       self._resume_point(trial), self.on_epoch, should_stop=self.should_stop,
+                       resume, self.on_epoch, should_stop=self.should_stop,
                        share_decision=decision_broadcast(name) if name else None)
         space = TrialSpace(trial, self.prepared.overrides,
                            mix=darts.mix if darts is not None else None)
@@ -224,24 +226,41 @@ class ThisKernel:
         if got.cached:
             trial.set_user_attr(COSTS_CACHED, True)
 
-    def _resume_point(self, trial: optuna.Trial) -> Checkpoint | None:
-        """The checkpoint a retried trial resumes from; None (saying why) if it cannot."""
+    def _resume_point(self, trial: optuna.Trial) -> tuple[Checkpoint | None, int | None]:
+        """The checkpoint a retried trial resumes from (None, saying why, if it cannot),
+        and the store's slot it came from (None: the runs folder's)."""
         source = trial.user_attrs.get("resume_from")
         if source is None:
-            return None
-        paths = self.prepared.paths
+            return None, None
+        paths, store = self.prepared.paths, self.prepared.store
         folder = paths.trial(int(source))
         try:
             saved = load_checkpoint(folder)
         except Unreadable as exc:
-            why = str(exc)
+            saved, why = None, str(exc)
         else:
-            if saved is not None or not ran_elsewhere(
-                    _optuna.trial_by_number(self.prepared.study, int(source)), paths):
-                return saved
+            why = ""
+        if store is not None:  # newer there when the trial ran on another machine
+            try:
+                stored = load_stored(store, int(source), folder, than=saved)
+            except Exception as exc:  # noqa: BLE001 - the store is a copy: say so, go on
+                why = why or f"the store {store.url} cannot be read ({type(exc).__name__}: {exc})"
+                stored = None
+            if stored is not None:
+                print(f"jupyter-automl: trial {trial.number} resumes from the checkpoint of "
+                      f"trial {source} in {store.url} (epoch {stored[0].epoch})",
+                      file=sys.stderr)
+                return stored
+        if saved is not None:
+            return saved, None
+        if not why:
+            if not ran_elsewhere(_optuna.trial_by_number(self.prepared.study, int(source)),
+                                 paths):
+                return None, None
             why = (f"it ran in another runs folder or on another machine, and its checkpoint "
-                   f"is not in {folder}; give every runner of the study the same "
-                   "--checkpoint-dir on a shared disk to resume across machines")
+                   f"is not in {folder}" + (f" nor in {store.url}" if store else "; give every "
+                   "runner of the study the same --checkpoint-store (a bucket), or "
+                   "--checkpoint-dir on a shared disk, to resume across machines"))
         start = predecessor(trial)  # PBT: the checkpoint its generation started from
         if start is not None and start != int(source):
             try:
@@ -252,10 +271,10 @@ class ThisKernel:
                 print(f"jupyter-automl: the checkpoint of trial {source} cannot be used "
                       f"({why}); trial {trial.number} starts its generation again from the "
                       f"checkpoint of trial {start}, at epoch {saved.epoch}", file=sys.stderr)
-                return saved
+                return saved, None
         print(f"jupyter-automl: the checkpoint of trial {source} cannot be used ({why}); "
               f"trial {trial.number} restarts at epoch 0", file=sys.stderr)
-        return None
+        return None, None
 
     def _distillation(self, trial: optuna.Trial) -> Distillation | None:
         """``--distill-from``: the teacher, and the temperature and soft weight (drawn as the
@@ -286,6 +305,7 @@ class ThisKernel:
             measures=tuple(options.measures),
             costs_folder=self.prepared.paths.root / "costs",
             early_costs=stop_at is None and not options.check and options.strategy is None,
+            store=self.prepared.store,
             others=tuple((o.metric, o.direction) for o in self.prepared.objectives[1:]
                          if o.metric is not None),
             stop_at=stop_at,

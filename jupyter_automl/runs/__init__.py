@@ -42,14 +42,16 @@ from ._storage import (
     storage_failure,
     storage_url,
 )
+from ._store import BEST_MODEL, CheckpointStore, check_store_url, checkpoint_slot
+from ._store import SLOTS as STORE_SLOTS
 
 __all__ = [
-    "Backups", "Restored", "backup_of", "copy_database", "restore",
-    "CHECKPOINT", "DEFAULT_RUNS_DIR", "GRACE_BEATS", "HEARTBEAT_ENV", "HOST", "LOST", "MODEL",
-    "NOTEBOOK_ENV", "WARM_START",
-    "SQLITE_TIMEOUT", "Claims", "RunnerLock", "StudyPaths", "clear_stop", "heartbeat_interval",
-    "is_running", "is_server", "keep_aside", "list_study_folders", "live_claims",
-    "open_storage", "opens_read_only", "read_claims", "read_lock", "read_state", "redact",
-    "request_stop", "root_cause", "sqlite_file", "storage_errors", "storage_failure",
-    "storage_url", "study_paths", "write_state",
+    "BEST_MODEL", "CHECKPOINT", "DEFAULT_RUNS_DIR", "GRACE_BEATS", "HEARTBEAT_ENV", "HOST", "LOST",
+    "MODEL", "NOTEBOOK_ENV", "SQLITE_TIMEOUT", "STORE_SLOTS", "WARM_START", "Backups",
+    "CheckpointStore", "Claims", "Restored", "RunnerLock", "StudyPaths", "backup_of",
+    "check_store_url", "checkpoint_slot", "clear_stop", "copy_database", "heartbeat_interval",
+    "is_running", "is_server", "keep_aside", "list_study_folders", "live_claims", "open_storage",
+    "opens_read_only", "read_claims", "read_lock", "read_state", "redact", "request_stop",
+    "restore", "root_cause", "sqlite_file", "storage_errors", "storage_failure", "storage_url",
+    "study_paths", "write_state",
 ]

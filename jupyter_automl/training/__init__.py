@@ -3,7 +3,7 @@ stopping, resume), ``trial`` for custom loops (the same, step by step), the chec
 the ``tf.distribute`` strategy it runs under. Nothing here imports TensorFlow or Keras until a
 trial trains."""
 
-from ._checkpoint import Checkpoint, CheckpointWriter, Unreadable
+from ._checkpoint import Checkpoint, CheckpointWriter, Unreadable, load_stored
 from ._checkpoint import load as load_checkpoint
 from ._costs import Measured, architecture_key, calibration_sample, measure_costs
 from ._distill import Distillation
@@ -38,6 +38,6 @@ __all__ = [
     "Distillation", "FitSettings", "LoopTrial", "Measured", "StopRequested", "TrialFit",
     "Unreadable", "architecture_key", "bind_fit", "calibration_sample", "decision_broadcast",
     "distribution_strategy", "end_session", "fresh_session", "gpu_count", "gpu_sets", "install",
-    "load_checkpoint", "measure_costs", "memory_scope", "save_model", "strategy_scope", "trial",
-    "unbind_fit",
+    "load_checkpoint", "load_stored", "measure_costs", "memory_scope", "save_model",
+    "strategy_scope", "trial", "unbind_fit",
 ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,14 @@ import numpy as np
 from .._utils.failpoints import hit as failpoint
 from .._utils.io import json_text, write_atomic
 from ..errors import TrialValueError
-from ..runs import CHECKPOINT, read_state, write_state
+from ..runs import (
+    CHECKPOINT,
+    STORE_SLOTS,
+    CheckpointStore,
+    checkpoint_slot,
+    read_state,
+    write_state,
+)
 
 PLAIN = "plain_state"  # a custom loop's plain state, JSON text in the checkpoint file
 HISTORY = "history"  # the epochs' logs up to the checkpoint's, JSON text in the same file
@@ -45,10 +53,17 @@ class Checkpoint:
 
 
 class CheckpointWriter:
-    """Saves a trial's epochs; one write in flight, so training never waits on more than one."""
+    """Saves a trial's epochs; one write in flight, so training never waits on more than one.
+    With a ``store`` (``--checkpoint-store``), each checkpoint is also uploaded there, to its
+    two slots in turn."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, store: CheckpointStore | None = None,
+                 number: int | None = None) -> None:
         self.folder = folder
+        self.store = store
+        self.number = number
+        self.slot = 0  # the store's slot the next upload goes to
+        self._warned = False
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
 
@@ -95,8 +110,27 @@ class CheckpointWriter:
             failpoint("checkpoint.state")
             write_state(self.folder, state)
             failpoint("checkpoint.saved")
+            if self.store is not None:
+                self._upload(buffer.getvalue())
         except BaseException as exc:  # surfaced on the training thread by wait()
             self._error = exc
+
+    def _upload(self, data: bytes) -> None:
+        """The checkpoint to the store's next slot. A store that cannot be reached costs
+        what a retry elsewhere would resume from, never this trial: said once, then kept
+        trying."""
+        assert self.store is not None and self.number is not None
+        try:
+            self.store.put(checkpoint_slot(self.number, self.slot), data)
+        except Exception as exc:  # noqa: BLE001 - any failure of the store, which is a copy
+            if not self._warned:
+                self._warned = True
+                print(f"jupyter-automl: trial {self.number}'s checkpoint could not be kept in "
+                      f"{self.store.url} ({type(exc).__name__}: {exc}); it is kept in "
+                      f"{self.folder}, and later epochs try the store again", file=sys.stderr)
+            return
+        self.slot = 1 - self.slot
+        failpoint("checkpoint.stored")
 
 
 class Unreadable(Exception):
@@ -112,6 +146,34 @@ def load(folder: Path) -> Checkpoint | None:
     path = folder / CHECKPOINT
     if not path.exists():
         return None
+    return _parse(path, folder, str(path))
+
+
+def load_stored(store: CheckpointStore, number: int, folder: Path,
+                than: Checkpoint | None = None) -> tuple[Checkpoint, int] | None:
+    """Trial ``number``'s newest checkpoint that the store holds and can be read (a slot an
+    upload cut short is passed over), with its slot, if it is newer than ``than`` (the one
+    in ``folder``); copied into ``folder`` for the runs after this one. None otherwise."""
+    found: list[tuple[int, int, int, bytes, Checkpoint]] = []
+    for slot in range(STORE_SLOTS):
+        data = store.get(checkpoint_slot(number, slot))
+        if data is None:
+            continue
+        try:
+            saved = _parse(io.BytesIO(data), folder, store.key(checkpoint_slot(number, slot)))
+        except Unreadable:
+            continue
+        found.append((saved.epoch, saved.batch, slot, data, saved))
+    if not found:
+        return None
+    epoch, batch, slot, data, saved = max(found, key=lambda f: (f[0], f[1]))
+    if than is not None and (epoch, batch) <= (than.epoch, than.batch):
+        return None
+    write_atomic(folder / CHECKPOINT, data)
+    return saved, slot
+
+
+def _parse(path: Path | io.BytesIO, folder: Path, label: str) -> Checkpoint:
     try:
         with np.load(path) as data:
             n_w = int(data["n_weights"]) if "n_weights" in data.files else 0
@@ -128,7 +190,7 @@ def load(folder: Path) -> Checkpoint | None:
             )
             history = json.loads(str(data[HISTORY])) if HISTORY in data.files else None
     except Exception as exc:
-        raise Unreadable(f"{path} is unreadable ({type(exc).__name__}: {exc})") from None
+        raise Unreadable(f"{label} is unreadable ({type(exc).__name__}: {exc})") from None
     # older checkpoints have no history of their own: state.json's, written after the file
     history = history or read_state(folder).get("history", [])
     checkpoint.history = [h for h in history if h.get("epoch", 0) <= checkpoint.epoch]

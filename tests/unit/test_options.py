@@ -64,7 +64,7 @@ def test_bad_option_lines(line: str, message: str) -> None:
         parse_options(line)
     if "split" not in message:
         assert "valid options: --background, --check, --checkpoint-dir, --checkpoint-every, " \
-               "--constraint, " \
+               "--checkpoint-store, --constraint, " \
                "--darts, --darts-beta, --darts-lr, --distill-from, --early-stopping, --edit" \
             in str(info.value)
 
@@ -96,3 +96,17 @@ def test_a_calibration_sample_is_drawn_from_what_fit_was_given() -> None:
     assert calibration_sample(batches).shape == (200, 3)
     assert calibration_sample({"a": x}) is None and calibration_sample(iter(batches)) is None
     assert calibration_sample(x[:0]) is None
+
+
+@pytest.mark.parametrize("url, message", [
+    ("s3://key:secret@bucket", "credentials never go in the URL"),
+    ("s3://No_Such", "write s3://BUCKET or s3://BUCKET/PREFIX"),
+    ("gs://bucket", "use s3://BUCKET[/PREFIX] or a folder (file:///PATH or a path)"),
+])
+def test_a_checkpoint_store_it_cannot_use_is_an_option_error(url: str, message: str) -> None:
+    import re
+
+    with pytest.raises(OptionError, match=re.escape(message)):
+        parse_options(f"s --checkpoint-store {url}")
+    assert parse_options("s --checkpoint-store s3://bucket/x").checkpoint_store == \
+        "s3://bucket/x"
