@@ -40,6 +40,7 @@ from ._lineage import (
 )
 from ._result import AutomlResult
 from ._rows import (
+    GPU_COLUMN,
     STUDY_COLUMNS,
     TRIAL_COLUMNS,
     TrialRows,
@@ -56,12 +57,13 @@ from ._summary import StudyState, StudySummary, own_best_trials
 
 __all__ = [
     "BUNDLE_FORMATS", "CONTINUED", "COPIED", "COSTS", "COSTS_CACHED", "COST_SECONDS", "EPOCHS",
-    "FINAL", "FORMATS", "GENERATION", "MEMBER", "MUTABLE", "QUANTIZATIONS", "STUDY_COLUMNS",
-    "TRIAL_COLUMNS", "AutomlResult", "CompressionReport", "DashboardTarget", "ReadOnlyResult",
-    "StudyState", "StudySummary", "TrialRows", "Variant", "best_model_file", "cell_text", "chain",
-    "compress_study", "cost_names", "costs_of", "costs_text", "dashboard_app", "delete",
-    "export_bundle", "export_model", "frozen_row", "is_pbt", "last_epoch", "lineage", "list_text",
-    "load_npz", "load_result", "member_text", "own_best_trials", "pbt_candidates", "predecessor",
-    "prune_model", "rows", "schedule", "serve_dashboard", "show_text", "sparsity_of", "study_row",
-    "summary_of", "text_table", "trial_columns", "trial_row", "value_columns",
+    "FINAL", "FORMATS", "GENERATION", "GPU_COLUMN", "MEMBER", "MUTABLE", "QUANTIZATIONS",
+    "STUDY_COLUMNS", "TRIAL_COLUMNS", "AutomlResult", "CompressionReport", "DashboardTarget",
+    "ReadOnlyResult", "StudyState", "StudySummary", "TrialRows", "Variant", "best_model_file",
+    "cell_text", "chain", "compress_study", "cost_names", "costs_of", "costs_text",
+    "dashboard_app", "delete", "export_bundle", "export_model", "frozen_row", "is_pbt",
+    "last_epoch", "lineage", "list_text", "load_npz", "load_result", "member_text",
+    "own_best_trials", "pbt_candidates", "predecessor", "prune_model", "rows", "schedule",
+    "serve_dashboard", "show_text", "sparsity_of", "study_row", "summary_of", "text_table",
+    "trial_columns", "trial_row", "value_columns",
 ]

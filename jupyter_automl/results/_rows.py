@@ -40,7 +40,8 @@ class StudyResult(Protocol):
 
 # the columns of a trial row, the objectives' values going after "state"
 TRIAL_COLUMNS = ("number", "state", "params", "epochs", "duration", "kernel", "peak_mb")
-_RESERVED = {*TRIAL_COLUMNS, "error", "member", "origin", "feasible"}
+GPU_COLUMN = "gpu_peak_mb"  # after peak_mb, in a study whose trials ran on a GPU
+_RESERVED = {*TRIAL_COLUMNS, "error", "member", "origin", "feasible", GPU_COLUMN}
 STUDY_COLUMNS = ("name", "state", "trials", "best", "best params", "last update")
 
 
@@ -52,7 +53,7 @@ def value_columns(metrics: Sequence[str | None]) -> list[str]:
 
 def trial_columns(metrics: Sequence[str | None], pbt: bool = False,
                   evolved: bool = False, constrained: bool = False,
-                  costs: Sequence[str] = ()) -> list[str]:
+                  costs: Sequence[str] = (), gpu: bool = False) -> list[str]:
     """A trial row's columns; a PBT study's have ``member`` (its member and generation, and
     the trial it copied) after the state, a constrained study's ``feasible`` after the values,
     an evolved study's ``origin`` (the trial it mutated, and how) after the parameters."""
@@ -60,7 +61,8 @@ def trial_columns(metrics: Sequence[str | None], pbt: bool = False,
     return [*TRIAL_COLUMNS[:2], *(["member"] if pbt else []), *values,
             *(["feasible"] if constrained else []), *(c for c in costs if c not in values),
             TRIAL_COLUMNS[2],
-            *(["origin"] if evolved else []), *TRIAL_COLUMNS[3:]]
+            *(["origin"] if evolved else []), *TRIAL_COLUMNS[3:],
+            *([GPU_COLUMN] if gpu else [])]
 
 
 def feasible_text(unmet: list[str] | None) -> str | None:
@@ -84,7 +86,8 @@ def trial_row(number: int, state: TrialState, values: Sequence[float | None] | N
               kernel: str | None = None, peak_mb: float | None = None,
               error: str | None = None, member: str | None = None,
               origin: str | None = None, unmet: list[str] | None = None,
-              costs: dict[str, float] | None = None) -> dict[str, Any]:
+              costs: dict[str, float] | None = None,
+              gpu_peak_mb: float | None = None) -> dict[str, Any]:
     """One trial, by column (its state by name); ``columns`` are its objectives'
     (:func:`value_columns`); ``unmet``, the constraints it misses (None: it recorded none);
     ``costs``, the deployment costs measured of its model (``--measure``)."""
@@ -101,6 +104,8 @@ def trial_row(number: int, state: TrialState, values: Sequence[float | None] | N
         row["origin"] = origin
     row.update(epochs=epochs or None, duration=duration, kernel=kernel or "this kernel",
                peak_mb=peak_mb)
+    if gpu_peak_mb is not None:
+        row[GPU_COLUMN] = gpu_peak_mb
     if error:
         row["error"] = error.strip().splitlines()[-1]
     return row
@@ -122,7 +127,8 @@ def frozen_row(trial: optuna.trial.FrozenTrial, paths: StudyPaths,
         member_text(trial.user_attrs.get(MEMBER), trial.user_attrs.get(GENERATION),
                     trial.user_attrs.get(COPIED)),
         origin_text(trial.user_attrs),
-        unmet(trial.constraints) if trial.constraints else None, costs_of(trial.user_attrs))
+        unmet(trial.constraints) if trial.constraints else None, costs_of(trial.user_attrs),
+        state.get(GPU_COLUMN))
 
 
 def cell_text(column: str, value: Any) -> str:
@@ -131,7 +137,7 @@ def cell_text(column: str, value: Any) -> str:
         return ""
     if column == "duration":
         return format_duration(value)
-    if column == "peak_mb":
+    if column in ("peak_mb", GPU_COLUMN):
         return f"{value:.0f} MB"
     if isinstance(value, float):
         return f"{value:.4g}"
@@ -150,7 +156,8 @@ class TrialRows:
         self.columns = trial_columns(result.metrics, any("member" in r for r in self.rows),
                                      any("origin" in r for r in self.rows),
                                      any("feasible" in r for r in self.rows),
-                                     cost_names(costs_of(t.user_attrs) for t in trials))
+                                     cost_names(costs_of(t.user_attrs) for t in trials),
+                                     any(GPU_COLUMN in r for r in self.rows))
 
     def __len__(self) -> int:
         return len(self.rows)

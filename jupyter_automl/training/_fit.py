@@ -35,6 +35,7 @@ from . import _feed as feeds
 from . import _memory as memory
 from ._costs import Measured, measure_costs
 from ._distill import Distillation
+from ._strategy import gpu_peak_mb, reset_gpu_peaks
 
 if TYPE_CHECKING:
     import optuna
@@ -130,6 +131,7 @@ class TrialFit:
         self.epochs_asked = 0  # the epochs the cell's last fit asked for
         self.resumed_at: int | None = None
         self.peak_mb: float | None = None
+        self.gpu_peak_mb: float | None = None  # the GPUs' memory at its highest (none: no GPU)
         self.tracked: dict[str, Any] = {}  # what a custom loop's checkpoints hold, by name
         # --checkpoint-every: the order of fit's samples (kept by a retry, so it can find the
         # batch an epoch had reached), the epoch under way, and when it was last saved
@@ -223,6 +225,7 @@ class TrialFit:
     # -- callback events -------------------------------------------------------------------------
     def train_begin(self, model: Any) -> None:
         self.saved_at = time.monotonic()
+        reset_gpu_peaks()  # the trial's own peak (kept across its fits by record_step)
         resume, self.resume = self.resume, None  # only the trial's first fit() resumes
         if resume is None or (resume.epoch == 0 and not resume.batch):
             return
@@ -304,6 +307,8 @@ class TrialFit:
             if self.settings.prune and self.trial.should_prune():
                 self._decide(PRUNE, step, value)
         self.peak_mb = max(self.peak_mb or 0.0, rss_mb())
+        if (gpu := gpu_peak_mb()) is not None:
+            self.gpu_peak_mb = max(self.gpu_peak_mb or 0.0, gpu)
 
     def after_save(self, step: int, value: float | None) -> None:
         """Once a step's checkpoint is on its way: the listeners, then Stop (when pressed, the
@@ -409,7 +414,8 @@ class TrialFit:
                 "history": list(self.history), "metric": self.metric,
                 "best_epoch": self.best_epoch, "best_value": self.best_value,
                 "epochs_planned": self.epochs_planned, "resumed_at": self.resumed_at,
-                "peak_mb": self.peak_mb}
+                "peak_mb": self.peak_mb,
+                **({"gpu_peak_mb": self.gpu_peak_mb} if self.gpu_peak_mb is not None else {})}
 
     def value_of(self, logs: dict[str, float]) -> float | None:
         if self.metric is None:

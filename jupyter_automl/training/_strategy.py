@@ -15,6 +15,7 @@ import math
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -156,3 +157,36 @@ def gpu_sets(kernels: int, per_trial: float, gpus: int) -> list[str]:
         return [str(i // share) for i in range(kernels)]
     k = int(per_trial)
     return [",".join(str(g) for g in range(i * k, (i + 1) * k)) for i in range(kernels)]
+
+
+def _gpus() -> list[str]:
+    """The GPUs TensorFlow sees in this process ("GPU:0"...); none before it is imported."""
+    if "tensorflow" not in sys.modules:
+        return []
+    import tensorflow as tf
+
+    return [f"GPU:{i}" for i, _ in enumerate(tf.config.list_logical_devices("GPU"))]
+
+
+def reset_gpu_peaks() -> None:
+    """Start counting the GPUs' peak memory afresh (a trial begins)."""
+    import tensorflow as tf
+
+    for device in _gpus():
+        with contextlib.suppress(ValueError, RuntimeError):
+            tf.config.experimental.reset_memory_stats(device)
+
+
+def gpu_peak_mb() -> float | None:
+    """The most memory TensorFlow held on any of this process's GPUs since the last
+    :func:`reset_gpu_peaks`, in MB; None without a GPU."""
+    devices = _gpus()
+    if not devices:
+        return None
+    import tensorflow as tf
+
+    peaks = []
+    for device in devices:
+        with contextlib.suppress(ValueError, RuntimeError):
+            peaks.append(tf.config.experimental.get_memory_info(device)["peak"] / 2**20)
+    return max(peaks) if peaks else None

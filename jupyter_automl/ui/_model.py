@@ -23,6 +23,7 @@ from ..results import (
     COPIED,
     FINAL,
     GENERATION,
+    GPU_COLUMN,
     MEMBER,
     StudyState,
     chain,
@@ -54,6 +55,7 @@ class TrialRecord:
     duration: float | None = None
     kernel: str = "this kernel"
     peak_mb: float | None = None
+    gpu_peak_mb: float | None = None  # the GPUs' memory at its highest (None: no GPU)
     started: float = field(default_factory=time.monotonic)
     error: str | None = None
     warm: bool = False  # an observation from another study (--warm-start): not counted
@@ -187,6 +189,7 @@ class StudyModel:
             record = model.records[trial.number]
             state = result.paths.read_state(trial.number)
             record.peak_mb = record.peak_mb or state.get("peak_mb")
+            record.gpu_peak_mb = state.get(GPU_COLUMN)
             record.architecture = weights_by_epoch(state.get("history", []))
             metric = state.get("metric")
             if not record.curve and metric:
@@ -470,7 +473,7 @@ class StudyModel:
                          r.kernel,
                          r.peak_mb, r.error,
                          member_text(r.member, r.generation, r.source if r.copied else None),
-                         r.origin, r.unmet, r.costs)
+                         r.origin, r.unmet, r.costs, r.gpu_peak_mb)
 
     @property
     def columns(self) -> list[str]:
@@ -478,5 +481,7 @@ class StudyModel:
         constrained = self._cached("constrained", lambda: any(
             r.constraints for r in self.records.values()))
         costs = self._cached("costs", lambda: cost_names(r.costs for r in self.records.values()))
+        gpu = self._cached("gpu", lambda: any(
+            r.gpu_peak_mb is not None for r in self.records.values()))
         return trial_columns(self.metrics_given, self.population is not None, evolved,
-                             constrained, costs)
+                             constrained, costs, gpu)

@@ -129,6 +129,8 @@ class StudyPanel(Listener):
             if record.supernet and not record.architecture:  # it ran on a worker kernel
                 history = runner.paths.read_state(trial.number).get("history", [])
                 record.architecture = weights_by_epoch(history)
+        record.gpu_peak_mb = outcome.fit.gpu_peak_mb if outcome.fit is not None \
+            else extra.get("gpu_peak_mb")
         if "kernel" in extra:
             record.kernel = extra["kernel"]
             record.curve = [(int(e), float(v)) for e, v in extra.get("curve", [])]

@@ -277,7 +277,8 @@ class KernelPool:
             outcome.fatal = AutomlError(result["error"])
         outcome.extra = {"kernel": kernel.label, "curve": result["curve"],
                          "output": reply.output, "resumed_at": result["resumed_at"],
-                         "export_error": result.get("export_error")}
+                         "export_error": result.get("export_error"),
+                         "gpu_peak_mb": result.get("gpu_peak_mb")}
         if reply.output.strip():
             for line in reply.output.rstrip().splitlines():
                 print(f"[{kernel.label}, trial {trial.number}] {line}")

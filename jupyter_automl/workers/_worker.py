@@ -121,6 +121,7 @@ def run(number: int) -> str:
         "fatal": None if outcome.fatal is None else type(outcome.fatal).__name__,
         "duration": outcome.duration, "curve": curve,
         "peak_mb": outcome.peak_mb,
+        "gpu_peak_mb": None if fit is None else fit.gpu_peak_mb,
         "resumed_at": None if fit is None else fit.resumed_at,
         "taken": outcome.taken, "export_error": export_error,
     })

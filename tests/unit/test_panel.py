@@ -280,3 +280,19 @@ def test_a_costly_refresh_waits_longer(ip: Any) -> None:
     panel._last -= 2.0
     panel.refresh()
     assert drawn == [1]
+
+
+def test_a_trial_on_a_gpu_has_its_peak_gpu_memory_in_the_table() -> None:
+    """A trial that ran on a GPU records the most memory TensorFlow held there
+    (state.json's gpu_peak_mb): the table gains the column after peak_mb; on CPU it has none."""
+    from jupyter_automl.results import cell_text, trial_columns
+
+    model = model_with({0: (DONE, [1.0]), 1: (DONE, [2.0])})
+    assert "gpu_peak_mb" not in model.columns
+    model.records[1].gpu_peak_mb = 812.4
+    model.touch(1)
+    assert model.columns[-2:] == ["peak_mb", "gpu_peak_mb"]
+    rows = model.table_rows()
+    assert rows[1]["gpu_peak_mb"] == 812.4 and "gpu_peak_mb" not in rows[0]
+    assert cell_text("gpu_peak_mb", 812.4) == "812 MB"
+    assert trial_columns(["acc"], gpu=True)[-1] == "gpu_peak_mb"
