@@ -266,13 +266,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, default=20, help="seeds 0 to SEEDS-1")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     p.add_argument("--out", type=Path, default=HERE / "constrained_search.jsonl")
+    p.add_argument("--evals", type=int, default=None,
+                   help="evaluations of every kind's runs (default: 100, and 250 for trained)")
     p.add_argument("--quick", action="store_true",
-                   help="one table, 2 seeds, 20 evaluations (make test runs it)")
+                   help="one table, 2 seeds, 20 evaluations")
     args = p.parse_args(argv)
-    tasks, seeds, evals = args.tasks, args.seeds, dict(EVALS)
+    tasks, seeds = args.tasks, args.seeds
+    evals = dict(EVALS) if args.evals is None else {kind: args.evals for kind in EVALS}
     if args.quick:
         tasks, seeds, evals = tasks[:1], 2, {kind: 20 for kind in EVALS}
-    budgets = tuple(b for b in BUDGETS if b < 100) + (100,) if not args.quick else (20,)
+    last = min(100, min(evals.values()))
+    budgets = tuple(b for b in BUDGETS if b < last) + (last,)
     sides = {"constrained": CONSTRAINED, "trained": CONSTRAINED, "front": FRONT}
     runs = [r for r in sq.load(args.out) if r["evals"] == evals[r["kind"]]]
     done = {(r["task"], r["kind"], r["side"], r["seed"]) for r in runs}

@@ -1,6 +1,5 @@
-"""``benchmarks/gpu.py``, the GPU checks no GPU has run yet: on this machine it says it needs
-one and exits 2, and its dry run (the studies on the CPU) works, so it is ready the day a GPU
-is lent."""
+"""``benchmarks/gpu.py``, the GPU checks no GPU has run yet: its dry run (the studies on the
+CPU) works, so it is ready the day a GPU is lent."""
 
 from __future__ import annotations
 
@@ -15,14 +14,13 @@ pytestmark = pytest.mark.slow
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu.py"
 
 
-def test_without_a_gpu_it_says_so_and_its_dry_run_works(tmp_path: Path) -> None:
-    env_cpu = {"CUDA_VISIBLE_DEVICES": ""}
-    bare = subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, text=True,
-                          timeout=300, cwd=tmp_path, env={**os.environ, **env_cpu})
-    assert bare.returncode == 2 and "no GPU visible to TensorFlow here" in bare.stdout
+def test_its_dry_run_works_without_a_gpu(tmp_path: Path) -> None:
+    """(Without ``--dry-run`` on a machine without a GPU, it says it needs one and exits 2:
+    a TensorFlow import away, left out here for make test's time.)"""
     dry = subprocess.run([sys.executable, str(SCRIPT), "--dry-run", "--checks", "strategy-auto",
                           "ray-fractional", "--samples", "256", "--epochs", "1"],
-                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                         env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
     assert dry.returncode == 0, dry.stdout + dry.stderr[-2000:]
     assert "strategy-auto   pass     0 GPU(s): _DefaultDistributionStrategy" in dry.stdout
     assert "ray-fractional  not run  not built" in dry.stdout
