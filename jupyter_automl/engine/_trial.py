@@ -126,7 +126,7 @@ class ThisKernel:
             install()
             session = fresh_session()
         settings = self._fit_settings(trial)
-        resume, settings.resumed_slot = self._resume_point(trial)
+        resume = self._resume_point(trial)
         settings.distill = self._distillation(trial)
         if settings.stop_at is not None and self.prepared.options.seed is not None \
                 and "keras" in sys.modules:
@@ -226,12 +226,13 @@ class ThisKernel:
         if got.cached:
             trial.set_user_attr(COSTS_CACHED, True)
 
-    def _resume_point(self, trial: optuna.Trial) -> tuple[Checkpoint | None, int | None]:
-        """The checkpoint a retried trial resumes from (None, saying why, if it cannot),
-        and the store's slot it came from (None: the runs folder's)."""
+    def _resume_point(self, trial: optuna.Trial) -> Checkpoint | None:
+        """The checkpoint a retried trial resumes from: its runs folder's, or the store's
+        when that one is newer (the trial ran on another machine); None, saying why, if it
+        cannot."""
         source = trial.user_attrs.get("resume_from")
         if source is None:
-            return None, None
+            return None
         paths, store = self.prepared.paths, self.prepared.store
         folder = paths.trial(int(source))
         try:
@@ -248,15 +249,15 @@ class ThisKernel:
                 stored = None
             if stored is not None:
                 print(f"jupyter-automl: trial {trial.number} resumes from the checkpoint of "
-                      f"trial {source} in {store.url} (epoch {stored[0].epoch})",
+                      f"trial {source} in {store.url} (epoch {stored.epoch})",
                       file=sys.stderr)
                 return stored
         if saved is not None:
-            return saved, None
+            return saved
         if not why:
             if not ran_elsewhere(_optuna.trial_by_number(self.prepared.study, int(source)),
                                  paths):
-                return None, None
+                return None
             why = (f"it ran in another runs folder or on another machine, and its checkpoint "
                    f"is not in {folder}" + (f" nor in {store.url}" if store else "; give every "
                    "runner of the study the same --checkpoint-store (a bucket), or "
@@ -271,10 +272,10 @@ class ThisKernel:
                 print(f"jupyter-automl: the checkpoint of trial {source} cannot be used "
                       f"({why}); trial {trial.number} starts its generation again from the "
                       f"checkpoint of trial {start}, at epoch {saved.epoch}", file=sys.stderr)
-                return saved, None
+                return saved
         print(f"jupyter-automl: the checkpoint of trial {source} cannot be used ({why}); "
               f"trial {trial.number} restarts at epoch 0", file=sys.stderr)
-        return None, None
+        return None
 
     def _distillation(self, trial: optuna.Trial) -> Distillation | None:
         """``--distill-from``: the teacher, and the temperature and soft weight (drawn as the

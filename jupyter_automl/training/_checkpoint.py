@@ -150,10 +150,11 @@ def load(folder: Path) -> Checkpoint | None:
 
 
 def load_stored(store: CheckpointStore, number: int, folder: Path,
-                than: Checkpoint | None = None) -> tuple[Checkpoint, int] | None:
+                than: Checkpoint | None = None) -> Checkpoint | None:
     """Trial ``number``'s newest checkpoint that the store holds and can be read (a slot an
-    upload cut short is passed over), with its slot, if it is newer than ``than`` (the one
-    in ``folder``); copied into ``folder`` for the runs after this one. None otherwise."""
+    upload cut short is passed over), if it is newer than ``than`` (the one in ``folder``);
+    copied into ``folder`` for the runs after this one. None otherwise. (Only trial
+    ``number`` ever writes its slots: a retry is a trial of its own.)"""
     found: list[tuple[int, int, int, bytes, Checkpoint]] = []
     for slot in range(STORE_SLOTS):
         data = store.get(checkpoint_slot(number, slot))
@@ -166,11 +167,11 @@ def load_stored(store: CheckpointStore, number: int, folder: Path,
         found.append((saved.epoch, saved.batch, slot, data, saved))
     if not found:
         return None
-    epoch, batch, slot, data, saved = max(found, key=lambda f: (f[0], f[1]))
+    epoch, batch, _, data, saved = max(found, key=lambda f: (f[0], f[1]))
     if than is not None and (epoch, batch) <= (than.epoch, than.batch):
         return None
     write_atomic(folder / CHECKPOINT, data)
-    return saved, slot
+    return saved
 
 
 def _parse(path: Path | io.BytesIO, folder: Path, label: str) -> Checkpoint:

@@ -69,7 +69,6 @@ class FitSettings:
     # model that misses it is not trained (off for PBT, --check, followers and strategies)
     early_costs: bool = False
     store: CheckpointStore | None = None  # --checkpoint-store: the checkpoints go there too
-    resumed_slot: int | None = None  # the store's slot the trial resumed from (None: none)
     # further objectives (metric, direction): the best epoch follows the first one in the logs
     others: tuple[tuple[str, str], ...] = ()
     # one of the other kernels of a multi-worker trial: it trains in step with the chief, which
@@ -110,8 +109,6 @@ class TrialFit:
         # sum over the kernels, so the followers learn the chief's decision
         self.share_decision = share_decision
         self.writer = checkpoint.CheckpointWriter(folder, settings.store, trial.number)
-        if settings.resumed_slot is not None:  # never over the checkpoint it resumed from
-            self.writer.slot = 1 - settings.resumed_slot
         self.history: list[dict[str, float]] = list(resume.history) if resume else []
         self.model: Any = None
         self.train_x: Any = None  # what the last fit was given as x (the calibration sample's)

@@ -148,16 +148,19 @@ def test_a_cost_as_an_objective_on_worker_kernels(ip: Any, tmp_path: Path) -> No
     assert orphan_kernels() == []
 
 
-def test_jupyter_automl_run_measures_and_a_rerun_reads_the_cache(tmp_path: Path) -> None:
+def test_jupyter_automl_run_reads_the_cache_of_an_earlier_run(ip: Any, tmp_path: Path) -> None:
+    """The study's first 3 trials run in this kernel; the notebook, rerun headless in a new
+    process, reads what they measured from the study's folder."""
+    options = (f'tiny --trials {{n_trials}} --seed 5 --sampler random --maximize val_accuracy '
+               f'--constraint "{BUDGET}"')
+    runs = tmp_path / "automl_runs"
+    ip.user_ns.update(split())
+    ip.run_cell_magic("automl", options.replace("{n_trials}", "3") + f" --runs-dir {runs}",
+                      CELL)
     nb = notebook(tmp_path / "tiny.ipynb", SETUP)  # the data in one cell, the study next
     book = nbformat.read(nb, as_version=4)
-    book.cells.append(nbformat.v4.new_code_cell(
-        f'%%automl tiny --trials {{n_trials}} --seed 5 --sampler random '
-        f'--maximize val_accuracy --constraint "{BUDGET}"\n' + CELL))
+    book.cells.append(nbformat.v4.new_code_cell(f"%%automl {options}\n" + CELL))
     nbformat.write(book, nb)
-    done = cli("run", str(nb), "-p", "n_trials", "3", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-3000:]
-    runs = tmp_path / "automl_runs"
     first = {t.params["units"]: t.user_attrs["costs"] for t in _measured(runs, "tiny")}
     assert len(first) == 3  # (--seed 5 draws each of the three, and each again after)
     # a corrupt cache file is measured again; the others are read
