@@ -39,14 +39,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import math
 import os
 import statistics
 import sys
 import tempfile
 from functools import cache
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -282,16 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     done = {(r["task"], r["kind"], r["side"], r["seed"]) for r in runs}
     todo = [(t, k, s, seed, evals[k]) for t in tasks for seed in range(seeds)
             for k in args.kinds for s in sides[k] if (t, k, s, seed) not in done]
-    print(f"{len(todo)} runs to do ({len(done)} in {args.out}), {args.jobs} at a time",
-          flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("a") as out, get_context("spawn").Pool(args.jobs) as pool:
-        for i, run in enumerate(pool.imap_unordered(run_one, todo, chunksize=1), 1):
-            out.write(json.dumps(run) + "\n")
-            out.flush()
-            runs.append(run)
-            if i % 20 == 0 or i == len(todo):
-                print(f"  {i}/{len(todo)} runs", flush=True)
+    runs += sq.run_all(run_one, todo, args.out, args.jobs, len(done))
     runs = [r for r in runs if r["task"] in tasks and r["seed"] < seeds]
     cells = {k: summarize(runs, k, sides[k], tasks, budgets) for k in EVALS}
     for kind in args.kinds:

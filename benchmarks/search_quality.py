@@ -242,6 +242,22 @@ def run_one(unit: tuple[str, str, int, int]) -> dict[str, Any]:
     return {"task": task, "side": side, "seed": seed, "evals": evals, "regret": regrets}
 
 
+def run_all(run: Any, todo: list[Any], path: Path, jobs: int, kept: int) -> list[dict[str, Any]]:
+    """Each of ``todo`` through ``run``, ``jobs`` processes at a time, each result appended to
+    ``path`` as it comes (a rerun skips what is there: ``kept`` runs); the results."""
+    print(f"{len(todo)} runs to do ({kept} in {path}), {jobs} at a time", flush=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    results = []
+    with path.open("a") as out, get_context("spawn").Pool(jobs) as pool:
+        for i, result in enumerate(pool.imap_unordered(run, todo, chunksize=1), 1):
+            out.write(json.dumps(result) + "\n")
+            out.flush()
+            results.append(result)
+            if i % 20 == 0 or i == len(todo):
+                print(f"  {i}/{len(todo)} runs", flush=True)
+    return results
+
+
 # -- the report ------------------------------------------------------------------------------
 def load(out: Path) -> list[dict[str, Any]]:
     if not out.exists():
@@ -425,16 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     todo = [(t, s, seed, evals) for t in tasks for seed in range(args.first_seed, seeds)
             for s in sides
             if (t, s, seed) not in done and not args.report_only]
-    print(f"{len(todo)} runs to do ({len(done)} in {args.out}), {args.jobs} at a time",
-          flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("a") as out, get_context("spawn").Pool(args.jobs) as pool:
-        for i, run in enumerate(pool.imap_unordered(run_one, todo, chunksize=1), 1):
-            out.write(json.dumps(run) + "\n")
-            out.flush()
-            runs.append(run)
-            if i % 20 == 0 or i == len(todo):
-                print(f"  {i}/{len(todo)} runs", flush=True)
+    runs += run_all(run_one, todo, args.out, args.jobs, len(done))
     runs = [r for r in runs if r["task"] in tasks and r["side"] in sides and r["seed"] < seeds]
     summary = summarize(runs, sides, tasks, budgets)
     print(report(summary, sides, tasks, budgets))
