@@ -19,6 +19,7 @@ can observe.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -114,6 +115,19 @@ def script(options: str = OPTIONS, setup: str = SETUP, body: str = BODY,
     return (f"import jupyter_automl\nns = {{}}\nexec({setup!r}, ns)\n"
             f"jupyter_automl.run_study({body!r}, {options!r}, namespace=ns, "
             f"setup_cells=[{setup!r}]{shown})\n")
+
+
+def run(code: str, cwd: Path, failpoints: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -c code`` in ``cwd``, with exactly the failpoints given armed (none of the
+    caller's), to its end: its exit status (-9 when a failpoint killed it) and output."""
+    from jupyter_automl._utils.failpoints import ENV
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop(ENV, None)
+    if failpoints:
+        env[ENV] = failpoints
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
 
 
 def notebook(path: Path, options: str = OPTIONS, setup: str = SETUP,

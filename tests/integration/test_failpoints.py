@@ -22,6 +22,7 @@ from fault_study import (
     TRIALS,
     Hold,
     Study,
+    run,
     script,
 )
 
@@ -41,15 +42,6 @@ def checkpointed_script(runs: Path) -> str:
 def quadratic_script(runs: Path) -> str:
     return (f"import jupyter_automl\njupyter_automl.run_study({QUADRATIC!r}, "
             f"'{NAME} --trials {TRIALS} --seed 0 --runs-dir {runs}', display='text')\n")
-
-
-def run(script: str, cwd: Path, failpoints: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    env.pop(ENV, None)
-    if failpoints:
-        env[ENV] = failpoints
-    return subprocess.run([sys.executable, "-c", script], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
 
 
 @pytest.mark.parametrize("point, saved", [("checkpoint.saved@1", 2), ("checkpoint.rename@1", 1)])

@@ -7,16 +7,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fault_study import EPOCHS, NAME, OPTIONS, PLAIN_BODY, PLAIN_SETUP, Study, script
-
-from jupyter_automl._utils.failpoints import ENV
+from fault_study import EPOCHS, NAME, OPTIONS, PLAIN_BODY, PLAIN_SETUP, Study, run, script
 
 pytestmark = pytest.mark.slow
 BUCKET = "automl-checkpoints"
@@ -55,15 +51,6 @@ def objects(prefix: str = "") -> dict[str, bytes]:
     listed = client.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])
     return {o["Key"]: client.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].read()
             for o in listed}
-
-
-def run(code: str, cwd: Path, failpoints: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    env.pop(ENV, None)
-    if failpoints:
-        env[ENV] = failpoints
-    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
 
 
 def store_url(kind: str, tmp_path: Path, prefix: str) -> str:
