@@ -72,7 +72,8 @@ def write_bundle(result: StudyResult, folder: str | Path, formats: list[str] | N
         (staged / MARKER).write_text(json.dumps(signature, indent=1))
         (staged / "predict.py").write_text(predict_script(next(iter(rows.values())).base))
         (staged / "model_card.md").write_text(_card(result, number, signature, files,
-                                                     _QUANTIZED.get(str(quantize))))
+                                                     _QUANTIZED.get("dynamic" if quantize is True
+                                                                    else str(quantize))))
         if target.exists():
             shutil.rmtree(target)
         staged.rename(target)
@@ -101,9 +102,9 @@ def _signature(model: Any, tflite: Path | None) -> dict[str, Any]:
     return signature
 
 
-_QUANTIZED = {"True": "dynamic range (weights in 8 bits)", "dynamic": "dynamic range (weights "
-              "in 8 bits)", "int8": "full integer (weights and activations in 8 bits; "
-              "float inputs and outputs)"}
+_QUANTIZED = {"dynamic": "dynamic range (weights in 8 bits)",
+              "int8": "full integer (weights and activations in 8 bits; float inputs and "
+                      "outputs)"}
 
 
 def _card(result: StudyResult, number: int, signature: dict[str, Any],
