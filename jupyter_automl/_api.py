@@ -11,6 +11,7 @@ from typing import Any
 
 from ._utils.duration import format_duration
 from ._utils.io import write_atomic
+from ._utils.process import THREAD_ENV
 from .engine import (
     BestExporter,
     Cell,
@@ -95,8 +96,11 @@ def executor(opts: StudyOptions, prepared: PreparedStudy, cell: Cell,
 
 
 def executor_name(opts: StudyOptions) -> str:
-    """This kernel; a pool of worker kernels (``--kernels``); or all of them together on
-    each trial (``--kernels`` with ``--strategy multi-worker``)."""
+    """This kernel; a pool of worker kernels (``--kernels``); all of them together on each
+    trial (``--kernels`` with ``--strategy multi-worker``); or actors on a Ray cluster
+    (``--kernels ray*N``)."""
+    if opts.ray:
+        return "ray"
     if not (opts.kernels or opts.gateways):
         return "this kernel"
     return "multi-worker" if opts.strategy == "multi-worker" else "kernels"
@@ -115,6 +119,14 @@ def _pool(opts: StudyOptions, prepared: PreparedStudy, cell: Cell,
                       opts.listen)
 
 
+def _ray(opts: StudyOptions, prepared: PreparedStudy, cell: Cell,
+         namespace: dict[str, Any], setup_cells: Sequence[str]) -> Executor:
+    from .workers import RayPool
+
+    return RayPool(prepared, cell, namespace, _kernels(opts), setup_cells, opts.ship,
+                   opts.listen)
+
+
 def _cluster(opts: StudyOptions, prepared: PreparedStudy, cell: Cell,
              namespace: dict[str, Any], setup_cells: Sequence[str]) -> Executor:
     from .workers import KernelCluster
@@ -125,8 +137,12 @@ def _cluster(opts: StudyOptions, prepared: PreparedStudy, cell: Cell,
 
 def _kernels(opts: StudyOptions) -> list[Any]:
     """The worker kernels of ``--kernels``: local ones, then the gateways'."""
-    from .workers import GatewayKernel, LocalKernel
+    from .workers import GatewayKernel, LocalKernel, RayKernel
 
+    if opts.ray:  # a Ray actor per slot, each holding a CPU and its GPU share
+        address, count = opts.ray
+        return [RayKernel(i, address, Path.cwd(), gpus=opts.gpus_per_trial)
+                for i in range(count)]
     kernels: list[Any] = [LocalKernel(i, Path.cwd(), env) for i, env in enumerate(gpu_env(opts))]
     for url, count in opts.gateways:
         kernels += [GatewayKernel(len(kernels), url) for _ in range(count)]
@@ -141,6 +157,7 @@ EXECUTORS: dict[str, Callable[[StudyOptions, PreparedStudy, Cell, dict[str, Any]
     "this kernel": _this_kernel,
     "kernels": _pool,
     "multi-worker": _cluster,
+    "ray": _ray,
 }
 
 
@@ -196,9 +213,6 @@ def record_setup(paths: StudyPaths, cells: Sequence[str]) -> None:
         old.unlink(missing_ok=True)  # another runner starting at once removed it first
     for i, source in enumerate(cells):
         write_atomic(paths.setup / f"{i:02d}.py", source.encode())
-
-
-THREAD_ENV = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
 
 
 def gpu_env(opts: StudyOptions) -> list[dict[str, str]]:

@@ -1,7 +1,7 @@
 """The places a study runs, as the fault tests start, hurt and rerun it: the notebook's kernel
-(the live panel, ``--background``, ``--kernels 2``), a script, and ``jupyter-automl run``
-(papermill). The fault matrix (tests/integration/test_resume_matrix.py) and the randomized
-campaign (benchmarks/chaos.py) drive the same classes.
+(the live panel, ``--background``, ``--kernels 2``, ``--kernels ray*2``), a script, and
+``jupyter-automl run`` (papermill). The fault matrix (tests/integration/test_resume_matrix.py)
+and the randomized campaign (benchmarks/chaos.py) drive the same classes.
 
 A mode runs one of fault_study's studies: its ``setup`` and ``body`` (the Keras study unless a
 mode or its caller picks another) with its ``options``.
@@ -341,6 +341,14 @@ class Workers(KernelMode):
         (victim,) = [w for w in descendants(self.pid(), "ipykernel") if w.pid == pid]
         victim.kill()
         victim.wait(30)
+
+
+class RayWorkers(Workers):
+    """``--kernels ray*2``: the trials on actors of a Ray started for the run. Killed with the
+    driver's kernel, its actors end within seconds (:meth:`Workers.kill` waits for them); Ray's
+    own node agents follow within a minute."""
+
+    extra = " --kernels ray*2"
 
 
 class KerasWorkers(Workers):

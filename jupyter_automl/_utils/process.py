@@ -10,6 +10,8 @@ from typing import Any
 
 from .noise import is_noise
 
+# TensorFlow's (and OpenMP's) thread counts: a worker given a share of the cores sets them
+THREAD_ENV = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 

@@ -13,7 +13,7 @@ import math
 import re
 import shlex
 from dataclasses import dataclass, field
-from typing import Literal, NoReturn
+from typing import Literal, NamedTuple, NoReturn
 
 from .._utils.constraints import Constraint, parse_constraint
 from .._utils.duration import parse_duration
@@ -81,6 +81,7 @@ class StudyOptions:
     edit: bool = False
     kernels: int = 0  # local worker kernels; 0 (and no gateway) runs trials in this kernel
     gateways: list[tuple[str, int]] = field(default_factory=list)  # (URL, kernels) each
+    ray: tuple[str, int] | None = None  # (the cluster's address, or "local"; its actors)
     ship: list[str] = field(default_factory=list)
     listen: str = "127.0.0.1"
     strategy: str | None = None  # None: no strategy scope at all
@@ -236,22 +237,43 @@ def _duration(text: str) -> float:
 _duration.__name__ = "duration (90s, 30m, 1.5h)"
 
 
-def _kernel_specs(text: str) -> tuple[int, list[tuple[str, int]]]:
-    local, gateways = 0, []
+class KernelSpecs(NamedTuple):
+    """What ``--kernels`` names: local kernels, gateways' kernels, or a Ray cluster's actors."""
+
+    local: int = 0
+    gateways: list[tuple[str, int]] = []  # noqa: RUF012 - a NamedTuple's default, never mutated
+    ray: tuple[str, int] | None = None  # (address or "local", actors)
+
+
+def _kernel_specs(text: str) -> KernelSpecs:
+    local, gateways, ray = 0, [], None
     for part in filter(None, (p.strip() for p in text.split(","))):
-        if part.startswith("gateway:"):
+        if part == "ray" or part.startswith(("ray*", "ray:")):  # a Ray cluster (or a local one)
+            spec, _, count = part.partition("*")
+            address = spec[len("ray:"):] if spec.startswith("ray:") else "local"
+            if address.startswith("//"):  # Ray Client: ray:ray://HOST:PORT
+                address = "ray:" + address
+            if not address or ray is not None:
+                raise ValueError
+            ray = (address, _positive_int(count) if count else 1)
+        elif part.startswith("gateway:"):
             url, _, count = part[len("gateway:"):].partition("*")
             if not url.startswith(("http://", "https://")):
                 raise ValueError
             gateways.append((url, _positive_int(count) if count else 1))
         else:
             local += _positive_int(part)
-    if not local and not gateways:
+    if not local and not gateways and ray is None:
         raise ValueError
-    return local, gateways
+    if ray is not None and (local or gateways):
+        raise argparse.ArgumentTypeError(
+            "a Ray cluster's workers cannot share a study run with local or gateway kernels: "
+            "give ray*N (or ray:ADDRESS*N) alone")
+    return KernelSpecs(local, gateways, ray)
 
 
-_kernel_specs.__name__ = "kernels (N, gateway:http://HOST:PORT[*N], comma-separated)"
+_kernel_specs.__name__ = ("kernels (N, gateway:http://HOST:PORT[*N], comma-separated; or "
+                          "ray*N, ray:ADDRESS*N)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -351,10 +373,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--edit", action="store_true",
                    help="open the space builder on the cell's hp calls; 'Write to cell' writes "
                         "the edited ranges back into the cell")
-    p.add_argument("--kernels", type=_kernel_specs, default=(0, []), metavar="N|gateway:URL[*N]",
+    p.add_argument("--kernels", type=_kernel_specs, default=KernelSpecs(),
+                   metavar="N|gateway:URL[*N]|ray[:ADDRESS]*N",
                    help="run the trials on worker kernels: N local ones, and/or N on a Kernel "
-                        "Gateway (comma-separated, e.g. 2,gateway:http://host:8888*4); this "
-                        "kernel owns the study")
+                        "Gateway (comma-separated, e.g. 2,gateway:http://host:8888*4); or N Ray "
+                        "actors, on a Ray started for the run (ray*N) or a cluster's "
+                        "(ray:auto*N, ray:HOST:PORT*N); this kernel owns the study")
     p.add_argument("--ship", default="", metavar="X,Y",
                    help="notebook variables to send to the worker kernels")
     p.add_argument("--listen", default="127.0.0.1", metavar="HOST",
@@ -398,12 +422,13 @@ def parse_options(line: str, *,
     if args.pruner not in (None, "none") and len(objectives) > 1:
         PARSER.error(f"--pruner {args.pruner} needs a single objective; Optuna cannot prune "
                      "multi-objective studies (drop --pruner or keep one --maximize/--minimize)")
-    if args.gpus_per_trial and not args.kernels[0]:
-        PARSER.error("--gpus-per-trial splits GPUs between local worker kernels: add "
-                     "--kernels N")
-    if args.ship and args.kernels == (0, []):
+    if args.gpus_per_trial and not (args.kernels.local or args.kernels.ray):
+        PARSER.error("--gpus-per-trial splits GPUs between worker kernels: add --kernels N "
+                     "(local kernels) or --kernels ray*N (Ray's fractional GPUs)")
+    if args.ship and args.kernels == KernelSpecs():
         PARSER.error("--ship sends variables to worker kernels: add --kernels N")
-    if args.strategy == "multi-worker" and (args.kernels[0] < 2 or args.kernels[1]):
+    if args.strategy == "multi-worker" and (args.kernels.local < 2 or args.kernels.gateways
+                                            or args.kernels.ray):
         PARSER.error("--strategy multi-worker runs each trial across local worker kernels: add "
                      "--kernels N with N >= 2 (gateway kernels cannot join; the workers talk "
                      "over loopback ports)")
@@ -442,8 +467,9 @@ def parse_options(line: str, *,
         background=args.background,
         space=args.space,
         edit=args.edit,
-        kernels=args.kernels[0],
-        gateways=args.kernels[1],
+        kernels=args.kernels.local,
+        gateways=args.kernels.gateways,
+        ray=args.kernels.ray,
         strategy=args.strategy or ("auto" if args.gpus_per_trial else None),
         gpus_per_trial=args.gpus_per_trial,
         trial_timeout=args.trial_timeout,

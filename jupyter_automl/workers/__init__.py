@@ -5,7 +5,15 @@ MultiWorkerMirroredStrategy. Both are executors of the engine's one loop."""
 from . import _warm as warm_kernels
 from ._cluster import KernelCluster
 from ._pool import KernelPool
-from .kernels import GatewayKernel, KernelError, LocalKernel, SetupError, WorkerDied
+from ._ray import RayPool
+from .kernels import (
+    GatewayKernel,
+    KernelError,
+    LocalKernel,
+    RayKernel,
+    SetupError,
+    WorkerDied,
+)
 
 __all__ = ["GatewayKernel", "KernelCluster", "KernelError", "KernelPool", "LocalKernel",
-           "SetupError", "WorkerDied", "warm_kernels"]
+           "RayKernel", "RayPool", "SetupError", "WorkerDied", "warm_kernels"]

@@ -19,6 +19,7 @@ import json
 import pickle
 import threading
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from .. import _optuna
@@ -226,18 +227,25 @@ class KernelPool:
             kernel.start()
             steps = wanted.steps()
         kernel.replayed = None  # until every step has run
+        for code in steps:
+            self._setup_step(kernel, code)
+        kernel.replayed = wanted
+        self._configure(kernel, index)
+
+    def _configure(self, kernel: WorkerKernel, index: int) -> None:
+        """Give the worker the study's configuration (where the study is served, the cell)."""
+        served = self.served
         host = "" if served is None else served.address(remote=not isinstance(kernel,
                                                                               LocalKernel))
         config = worker.config_json(self.prepared, self.cell.source, host,
                                     0 if served is None else served.port, index)
-        for code in steps:
-            self._setup_step(kernel, code)
-        kernel.replayed = wanted
         self._setup_step(kernel, "import jupyter_automl.workers._worker as __automl_worker\n"
                                  f"__automl_worker.configure({config!r})")
 
     def _setup_step(self, kernel: WorkerKernel, code: str) -> None:
-        reply = self._execute(kernel, code, timeout=SETUP_TIMEOUT)
+        self._check_setup(kernel, self._execute(kernel, code, timeout=SETUP_TIMEOUT))
+
+    def _check_setup(self, kernel: WorkerKernel, reply: Any) -> None:
         if reply.status != "ok":
             self._keep = False
             raise SetupError(f"the setup failed on {kernel.label}, so no trial can run "
@@ -294,11 +302,10 @@ def ship_variables(prepared: PreparedStudy, namespace: dict[str, Any],
     if missing:
         raise OptionError(f"--ship: {', '.join(missing)} not defined in the notebook; define "
                           "them first (or ship only existing variables)")
-    folder = prepared.paths.root / "ship"
-    folder.mkdir(parents=True, exist_ok=True)
     code = []
     for name in names:
-        path = folder / f"{name}.pkl"
+        path = ship_path(prepared, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as f:
             digest = _Digest(f)
             pickle.dump(namespace[name], digest, protocol=pickle.HIGHEST_PROTOCOL)
@@ -306,6 +313,11 @@ def ship_variables(prepared: PreparedStudy, namespace: dict[str, Any],
                            f"import pickle as __p\nwith open({str(path)!r}, 'rb') as __f:\n"
                            f"    {name} = __p.load(__f)"))
     return code
+
+
+def ship_path(prepared: PreparedStudy, name: str) -> Path:
+    """Where the notebook variable ``name`` is pickled for the workers."""
+    return prepared.paths.root / "ship" / f"{name}.pkl"
 
 
 class _Digest:

@@ -3,12 +3,13 @@
 Faults: ``kill -9`` of the process that runs the study, an interrupt, ``kill -9`` of a worker
 kernel, a truncated ``checkpoint.npz``, and a second process holding ``study.db`` locked.
 Modes: the live panel in a real kernel, papermill (``jupyter-automl run``), a plain script,
-``--background``, ``--kernels 2``, and a custom training loop (``trial.report`` and
-``trial.checkpoint`` instead of ``fit``), population-based training (``--scheduler pbt``) and
-differentiable search (``--darts``, its architecture weights in the checkpoint) under the live
-panel. Every cell checks the same invariants (:func:`check`): each finished
-trial kept, the lost trial retried from its checkpoint and finished, no trial number reused,
-none left RUNNING or WAITING, the study's total reached.
+``--background``, ``--kernels 2``, ``--kernels ray*2`` (actors of a Ray started for the run),
+and a custom training loop (``trial.report`` and ``trial.checkpoint`` instead of ``fit``),
+population-based training (``--scheduler pbt``) and differentiable search (``--darts``, its
+architecture weights in the checkpoint) under the live panel. Every cell checks the same
+invariants (:func:`check`): each finished trial kept, the lost trial retried from its
+checkpoint and finished, no trial number reused, none left RUNNING or WAITING, the study's
+total reached.
 
 The live panel, ``--background``, the custom loop and PBT run fault_study's Keras study (the
 weights, optimizer and epoch of a trial come back from its checkpoint); a script, papermill
@@ -41,6 +42,7 @@ from fault_modes import (
     Mode,
     Papermill,
     Pbt,
+    RayWorkers,
     Script,
     Widgets,
     Workers,
@@ -51,7 +53,7 @@ pytestmark = pytest.mark.slow
 
 
 MODES = {"widgets": Widgets, "static": Papermill, "text": Script, "background": Background,
-         "kernels": Workers, "loop": CustomLoop, "pbt": Pbt, "darts": Darts}
+         "kernels": Workers, "ray": RayWorkers, "loop": CustomLoop, "pbt": Pbt, "darts": Darts}
 
 
 @pytest.fixture(params=list(MODES))
