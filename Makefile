@@ -75,7 +75,7 @@ notebooks: $(STAMP)
 real: $(STAMP)
 	$(NBVAL_COPY)
 	$(PY) -m pytest -q -p no:cacheprovider -n $(JOBS) --dist loadscope --nbval-lax \
-		--durations=10 tests/integration build/nbval
+		--durations=30 tests/integration build/nbval
 
 bench: $(STAMP)
 	$(PY) benchmarks/overhead.py
