@@ -5,6 +5,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/parallel.py            # 16 Keras trials, 40 trivial trials
     .venv/bin/python benchmarks/parallel.py --quick    # 6 Keras trials, 20 trivial trials
     .venv/bin/python benchmarks/parallel.py --warm --default-threads   # warm kernels too
+    .venv/bin/python benchmarks/parallel.py --ray      # two Ray actors too
 
 * ``keras``: the same CPU-bound Keras trials (a dense network on scikit-learn's digits, fixed
   epochs, no pruning), TensorFlow pinned to one thread in every kernel (a setup cell, replayed
@@ -16,6 +17,9 @@ Run from the repository root::
   a third, trivial ``--kernels 2`` cell takes from its start to its first trial's (goal < 0.5 s).
 * ``dispatch``: trivial trials through ``--kernels 2``, after the workers are up, against the
   same trials in this kernel: the added time per trial, in ms.
+* ``--ray``: the same Keras trials on two Ray actors (``--kernels ray*2``: a Ray started for the
+  run on this machine, its start-up included), their speedup (goal >= 1.7, as for local
+  kernels), and the dispatch cost per trivial trial through Ray beside ``--kernels 2``'s.
 
 ``--pin-cores`` also gives each kernel one core of its own (every thread of the process, the
 tf.data threads included): this kernel on core 0 for the in-kernel run, the two workers on
@@ -133,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also run the --kernels 2 cell again on the warm kernels")
     parser.add_argument("--default-threads", action="store_true",
                         help="leave TensorFlow's thread counts at their defaults")
+    parser.add_argument("--ray", action="store_true",
+                        help="also run the trials on two Ray actors (--kernels ray*2)")
     args = parser.parse_args(argv)
     keras_n, trivial_n = (6, 20) if args.quick else (16, 40)
     everywhere = set(range(os.cpu_count() or 1))
@@ -140,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         ip = shell(runs, pinned=not args.default_threads)
         common = f"--trials {keras_n} --pruner none --sampler random --seed 0"
         workers = f"--kernels 2 --listen {args.listen}"
-        one = two = warm = 0.0
+        one = two = warm = on_ray = 0.0
         first: float | None = None
         if not args.dispatch_only:
             if args.pin_cores:
@@ -152,21 +158,41 @@ def main(argv: list[str] | None = None) -> int:
                 if args.warm:
                     warm = timed(ip, f"k3 {common} {workers}", KERAS)
                     first = first_trial_after(ip, runs, workers)
+            if args.ray:
+                on_ray = timed(ip, f"r2 {common} --kernels ray*2", KERAS)
         here = timed(ip, f"t1 --trials {trivial_n} --sampler random --seed 0", TRIVIAL)
-        # the workers' start-up, measured alone, is taken out of the dispatch figure
-        start_only = timed(ip, f"t0 --trials 2 --sampler random --seed 0 {workers}", TRIVIAL)
-        pool = timed(ip, f"t2 --trials {trivial_n + 2} --sampler random --seed 0 {workers}",
-                     TRIVIAL)
-    # pool - start_only: the time of trivial_n more trials on running workers
-    per_trial = ((pool - start_only) - here) / trivial_n
+        pool, start_only, per_trial = dispatch(ip, trivial_n, here, workers)
+        if args.ray:
+            ray_pool, ray_start, ray_per_trial = dispatch(ip, trivial_n, here, "--kernels ray*2",
+                                                          "r")
     if not args.dispatch_only:
         report_speedup(one, two, keras_n, args.pin_cores, args.default_threads, warm, first)
+        if args.ray:
+            verdict = "ok" if one / on_ray >= 1.7 else "MISSED"
+            print(f"  --kernels ray*2  {on_ray:7.1f} s (Ray's start-up included), speedup "
+                  f"{one / on_ray:.2f}x (goal >= 1.7) {verdict}")
     print(f"dispatch: {trivial_n} trivial trials, the study served on {args.listen}")
     print(f"  this kernel      {here:7.2f} s; --kernels 2: {pool:.2f} s with start-up "
           f"{start_only:.2f} s{' (warm kernels)' if not args.dispatch_only else ''}")
     print(f"  dispatch overhead per trial {max(0.0, per_trial) * 1000:7.1f} ms")
+    if args.ray:
+        print(f"  --kernels ray*2: {ray_pool:.2f} s with start-up {ray_start:.2f} s (a Ray "
+              "started for each run)")
+        print(f"  dispatch overhead per trial through Ray {max(0.0, ray_per_trial) * 1000:7.1f}"
+              f" ms (--kernels 2: {max(0.0, per_trial) * 1000:.1f} ms)")
     print(f"(python {sys.version.split()[0]}, {os.cpu_count()} cpus)")
     return 0
+
+
+def dispatch(ip: Any, trials: int, here: float, workers: str,
+             prefix: str = "t") -> tuple[float, float, float]:
+    """``trials`` trivial trials on ``workers``: the run's time, the workers' start-up (a run
+    of 2 trials, taken out of the figure) and the time added per trial against ``here``
+    seconds in this kernel."""
+    start_only = timed(ip, f"{prefix}0 --trials 2 --sampler random --seed 0 {workers}", TRIVIAL)
+    pool = timed(ip, f"{prefix}3 --trials {trials + 2} --sampler random --seed 0 {workers}",
+                 TRIVIAL)
+    return pool, start_only, ((pool - start_only) - here) / trials
 
 
 def first_trial_after(ip: Any, runs: str, workers: str) -> float:

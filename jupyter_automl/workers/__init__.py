@@ -1,6 +1,6 @@
-"""Trials on other kernels: a pool of worker kernels (local or on a Kernel Gateway), each running
-trials of the driver's study, or a cluster of them running each trial together under
-MultiWorkerMirroredStrategy. Both are executors of the engine's one loop."""
+"""Trials on other kernels: a pool of worker kernels (local, on a Kernel Gateway, or Ray actors
+on a Ray cluster), each running trials of the driver's study, or a cluster of them running each
+trial together under MultiWorkerMirroredStrategy. All are executors of the engine's one loop."""
 
 from . import _warm as warm_kernels
 from ._cluster import KernelCluster

@@ -61,8 +61,17 @@ class RayPool(KernelPool):
                               f"), and the study is served on {self.host} only: add --listen "
                               "0.0.0.0 (the study is then served over TLS, to callers with the "
                               "run's secret only)")
-        gpus = cast(RayKernel, self.kernels[0]).gpus
-        have = ray.cluster_resources().get("GPU", 0)
+        first = cast(RayKernel, self.kernels[0])
+        resources = ray.cluster_resources()
+        cpus, needed = resources.get("CPU", 0), first.cpus * self.slots
+        if cpus < needed:
+            if self.address == "local":
+                raise OptionError(f"--kernels ray*{self.slots}: the Ray for this run has "
+                                  f"{cpus:g} CPUs, and each actor holds {first.cpus:g}: give "
+                                  f"ray*{max(1, int(cpus // first.cpus))} at most")
+            print(f"the Ray cluster has {cpus:g} CPUs now, and the {self.slots} actors need "
+                  f"{needed:g}: some wait until Ray places them (an autoscaler adds nodes)")
+        gpus, have = first.gpus, resources.get("GPU", 0)
         if gpus and have < gpus:
             if self.address == "local":
                 raise OptionError(f"--gpus-per-trial {gpus:g}: this machine has no GPU Ray can "

@@ -82,10 +82,12 @@ def _init(ray: Any, address: str) -> None:
     saved = os.environ.get(_LOOPBACK_ENV), ray_constants.ENABLE_RAY_CLUSTER
     if loopback:
         os.environ[_LOOPBACK_ENV], ray_constants.ENABLE_RAY_CLUSTER = "0", False
-    with contextlib.suppress(Exception):  # Ray keeps the token it read first: read it again,
-        from ray._raylet import AuthenticationTokenLoader, Config  # the environment may have
+    # Ray keeps the token it read first; the environment may name another for this cluster:
+    # read it again (a private API of Ray's: where it is absent, there is nothing to do)
+    with contextlib.suppress(Exception):
+        from ray._raylet import AuthenticationTokenLoader, Config  # type: ignore[attr-defined]
 
-        Config.initialize("")  # another for this cluster (private API: absent, nothing to do)
+        Config.initialize("")
         AuthenticationTokenLoader.instance().reset_cache()
     try:
         ray.init(**kwargs)
