@@ -73,6 +73,9 @@ def _init(ray: Any, address: str) -> None:
                               "configure_logging": False}
     if address == "local":
         kwargs.update(include_dashboard=False, _node_ip_address="127.0.0.1")
+        # Ray's token authentication, as Ray turns it on by default for a new local Ray (its
+        # token made once, in ~/.ray/auth_token), said here rather than in a warning
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
     else:
         kwargs["address"] = address
     # On Linux Ray rewrites a loopback address to the machine's own (for other machines to
