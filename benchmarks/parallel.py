@@ -99,7 +99,7 @@ def pin(pid: int, cores: set[int]) -> None:
 
 @contextlib.contextmanager
 def workers_pinned() -> Iterator[None]:
-    """While the block runs, put each new worker kernel on a core of its own."""
+    """While the block runs, put each new worker kernel (or Ray actor) on a core of its own."""
     import psutil
 
     done = threading.Event()
@@ -108,7 +108,10 @@ def workers_pinned() -> Iterator[None]:
         cores: dict[int, int] = {}
         while not done.wait(0.05):
             for child in psutil.Process().children(recursive=True):
-                if child.pid not in cores and "ipykernel" in " ".join(child.cmdline()):
+                line = ""
+                with contextlib.suppress(psutil.Error):  # a worker kernel, or a Ray actor
+                    line = " ".join(child.cmdline())
+                if child.pid not in cores and ("ipykernel" in line or "_Shell" in line):
                     cores[child.pid] = len(cores) % (os.cpu_count() or 1)
             for pid, core in cores.items():
                 with contextlib.suppress(OSError):
@@ -158,8 +161,8 @@ def main(argv: list[str] | None = None) -> int:
                 if args.warm:
                     warm = timed(ip, f"k3 {common} {workers}", KERAS)
                     first = first_trial_after(ip, runs, workers)
-            if args.ray:
-                on_ray = timed(ip, f"r2 {common} --kernels ray*2", KERAS)
+                if args.ray:
+                    on_ray = timed(ip, f"r2 {common} --kernels ray*2", KERAS)
         here = timed(ip, f"t1 --trials {trivial_n} --sampler random --seed 0", TRIVIAL)
         pool, start_only, per_trial = dispatch(ip, trivial_n, here, workers)
         if args.ray:

@@ -38,7 +38,7 @@ def test_gpu_requests_that_cannot_be_met() -> None:
         gpu_sets(4, 1, 2)
     with pytest.raises(OptionError, match="this machine has no GPU"):
         gpu_sets(1, 1, 0)
-    with pytest.raises(OptionError, match="--gpus-per-trial splits GPUs between local"):
+    with pytest.raises(OptionError, match="--gpus-per-trial splits GPUs between worker kernels"):
         parse_options("--gpus-per-trial 1")
     assert parse_options("--kernels 2 --gpus-per-trial 0.5").strategy == "auto"
 
