@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import OptionError
 from ._pool import SETUP_TIMEOUT, KernelPool, ship_path
-from .kernels import RayKernel, WorkerKernel, is_loopback, ray_connected
+from .kernels import RayKernel, WorkerDied, WorkerKernel, is_loopback, ray_connected
 
 if TYPE_CHECKING:
     from .kernels import Served
@@ -96,6 +96,8 @@ class RayPool(KernelPool):
         """Start the actor (the study's secret in its environment) and replay the run's setup
         from the object store in it."""
         actor = cast(RayKernel, kernel)
+        if self._closing:
+            raise WorkerDied(f"{actor.label}: the run is ending")
         served = cast("Served", self.served)  # a pool of remote workers is always proxied
         actor.env = {**actor.env, **served.env()}
         actor.start()

@@ -15,12 +15,12 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu.py"
 
 
 def test_its_dry_run_works_without_a_gpu(tmp_path: Path) -> None:
-    """(Without ``--dry-run`` on a machine without a GPU, it says it needs one and exits 2:
-    a TensorFlow import away, left out here for make test's time.)"""
-    dry = subprocess.run([sys.executable, str(SCRIPT), "--dry-run", "--checks", "strategy-auto",
+    """Its Ray check: Keras trials on two Ray actors. (Its other checks' dry runs, and its
+    exit 2 without ``--dry-run`` on a machine without a GPU, are left out here for make
+    test's time; ``--dry-run`` alone runs them all.)"""
+    dry = subprocess.run([sys.executable, str(SCRIPT), "--dry-run", "--checks",
                           "ray-fractional", "--samples", "256", "--epochs", "1"],
                          capture_output=True, text=True, timeout=300, cwd=tmp_path,
                          env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
     assert dry.returncode == 0, dry.stdout + dry.stderr[-2000:]
-    assert "strategy-auto   pass     0 GPU(s): _DefaultDistributionStrategy" in dry.stdout
     assert "ray-fractional  pass     4/4 complete" in dry.stdout  # on 2 Ray actors

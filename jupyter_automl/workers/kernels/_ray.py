@@ -174,6 +174,7 @@ class RayKernel(WorkerKernel):
         self.label = f"Ray worker {index}"
         self.env: dict[str, str] = {}
         self.actor: Any = None
+        self.ended = False  # shut down: by the run, as it ends
 
     def needs(self) -> str:
         """The resources one actor holds, in words."""
@@ -182,8 +183,11 @@ class RayKernel(WorkerKernel):
     def start(self) -> None:
         """Start an actor, and wait until its shell answers. One that dies as it starts (placed
         on a node that is being lost) is started again until :data:`START_TIMEOUT`; one whose
-        start fails (the package missing on its node) is not."""
+        start fails (the package missing on its node) is not, nor one shut down meanwhile (the
+        run ends)."""
         ray = _ray()
+        self.shutdown()
+        self.ended = False
         deadline = time.monotonic() + START_TIMEOUT
         pause = 0.5
         while True:
@@ -192,23 +196,22 @@ class RayKernel(WorkerKernel):
                 ray.get(self.actor.ping.remote(), timeout=max(1.0, deadline - time.monotonic()))
                 return
             except ray.exceptions.GetTimeoutError:
-                self.shutdown()
+                self._kill()
                 raise WorkerDied(f"{self.label} was not placed within {START_TIMEOUT:.0f}s: "
                                  f"no node of the cluster has {self.needs()} free") from None
             except ray.exceptions.RayError as exc:
-                self.shutdown()
+                self._kill()
                 if "creation task" in str(exc):  # its constructor raised: the same anywhere
                     raise KernelError(f"{self.label} cannot start on the cluster: "
                                       f"{_first_line(exc)}; every node needs jupyter-automl "
                                       "and the notebook's packages installed") from None
-                if time.monotonic() + pause > deadline:
+                if self.ended or time.monotonic() + pause > deadline:
                     raise WorkerDied(f"{self.label} did not start ({type(exc).__name__})") \
                         from None
             time.sleep(pause)  # the cluster learns of a lost node in seconds
             pause = min(2 * pause, 10.0)
 
     def _create(self, ray: Any) -> None:
-        self.shutdown()
         options: dict[str, Any] = {"num_cpus": self.cpus, "max_restarts": 0}
         if self.gpus:
             options["num_gpus"] = self.gpus
@@ -235,7 +238,7 @@ class RayKernel(WorkerKernel):
             status, output, error, values = ray.get(getattr(actor, method).remote(*args),
                                                     timeout=timeout)
         except ray.exceptions.GetTimeoutError:
-            self.shutdown()
+            self._kill()
             raise WorkerDied(f"{self.label} did not answer within {timeout:.0f}s") from None
         except ray.exceptions.RayError as exc:  # the actor, its process or its node died
             self.actor = None
@@ -252,6 +255,10 @@ class RayKernel(WorkerKernel):
         return True
 
     def shutdown(self) -> None:
+        self.ended = True  # an actor being started is not started again
+        self._kill()
+
+    def _kill(self) -> None:
         actor, self.actor = self.actor, None
         if actor is not None:
             with contextlib.suppress(Exception):
