@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser.require import has_module, require_or_skip
 from conftest import study_of, wait_for
 from fault_study import EPOCHS, PLAIN_BODY, PLAIN_SETUP, Hold
 from ray_cluster import RayCluster, listening, ray_cluster, ray_processes  # noqa: F401
@@ -34,7 +35,7 @@ def test_a_study_on_a_ray_started_for_the_run(ip: Any, tmp_path: Path,
     """``--kernels ray*2``: the setup cell and a shipped variable reach both actors through
     the object store; every Ray port is on loopback and the study refuses a caller without
     its secret while the trials run; nothing of Ray is left when the run ends."""
-    pytest.importorskip("ray")
+    require_or_skip(has_module("ray"), "Ray is not installed (pip install 'jupyter-automl[ray]')")
     hold = Hold(tmp_path / "held")
     monkeypatch.setenv(FAILPOINTS, f"worker.reply=pause:{hold.path}")  # the actors', not ours
     ip.run_cell_magic("automl_setup", "", "import math\nOFFSET = 0.5")
