@@ -74,3 +74,19 @@ def test_the_actor_shell_replays_the_setup_and_binds_the_shipped(
     status, output, error, _ = shell.setup(["print('x')", "1/0", "d = 4"], [])
     assert status == "error" and "ZeroDivisionError" in error and "x" in output
     assert "d" not in shell.shell.user_ns
+
+
+def test_a_cluster_address_where_nothing_answers_is_said_at_once() -> None:
+    """Ray would retry for minutes; the run says so before Ray starts anything."""
+    import socket
+
+    from jupyter_automl.workers.kernels import KernelError
+    from jupyter_automl.workers.kernels._ray import _answers
+
+    with socket.socket() as s:  # a port of this machine where nothing listens
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(KernelError, match=rf"cannot reach the Ray cluster at '127.0.0.1:{port}': "
+                                          "nothing answers there"):
+        _answers(f"127.0.0.1:{port}")
+    _answers("auto")  # Ray's own lookup: not checked here

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import socket
 import sys
 import threading
 import time
@@ -66,6 +67,21 @@ def _on_loopback(address: str) -> bool:
     return address == "local" or is_loopback(host)
 
 
+def _answers(address: str, timeout: float = 10.0) -> None:
+    """Raise :class:`KernelError` at once when nothing answers at a ``HOST:PORT`` address
+    (Ray itself would retry for minutes); ``auto`` and Ray Client addresses are Ray's to
+    find."""
+    host, _, port = address.rpartition(":")
+    if address == "auto" or address.startswith("ray://") or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise KernelError(f"cannot reach the Ray cluster at {address!r}: nothing answers there "
+                          f"({exc.strerror or exc}); give the head node's address and port "
+                          "(`ray status` on the head prints them)") from None
+
+
 def _init(ray: Any, address: str) -> None:
     from ray._private import ray_constants
 
@@ -78,6 +94,7 @@ def _init(ray: Any, address: str) -> None:
         os.environ.setdefault("RAY_AUTH_MODE", "token")
     else:
         kwargs["address"] = address
+        _answers(address)
     # On Linux Ray rewrites a loopback address to the machine's own (for other machines to
     # reach); a Ray for the run, or a cluster on loopback, must stay there: the rewrite is off
     # while this process joins (and for the processes a local Ray starts meanwhile).
