@@ -15,6 +15,8 @@ object store once per run; every actor the run starts, first or replacement, rea
 from __future__ import annotations
 
 import contextlib
+import math
+import sys
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, cast
@@ -25,6 +27,14 @@ from .kernels import RayKernel, WorkerDied, WorkerKernel, is_loopback, ray_conne
 
 if TYPE_CHECKING:
     from .kernels import Served
+
+
+def fitting(resources: dict[str, float], cpus: float, gpus: float | None) -> int:
+    """How many actors of ``cpus`` CPUs (and ``gpus`` of a GPU) ``resources`` hold at once."""
+    fit = math.floor(resources.get("CPU", 0) / cpus + 1e-9) if cpus else sys.maxsize
+    if gpus:
+        fit = min(fit, math.floor(resources.get("GPU", 0) / gpus + 1e-9))
+    return fit
 
 
 class RayPool(KernelPool):
@@ -52,8 +62,9 @@ class RayPool(KernelPool):
                 self._setup = None  # the references go; Ray frees what they held
 
     def _check_cluster(self, ray: Any) -> None:
-        """Say now what would leave every trial waiting: nodes that cannot reach the study, no
-        GPU for ``--gpus-per-trial``."""
+        """Say now what would leave trials waiting: nodes that cannot reach the study, fewer
+        CPUs or GPUs than the actors hold (refused for a Ray for the run, which will never have
+        more; a notice for a cluster, which may grow)."""
         beyond = sorted({n["NodeManagerAddress"] for n in ray.nodes()
                          if n.get("Alive") and not is_loopback(n["NodeManagerAddress"])})
         if beyond and is_loopback(self.host):
@@ -63,21 +74,21 @@ class RayPool(KernelPool):
                               "run's secret only)")
         first = cast(RayKernel, self.kernels[0])
         resources = ray.cluster_resources()
-        cpus, needed = resources.get("CPU", 0), first.cpus * self.slots
-        if cpus < needed:
-            if self.address == "local":
-                raise OptionError(f"--kernels ray*{self.slots}: the Ray for this run has "
-                                  f"{cpus:g} CPUs, and each actor holds {first.cpus:g}: give "
-                                  f"ray*{max(1, int(cpus // first.cpus))} at most")
-            print(f"the Ray cluster has {cpus:g} CPUs now, and the {self.slots} actors need "
-                  f"{needed:g}: some wait until Ray places them (an autoscaler adds nodes)")
-        gpus, have = first.gpus, resources.get("GPU", 0)
-        if gpus and have < gpus:
-            if self.address == "local":
-                raise OptionError(f"--gpus-per-trial {gpus:g}: this machine has no GPU Ray can "
-                                  "use; drop --gpus-per-trial to train on the CPU")
-            print(f"the Ray cluster has {have:g} GPU now and each trial needs {gpus:g}: the "
-                  "trials wait until a node with one joins (Stop to give up)")
+        fit = fitting(resources, first.cpus, first.gpus)
+        if fit >= self.slots:
+            return
+        has = f"{resources.get('CPU', 0):g} CPU" + \
+            (f" and {resources.get('GPU', 0):g} GPU" if first.gpus else "")
+        if self.address != "local":
+            print(f"the Ray cluster has {has} now, and each of the {self.slots} actors holds "
+                  f"{first.needs()}: {fit} fit, the others wait until Ray can place them (an "
+                  "autoscaler adds nodes; Stop to give up)")
+        elif first.gpus and not resources.get("GPU"):
+            raise OptionError(f"--gpus-per-trial {first.gpus:g}: this machine has no GPU Ray "
+                              "can use; drop --gpus-per-trial to train on the CPU")
+        else:
+            raise OptionError(f"--kernels ray*{self.slots}: the Ray for this run has {has}, and "
+                              f"each actor holds {first.needs()}: give ray*{max(1, fit)} at most")
 
     def _payload(self) -> tuple[Any, list[str], list[Any]]:
         """The run's setup in Ray's object store, put there once: the steps (the extension,

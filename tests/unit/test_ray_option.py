@@ -90,3 +90,17 @@ def test_a_cluster_address_where_nothing_answers_is_said_at_once() -> None:
                                           "nothing answers there"):
         _answers(f"127.0.0.1:{port}")
     _answers("auto")  # Ray's own lookup: not checked here
+
+
+@pytest.mark.parametrize("resources, cpus, gpus, fit", [
+    ({"CPU": 2.0}, 1.0, None, 2),
+    ({"CPU": 16.0, "GPU": 1.0}, 1.0, 0.25, 4),
+    ({"CPU": 16.0, "GPU": 1.0}, 1.0, 0.1, 10),  # 1 / 0.1 is 9.999... in floating point
+    ({"CPU": 16.0}, 1.0, 0.25, 0),  # no GPU
+    ({"CPU": 3.0, "GPU": 2.0}, 1.0, 0.5, 3),
+])
+def test_the_actors_a_cluster_holds_at_once(resources: dict[str, float], cpus: float,
+                                            gpus: float | None, fit: int) -> None:
+    from jupyter_automl.workers._ray import fitting
+
+    assert fitting(resources, cpus, gpus) == fit
