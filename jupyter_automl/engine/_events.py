@@ -59,13 +59,15 @@ class TrialLost(Exception):
     queues its retry."""
 
     def __init__(self, why: str | None = None, cut: RunEnd | None = None,
-                 stops_study: bool = False, said: str | None = None) -> None:
+                 stops_study: bool = False, said: str | None = None,
+                 hung: bool = False) -> None:
         why = why or str(cut)
         super().__init__(why)
         self.why = why  # recorded in the failed trial
         self.cut = cut
         self.stops_study = stops_study
         self.said = said or why  # printed when the run goes on
+        self.hung = hung  # its worker did not answer within --trial-timeout
 
 
 class RunView(Protocol):

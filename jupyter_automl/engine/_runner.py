@@ -118,6 +118,7 @@ class StudyRunner:
         self._alone = False  # no other runner was alive at the last census
         self._broken: set[int] = set()  # listeners switched off after they raised
         self._failures = 0  # trials in a row that failed
+        self._hung = 0  # trials in a row whose worker did not answer within --trial-timeout
         self._fatal: BaseException | None = None
         self._lost_now: list[int] = []  # trials an interrupt cut short
 
@@ -202,6 +203,8 @@ class StudyRunner:
                 if cut is RunEnd.DISK_FULL:
                     self._out_of_space(trial, lock, lost.said)
                 self._lost(trial, lost.why if cut is None else str(cut), cut, lock, lost.said)
+                if lost.hung and cut is None:
+                    self._hung_again(lost.said)
                 if lost.stops_study:
                     self.reason = lost.cut or RunEnd.STOPPED
                     raise StudyInterrupted(self._interrupted_text(self.reason)) from None
@@ -209,6 +212,19 @@ class StudyRunner:
                     return
                 continue
             self._finished(trial, outcome, lock)
+
+    def _hung_again(self, said: str) -> None:
+        """One more trial in a row whose worker never answered: a cell that hangs every time
+        (each attempt, then each new draw) stops the study at ``max_failures`` of them, the
+        trial queued to resume."""
+        with self._mutex:
+            self._hung += 1
+            hung = self._hung
+        if hung >= self.prepared.options.max_failures:
+            raise TooManyFailuresError(
+                f"{hung} trials in a row did not answer within --trial-timeout; the last: "
+                f"{said}\nFix the cell (or give it a longer --trial-timeout) and rerun it: the "
+                f"{self.done} finished trials are kept.")
 
     def _ending(self) -> RunEnd:
         """Why the run ended, once every slot has."""
@@ -261,6 +277,7 @@ class StudyRunner:
             self._emit("trial_finished", trial, outcome)
             failed = outcome.state == TrialState.FAIL and not outcome.taken
             self._failures = self._failures + 1 if failed else 0
+            self._hung = 0
             self._changed.notify_all()
             if outcome.fatal is not None:
                 raise outcome.fatal

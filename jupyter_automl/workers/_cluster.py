@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..engine import Outcome, TrialLost
 from ._pool import KernelPool
-from .kernels import SetupError, WorkerDied, WorkerKernel
+from .kernels import SetupError, WorkerDied, WorkerHung, WorkerKernel
 
 if TYPE_CHECKING:
     import optuna
@@ -58,7 +58,8 @@ class KernelCluster(KernelPool):
         try:
             return self._run_across(trial)
         except WorkerDied as exc:
-            raise TrialLost(f"its kernel died ({exc})", said=str(exc)) from None
+            raise TrialLost(f"its kernel died ({exc})", said=str(exc),
+                            hung=isinstance(exc, WorkerHung)) from None
 
     def first_steps(self) -> list[str]:
         # MultiWorkerMirroredStrategy must exist before TensorFlow runs any op (setup cells do)

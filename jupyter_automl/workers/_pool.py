@@ -33,6 +33,7 @@ from .kernels import (
     Served,
     SetupError,
     WorkerDied,
+    WorkerHung,
     WorkerKernel,
     is_loopback,
 )
@@ -171,7 +172,8 @@ class KernelPool:
         try:
             return self._dispatch(kernel, trial)
         except WorkerDied as exc:
-            raise TrialLost(f"its kernel died ({exc})", said=str(exc)) from None
+            raise TrialLost(f"its kernel died ({exc})", said=str(exc),
+                            hung=isinstance(exc, WorkerHung)) from None
 
     def interrupt(self) -> None:
         """Stop every running trial now: the kernels running code are shut down (their trials

@@ -150,6 +150,23 @@ def test_a_worker_that_never_answers_times_out_and_is_replaced(ip: Any, tmp_path
     assert orphan_kernels() == []
 
 
+def test_a_cell_that_hangs_every_time_stops_the_study(ip: Any, tmp_path: Path) -> None:
+    """Each attempt times out, and each new draw too: after 3 in a row the study stops with
+    an error saying so (it looped for ever before), the trials it finished kept."""
+    from jupyter_automl.errors import TooManyFailuresError
+
+    body = "import time\nx = hp.float('x', 0, 1)\nif x > 0.1:\n    time.sleep(600)\nx"
+    with pytest.raises(TooManyFailuresError, match=r"3 trials in a row did not answer within "
+                                                   r"--trial-timeout; the last: local kernel 0 "
+                                                   r"did not answer within 3s"):
+        ip.run_cell_magic("automl", "hangs --trials 3 --kernels 1 --trial-timeout 3s --seed 0",
+                          body)
+    trials = study_of(tmp_path / "runs", "hangs").trials
+    states = [t.state.name for t in trials]
+    assert states.count("FAIL") >= 3 and "RUNNING" not in states, states
+    assert orphan_kernels() == []
+
+
 def test_a_worker_killed_while_it_starts_is_replaced(ip: Any, tmp_path: Path,
                                                      capsys: Any) -> None:
     """The first kernel to replay the setup is killed there (kill -9): a new one takes its

@@ -22,6 +22,11 @@ class WorkerDied(Exception):
     """The kernel died (or stopped answering) while it ran something: retry elsewhere."""
 
 
+class WorkerHung(WorkerDied):
+    """The kernel did not answer within the time given (``--trial-timeout``): shut down, and
+    its trial retried; a cell that hangs every time stops the study (see the runner)."""
+
+
 @dataclass
 class Reply:
     """The end of one execution on a worker: its status, output and user expressions."""

@@ -16,7 +16,7 @@ import urllib.request
 import uuid
 from typing import Any
 
-from ._base import KernelError, Reply, WorkerDied, WorkerKernel, plain
+from ._base import KernelError, Reply, WorkerDied, WorkerHung, WorkerKernel, plain
 
 TOKEN_ENV = "JUPYTER_GATEWAY_AUTH_TOKEN"
 POLL = 0.5
@@ -158,7 +158,7 @@ class GatewayKernel(WorkerKernel):
                     msg = json.loads(self.ws.recv())
                 except websocket.WebSocketTimeoutException:
                     if deadline is not None and time.monotonic() > deadline:
-                        raise WorkerDied(f"{self.label} did not answer within {timeout:.0f}s") \
+                        raise WorkerHung(f"{self.label} did not answer within {timeout:.0f}s") \
                             from None
                     continue
                 if msg.get("parent_header", {}).get("msg_id") != msg_id:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..._utils.process import kernel_encryption, local_kernel_transport
-from ._base import KernelError, Reply, WorkerDied, WorkerKernel, plain
+from ._base import KernelError, Reply, WorkerDied, WorkerHung, WorkerKernel, plain
 from ._watch import PARENT_ENV
 
 POLL = 0.2  # seconds between two liveness checks while a worker runs something
@@ -115,7 +115,7 @@ class LocalKernel(WorkerKernel):
                 if not self.is_alive():
                     raise WorkerDied(f"{self.label} died") from None
                 if deadline is not None and time.monotonic() > deadline:
-                    raise WorkerDied(f"{self.label} did not answer within {timeout:.0f}s") \
+                    raise WorkerHung(f"{self.label} did not answer within {timeout:.0f}s") \
                         from None
                 continue
             except Exception as exc:  # its channels were closed under it: a shutdown

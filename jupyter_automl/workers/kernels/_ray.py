@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..._utils.process import THREAD_ENV
-from ._base import KernelError, Reply, WorkerDied, WorkerKernel, plain
+from ._base import KernelError, Reply, WorkerDied, WorkerHung, WorkerKernel, plain
 from ._proxy import is_loopback
 
 START_TIMEOUT = 300.0  # seconds for an actor to be placed and start its shell
@@ -256,7 +256,7 @@ class RayKernel(WorkerKernel):
                                                     timeout=timeout)
         except ray.exceptions.GetTimeoutError:
             self._kill()
-            raise WorkerDied(f"{self.label} did not answer within {timeout:.0f}s") from None
+            raise WorkerHung(f"{self.label} did not answer within {timeout:.0f}s") from None
         except ray.exceptions.RayError as exc:  # the actor, its process or its node died
             self.actor = None
             raise WorkerDied(f"{self.label} was lost ({type(exc).__name__})") from None
