@@ -177,10 +177,16 @@ def test_jupyter_automl_run_reads_the_cache_of_an_earlier_run(ip: Any, tmp_path:
         units = t.params["units"]
         if units in first and units != spoiled:
             assert t.user_attrs.get("costs_cached") is True, t.user_attrs
-        if units == spoiled:
-            assert t.user_attrs["costs"] == first[units]
-    assert spoiled in {t.params["units"] for t in later}  # measured again, and kept again
-    assert json.loads(corrupt.read_text())["tflite_int8_kb"] == first[spoiled]["tflite_int8_kb"]
+    again_measured = [t for t in later if t.params["units"] == spoiled]
+    assert again_measured  # measured again, and kept again
+    remeasured = again_measured[0].user_attrs
+    assert remeasured.get("costs_cached") is not True, remeasured
+    # another trial's weights of the same architecture: its int8 file is as big, give or
+    # take the bytes its weights quantize to (16 bytes seen in CI)
+    assert remeasured["costs"]["tflite_int8_kb"] == pytest.approx(
+        first[spoiled]["tflite_int8_kb"], rel=0.05)
+    kept = json.loads(corrupt.read_text())
+    assert kept["tflite_int8_kb"] == remeasured["costs"]["tflite_int8_kb"]
     _check_budget(runs, "tiny")
     executed = nbformat.read(tmp_path / "tiny.out.ipynb", as_version=4)
     shown = json.dumps([o for c in executed.cells for o in c.get("outputs", [])])
