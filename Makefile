@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	@# A `jupyter labextension develop` link would make pip write through it into the build.
 	if [ -L $(LABEXT_LINK) ]; then rm $(LABEXT_LINK); fi
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,dev]"
+	$(PY) -m pip install --quiet -e ".[test,dev,docs]"
 	touch $(STAMP)
 
 demo: $(STAMP)
