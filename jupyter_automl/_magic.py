@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, magics_class
-from traitlets import CaselessStrEnum, Int, Unicode
+from traitlets import Bool, CaselessStrEnum, Int, Unicode
 from traitlets.config import Configurable
 
 from ._verbs import MAGIC, usage
@@ -30,6 +30,9 @@ class Automl(Magics, Configurable):  # type: ignore[misc]
     display = CaselessStrEnum([AUTO, *DISPLAYS], default_value=AUTO,
                               config=True, help="How studies are shown: live widgets, static "
                               "charts (saved notebooks), text; auto picks by where it runs.")
+    tensorflow_startup_logs = Bool(False, config=True, help="Show TensorFlow's C++ start-up "
+                                   "lines (absl, oneDNN, CUDA probe, CPU features) under the "
+                                   "cell that first imports it; other stderr lines always show.")
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -51,7 +54,12 @@ class Automl(Magics, Configurable):  # type: ignore[misc]
 
     @cell_magic
     def automl_setup(self, line: str, cell: str) -> None:
-        """Run the cell here, and record it so worker kernels replay it before their trials."""
+        """Run the cell here, and record it so worker kernels replay it before their trials.
+
+        Put there what every trial needs and a worker kernel (``--kernels``) does not have:
+        imports, data loading, helper functions. The cells are replayed in order on each
+        worker kernel before its first trial, and kept in the study's ``setup/`` folder. It
+        takes no options; a cell that fails is not recorded."""
         if line.strip():
             raise OptionError(f"%%automl_setup takes no options, got {line.strip()!r}")
         result = self._shell.run_cell(cell, store_history=False)
@@ -79,6 +87,9 @@ def register(shell: Any) -> None:
     magics = Automl(shell=shell, parent=shell)
     shell.register_magics(magics)
     shell.configurables.append(magics)
+    from ._utils import tf_startup  # no TensorFlow import: a finder waiting for its first one
+
+    tf_startup.install(lambda: not magics.tensorflow_startup_logs)
     from ._edit import transform
 
     if transform not in shell.input_transformers_cleanup:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
 from typing import Any
 
-from .noise import is_noise
+from .tf_startup import quiet_stderr_fd
 
 # TensorFlow's (and OpenMP's) thread counts: a worker given a share of the cores sets them
 THREAD_ENV = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
@@ -33,19 +32,8 @@ def import_keras() -> Any:
     """``import keras``, without TensorFlow's start-up chatter on stderr (other lines stay)."""
     if "keras" in sys.modules:
         return sys.modules["keras"]
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            import keras
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            kept = [line for line in captured.read().decode(errors="replace").splitlines()
-                    if not is_noise(line)]
-            if kept:
-                print("\n".join(kept), file=sys.stderr)
+    with quiet_stderr_fd():
+        import keras
     return keras
 
 
