@@ -52,6 +52,11 @@ class _Base(APIHandler):  # type: ignore[misc]
 
 
 class StudiesHandler(_Base):
+    """Every study under the server's root: ``{"studies": [...], "formats": [...]}``, a study
+    per row (``id``, its path; ``name``, ``state``, ``done``/``total``, ``best_value``,
+    ``best_params``, ``updated``, the notebook it ran in...) and the export formats the
+    sidebar offers (``id`` and ``label`` each)."""
+
     @web.authenticated
     async def get(self) -> None:
         studies = await asyncio.get_running_loop().run_in_executor(
@@ -60,6 +65,10 @@ class StudiesHandler(_Base):
 
 
 class StudyHandler(_Base):
+    """One study: ``{"study": {...}, "columns": [...], "trials": [...]}``, its row as in the
+    listing and its trials as rows (those of ``_automl.trials`` and ``%automl show``). 409 if
+    its storage cannot be read."""
+
     @web.authenticated
     async def get(self, study_id: str) -> None:
         self.folder(study_id)
@@ -74,6 +83,9 @@ class StudyHandler(_Base):
 
 
 class StopHandler(_Base):
+    """Ask a running study to stop, wherever it runs (its runners see the request at their
+    next epoch end): 202 ``{"stopping": true}``; 409 if it is not running."""
+
     @web.authenticated
     async def post(self, study_id: str) -> None:
         folder = self.folder(study_id)
@@ -89,6 +101,11 @@ class StopHandler(_Base):
 
 
 class ExportHandler(_Base):
+    """Write the study's best model into ``<path>/export/``: send ``{"format": ID}``, an ``id``
+    of the listing's ``formats`` (default ``keras``). The export runs in a process of its own
+    (TensorFlow stays out of the server): 200 ``{"path": ..., "said": ...}`` once written; 400
+    for an unknown format, 409 with the export's error, 504 after 10 minutes."""
+
     @web.authenticated
     async def post(self, study_id: str) -> None:
         folder = self.folder(study_id)
@@ -123,9 +140,9 @@ class ExportHandler(_Base):
 
 
 class DashboardHandler(JupyterHandler):  # type: ignore[misc]
-    """Pages and the dashboard's own API, each with its content type; a request without
-    Jupyter's token or cookie gets 403, as an API call does (a page would redirect it to the
-    login page)."""
+    """optuna-dashboard for the study at ``<path>``, read-only, in a Lab tab: its pages and its
+    own API under this prefix, each with its content type. A request without Jupyter's token
+    or cookie gets 403, as an API call does (a page would redirect it to the login page)."""
 
     def get_login_url(self) -> str:
         if not self.current_user:

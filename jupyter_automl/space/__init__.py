@@ -4,6 +4,7 @@ the cell's ``hp`` calls rewritten by the space builder, and spaces saved by name
 
 from ._hp import (
     KINDS,
+    HyperParameters,
     ParamSpec,
     StaticSpace,
     TrialSpace,
@@ -24,8 +25,8 @@ from ._source import rewrite as rewrite_cell
 from ._source import split_magic, unmatched, value_source
 
 __all__ = [
-    "KINDS", "ParamSpec", "StaticSpace", "TrialSpace", "bind_space", "check_consistent",
-    "check_space", "hp", "load_space", "read_cell_space", "read_space", "render_space",
-    "rewrite_cell", "save_space", "saved_spaces", "split_magic", "unbind_space", "unmatched",
-    "validate", "value_source",
+    "KINDS", "HyperParameters", "ParamSpec", "StaticSpace", "TrialSpace", "bind_space",
+    "check_consistent", "check_space", "hp", "load_space", "read_cell_space", "read_space",
+    "render_space", "rewrite_cell", "save_space", "saved_spaces", "split_magic",
+    "unbind_space", "unmatched", "validate", "value_source",
 ]
