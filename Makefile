@@ -14,7 +14,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: demo test check lint unit labext lab integration notebooks real bench chaos clean
+.PHONY: demo test check lint unit labext lab integration notebooks real docs bench chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(MAKE) -j4 --output-sync=target check
 	$(MAKE) real
+	$(MAKE) docs
 
 # The inner loop: everything that starts no kernel, browser or training (about a minute).
 check: lint unit labext lab
@@ -66,7 +67,7 @@ integration: $(STAMP)
 NBVAL_COPY := rm -rf build/nbval && mkdir -p build && cp -r notebooks build/nbval && rm -rf build/nbval/automl_runs
 notebooks: $(STAMP)
 	$(NBVAL_COPY)
-	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax build/nbval
+	PYTHONPATH=tests $(PY) -m pytest -q -p no:cacheprovider -p nbval_outputs --nbval-lax build/nbval
 
 # tests/integration and the tutorials in one pool of pytest processes: the suite is bound by the
 # two cores, and a tutorial's kernel mostly waits on one of them, so run apart the tutorials
@@ -76,6 +77,20 @@ real: $(STAMP)
 	$(NBVAL_COPY)
 	$(PY) -m pytest -q -p no:cacheprovider -n $(JOBS) --dist loadscope --nbval-lax \
 		--durations=30 tests/integration build/nbval
+
+# The documentation site (docs/) into build/docs/html: the tutorials rendered from executed
+# copies (build/executed/, which make real and make notebooks leave there; those missing or
+# older than their notebook are run first with jupyter-automl run), Sphinx with warnings as
+# errors, then every internal link and anchor of the built site checked (docs/check_links.py).
+# External links need the network: DOCS_LINKCHECK_EXTERNAL=1 checks them too.
+DOCS_HTML := build/docs/html
+docs: $(STAMP)
+	$(PY) docs/tutorials.py
+	rm -rf $(DOCS_HTML) build/docs/doctrees
+	$(VENV)/bin/sphinx-build -W --keep-going -q -j 2 -b html -d build/docs/doctrees docs $(DOCS_HTML)
+	$(PY) docs/check_links.py $(DOCS_HTML)
+	if [ "$(DOCS_LINKCHECK_EXTERNAL)" = 1 ]; then \
+		$(VENV)/bin/sphinx-build -W --keep-going -q -b linkcheck -d build/docs/doctrees docs build/docs/linkcheck; fi
 
 bench: $(STAMP)
 	$(PY) benchmarks/overhead.py

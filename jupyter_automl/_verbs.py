@@ -145,6 +145,47 @@ def _delete_arguments(parser: argparse.ArgumentParser) -> None:
     _runs_dir(parser)
 
 
+def _trial_arguments(parser: argparse.ArgumentParser) -> None:
+    _name(parser)
+    parser.add_argument("trial", type=_trial_number, metavar="TRIAL",
+                        help="the trial's number (the first column of show's table)")
+
+
+def _trial_number(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a trial is named by its number (0, 1, "
+                                         "...), the first column of show's table")
+    return number
+
+
+def _reason(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--reason", default=None, metavar="TEXT",
+                        help="why, kept with the trial and shown in its row ('a noisy run')")
+
+
+def _discard_arguments(parser: argparse.ArgumentParser) -> None:
+    _trial_arguments(parser)
+    _reason(parser)
+    parser.add_argument("--undo", action="store_true",
+                        help="take the discard back: the trial's state and values as they were")
+    _runs_dir(parser)
+    _storage(parser)
+
+
+def _rerun_arguments(parser: argparse.ArgumentParser) -> None:
+    _trial_arguments(parser)
+    parser.add_argument("--discard", action="store_true",
+                        help="discard the old trial too, so that the rerun takes its place in "
+                             "the total (default: both are kept, the rerun one more trial)")
+    _reason(parser)
+    _runs_dir(parser)
+    _storage(parser)
+
+
 def _dashboard_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", metavar="NAME|STORAGE",
                         help="a study name in the runs folder, an SQLite .db file, or a storage "
@@ -265,6 +306,26 @@ def _delete(args: argparse.Namespace, said: Invocation) -> int:
     return 0
 
 
+def _discard(args: argparse.Namespace, said: Invocation) -> int:
+    from .results import discard_trial
+
+    if args.undo and args.reason is not None:
+        raise AutomlError("--undo takes a discard back: drop --reason")
+    print(discard_trial(args.name, args.trial, _where(args, said), args.storage,
+                        reason=args.reason, undo=args.undo).said)
+    return 0
+
+
+def _rerun(args: argparse.Namespace, said: Invocation) -> int:
+    from .results import rerun_trial
+
+    if args.reason is not None and not args.discard:
+        raise AutomlError("--reason goes with --discard (the old trial's discard)")
+    print(rerun_trial(args.name, args.trial, _where(args, said), args.storage,
+                      discard=args.discard, reason=args.reason).said)
+    return 0
+
+
 def _dashboard(args: argparse.Namespace, said: Invocation) -> int:
     from .results import serve_dashboard
 
@@ -341,6 +402,12 @@ VERBS = (
          _export_arguments, _export),
     Verb("compress", "quantize and prune a study's best model, each variant measured against "
                      "it (size, accuracy, latency)", _compress_arguments, _compress),
+    Verb("discard", "keep a trial out of the study's best, its total and what its sampler "
+                    "learns (it stays in the storage as FAIL, marked discarded); --undo takes "
+                    "it back", _discard_arguments, _discard),
+    Verb("rerun", "queue a trial's parameters to be trained again: the study's next run "
+                  "trains them first (--discard: in the old trial's place)",
+         _rerun_arguments, _rerun),
     Verb("delete", "delete a study's folder (asks first)", _delete_arguments, _delete),
     Verb("restore", "put back the copy of a study's database kept beside it (a damaged "
                     "study.db is kept aside): the trials since the copy are lost",

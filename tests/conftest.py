@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-pytest_plugins = ["postgres"]  # the postgres_url fixture: a real server on 127.0.0.1
+# postgres: the postgres_url fixture, a real server on 127.0.0.1; nbval_outputs: the tutorials
+# nbval executes kept with their outputs in build/executed/, for the documentation site.
+pytest_plugins = ["postgres", "nbval_outputs"]
 JUPYTER_SERVER_PLUGIN = "pytest_jupyter.jupyter_server"
 
 

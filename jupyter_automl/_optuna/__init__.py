@@ -21,11 +21,13 @@ from ._internals import (
     trial_count,
     trial_id,
 )
+from ._rewrite import TrialChanged, rewrite_finished
 from ._sql import Point, StudyRows, read_study
 
 __all__ = [
     "Point", "StudyRows", "add_storage_service", "age", "database", "frozen", "given_params",
-    "heartbeat_ages", "preload", "read_study", "record_heartbeat", "set_param", "state_counts",
+    "TrialChanged", "heartbeat_ages", "preload", "read_study", "record_heartbeat",
+    "rewrite_finished", "set_param", "state_counts",
     "storage_client", "storage_of",
     "study_id", "supports_heartbeats", "tell", "trial_by_number", "trial_count", "trial_id",
 ]

@@ -35,19 +35,21 @@ class StudyRows:
     trials: list[tuple[int, TrialState, _dt.datetime | None]] = field(default_factory=list)
     lent: int = 0  # observations lent by other studies (--warm-start)
     last_lost: bool = False  # the last own trial lost its runner (it was failed for it)
+    discarded: set[int] = field(default_factory=set)  # own trials discarded by hand (FAIL)
     # the best trial (one objective) or the candidates for the Pareto front (several):
     # number, values, params
     best: list[tuple[int, list[float], dict[str, Any]]] = field(default_factory=list)
 
 
 def read_study(db: Path, name: str, *, lent: str, final: str, lost: str, supernet: str,
-               choose: Callable[[list[Point], list[str]], list[Point]]) -> StudyRows:
+               choose: Callable[[list[Point], list[str]], list[Point]],
+               discarded: str = "discarded") -> StudyRows:
     """The study ``name`` of the SQLite file ``db``: the trials without the user attribute
     ``lent`` are its own, ``lost`` marks a trial failed because its runner died or was
-    interrupted, and its best are those ``choose`` picks (the best, or the Pareto front) of
-    its complete trials (in a PBT study that has final generations, user attribute ``final``,
-    of those; never one marked ``supernet``; in a study with constraints, of those that meet
-    them), with their params."""
+    interrupted, ``discarded`` one discarded by hand, and its best are those ``choose``
+    picks (the best, or the Pareto front) of its complete trials (in a PBT study that has
+    final generations, user attribute ``final``, of those; never one marked ``supernet``; in
+    a study with constraints, of those that meet them), with their params."""
     from optuna.trial import TrialState
 
     with sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=1.0) as con:
@@ -75,6 +77,9 @@ def read_study(db: Path, name: str, *, lent: str, final: str, lost: str, superne
         rows.last_lost = last_id is not None and con.execute(
             "SELECT 1 FROM trial_user_attributes WHERE trial_id = ? AND key = ?",
             (last_id, lost)).fetchone() is not None
+        rows.discarded = {number for (number,) in con.execute(
+            f"SELECT t.number FROM trials t WHERE t.study_id = ? AND {own} AND t.trial_id IN "
+            f"({marked})", (sid, lent, discarded))}
         # a PBT study's best is among its final generations, once it has any
         finals = f"{marked} AND value_json = 'true'"
         (pbt,) = con.execute(f"SELECT EXISTS (SELECT 1 FROM trials t WHERE t.study_id = ? AND "

@@ -16,6 +16,7 @@ from ..runs import (
     GRACE_BEATS,
     HOST,
     LOST,
+    RERUN_OF,
     RunnerLock,
     StudyPaths,
     heartbeat_interval,
@@ -113,8 +114,9 @@ def fail_and_retry(study: optuna.Study, trial: optuna.trial.FrozenTrial, paths: 
         return False
     attrs: dict[str, Any] = {"retry_of": trial.number, "attempt": attempt + 1,
                              **retry_attrs(trial)}
-    if DERIVED_FROM in trial.user_attrs:  # a --darts retrain stays the retrain of its search
-        attrs[DERIVED_FROM] = trial.user_attrs[DERIVED_FROM]
+    for kept in (DERIVED_FROM, RERUN_OF):  # a --darts retrain, a rerun: still one, retried
+        if kept in trial.user_attrs:
+            attrs[kept] = trial.user_attrs[kept]
     resume_from = resume_source(trial, paths)
     if resume_from is not None:
         attrs["resume_from"] = resume_from

@@ -36,6 +36,7 @@ from ..errors import (
 from ..results import own_best_trials
 from ..runs import (
     LOST,
+    RERUN_OF,
     Backups,
     RunnerLock,
     clear_stop,
@@ -395,6 +396,8 @@ class StudyRunner:
         queued, searching = self._retrains_owed()
         if queued:
             return None  # a --darts search's retrain: it runs, even past the total
+        if self.done + self.in_flight + searching >= self.total and self._reruns_queued():
+            return None  # a trial queued by %automl rerun: it runs, even past the total
         if self.done >= self.total and not searching:
             return RunEnd.FINISHED
         if self.done + self.in_flight + searching < self.total:
@@ -413,9 +416,19 @@ class StudyRunner:
             return 0, 0
         return retrains_owed(self.study.get_trials(deepcopy=False))
 
+    def _reruns_queued(self) -> bool:
+        """Whether ``%automl rerun`` queued a trial that has not started yet. Read only where
+        the total would end the run: a query then, not one per trial."""
+        from optuna.trial import TrialState
+
+        return any(RERUN_OF in t.user_attrs for t in self.study.get_trials(
+            deepcopy=False, states=(TrialState.WAITING,)))
+
     def _total_reached(self) -> bool:
-        """The study's total is reached, and every --darts search has had its retrain."""
-        return self.done >= self.total and self._retrains_owed() == (0, 0)
+        """The study's total is reached, every --darts search has had its retrain, and no
+        rerun is queued."""
+        return self.done >= self.total and self._retrains_owed() == (0, 0) \
+            and not self._reruns_queued()
 
     def _recover(self, lock: RunnerLock) -> list[int]:
         """Fail the trials of dead runners and queue their retries."""

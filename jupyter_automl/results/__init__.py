@@ -46,16 +46,21 @@ from ._rows import (
     TrialRows,
     cell_text,
     frozen_row,
+    mark_discarded,
     member_text,
     study_row,
     text_table,
     trial_columns,
     trial_row,
     value_columns,
+    with_discarded,
 )
 from ._summary import StudyState, StudySummary, own_best_trials
+from ._trials import TrialEdit, TrialEditError, discard_trial, follow_best, rerun_trial
 
 __all__ = [
+    "TrialEdit", "TrialEditError", "discard_trial", "follow_best", "mark_discarded",
+    "rerun_trial", "with_discarded",
     "BUNDLE_FORMATS", "CONTINUED", "COPIED", "COSTS", "COSTS_CACHED", "COST_SECONDS", "EPOCHS",
     "FINAL", "FORMATS", "GENERATION", "GPU_COLUMN", "MEMBER", "MUTABLE", "QUANTIZATIONS",
     "STUDY_COLUMNS", "TRIAL_COLUMNS", "AutomlResult", "CompressionReport", "DashboardTarget",

@@ -204,7 +204,8 @@ class AutomlResult:
         """The study in a few lines: its trials, state, best and where its files are."""
         figures = self.summarize()
         lines = [f"study {self.name!r}: {figures.done}/{self.total} trials ({figures.complete} "
-                 f"complete, {figures.pruned} pruned, {figures.failed} failed)"
+                 f"complete, {figures.pruned} pruned, {figures.failed} failed"
+                 + (f", {figures.discarded} discarded" if figures.discarded else "") + ")"
                  + (f", and {figures.lent} from other studies (--warm-start)"
                     if figures.lent else ""),
                  f"state: {figures.state}" + (f", last update {figures.updated_text}"

@@ -17,6 +17,7 @@ from ..search import origin_text
 from ._costs import cost_names, costs_of
 from ._lineage import COPIED, GENERATION, MEMBER
 from ._summary import StudyState, StudySummary
+from ._trials import discard_note, discarded_values
 
 if TYPE_CHECKING:
     import optuna
@@ -41,8 +42,10 @@ class StudyResult(Protocol):
 # the columns of a trial row, the objectives' values going after "state"
 TRIAL_COLUMNS = ("number", "state", "params", "epochs", "duration", "kernel", "peak_mb")
 GPU_COLUMN = "gpu_peak_mb"  # after peak_mb, in a study whose trials ran on a GPU
-_RESERVED = {*TRIAL_COLUMNS, "error", "member", "origin", "feasible", GPU_COLUMN}
+_RESERVED = {*TRIAL_COLUMNS, "error", "member", "origin", "feasible", "discarded", GPU_COLUMN}
 STUDY_COLUMNS = ("name", "state", "trials", "best", "best params", "last update")
+# a discarded trial's row: its state reads DISCARDED, this column why, by whom and when
+DISCARDED_STATE, DISCARDED_COLUMN = "DISCARDED", "discarded"
 
 
 def value_columns(metrics: Sequence[str | None]) -> list[str]:
@@ -118,7 +121,7 @@ def frozen_row(trial: optuna.trial.FrozenTrial, paths: StudyPaths,
     start, end = trial.datetime_start, trial.datetime_complete
     if start is not None and end is None and not trial.state.is_finished():
         end = _dt.datetime.now()
-    return trial_row(
+    return mark_discarded(trial_row(
         trial.number, trial.state, trial.values, columns, trial.params,
         len(state.get("history", [])) or len(trial.intermediate_values),
         (end - start).total_seconds() if start and end else None,
@@ -128,7 +131,26 @@ def frozen_row(trial: optuna.trial.FrozenTrial, paths: StudyPaths,
                     trial.user_attrs.get(COPIED)),
         origin_text(trial.user_attrs),
         unmet(trial.constraints) if trial.constraints else None, costs_of(trial.user_attrs),
-        state.get(GPU_COLUMN))
+        state.get(GPU_COLUMN)), trial.user_attrs, columns)
+
+
+def mark_discarded(row: dict[str, Any], attrs: dict[str, Any],
+                   columns: list[str]) -> dict[str, Any]:
+    """``row`` of a trial discarded by hand (``%automl discard``; else as it is): its state
+    DISCARDED, the values it had, and why in the ``discarded`` column."""
+    note = discard_note(attrs)
+    if note is not None:
+        row["state"] = DISCARDED_STATE
+        row.update(zip(columns, discarded_values(attrs) or []))
+        row[DISCARDED_COLUMN] = note
+        row.pop("error", None)
+    return row
+
+
+def with_discarded(columns: list[str], rows: Sequence[dict[str, Any]]) -> list[str]:
+    """``columns`` and, last, ``discarded`` when a row has it."""
+    return [*columns, DISCARDED_COLUMN] if any(DISCARDED_COLUMN in r for r in rows) \
+        else columns
 
 
 def cell_text(column: str, value: Any) -> str:
@@ -153,11 +175,11 @@ class TrialRows:
         self.value_columns = value_columns(result.metrics)
         trials = result.study.get_trials(deepcopy=False)
         self.rows = [frozen_row(t, result.paths, self.value_columns) for t in trials]
-        self.columns = trial_columns(result.metrics, any("member" in r for r in self.rows),
-                                     any("origin" in r for r in self.rows),
-                                     any("feasible" in r for r in self.rows),
-                                     cost_names(costs_of(t.user_attrs) for t in trials),
-                                     any(GPU_COLUMN in r for r in self.rows))
+        self.columns = with_discarded(trial_columns(
+            result.metrics, any("member" in r for r in self.rows),
+            any("origin" in r for r in self.rows), any("feasible" in r for r in self.rows),
+            cost_names(costs_of(t.user_attrs) for t in trials),
+            any(GPU_COLUMN in r for r in self.rows)), self.rows)
 
     def __len__(self) -> int:
         return len(self.rows)

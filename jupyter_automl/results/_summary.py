@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING, Any
 from .. import _optuna
 from .._utils.constraints import feasible_only
 from .._utils.objectives import front_text, pareto_front, signs
-from ..runs import LOST, WARM_START, StudyPaths, is_running, live_claims, sqlite_file
+from ..runs import (
+    DISCARDED,
+    LOST,
+    WARM_START,
+    StudyPaths,
+    is_running,
+    live_claims,
+    sqlite_file,
+)
 from ..search import SUPERNET
 from ._lineage import FINAL, pbt_candidates
 
@@ -53,7 +61,8 @@ class StudySummary:
     total: int | None = None  # None when its spec names no total
     complete: int = 0
     pruned: int = 0
-    failed: int = 0
+    failed: int = 0  # discarded trials left out
+    discarded: int = 0  # trials discarded by hand (``%automl discard``)
     running: int = 0  # trials RUNNING in the storage (a dead runner's too, until retried)
     lent: int = 0
     directions: tuple[str, ...] = ("minimize",)
@@ -87,8 +96,10 @@ class StudySummary:
     def progress_text(self) -> str:
         """``study quad: 3/10 trials (1 failed), best loss 0.0123``."""
         line = f"study {self.name}: {self.trials_text} trials"
-        if self.failed:
-            line += f" ({self.failed} failed)"
+        aside = [f"{n} {word}" for n, word in ((self.failed, "failed"),
+                                               (self.discarded, "discarded")) if n]
+        if aside:
+            line += f" ({', '.join(aside)})"
         best = self.best_text()
         if best and len(self.directions) == 1:
             line += f", best {self.metric + ' ' if self.metric else ''}{best}"
@@ -116,7 +127,8 @@ def summarize(paths: StudyPaths, url: str, study: Callable[[], optuna.Study],
     if own_file and paths.db.is_file():
         try:
             rows = _optuna.read_study(paths.db, paths.name, lent=WARM_START, final=FINAL,
-                                      lost=LOST, supernet=SUPERNET, choose=_best)
+                                      lost=LOST, supernet=SUPERNET, choose=_best,
+                                      discarded=DISCARDED)
         except (sqlite3.Error, LookupError, ValueError):
             pass  # being created, or a schema that read does not know: Optuna reads it
     running = runners > 0
@@ -135,6 +147,7 @@ def rows_of(study: optuna.Study) -> _optuna.StudyRows:
     rows.trials = [(t.number, t.state, t.datetime_complete or t.datetime_start) for t in own]
     rows.lent = len(trials) - len(own)
     rows.last_lost = bool(own) and LOST in own[-1].user_attrs
+    rows.discarded = {t.number for t in own if DISCARDED in t.user_attrs}
     rows.best = [(t.number, list(t.values), dict(t.params)) for t in own_best_trials(study)]
     return rows
 
@@ -163,7 +176,8 @@ def _summary(paths: StudyPaths, spec: dict[str, Any], rows: _optuna.StudyRows, r
              remote: bool) -> StudySummary:
     from optuna.trial import TrialState
 
-    states = [state for _, state, _ in rows.trials]
+    # a discarded trial (FAIL) is neither a failure nor the last trial the run gave up on
+    states = [state for number, state, _ in rows.trials if number not in rows.discarded]
     complete, pruned = states.count(TrialState.COMPLETE), states.count(TrialState.PRUNED)
     total = _total(spec)
     single = len(rows.directions) == 1
@@ -173,7 +187,8 @@ def _summary(paths: StudyPaths, spec: dict[str, Any], rows: _optuna.StudyRows, r
         state=_state(running, complete + pruned, total,
                      bool(states) and states[-1] == TrialState.FAIL and not rows.last_lost),
         done=complete + pruned, total=total, complete=complete, pruned=pruned,
-        failed=states.count(TrialState.FAIL), running=states.count(TrialState.RUNNING),
+        failed=states.count(TrialState.FAIL), discarded=len(rows.discarded),
+        running=states.count(TrialState.RUNNING),
         lent=rows.lent,
         directions=tuple(rows.directions),
         metric=(spec.get("objectives") or [{}])[0].get("metric"),

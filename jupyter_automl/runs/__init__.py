@@ -17,9 +17,11 @@ from ._locks import (
 from ._paths import (
     CHECKPOINT,
     DEFAULT_RUNS_DIR,
+    DISCARDED,
     LOST,
     MODEL,
     NOTEBOOK_ENV,
+    RERUN_OF,
     WARM_START,
     StudyPaths,
     clear_stop,
@@ -46,8 +48,9 @@ from ._store import BEST_MODEL, CheckpointStore, check_store_url, checkpoint_slo
 from ._store import SLOTS as STORE_SLOTS
 
 __all__ = [
-    "BEST_MODEL", "CHECKPOINT", "DEFAULT_RUNS_DIR", "GRACE_BEATS", "HEARTBEAT_ENV", "HOST", "LOST",
-    "MODEL", "NOTEBOOK_ENV", "SQLITE_TIMEOUT", "STORE_SLOTS", "WARM_START", "Backups",
+    "BEST_MODEL", "CHECKPOINT", "DEFAULT_RUNS_DIR", "DISCARDED", "GRACE_BEATS", "HEARTBEAT_ENV",
+    "HOST", "LOST", "MODEL", "NOTEBOOK_ENV", "RERUN_OF", "SQLITE_TIMEOUT", "STORE_SLOTS",
+    "WARM_START", "Backups",
     "CheckpointStore", "Claims", "Restored", "RunnerLock", "StudyPaths", "backup_of",
     "check_store_url", "checkpoint_slot", "clear_stop", "copy_database", "heartbeat_interval",
     "is_running", "is_server", "keep_aside", "list_study_folders", "live_claims", "open_storage",

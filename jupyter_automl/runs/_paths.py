@@ -34,6 +34,13 @@ WARM_START = "warm_start"
 # the user attribute of a trial failed because it lost its runner (a dead kernel, an interrupt,
 # Stop): why, in words. Such a trial is retried; the study did not fail on it
 LOST = "failed_because"
+# the user attribute of a trial discarded by hand (``%automl discard``): its state FAIL, so that
+# no best, total or sampler counts it; the attribute keeps why, who, when, and its state and
+# values before (``--undo`` puts them back)
+DISCARDED = "discarded"
+# the user attribute of a trial queued by ``%automl rerun``: the trial whose parameters it
+# runs again (a queued rerun runs even when the study has reached its total)
+RERUN_OF = "rerun_of"
 
 
 @dataclass(frozen=True)

@@ -29,12 +29,14 @@ from ..results import (
     chain,
     cost_names,
     costs_of,
+    mark_discarded,
     member_text,
     trial_columns,
     trial_row,
     value_columns,
+    with_discarded,
 )
-from ..runs import WARM_START
+from ..runs import DISCARDED, WARM_START
 from ..search import SUPERNET, origin_text, weights_by_epoch
 
 if TYPE_CHECKING:
@@ -74,6 +76,8 @@ class TrialRecord:
     costs: dict[str, float] = field(default_factory=dict)  # --measure: its model's figures
     # --darts: a search's architecture weights by epoch, {choice: {option: [weight, ...]}}
     architecture: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    # %automl discard: the trial's user attributes that say so (its row reads DISCARDED)
+    discard: dict[str, Any] = field(default_factory=dict)
 
     def set_pbt(self, attrs: dict[str, Any]) -> None:
         """The PBT attributes of the trial's user attributes (none for other trials)."""
@@ -217,6 +221,8 @@ class StudyModel:
         self.records[trial.number].supernet = bool(trial.user_attrs.get(SUPERNET))
         self.records[trial.number].constraints = dict(trial.constraints)
         self.records[trial.number].costs = costs_of(trial.user_attrs)
+        self.records[trial.number].discard = {k: v for k, v in trial.user_attrs.items()
+                                              if k == DISCARDED}
         self.touch(trial.number)
 
     def touch(self, number: int) -> None:
@@ -468,12 +474,13 @@ class StudyModel:
         return rows
 
     def _row(self, r: TrialRecord, now: float) -> dict[str, Any]:
-        return trial_row(r.number, r.state, r.values, self.value_columns, r.params, r.epochs,
-                         now - r.started if r.state == TrialState.RUNNING else r.duration,
-                         r.kernel,
-                         r.peak_mb, r.error,
-                         member_text(r.member, r.generation, r.source if r.copied else None),
-                         r.origin, r.unmet, r.costs, r.gpu_peak_mb)
+        row = trial_row(r.number, r.state, r.values, self.value_columns, r.params, r.epochs,
+                        now - r.started if r.state == TrialState.RUNNING else r.duration,
+                        r.kernel,
+                        r.peak_mb, r.error,
+                        member_text(r.member, r.generation, r.source if r.copied else None),
+                        r.origin, r.unmet, r.costs, r.gpu_peak_mb)
+        return mark_discarded(row, r.discard, self.value_columns)
 
     @property
     def columns(self) -> list[str]:
@@ -483,5 +490,7 @@ class StudyModel:
         costs = self._cached("costs", lambda: cost_names(r.costs for r in self.records.values()))
         gpu = self._cached("gpu", lambda: any(
             r.gpu_peak_mb is not None for r in self.records.values()))
-        return trial_columns(self.metrics_given, self.population is not None, evolved,
-                             constrained, costs, gpu)
+        discarded = self._cached("discarded", lambda: [
+            {"discarded": True} for r in self.records.values() if r.discard])
+        return with_discarded(trial_columns(self.metrics_given, self.population is not None,
+                                            evolved, constrained, costs, gpu), discarded)
