@@ -25,6 +25,7 @@ from .engine import (
     background,
     parse_options,
     prepare,
+    tracking_listeners,
 )
 from .errors import AutomlError, path_error
 from .results import COSTS, AutomlResult
@@ -79,14 +80,16 @@ def _run(source: str, options: str | StudyOptions, namespace: dict[str, Any] | N
 
 def new_runner(opts: StudyOptions, cell: Cell, namespace: dict[str, Any],
                setup_cells: Sequence[str], listeners: Sequence[Listener]) -> StudyRunner:
-    """Open the study and make its runner (the best-model exporter first among listeners)."""
+    """Open the study and make its runner (the best-model exporter first among listeners, then
+    the experiment trackers: TensorBoard's records, MLflow's runs)."""
     prepared = prepare(opts, cell)
     record_setup(prepared.paths, setup_cells)
     if prepared.kept_aside is not None:
         print(f"--fresh: the previous study folder is kept as {prepared.kept_aside}")
         opts.fresh = False  # a Resume of this run continues it rather than starting over
+    trackers = tracking_listeners(prepared)  # an MLflow server that does not answer: said now
     return StudyRunner(prepared, executor(opts, prepared, cell, namespace, setup_cells),
-                       [BestExporter(), *listeners])
+                       [BestExporter(), *trackers, *listeners])
 
 
 def executor(opts: StudyOptions, prepared: PreparedStudy, cell: Cell,

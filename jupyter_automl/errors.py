@@ -68,6 +68,12 @@ class ExportError(AutomlError):
     """The study's best model could not be written (disk full, permissions)."""
 
 
+class TrackingError(AutomlError):
+    """An experiment tracker (``--mlflow``, ``--tensorboard``) that cannot be used: a server that
+    does not answer or refuses the credentials, a folder that cannot be written. Said before the
+    first trial starts."""
+
+
 class PathError(AutomlError):
     """A file or folder the user named (or its runs folder) cannot be read or written."""
 

@@ -17,11 +17,12 @@ from ._options import (
 )
 from ._runner import StopSignal, StudyRunner
 from ._study import PreparedStudy, prepare
+from ._tracking import trackers as tracking_listeners
 from ._trial import ThisKernel
 
 __all__ = [
     "DEFAULT_STUDY", "DEFAULT_TRIALS", "PARSER", "PRUNERS", "SAMPLERS", "BestExporter", "Cell",
     "Executor", "Listener", "Objective", "Outcome", "PreparedStudy", "RunEnd", "RunView",
     "StopSignal", "StudyOptions", "StudyRunner", "ThisKernel", "TrialLost", "background",
-    "make_pruner", "make_sampler", "parse_options", "prepare",
+    "make_pruner", "make_sampler", "parse_options", "prepare", "tracking_listeners",
 ]

@@ -112,6 +112,10 @@ class Listener:
 
     def trial_finished(self, run: RunView, trial: optuna.Trial, outcome: Outcome) -> None: ...
 
+    def trial_lost(self, run: RunView, trial: optuna.Trial, why: str) -> None:
+        """The trial ended without an outcome (``why``: its kernel died, Stop, an interrupt):
+        the storage has it failed, and its retry, if any, queued as a new trial."""
+
     def study_finished(self, run: RunView, reason: RunEnd) -> None: ...
 
     def set_controls(self, on_stop: Callable[[], None] | None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import math
+import os
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -102,6 +103,12 @@ class StudyOptions:
     temperature: str = DEFAULT_TEMPERATURE  # a number, or "search"
     soft_weight: str = DEFAULT_SOFT_WEIGHT  # a number in [0, 1], or "search"
     teacher: str | None = None  # the teacher's model file, found when the study is prepared
+    # --tensorboard: the log folder ("" for RUNS_DIR/NAME/tensorboard); None writes none (a
+    # TensorBoard callback in the cell's fit still gets its per-trial folders and records)
+    tensorboard: str | None = None
+    # --mlflow: the tracking URI ("" for MLFLOW_TRACKING_URI's); None logs nothing
+    mlflow: str | None = None
+    mlflow_experiment: str | None = None  # None: the study's name
 
     @property
     def pbt(self) -> bool:
@@ -393,6 +400,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trial-timeout", type=_duration, default=None, metavar="DURATION",
                    help="a worker kernel that has not finished a trial after DURATION is "
                         "taken for dead: the trial is retried, the kernel replaced")
+    p.add_argument("--tensorboard", nargs="?", const="", default=None, metavar="DIR",
+                   help="write each trial's per-epoch curves to DIR/trial-N with TensorBoard's "
+                        "HParams records (its parameters, state and result), so TensorBoard's "
+                        "HParams dashboard shows the study (default DIR: RUNS_DIR/NAME/"
+                        "tensorboard). Without it, a keras.callbacks.TensorBoard in the cell's "
+                        "fit gets a subfolder trial-N of its log_dir and the same records")
+    p.add_argument("--mlflow", nargs="?", const="", default=None, metavar="URI",
+                   help="log each trial as an MLflow run (parameters, per-epoch metrics, its "
+                        "state) and the best model as an artifact of its run, on the tracking "
+                        "server URI (http://host:5000, a folder, sqlite:///file.db); without "
+                        "URI, MLFLOW_TRACKING_URI's. Credentials come from MLflow's own "
+                        "environment (MLFLOW_TRACKING_TOKEN, ..._USERNAME/_PASSWORD)")
+    p.add_argument("--mlflow-experiment", default=None, metavar="NAME",
+                   help="the MLflow experiment of --mlflow's runs (default: the study's name)")
     p.add_argument("--background", action="store_true",
                    help="run the trials in a thread: the cell returns at once; Stop/Resume in "
                         "the panel, %%automl stop/wait NAME")
@@ -445,6 +466,7 @@ def parse_options(line: str, *,
     _check_darts(args)
     _check_pbt(args, objectives)
     _check_distill(args)
+    _check_tracking(args)
     return StudyOptions(
         name=args.name,
         trials=args.trials,
@@ -486,7 +508,24 @@ def parse_options(line: str, *,
         darts=args.darts,
         darts_beta=DEFAULT_BETA if args.darts_beta is None else args.darts_beta,
         darts_lr=args.darts_lr,
+        tensorboard=args.tensorboard,
+        mlflow=args.mlflow,
+        mlflow_experiment=args.mlflow_experiment,
     )
+
+
+def _check_tracking(args: argparse.Namespace) -> None:
+    """``--mlflow`` without a URI needs MLFLOW_TRACKING_URI; ``--mlflow-experiment`` needs
+    ``--mlflow``. (Whether the server answers is checked before the first trial.)"""
+    if args.mlflow_experiment is not None and args.mlflow is None:
+        PARSER.error("--mlflow-experiment names the experiment of --mlflow's runs: add --mlflow "
+                     "URI (or --mlflow alone, with MLFLOW_TRACKING_URI set)")
+    if args.mlflow_experiment is not None and not args.mlflow_experiment.strip():
+        PARSER.error("--mlflow-experiment needs a name, e.g. --mlflow-experiment digits")
+    if args.mlflow == "" and not os.environ.get("MLFLOW_TRACKING_URI"):
+        PARSER.error("--mlflow without a URI logs to MLFLOW_TRACKING_URI, which is not set: give "
+                     "the tracking server, e.g. --mlflow http://127.0.0.1:5000, or set "
+                     "MLFLOW_TRACKING_URI in the kernel's environment")
 
 
 def _constraints(texts: list[str]) -> list[Constraint]:

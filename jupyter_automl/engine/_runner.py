@@ -312,6 +312,7 @@ class StudyRunner:
             # runner finds it orphaned
             lock.release_trial(trial.number)
             self.counts[TrialState.FAIL] += 1
+            self._emit("trial_lost", trial, why)
             self._failures += 1  # a cell that hangs every time must not loop for ever
             if self.stop_event.is_set() or cut is not None:
                 self._lost_now.append(trial.number)

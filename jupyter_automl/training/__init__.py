@@ -19,6 +19,7 @@ from ._fit import (
     fresh_session,
     install,
     save_model,
+    trial_log_folder,
 )
 from ._fit import bind as bind_fit
 from ._fit import unbind as unbind_fit
@@ -39,5 +40,5 @@ __all__ = [
     "Unreadable", "architecture_key", "bind_fit", "calibration_sample", "decision_broadcast",
     "distribution_strategy", "end_session", "fresh_session", "gpu_count", "gpu_sets", "install",
     "load_checkpoint", "load_stored", "measure_costs", "memory_scope", "save_model",
-    "strategy_scope", "trial", "unbind_fit",
+    "strategy_scope", "trial", "trial_log_folder", "unbind_fit",
 ]

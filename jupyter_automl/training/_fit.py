@@ -130,6 +130,8 @@ class TrialFit:
         self.peak_mb: float | None = None
         self.gpu_peak_mb: float | None = None  # the GPUs' memory at its highest (none: no GPU)
         self.tracked: dict[str, Any] = {}  # what a custom loop's checkpoints hold, by name
+        # the per-trial log folders given to the cell's TensorBoard callbacks (absolute)
+        self.tensorboard_dirs: list[str] = []
         # --checkpoint-every: the order of fit's samples (kept by a retry, so it can find the
         # batch an epoch had reached), the epoch under way, and when it was last saved
         self.order_seed = (resume.order_seed if resume is not None and resume.order_seed
@@ -153,6 +155,7 @@ class TrialFit:
         a = call.arguments
         user_callbacks = a.get("callbacks") or []
         a["callbacks"] = [*_as_list(user_callbacks), _callback_class()(self)]
+        self._trial_log_dirs(a["callbacks"])
         search = self.settings.darts.callback(a) if self.settings.darts is not None else None
         if search is not None:
             a["callbacks"].append(search)
@@ -218,6 +221,28 @@ class TrialFit:
             then.history[key] = values + then.history.get(key, [])
         then.epoch = first.epoch + then.epoch
         return then
+
+    def _trial_log_dirs(self, callbacks: list[Any]) -> None:
+        """A ``keras.callbacks.TensorBoard`` of the cell's writes to a subfolder ``trial-N`` of
+        its ``log_dir`` (as KerasTuner does), so that trials do not write over each other's
+        curves; the runner adds the HParams records beside them (engine/_tensorboard.py). The
+        other kernels of a multi-worker trial write to a folder of their own, thrown away."""
+        import keras
+
+        if self.settings.check:
+            return
+        for callback in callbacks:
+            if not isinstance(callback, keras.callbacks.TensorBoard):
+                continue
+            root = getattr(callback, "_automl_root", None) or callback.log_dir
+            callback._automl_root = root  # a callback kept across trials: the same root
+            if self.settings.follower:
+                callback.log_dir = tempfile.mkdtemp(prefix="automl-follower-tb-")
+                continue
+            callback.log_dir = os.path.join(os.path.abspath(root),
+                                            trial_log_folder(self.trial.number))
+            if callback.log_dir not in self.tensorboard_dirs:
+                self.tensorboard_dirs.append(callback.log_dir)
 
     # -- callback events -------------------------------------------------------------------------
     def train_begin(self, model: Any) -> None:
@@ -519,6 +544,11 @@ def _callback_class() -> type:
             self.trial_fit.epoch_end(self.model, epoch, logs or {})
 
     return AutomlCallback
+
+
+def trial_log_folder(number: int) -> str:
+    """A trial's TensorBoard run folder: ``trial-007`` (sorted as the trials ran)."""
+    return f"trial-{number:03d}"
 
 
 def _default_metric(logs: dict[str, float]) -> str:

@@ -288,7 +288,9 @@ class KernelPool:
         outcome.extra = {"kernel": kernel.label, "curve": result["curve"],
                          "output": reply.output, "resumed_at": result["resumed_at"],
                          "export_error": result.get("export_error"),
-                         "gpu_peak_mb": result.get("gpu_peak_mb")}
+                         "gpu_peak_mb": result.get("gpu_peak_mb"),
+                         "history": result.get("history"),
+                         "tensorboard_dirs": result.get("tensorboard_dirs") or []}
         if reply.output.strip():
             for line in reply.output.rstrip().splitlines():
                 print(f"[{kernel.label}, trial {trial.number}] {line}")

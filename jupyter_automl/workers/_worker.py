@@ -124,6 +124,10 @@ def run(number: int) -> str:
         "gpu_peak_mb": None if fit is None else fit.gpu_peak_mb,
         "resumed_at": None if fit is None else fit.resumed_at,
         "taken": outcome.taken, "export_error": export_error,
+        # for the driver's experiment trackers (engine/_tracking.py): every epoch's logs, and
+        # the folders the cell's TensorBoard callbacks wrote to
+        "history": [] if fit is None else fit.history,
+        "tensorboard_dirs": [] if fit is None else fit.tensorboard_dirs,
     })
 
 
