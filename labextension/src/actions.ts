@@ -16,6 +16,9 @@ import type { AutomlClient } from './api';
 import type { DashboardOpener } from './dashboard';
 import { exportFormats, formatLabel, noFormatsText } from './exports';
 import type { StudiesModel } from './model';
+import type { IAutomlSettings } from './settings';
+import type { Trans } from './trans';
+import { editTrials } from './trialDialog';
 import type { IExportFormat, IStudy, StudyAction } from './types';
 
 export interface IStudyActionsOptions {
@@ -23,6 +26,9 @@ export interface IStudyActionsOptions {
   model: StudiesModel;
   dashboards: DashboardOpener;
   commands: CommandRegistry;
+  trans: Trans;
+  /** The settings as they are now (the Settings Editor changes them while Lab runs). */
+  settings: () => IAutomlSettings;
 }
 
 export class StudyActions {
@@ -33,7 +39,8 @@ export class StudyActions {
     try {
       await this.dispatch(action, study);
     } catch (error) {
-      await showErrorMessage(`AutoML: ${ACTION_TITLES[action]} failed`, asError(error));
+      const { trans } = this.options;
+      await showErrorMessage(actionFailed(action, trans), asError(error));
     }
   }
 
@@ -51,62 +58,80 @@ export class StudyActions {
         return this.stop(study);
       case 'export':
         return this.export(study);
+      case 'trials':
+        if (await editTrials(this.options.client, study, this.options.trans)) {
+          await this.options.model.refresh();
+        }
+        return;
       case 'copy':
         if (study.command) {
           Clipboard.copyToSystem(study.command);
-          Notification.success(`Copied: ${study.command}`, { autoClose: 3000 });
+          Notification.success(this.options.trans.__('Copied: %1', study.command), {
+            autoClose: 3000
+          });
         }
         return;
     }
   }
 
   private async stop(study: IStudy): Promise<void> {
-    const answer = await showDialog({
-      title: `Stop the study ${study.name}?`,
-      body:
-        'Its finished trials are kept; the running ones are saved and retried when the ' +
-        'study runs again.',
-      buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Stop' })]
-    });
-    if (!answer.button.accept) {
-      return;
+    const { trans, settings } = this.options;
+    if (settings().confirmStop) {
+      const answer = await showDialog({
+        title: trans.__('Stop the study %1?', study.name),
+        body: trans.__(
+          'Its finished trials are kept; the running ones are saved and retried when the ' +
+            'study runs again.'
+        ),
+        buttons: [
+          Dialog.cancelButton({ label: trans.__('Cancel') }),
+          Dialog.warnButton({ label: trans.__('Stop') })
+        ]
+      });
+      if (!answer.button.accept) {
+        return;
+      }
     }
     await this.options.client.stopStudy(study.id);
-    Notification.info(`Stopping the study ${study.name}…`, { autoClose: 4000 });
+    Notification.info(trans.__('Stopping the study %1…', study.name), { autoClose: 4000 });
     await this.options.model.refresh();
   }
 
   private async export(study: IStudy): Promise<void> {
-    const title = `Export the best model of ${study.name}`;
+    const { trans, settings } = this.options;
+    const title = trans.__('Export the best model of %1', study.name);
     const formats = await exportFormats(this.options.model);
     if (formats.length === 0) {
       await showDialog({
         title,
-        body: noFormatsText(this.options.model),
-        buttons: [Dialog.okButton({ label: 'Close' })]
+        body: noFormatsText(this.options.model, trans),
+        buttons: [Dialog.okButton({ label: trans.__('Close') })]
       });
       return;
     }
     const answer = await showDialog<string>({
       title,
-      body: new FormatPicker(formats),
-      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Export' })],
+      body: new FormatPicker(formats, settings().defaultExportFormat, trans),
+      buttons: [
+        Dialog.cancelButton({ label: trans.__('Cancel') }),
+        Dialog.okButton({ label: trans.__('Export') })
+      ],
       focusNodeSelector: 'select'
     });
     if (!answer.button.accept || !answer.value) {
       return;
     }
     const pending = Notification.emit(
-      `Exporting ${study.name} as ${formatLabel(formats, answer.value)}…`,
+      trans.__('Exporting %1 as %2…', study.name, formatLabel(formats, answer.value)),
       'in-progress',
       { autoClose: false }
     );
     try {
       const result = await this.options.client.exportStudy(study.id, answer.value);
       await showDialog({
-        title: `Exported ${study.name}`,
-        body: new ExportResult(result.path),
-        buttons: [Dialog.okButton({ label: 'Close' })]
+        title: trans.__('Exported %1', study.name),
+        body: new ExportResult(result.path, trans),
+        buttons: [Dialog.okButton({ label: trans.__('Close') })]
       });
     } finally {
       Notification.dismiss(pending);
@@ -114,29 +139,45 @@ export class StudyActions {
   }
 }
 
-const ACTION_TITLES: Record<StudyAction, string> = {
-  dashboard: 'opening the dashboard',
-  notebook: 'opening the notebook',
-  stop: 'stopping the study',
-  export: 'exporting the model',
-  copy: 'copying the command'
-};
+/** The error dialog's title when `action` failed. */
+function actionFailed(action: StudyAction, trans: Trans): string {
+  switch (action) {
+    case 'dashboard':
+      return trans.__('AutoML: opening the dashboard failed');
+    case 'notebook':
+      return trans.__('AutoML: opening the notebook failed');
+    case 'stop':
+      return trans.__('AutoML: stopping the study failed');
+    case 'export':
+      return trans.__('AutoML: exporting the model failed');
+    case 'trials':
+      return trans.__('AutoML: editing the trial failed');
+    case 'copy':
+      return trans.__('AutoML: copying the command failed');
+  }
+}
 
 let pickerCount = 0;
 
-/** The export dialog's body: a labelled picker of the server's formats (its value: an id). */
+/**
+ * The export dialog's body: a labelled picker of the server's formats (its value: an id), the
+ * settings' default format selected when the server offers it.
+ */
 class FormatPicker extends Widget implements Dialog.IBodyWidget<string> {
-  constructor(formats: readonly IExportFormat[]) {
+  constructor(formats: readonly IExportFormat[], preferred: string, trans: Trans) {
     super();
     this.addClass('jp-AutoML-formatPicker');
     const id = `jp-AutoML-format-${++pickerCount}`;
     const label = document.createElement('label');
     label.htmlFor = id;
-    label.textContent = 'Format';
+    label.textContent = trans.__('Format');
     this._select.id = id;
     this._select.className = 'jp-mod-styled';
     for (const format of formats) {
       this._select.appendChild(new Option(format.label, format.id));
+    }
+    if (formats.some(format => format.id === preferred)) {
+      this._select.value = preferred;
     }
     this.node.append(label, this._select);
   }
@@ -150,11 +191,11 @@ class FormatPicker extends Widget implements Dialog.IBodyWidget<string> {
 
 /** The exported file's path, selectable so it can be copied. */
 class ExportResult extends Widget {
-  constructor(path: string) {
+  constructor(path: string, trans: Trans) {
     super();
     this.addClass('jp-AutoML-exportResult');
     const text = document.createElement('p');
-    text.textContent = 'The model was written to';
+    text.textContent = trans.__('The model was written to');
     const code = document.createElement('code');
     code.textContent = path;
     this.node.append(text, code);

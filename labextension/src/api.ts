@@ -4,7 +4,13 @@
  * The transport is injected (`Fetcher`): the plugin passes one built on
  * `ServerConnection.makeRequest` (token and XSRF header), the tests a fake.
  */
-import type { IExportResult, IStudyDetail, IStudyListing } from './types';
+import { english, type Trans } from './trans';
+import type {
+  IExportResult,
+  IStudyDetail,
+  IStudyListing,
+  ITrialEditResult
+} from './types';
 
 /** Sends one request to a full URL. */
 export type Fetcher = (url: string, init: RequestInit) => Promise<Response>;
@@ -43,10 +49,12 @@ export class AutomlClient {
   /**
    * @param apiBase - the API root, `<base_url>/jupyter-automl/api/`
    * @param fetcher - the transport
+   * @param trans - the translator of its error messages
    */
   constructor(
     apiBase: string,
-    private readonly fetcher: Fetcher
+    private readonly fetcher: Fetcher,
+    private readonly trans: Trans = english
   ) {
     this.apiBase = withTrailingSlash(apiBase);
   }
@@ -76,20 +84,49 @@ export class AutomlClient {
     });
   }
 
+  /** Discards trial `trial` (`%automl discard`), or takes its discard back (`undo`). */
+  discardTrial(
+    id: string,
+    trial: number,
+    options: { reason?: string; undo?: boolean }
+  ): Promise<ITrialEditResult> {
+    return this.post<ITrialEditResult>(
+      `studies/${encodeStudyId(id)}/trials/${trial}/discard`,
+      options
+    );
+  }
+
+  /** Queues trial `trial`'s parameters to run again (`%automl rerun`). */
+  rerunTrial(
+    id: string,
+    trial: number,
+    options: { discard?: boolean; reason?: string }
+  ): Promise<ITrialEditResult> {
+    return this.post<ITrialEditResult>(`studies/${encodeStudyId(id)}/trials/${trial}/rerun`, options);
+  }
+
+  private post<T>(path: string, body: object): Promise<T> {
+    return this.call<T>(path, {
+      method: 'POST',
+      body: JSON.stringify(body),
+      headers: { 'Content-Type': 'application/json' }
+    });
+  }
+
   private async call<T>(path: string, init: RequestInit): Promise<T> {
     let response: Response;
     try {
       response = await this.fetcher(this.apiBase + path, init);
     } catch (error) {
-      throw new ApiError(`Cannot reach the AutoML server: ${describe(error)}`, 0);
+      throw new ApiError(this.trans.__('Cannot reach the AutoML server: %1', describe(error)), 0);
     }
     const text = await response.text();
     const data = parseJson(text);
     if (!response.ok) {
-      throw new ApiError(errorMessage(response, data, text), response.status);
+      throw new ApiError(errorMessage(response, data, text, this.trans), response.status);
     }
     if (data === undefined) {
-      throw new ApiError(`Invalid JSON from ${path}`, response.status);
+      throw new ApiError(this.trans.__('Invalid JSON from %1', path), response.status);
     }
     return data as T;
   }
@@ -106,7 +143,7 @@ function parseJson(text: string): unknown {
   }
 }
 
-function errorMessage(response: Response, data: unknown, text: string): string {
+function errorMessage(response: Response, data: unknown, text: string, trans: Trans): string {
   if (data && typeof data === 'object' && 'message' in data) {
     const message = data.message;
     if (typeof message === 'string' && message) {
@@ -114,7 +151,9 @@ function errorMessage(response: Response, data: unknown, text: string): string {
     }
   }
   if (response.status === 404 && data === undefined) {
-    return 'The AutoML server extension is not available (404): is jupyter_automl enabled on the server?';
+    return trans.__(
+      'The AutoML server extension is not available (404): is jupyter_automl enabled on the server?'
+    );
   }
   const reason = response.statusText || (data === undefined ? text.slice(0, 200) : '');
   return `HTTP ${response.status}${reason ? `: ${reason}` : ''}`;

@@ -1,6 +1,8 @@
 /**
- * The notebook commands: insert a study cell, check it, edit its space, open its dashboard.
- * Option-line logic lives in cellmagic.ts; this module only connects it to the notebook.
+ * The commands: insert a study cell, check it, edit its space, open its dashboard, show the
+ * sidebar. Where they appear (menus, cell context menu, notebook toolbar) is declared in
+ * schema/plugin.json, as JupyterLab's own extensions declare theirs. Option-line logic lives in
+ * cellmagic.ts; this module only connects it to the notebook.
  */
 import type { JupyterFrontEnd } from '@jupyterlab/application';
 import { showErrorMessage, Notification } from '@jupyterlab/apputils';
@@ -22,17 +24,21 @@ import type { DashboardOpener } from './dashboard';
 import { automlIcon } from './icons';
 import type { StudiesModel } from './model';
 import { dashboardStudyFor } from './status';
+import type { Trans } from './trans';
 
 export namespace CommandIDs {
   export const newStudyCell = 'jupyter-automl:new-study-cell';
   export const checkCell = 'jupyter-automl:check-cell';
   export const editSpace = 'jupyter-automl:edit-space';
   export const openDashboard = 'jupyter-automl:open-dashboard';
+  export const showSidebar = 'jupyter-automl:show-sidebar';
 }
 
 const LOAD_EXT = '%load_ext jupyter_automl';
+/** Code, never translated: given to the translated sentences as `%1`. */
+const MAGIC = '%%automl';
 
-/** The commands that act on the active cell, for the cell context menu. */
+/** The commands that act on the active cell. */
 export const CELL_COMMANDS = [
   CommandIDs.checkCell,
   CommandIDs.editSpace,
@@ -43,15 +49,19 @@ export interface ICommandsOptions {
   tracker: INotebookTracker;
   model: StudiesModel;
   dashboards: DashboardOpener;
+  trans: Trans;
+  /** The sidebar's widget id, for show-sidebar. */
+  sidebarId: string;
 }
 
 export function addCommands(app: JupyterFrontEnd, options: ICommandsOptions): void {
   const { commands } = app;
-  const { tracker } = options;
+  const { tracker, trans } = options;
 
   commands.addCommand(CommandIDs.newStudyCell, {
-    label: 'New AutoML study cell',
-    caption: 'Insert an %%automl study cell below the active cell',
+    // on the notebook toolbar, the icon alone (as JupyterLab's own toolbar commands do)
+    label: args => (args.toolbar ? '' : trans.__('New AutoML study cell')),
+    caption: trans.__('Insert an %1 study cell below the active cell', MAGIC),
     icon: automlIcon,
     isEnabled: () => tracker.currentWidget !== null,
     execute: () => {
@@ -66,29 +76,41 @@ export function addCommands(app: JupyterFrontEnd, options: ICommandsOptions): vo
     [
       CommandIDs.checkCell,
       '--check',
-      'Check this study cell',
-      'Run one short trial of the active %%automl cell (--check); the study is not touched'
+      trans.__('Check this study cell'),
+      trans.__(
+        'Run one short trial of the active %1 cell (--check); the study is not touched',
+        MAGIC
+      )
     ],
     [
       CommandIDs.editSpace,
       '--edit',
-      'Edit search space',
-      "Open the space builder on the active %%automl cell's hp calls (--edit)"
+      trans.__('Edit search space'),
+      trans.__("Open the space builder on the active %1 cell's hp calls (--edit)", MAGIC)
     ]
   ]) {
     commands.addCommand(id, {
       label,
       caption,
       isEnabled: () => activeStudyCell(tracker) !== null,
-      execute: () => runWithFlag(tracker, flag)
+      execute: () => runWithFlag(tracker, flag, trans)
     });
   }
 
   commands.addCommand(CommandIDs.openDashboard, {
-    label: 'Open AutoML dashboard',
-    caption: "Open the optuna-dashboard of the active cell's study (or of a running study)",
+    label: trans.__('Open AutoML dashboard'),
+    caption: trans.__(
+      "Open the optuna-dashboard of the active cell's study (or of a running study)"
+    ),
     icon: automlIcon,
     execute: args => openDashboard(options, args)
+  });
+
+  commands.addCommand(CommandIDs.showSidebar, {
+    label: trans.__('AutoML Studies'),
+    caption: trans.__('Show the AutoML studies sidebar'),
+    icon: args => (args.toolbar ? automlIcon : undefined),
+    execute: () => app.shell.activateById(options.sidebarId)
   });
 
   const refresh = (): void => {
@@ -123,7 +145,7 @@ function activeStudyCell(tracker: INotebookTracker): CodeCell | null {
  * Runs the active study cell with `flag` added, its outputs in the cell. The source stays as it
  * is, unless the run itself replaces it (`--edit`'s "Write to cell").
  */
-async function runWithFlag(tracker: INotebookTracker, flag: string): Promise<void> {
+async function runWithFlag(tracker: INotebookTracker, flag: string, trans: Trans): Promise<void> {
   const panel = tracker.currentWidget;
   const cell = activeStudyCell(tracker);
   if (!panel || !cell) {
@@ -150,7 +172,7 @@ async function runWithFlag(tracker: INotebookTracker, flag: string): Promise<voi
       cell.model.sharedModel.setSource(source);
     }
   } catch (error) {
-    await showErrorMessage(`AutoML: running ${flag} failed`, asError(error));
+    await showErrorMessage(trans.__('AutoML: running %1 failed', flag), asError(error));
   } finally {
     if (!cell.isDisposed) {
       cell.setPrompt(`${cell.model.executionCount ?? ''}`);
@@ -162,14 +184,14 @@ async function openDashboard(
   options: ICommandsOptions,
   args: ReadonlyPartialJSONObject
 ): Promise<void> {
-  const { model, dashboards, tracker } = options;
+  const { model, dashboards, tracker, trans } = options;
   if (typeof args.id === 'string') {
     dashboards.open(args.id, typeof args.name === 'string' ? args.name : args.id);
     return;
   }
   await model.refresh();
   if (model.error !== null) {
-    await showErrorMessage('AutoML: cannot list the studies', new Error(model.error));
+    await showErrorMessage(trans.__('AutoML: cannot list the studies'), new Error(model.error));
     return;
   }
   const cell = activeStudyCell(tracker);
@@ -180,8 +202,8 @@ async function openDashboard(
   } else {
     Notification.info(
       name === null
-        ? 'No AutoML study is running.'
-        : `No study named ${name} yet, and none is running: run the cell first.`,
+        ? trans.__('No AutoML study is running.')
+        : trans.__('No study named %1 yet, and none is running: run the cell first.', name),
       { autoClose: 5000 }
     );
   }

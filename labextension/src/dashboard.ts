@@ -7,6 +7,7 @@ import { IFrame } from '@jupyterlab/ui-components';
 
 import { dashboardUrl } from './api';
 import { automlIcon } from './icons';
+import type { Trans } from './trans';
 
 /** The dashboard's page needs its scripts and same-origin API calls; forms and downloads too. */
 const SANDBOX: IFrame.SandboxExceptions[] = [
@@ -21,16 +22,19 @@ export class DashboardWidget extends MainAreaWidget<IFrame> {
   constructor(
     readonly studyId: string,
     readonly studyName: string,
-    url: string
+    url: string,
+    trans: Trans
   ) {
     const content = new IFrame({ sandbox: SANDBOX });
     content.url = url;
-    content.node.querySelector('iframe')?.setAttribute('title', `AutoML dashboard: ${studyName}`);
+    content.node
+      .querySelector('iframe')
+      ?.setAttribute('title', trans.__('AutoML dashboard: %1', studyName));
     super({ content });
     this.id = `jupyter-automl-dashboard-${encodeURIComponent(studyId)}`;
     this.addClass('jp-AutoML-dashboard');
-    this.title.label = `AutoML: ${studyName}`;
-    this.title.caption = `optuna-dashboard of ${studyId}`;
+    this.title.label = trans.__('AutoML: %1', studyName);
+    this.title.caption = trans.__('optuna-dashboard of %1', studyId);
     this.title.icon = automlIcon;
     this.title.closable = true;
   }
@@ -39,7 +43,8 @@ export class DashboardWidget extends MainAreaWidget<IFrame> {
 export class DashboardOpener {
   constructor(
     private readonly app: JupyterFrontEnd,
-    private readonly base: string
+    private readonly base: string,
+    private readonly trans: Trans
   ) {}
 
   readonly tracker = new WidgetTracker<DashboardWidget>({
@@ -53,7 +58,7 @@ export class DashboardOpener {
       this.app.shell.activateById(existing.id);
       return existing;
     }
-    const widget = new DashboardWidget(id, name, dashboardUrl(this.base, id));
+    const widget = new DashboardWidget(id, name, dashboardUrl(this.base, id), this.trans);
     this.app.shell.add(widget, 'main');
     void this.tracker.add(widget);
     this.app.shell.activateById(widget.id);

@@ -2,6 +2,7 @@
  * The export dialog's choices: the formats the server lists with the studies (its format
  * table, ids and labels), never a copy kept here. Pure, so it is tested alone.
  */
+import type { Trans } from './trans';
 import type { IExportFormat, IStudyListing } from './types';
 
 /** Where the choices come from: the studies model (or a stand-in in the tests). */
@@ -20,16 +21,17 @@ export async function exportFormats(source: IListingSource): Promise<readonly IE
 }
 
 /** What the dialog says when there is nothing to choose from, and why. */
-export function noFormatsText(source: IListingSource): string {
+export function noFormatsText(source: IListingSource, trans: Trans): string {
   if (source.listing === null) {
-    return (
-      `The studies could not be listed (${source.error ?? 'no answer'}), so the export ` +
-      'formats are not known: try again once the sidebar shows the studies.'
+    return trans.__(
+      'The studies could not be listed (%1), so the export formats are not known: try ' +
+        'again once the sidebar shows the studies.',
+      source.error ?? trans.__('no answer')
     );
   }
-  return (
+  return trans.__(
     'The server offers no export format: its jupyter-automl listed none. Check that the ' +
-    'server runs the same jupyter-automl version as this JupyterLab extension.'
+      'server runs the same jupyter-automl version as this JupyterLab extension.'
   );
 }
 

@@ -1,6 +1,8 @@
 /**
- * jupyter-automl's JupyterLab plugin: the AutoML sidebar, the study-cell commands (palette,
- * notebook toolbar, cell context menu), dashboards in main-area tabs and a status bar item.
+ * jupyter-automl's JupyterLab plugin: the AutoML sidebar, the study-cell commands, dashboards
+ * in main-area tabs and a status bar item. Its settings, and where its commands appear (menus,
+ * cell context menu, notebook toolbar), are in schema/plugin.json; its strings go through
+ * JupyterLab's translator (domain `jupyter_automl`).
  */
 import {
   ILayoutRestorer,
@@ -8,54 +10,59 @@ import {
   type JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette, Notification } from '@jupyterlab/apputils';
-import type { DocumentRegistry } from '@jupyterlab/docregistry';
-import { INotebookTracker, type INotebookModel, type NotebookPanel } from '@jupyterlab/notebook';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
-import { CommandToolbarButton } from '@jupyterlab/ui-components';
-import type { CommandRegistry } from '@lumino/commands';
-import type { IDisposable } from '@lumino/disposable';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { StudyActions } from './actions';
 import { addCommands, CELL_COMMANDS, CommandIDs } from './commands';
 import { DashboardOpener } from './dashboard';
-import { automlIcon } from './icons';
 import { StudiesModel } from './model';
 import { createClient, dashboardBase } from './server';
+import { DEFAULT_SETTINGS, type IAutomlSettings, readSettings } from './settings';
 import { AutomlSidebar } from './sidebar';
 import { AutomlStatus } from './statusbar';
+import { DOMAIN, type Trans } from './trans';
 
-const CATEGORY = 'AutoML';
-const CELL_SELECTOR = '.jp-Notebook .jp-Cell';
+const PLUGIN_ID = 'jupyter-automl:plugin';
 
 const plugin: JupyterFrontEndPlugin<void> = {
-  id: 'jupyter-automl:plugin',
+  id: PLUGIN_ID,
   description: 'AutoML studies sidebar, study-cell commands and status bar item.',
   autoStart: true,
   requires: [INotebookTracker],
-  optional: [ICommandPalette, ILayoutRestorer, IStatusBar],
+  optional: [ICommandPalette, ILayoutRestorer, IStatusBar, ISettingRegistry, ITranslator],
   activate: (
     app: JupyterFrontEnd,
     tracker: INotebookTracker,
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null,
-    statusBar: IStatusBar | null
+    statusBar: IStatusBar | null,
+    settingRegistry: ISettingRegistry | null,
+    translator: ITranslator | null
   ): void => {
-    const client = createClient();
+    const trans = (translator ?? nullTranslator).load(DOMAIN);
+    const settings: IAutomlSettings = { ...DEFAULT_SETTINGS };
+    const client = createClient(trans);
     const model = new StudiesModel({ source: client });
-    const dashboards = new DashboardOpener(app, dashboardBase());
-    const actions = new StudyActions({ client, model, dashboards, commands: app.commands });
-
-    addCommands(app, { tracker, model, dashboards });
-    for (const command of [CommandIDs.newStudyCell, ...CELL_COMMANDS]) {
-      palette?.addItem({ command, category: CATEGORY });
-    }
-    app.contextMenu.addItem({ type: 'separator', selector: CELL_SELECTOR, rank: 60 });
-    CELL_COMMANDS.forEach((command, i) =>
-      app.contextMenu.addItem({ command, selector: CELL_SELECTOR, rank: 60 + i / 10 })
-    );
-    app.docRegistry.addWidgetExtension('Notebook', new NewStudyButton(app.commands));
+    const dashboards = new DashboardOpener(app, dashboardBase(), trans);
+    const actions = new StudyActions({
+      client,
+      model,
+      dashboards,
+      commands: app.commands,
+      trans,
+      settings: () => settings
+    });
 
     const sidebar = new AutomlSidebar(model, actions);
+    addCommands(app, { tracker, model, dashboards, trans, sidebarId: sidebar.id });
+    const category = trans.__('AutoML');
+    for (const command of [CommandIDs.newStudyCell, ...CELL_COMMANDS, CommandIDs.showSidebar]) {
+      palette?.addItem({ command, category });
+    }
+
     app.shell.add(sidebar, 'left', { rank: 650 });
     if (restorer) {
       restorer.add(sidebar, sidebar.id);
@@ -67,7 +74,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     }
 
     if (statusBar) {
-      const item = new AutomlStatus(model, tracker, study =>
+      const item = new AutomlStatus(model, tracker, trans, study =>
         dashboards.open(study.id, study.name)
       );
       statusBar.registerStatusItem('jupyter-automl:status', {
@@ -79,37 +86,55 @@ const plugin: JupyterFrontEndPlugin<void> = {
       });
     }
 
-    notifyListingErrors(model);
+    notifyListingErrors(model, trans);
+    if (settingRegistry) {
+      void followSettings(settingRegistry, settings, model, trans);
+    }
   }
 };
 
-/** The notebook toolbar's "New AutoML study cell" button. */
-class NewStudyButton implements DocumentRegistry.IWidgetExtension<NotebookPanel, INotebookModel> {
-  constructor(private readonly commands: CommandRegistry) {}
-
-  createNew(panel: NotebookPanel): IDisposable {
-    const button = new CommandToolbarButton({
-      commands: this.commands,
-      id: CommandIDs.newStudyCell,
-      icon: automlIcon,
-      label: ''
-    });
-    if (!panel.toolbar.insertAfter('cellType', 'automl-new-study', button)) {
-      panel.toolbar.insertItem(10, 'automl-new-study', button);
-    }
-    return button;
+/** Reads the settings now and again whenever they change (the Settings Editor saves). */
+async function followSettings(
+  registry: ISettingRegistry,
+  settings: IAutomlSettings,
+  model: StudiesModel,
+  trans: Trans
+): Promise<void> {
+  let loaded: ISettingRegistry.ISettings;
+  try {
+    loaded = await registry.load(PLUGIN_ID);
+  } catch (error) {
+    Notification.warning(
+      trans.__('AutoML: the settings could not be read, the defaults apply: %1', describe(error)),
+      { autoClose: 8000 }
+    );
+    return;
   }
+  const apply = (): void => {
+    Object.assign(settings, readSettings(loaded.composite));
+    model.setIntervals(settings.runningRefreshSeconds * 1000, settings.idleRefreshSeconds * 1000);
+  };
+  apply();
+  loaded.changed.connect(apply);
+}
+
+/** A registry error: an `Error`, or the schema validator's list of errors. */
+function describe(error: unknown): string {
+  if (Array.isArray(error)) {
+    return error.map(item => (item as { message?: string }).message ?? String(item)).join('; ');
+  }
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** One notification when listing starts failing (the sidebar shows the error meanwhile). */
-function notifyListingErrors(model: StudiesModel): void {
+function notifyListingErrors(model: StudiesModel, trans: Trans): void {
   let failing = false;
   model.changed.connect(() => {
     if (model.loading) {
       return;
     }
     if (model.error !== null && !failing) {
-      Notification.error(`AutoML: cannot list the studies: ${model.error}`, {
+      Notification.error(trans.__('AutoML: cannot list the studies: %1', model.error), {
         autoClose: 8000
       });
     }

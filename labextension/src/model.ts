@@ -3,7 +3,8 @@
  *
  * Consumers (the sidebar while visible, the status bar while a notebook is open) declare
  * their demand; with none the model does not poll. It polls every 2 s while a study runs and
- * every 10 s otherwise, and skips its ticks while the browser tab is hidden.
+ * every 10 s otherwise (the settings change both, `setIntervals`), and skips its ticks while
+ * the browser tab is hidden.
  */
 import type { IDisposable } from '@lumino/disposable';
 import { type ISignal, Signal } from '@lumino/signaling';
@@ -86,6 +87,16 @@ export class StudiesModel implements IDisposable {
     }
   }
 
+  /** New polling intervals (milliseconds), from the next poll on: a poll already scheduled
+   * is scheduled again with them. */
+  setIntervals(running: number, idle: number): void {
+    this._runningInterval = running;
+    this._idleInterval = idle;
+    if (this._timer !== null) {
+      this._schedule();
+    }
+  }
+
   /** Fetches the listing now (joining a fetch under way) and schedules the next poll. */
   refresh(): Promise<void> {
     if (this._pending) {
@@ -152,8 +163,8 @@ export class StudiesModel implements IDisposable {
   }
 
   private readonly _source: IStudiesSource;
-  private readonly _runningInterval: number;
-  private readonly _idleInterval: number;
+  private _runningInterval: number;
+  private _idleInterval: number;
   private readonly _isPageHidden: () => boolean;
   private readonly _demand = new Set<string>();
   private readonly _changed = new Signal<this, void>(this);

@@ -2,6 +2,7 @@
  * Which study a notebook is about: the status bar's running study, the dashboard's study.
  */
 import { formatDone, formatValue } from './format';
+import type { Trans } from './trans';
 import type { IStudy } from './types';
 
 function latestFirst(a: IStudy, b: IStudy): number {
@@ -21,9 +22,11 @@ export function runningStudyOf(
 }
 
 /** `digits 12/40 · best 0.972` (`digits 12 · best 0.972` without a total). */
-export function statusText(study: IStudy): string {
-  const best = study.best_value === null ? '' : ` · best ${formatValue(study.best_value)}`;
-  return `${study.name} ${formatDone(study)}${best}`;
+export function statusText(study: IStudy, trans: Trans): string {
+  const text = `${study.name} ${formatDone(study)}`;
+  return study.best_value === null
+    ? text
+    : trans.__('%1 · best %2', text, formatValue(study.best_value));
 }
 
 /**

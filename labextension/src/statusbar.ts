@@ -10,6 +10,7 @@ import { automlIcon } from './icons';
 
 import type { StudiesModel } from './model';
 import { runningStudyOf, statusText } from './status';
+import type { Trans } from './trans';
 import type { IStudy } from './types';
 
 const DEMAND = 'jupyter-automl-status';
@@ -18,6 +19,7 @@ export class AutomlStatus extends Widget {
   constructor(
     private readonly model: StudiesModel,
     private readonly tracker: INotebookTracker,
+    private readonly trans: Trans,
     private readonly openDashboard: (study: IStudy) => void
   ) {
     super();
@@ -70,10 +72,14 @@ export class AutomlStatus extends Widget {
     const wasActive = this.isActive;
     this._study = study;
     if (study) {
-      const text = statusText(study);
+      const { trans } = this;
+      const text = statusText(study, trans);
       this._text.textContent = text;
-      this.node.title = `AutoML study ${study.name} is running: open its dashboard`;
-      this.node.setAttribute('aria-label', `AutoML study running: ${text}. Open its dashboard`);
+      this.node.title = trans.__('AutoML study %1 is running: open its dashboard', study.name);
+      this.node.setAttribute(
+        'aria-label',
+        trans.__('AutoML study running: %1. Open its dashboard', text)
+      );
     }
     if (wasActive !== this.isActive) {
       this.activeStateChanged.emit();

@@ -1,4 +1,5 @@
 import { exportFormats, formatLabel, type IListingSource, noFormatsText } from '../exports';
+import { english } from '../trans';
 import type { IStudyListing } from '../types';
 import { formats, study } from './fixtures';
 
@@ -45,14 +46,14 @@ describe('exportFormats', () => {
   it('offers nothing, and says why, when the server sends no format', async () => {
     const src = source({ formats: [], studies: [study()] });
     await expect(exportFormats(src)).resolves.toEqual([]);
-    expect(noFormatsText(src)).toMatch(/^The server offers no export format/);
+    expect(noFormatsText(src, english)).toMatch(/^The server offers no export format/);
   });
 
   it('offers nothing, and says why, when the listing cannot be read', async () => {
     const src = source(null, new Error('HTTP 500'));
     await expect(exportFormats(src)).resolves.toEqual([]);
     expect(src.refreshes).toBe(1);
-    expect(noFormatsText(src)).toContain('could not be listed (HTTP 500)');
+    expect(noFormatsText(src, english)).toContain('could not be listed (HTTP 500)');
   });
 });
 

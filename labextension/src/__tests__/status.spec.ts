@@ -1,17 +1,20 @@
 import { dashboardStudyFor, runningStudyOf, statusText } from '../status';
+import { english } from '../trans';
 import { study } from './fixtures';
 
 const NB = 'notebooks/01_quickstart.ipynb';
 
 describe('statusText', () => {
   it('shows name, done/total and the best value with 4 significant digits', () => {
-    expect(statusText(study())).toBe('digits 12/40 · best 0.972');
-    expect(statusText(study({ best_value: 0.97222222 }))).toBe('digits 12/40 · best 0.9722');
+    expect(statusText(study(), english)).toBe('digits 12/40 · best 0.972');
+    expect(statusText(study({ best_value: 0.97222222 }), english)).toBe(
+      'digits 12/40 · best 0.9722'
+    );
   });
 
   it('omits a missing total and a missing best value', () => {
-    expect(statusText(study({ total: null }))).toBe('digits 12 · best 0.972');
-    expect(statusText(study({ best_value: null, done: 0 }))).toBe('digits 0/40');
+    expect(statusText(study({ total: null }), english)).toBe('digits 12 · best 0.972');
+    expect(statusText(study({ best_value: null, done: 0 }), english)).toBe('digits 0/40');
   });
 });
 
