@@ -5,12 +5,7 @@
  * `ServerConnection.makeRequest` (token and XSRF header), the tests a fake.
  */
 import { english, type Trans } from './trans';
-import type {
-  IExportResult,
-  IStudyDetail,
-  IStudyListing,
-  ITrialEditResult
-} from './types';
+import type { IExportResult, IStudyDetail, IStudyListing, ITrialEditResult } from './types';
 
 /** Sends one request to a full URL. */
 export type Fetcher = (url: string, init: RequestInit) => Promise<Response>;
@@ -102,7 +97,10 @@ export class AutomlClient {
     trial: number,
     options: { discard?: boolean; reason?: string }
   ): Promise<ITrialEditResult> {
-    return this.post<ITrialEditResult>(`studies/${encodeStudyId(id)}/trials/${trial}/rerun`, options);
+    return this.post<ITrialEditResult>(
+      `studies/${encodeStudyId(id)}/trials/${trial}/rerun`,
+      options
+    );
   }
 
   private post<T>(path: string, body: object): Promise<T> {

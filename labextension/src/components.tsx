@@ -34,6 +34,7 @@ const ACTION_LABELS: Record<StudyAction, string> = {
   notebook: 'Open the notebook of',
   stop: 'Stop',
   export: 'Export the best model of',
+  trials: 'Discard or rerun a trial of',
   copy: 'Copy the command that runs'
 };
 
@@ -42,6 +43,7 @@ const ACTION_TEXT: Record<StudyAction, string> = {
   notebook: 'Notebook',
   stop: 'Stop',
   export: 'Export',
+  trials: 'Trials',
   copy: 'Copy command'
 };
 
@@ -56,6 +58,9 @@ export function studyActions(study: IStudy): StudyAction[] {
   }
   if (study.best_value !== null) {
     actions.push('export');
+  }
+  if (study.done + study.failed > 0 && study.state !== 'unreadable') {
+    actions.push('trials');
   }
   if (study.command) {
     actions.push('copy');

@@ -5,6 +5,7 @@
 import {
   copyIcon,
   downloadIcon,
+  editIcon,
   launchIcon,
   notebookIcon,
   ReactWidget,
@@ -24,6 +25,7 @@ const icons: ActionIcons = {
   notebook: <notebookIcon.react tag="span" />,
   stop: <stopIcon.react tag="span" />,
   export: <downloadIcon.react tag="span" />,
+  trials: <editIcon.react tag="span" />,
   copy: <copyIcon.react tag="span" />,
   refresh: <refreshIcon.react tag="span" />
 };

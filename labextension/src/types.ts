@@ -61,5 +61,13 @@ export interface IExportResult {
   path: string;
 }
 
+/** `POST studies/<id>/trials/<n>/discard` and `.../rerun`: what was done, in words. */
+export interface ITrialEditResult {
+  said: string;
+  trial: number;
+  /** The rerun's trial number (rerun only). */
+  queued?: number | null;
+}
+
 /** The per-study actions the sidebar offers. */
-export type StudyAction = 'dashboard' | 'notebook' | 'stop' | 'export' | 'copy';
+export type StudyAction = 'dashboard' | 'notebook' | 'stop' | 'export' | 'trials' | 'copy';

@@ -26,10 +26,26 @@ function listing(...studies: ReturnType<typeof study>[]): IStudyListing {
 
 describe('studyActions', () => {
   it('offers stop only while running, and what the study has', () => {
-    expect(studyActions(study())).toEqual(['dashboard', 'notebook', 'stop', 'export', 'copy']);
+    expect(studyActions(study())).toEqual([
+      'dashboard',
+      'notebook',
+      'stop',
+      'export',
+      'trials',
+      'copy'
+    ]);
     expect(
       studyActions(study({ state: 'finished', notebook: null, command: null, best_value: null }))
-    ).toEqual(['dashboard']);
+    ).toEqual(['dashboard', 'trials']);
+  });
+
+  it('offers the trials action once a trial has finished', () => {
+    const fresh = { done: 0, failed: 0, best_value: null, notebook: null, command: null };
+    expect(studyActions(study({ ...fresh, state: 'running' }))).toEqual(['dashboard', 'stop']);
+    expect(studyActions(study({ ...fresh, failed: 1, state: 'failed' }))).toEqual([
+      'dashboard',
+      'trials'
+    ]);
   });
 });
 
@@ -73,12 +89,13 @@ describe('StudiesView', () => {
       'Open the notebook of digits',
       'Stop digits',
       'Export the best model of digits',
+      'Discard or rerun a trial of digits',
       'Copy the command that runs digits',
       'Refresh the AutoML studies'
     ]) {
       expect(html).toContain(`aria-label="${label}"`);
     }
-    expect(html.match(/<button type="button"/g)).toHaveLength(6);
+    expect(html.match(/<button type="button"/g)).toHaveLength(7);
   });
 
   it('uses the icons given for the buttons', () => {
