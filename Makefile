@@ -102,4 +102,4 @@ chaos: $(STAMP)
 	$(PY) benchmarks/chaos.py --runs $(RUNS) --seed $(SEED)
 
 clean:
-	rm -rf build $(VENV)
+	rm -rf build $(VENV) docs/tutorials/*.ipynb

@@ -61,8 +61,9 @@ html_title = "jupyter-automl"
 # plotly.js for the tutorials' charts, from the installed plotly package (no CDN), copied
 # beside the build rather than into docs/.
 PLOTLY_STATIC = ROOT / "build" / "docs" / "plotly"
-html_static_path = [str(PLOTLY_STATIC)]
+html_static_path = ["_static", str(PLOTLY_STATIC)]
 html_js_files = ["plotly.min.js"]
+html_css_files = ["custom.css"]
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
