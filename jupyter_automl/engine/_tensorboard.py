@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import os
 import socket
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -180,6 +181,7 @@ class TensorBoardRecords(Listener):
         self._written: dict[int, int] = {}  # trial -> its last epoch written
         self._files: dict[tuple[int, str], EventFile] = {}  # (trial, subfolder) -> open file
         self._started: dict[int, float] = {}
+        self._elsewhere: set[Path] = set()  # callbacks' folders not on this machine (said once)
         self._metrics: dict[Path, set[tuple[str, str]]] = {}  # root -> (tag, subfolder) seen
         if self.folder is not None:
             self._metrics[self.folder] = set()
@@ -295,6 +297,14 @@ class TensorBoardRecords(Listener):
         roots = []
         for folder in folders:
             root = Path(folder).parent
+            if not Path(folder).is_dir():  # on a worker's machine (a gateway, a Ray node)
+                if root not in self._elsewhere:
+                    self._elsewhere.add(root)
+                    print(f"jupyter-automl: trial {trial.number}'s TensorBoard callback wrote to "
+                          f"{folder} on the machine that ran it, which this one cannot reach: "
+                          "no HParams records there. --tensorboard DIR writes the curves and "
+                          "the records here, from the trials' reports", file=sys.stderr)
+                continue
             if root not in roots and root != self.folder:
                 roots.append(root)
         return roots

@@ -260,3 +260,32 @@ def test_a_tracking_server_that_does_not_answer_is_said_before_any_trial(
         run_study(CELL, f"dead --trials 3 --runs-dir {tmp_path} --mlflow "
                         f"http://127.0.0.1:{port}", namespace, display="text")
     assert namespace["calls"] == []
+
+
+def test_a_tensorboard_callback_on_worker_kernels_gets_a_folder_per_trial(
+        ip: Any, tmp_path: Path) -> None:
+    """As KerasTuner does: the cell's own ``keras.callbacks.TensorBoard`` writes each trial to
+    ``log_dir/trial-N`` (on the worker kernels here), and the notebook adds the HParams
+    records beside them."""
+    ip.run_cell_magic("automl_setup", "", "import keras\nimport numpy as np\n"
+                      "rng = np.random.default_rng(0)\n"
+                      "x = rng.normal(size=(128, 4)).astype('float32')\n"
+                      "y = (x[:, 0] > 0).astype('int64')")
+    cell = CELL.replace("callbacks=callbacks",
+                        "callbacks=[keras.callbacks.TensorBoard('tb_logs', write_graph=False)]")
+    cell = cell.replace("calls.append(1)\n", "calls = [1]\n")  # every trial completes
+    ip.run_cell_magic("automl", "cb --trials 2 --kernels 2 --maximize val_accuracy", cell)
+    trials = study_of(tmp_path / "runs", "cb").trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 2
+    assert all(t.user_attrs["kernel"].startswith("local kernel") for t in trials)
+    mux, experiment, groups = tensorboard(tmp_path / "tb_logs")
+    assert set(groups) == {"trial-000", "trial-001"}
+    for trial in trials:
+        run = f"trial-00{trial.number}"
+        assert steps(mux, f"{run}/validation", "epoch_accuracy") == [0, 1]  # Keras's own steps
+        assert hparam(groups[run], "units") == trial.params["units"]
+        values = {(v.name.group, v.name.tag): v.value for v in groups[run].metric_values}
+        assert values[("validation", "epoch_accuracy")] == pytest.approx(trial.value)
+    assert {i.name for i in experiment.hparam_infos} == {"units", "lr", "trial_state"}
+    assert ("validation", "epoch_loss") in {(m.name.group, m.name.tag)
+                                            for m in experiment.metric_infos}
