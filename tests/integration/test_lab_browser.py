@@ -1,9 +1,12 @@
 """JupyterLab's AutoML sidebar, status bar item, dashboard tab and study-cell command in a real
 browser: JupyterLab + headless Chromium (Playwright), the extension as installed.
 
-A notebook runs a Keras study in ``--background``; the sidebar shows it running with its
-progress moving and the status bar names it; Stop (confirmed in its dialog) stops it, its trial
-checkpointed and queued; the dashboard opens in a Lab tab and shows the study's trials; "New
+The extension's settings are changed in JupyterLab's Settings Editor (Confirm before Stop
+off) and its Run > AutoML menu, declared in its settings schema, is there. A notebook runs a
+Keras study in ``--background``, TensorFlow's C++ start-up lines kept out of the cell that
+imports Keras; the sidebar shows it running with its progress moving and the status bar names
+it; Stop (no dialog: the extension follows the setting) stops it, its trial checkpointed and
+queued; the dashboard opens in a Lab tab and shows the study's trials; "New
 AutoML study cell" inserts a cell; rerunning the study cell resumes the stopped trial from its
 checkpoint. Screenshots go to ``build/screenshots/lab-*.png``.
 
@@ -75,6 +78,32 @@ def wait_state(page: Any, badge: str, timeout: float) -> dict[str, Any]:
     raise AssertionError(f"the sidebar never showed the study {badge}: last {state}")
 
 
+def run_menu(page: Any) -> str:
+    """The text of the Run menu's AutoML submenu (declared in the extension's schema)."""
+    page.locator(".lm-MenuBar-item", has_text="Run").click()
+    page.locator(".lm-Menu-item", has_text="AutoML").hover()
+    submenu = page.locator(".lm-Menu", has_text="Check this study cell").last
+    submenu.wait_for(timeout=10_000)
+    text = str(submenu.inner_text())
+    page.keyboard.press("Escape")
+    page.keyboard.press("Escape")
+    return text
+
+
+def turn_off_confirm_stop(page: Any, server: Any) -> None:
+    """In JupyterLab's Settings Editor: AutoML's Confirm before Stop, unchecked and saved."""
+    page.evaluate("window.jupyterapp.commands.execute('settingeditor:open', {query: 'AutoML'})")
+    page.locator(".jp-PluginList-entry", has_text="AutoML").first.click()
+    page.get_by_label("Confirm before Stop").uncheck()
+    deadline = time.monotonic() + 30
+    while server.api("settings/jupyter-automl:plugin", under="lab/api")["settings"] \
+            .get("confirmStop") is not False:
+        assert time.monotonic() < deadline, "the Settings Editor never saved confirmStop"
+        time.sleep(0.2)
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="Settings") \
+        .locator(".lm-TabBar-tabCloseIcon").click()
+
+
 def trials_of(root: Path) -> list[Any]:
     return list(study_of(root / "automl_runs", "sidebar").trials)
 
@@ -99,6 +128,11 @@ def drive(page: Any, server: Any, root: Path) -> dict[str, Any]:
     listed = server.api("studies", under="jupyter-automl/api")
     assert listed["studies"] == [] and "keras" in [f["id"] for f in listed["formats"]]
 
+    facts["run_menu"] = run_menu(page)
+    assert "New AutoML study cell" in facts["run_menu"], facts["run_menu"]
+    turn_off_confirm_stop(page, server)
+
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text=NOTEBOOK).click()
     page.locator(".jp-Notebook .jp-Cell").first.click()
     page.keyboard.press("Escape")
     page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
@@ -120,13 +154,16 @@ def drive(page: Any, server: Any, root: Path) -> dict[str, Any]:
     status = page.locator(".jp-StatusBar-Widget [aria-label^='AutoML study running']")
     status.wait_for(timeout=10_000)
     assert re.match(rf"sidebar \d+/{TRIALS}", status.inner_text().strip()), status.inner_text()
+    # the cell that imported Keras: no TensorFlow start-up lines (%load_ext ran first)
+    keras_cell = page.locator(".jp-Notebook .jp-Cell").nth(1).inner_text()
+    assert "absl::InitializeLog" not in keras_cell and "oneDNN" not in keras_cell, keras_cell
     page.locator("#jupyter-automl-sidebar").screenshot(path=str(SHOTS / "lab-sidebar.png"))
     page.screenshot(path=str(SHOTS / "lab-running.png"))
 
-    # Stop, confirmed: the trial checkpoints at its next epoch and is queued
+    # Stop, without a dialog (the setting): the trial checkpoints at its next epoch, is queued
     page.locator(f"{STUDY} .jp-AutoML-action-stop").click()
-    page.locator(".jp-Dialog .jp-mod-accept").click()
     stopped = wait_state(page, "stopped", 60)
+    assert page.locator(".jp-Dialog").count() == 0
     facts["stopped_at"] = stopped["done"]
     trials = trials_of(root)
     lost = [t for t in trials if t.user_attrs.get("failed_because") == "stopped"]
