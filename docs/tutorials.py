@@ -147,7 +147,10 @@ def _chart_html(output: dict[str, Any], div_id: str) -> None:
     data["text/html"] = (
         f'<div id="{div_id}" class="plotly-graph-div" style="height:{height}px; width:100%;">'
         f"</div>\n<script>(function () {{ var args = {payload}; "
-        f'Plotly.newPlot("{div_id}", args[0], args[1], args[2]); }})();</script>'
+        f'function draw() {{ Plotly.newPlot("{div_id}", args[0], args[1], args[2]); }} '
+        # drawn once the page is laid out, so that the chart takes its column's width
+        'if (document.readyState === "complete") { draw(); } '
+        'else { window.addEventListener("load", draw); } })();</script>'
     )
 
 

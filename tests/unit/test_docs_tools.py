@@ -66,6 +66,6 @@ def test_a_plotly_output_is_drawn_by_the_sites_plotly(tmp_path: Path) -> None:
     assert "cdn.plot.ly" not in html and tutorials.PLOTLY_MIME not in output["data"]
     assert 'id="nb-3-0"' in html and "height:320px" in html
     assert "</script>" not in html.split("<script>", 1)[1][:-len("</script>")]
-    payload = html.split("var args = ", 1)[1].split("; Plotly.newPlot", 1)[0]
+    payload = html.split("var args = ", 1)[1].split("; function draw", 1)[0]
     assert json.loads(payload.replace("<\\/", "</"))[0] == figure["data"]
     assert tutorials.plotly_js().stat().st_size > 1_000_000  # plotly.js ships with plotly
