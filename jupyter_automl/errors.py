@@ -18,7 +18,21 @@ except ImportError:  # pragma: no cover - exercised only without IPython
 
 
 class AutomlError(_Base):  # type: ignore[misc,valid-type]
-    """Base class of every error jupyter-automl raises for bad input or a bad state."""
+    """Base class of every error jupyter-automl raises for bad input or a bad state.
+
+    In a notebook it shows as its message alone, without a traceback (it is an IPython
+    ``UsageError``); ``jupyter-automl`` prints it and exits with status 2. Catch it to handle
+    any of them.
+
+    Example:
+        >>> import jupyter_automl
+        >>> try:
+        ...     jupyter_automl.run_study("1.0", "quad --trials 0")
+        ... except jupyter_automl.AutomlError as exc:
+        ...     print(type(exc).__name__, "-", exc)  # doctest: +ELLIPSIS
+        OptionError - %%automl: argument --trials: '0': give a whole number, at least 1
+        usage: %%automl ...
+    """
 
     def _render_traceback_(self) -> list[str]:
         return f"{type(self).__name__}: {self}".splitlines()

@@ -155,7 +155,12 @@ def _value_type(action: argparse.Action) -> str | None:
     if kind is None or action.choices is not None:
         return None
     names = {int: "integer", float: "number", str: "text", Path: "path"}
-    return names.get(kind, getattr(kind, "__name__", None))  # type: ignore[call-overload]
+    if kind in names:
+        return names[kind]  # type: ignore[index]
+    # a converter named for people (``_duration.__name__ = "duration (90s, 30m, 1.5h)"``),
+    # not one that keeps its function's name (``_port``)
+    name = str(getattr(kind, "__name__", ""))
+    return None if not name or name.isidentifier() else name
 
 
 def _default(action: argparse.Action) -> str | None:
@@ -296,10 +301,11 @@ def _said(verb: Any) -> str:
 
 def render_verbs() -> list[nodes.Node]:
     """A section per verb: what it does, where it is said, its usage and its arguments."""
-    from jupyter_automl._verbs import CLI, VERBS
+    from jupyter_automl._verbs import CLI, MAGIC, VERBS, parser
 
     parsers = verb_parsers()
-    out: list[nodes.Node] = []
+    synopsis = [parser(MAGIC).format_usage().strip(), parser(CLI).format_usage().strip()]
+    out: list[nodes.Node] = [literal_block("\n".join(synopsis))]
     for verb in VERBS:
         places = parsers.get(verb.name, {})
         each = places.get(CLI) or next(iter(places.values()), None)

@@ -32,7 +32,35 @@ if TYPE_CHECKING:
 
 
 class AutomlResult:
-    """A study's results: ``best_params``, ``best_value(s)``, ``trials``, ``best_model``."""
+    """What a study produced, read from its storage: best parameters and value(s), the
+    trials, the best model, its state.
+
+    ``_automl`` after an ``%%automl`` cell, :func:`jupyter_automl.result` and
+    :func:`jupyter_automl.run_study` return one; so does ``%automl show``. It reads the
+    study when asked, so a study that is still running is read as it stands. In a notebook
+    it shows as its summary and its trial table.
+
+    Example:
+        >>> import jupyter_automl
+        >>> source = '''
+        ... units = hp.int("units", 8, 64, log=True)
+        ... activation = hp.choice("activation", ["relu", "tanh"])
+        ... abs(units - 32) / 32 + (activation == "tanh")
+        ... '''
+        >>> _ = jupyter_automl.run_study(source, "toy --trials 4 --seed 3",
+        ...                              listeners=[])  # doctest: +ELLIPSIS
+        study 'toy': 4/4 trials (4 complete, 0 pruned, 0 failed)
+        ...
+        >>> result = jupyter_automl.result("toy")
+        >>> result.name, result.status, result.done, result.total
+        ('toy', 'finished', 4, 4)
+        >>> sorted(result.best_params)
+        ['activation', 'units']
+        >>> result.best_value == min(row["value"] for row in result.trials)
+        True
+        >>> result.directions, result.metrics
+        (['minimize'], [None])
+    """
 
     def __init__(self, paths: StudyPaths, url: str, study: optuna.Study | None = None) -> None:
         self.paths = paths
@@ -45,6 +73,18 @@ class AutomlResult:
     @classmethod
     def load(cls, name: str, runs_dir: str | Path = DEFAULT_RUNS_DIR,
              storage: str | None = None) -> AutomlResult:
+        """The study ``name`` of ``runs_dir`` (what :func:`jupyter_automl.result` does).
+
+        Args:
+            name: The study's name.
+            runs_dir: The runs folder it ran in.
+            storage: Its storage URL, when its ``spec.json`` cannot name it (a database
+                password is never kept there).
+
+        Raises:
+            StudyNotFoundError: No study ``name`` in ``runs_dir`` (and no ``storage``); the
+                message lists the studies there are.
+        """
         paths = study_paths(runs_dir, name)
         if storage is None and not paths.spec.exists():
             known = [p.name for p in list_study_folders(runs_dir)]
@@ -61,6 +101,7 @@ class AutomlResult:
 
     @functools.cached_property
     def study(self) -> optuna.Study:
+        """The Optuna study itself (``optuna.Study``), for anything Optuna reads or plots."""
         import optuna
 
         with storage_errors(self.url):
@@ -70,6 +111,7 @@ class AutomlResult:
 
     @property
     def metrics(self) -> list[str | None]:
+        """The objectives' metrics, in order (``[None]``: the value the cell returns)."""
         return [o.get("metric") for o in self.spec.get("objectives", [])] or [None]
 
     @property
@@ -92,10 +134,14 @@ class AutomlResult:
 
     @property
     def directions(self) -> list[str]:
+        """``"maximize"`` or ``"minimize"``, one per objective."""
         return [d.name.lower() for d in self.study.directions]
 
     @property
     def best_trial(self) -> optuna.trial.FrozenTrial | None:
+        """The best of the study's own trials (the best feasible one with ``--constraint``);
+        None before a trial has completed, or with several objectives (see
+        :attr:`best_trials`)."""
         if len(self.directions) != 1:
             return None
         best = own_best_trials(self.study)
@@ -108,11 +154,15 @@ class AutomlResult:
 
     @property
     def best_params(self) -> dict[str, Any]:
+        """The best trial's parameters by name (``{}`` if there is none yet, or with several
+        objectives)."""
         trial = self.best_trial
         return dict(trial.params) if trial else {}
 
     @property
     def best_value(self) -> float | None:
+        """The best trial's value (None if there is none yet, or with several objectives:
+        see :attr:`best_values`)."""
         trial = self.best_trial
         return trial.value if trial else None
 
@@ -123,7 +173,9 @@ class AutomlResult:
 
     @property
     def best_model(self) -> Any:
-        """The best trial's model reloaded (a dict by trial number with several objectives)."""
+        """The best trial's Keras model, loaded from ``best/model.keras`` (None if no trial
+        has kept one); with several objectives, a dict of the Pareto front's models by trial
+        number. Imports Keras."""
         import keras
 
         if len(self.directions) == 1:
@@ -145,33 +197,84 @@ class AutomlResult:
                         best.number)
 
     def compress(self, x: Any, y: Any, **options: Any) -> Any:
-        """Quantize and prune this study's best model and measure every variant on ``(x, y)``
-        (see :func:`jupyter_automl.deploy.compress`): a :class:`CompressionReport`."""
+        """Quantize (and prune) the best model and measure every variant against it on
+        ``(x, y)``: size, accuracy, latency.
+
+        Args:
+            x: Evaluation inputs.
+            y: Their labels.
+            **options: Those of :func:`jupyter_automl.deploy.compress` (``quantize``,
+                ``calibration``, ``prune``, ``train``, ``output``, ``trial``...).
+
+        Returns:
+            The :class:`~jupyter_automl.deploy.CompressionReport` (``text()``, a table; its
+            files in ``RUNS_DIR/NAME/compressed`` unless ``output`` says otherwise).
+
+        Example:
+            In a notebook, after a Keras study::
+
+                report = _automl.compress(x_test, y_test, calibration=x_train[:200])
+                print(report.text())
+        """
         from ..deploy import compress
 
         return compress(self, x, y, **options)
 
     def bundle(self, folder: str | Path, **options: Any) -> Path:
         """Write a deployment bundle of the best model into ``folder``: the model in the
-        formats asked (``formats=["keras", "savedmodel", "tflite"]``), ``model_card.md``,
-        ``signature.json`` and ``predict.py`` (see :func:`jupyter_automl.deploy.write_bundle`)."""
+        formats asked, ``model_card.md``, ``signature.json`` and ``predict.py``.
+
+        Args:
+            folder: A new or empty folder (an earlier bundle there is replaced).
+            **options: Those of :func:`jupyter_automl.deploy.write_bundle` (``formats``, a
+                list of export formats, default all; ``quantize``, ``trial``,
+                ``calibration``).
+
+        Returns:
+            The bundle's folder.
+
+        Example:
+            In a notebook, after a Keras study::
+
+                folder = _automl.bundle("bundle/", formats=["keras", "tflite"])
+        """
         from ..deploy import write_bundle
 
         return write_bundle(self, folder, **options)
 
     def export(self, format: str = "keras", output: str | Path | None = None,
                quantize: bool = False, trial: int | None = None) -> Exported:
-        """Write the best model (or Pareto-front ``trial``'s) in ``format``: ``keras``,
-        ``savedmodel``, ``tflite`` or ``tflite-quant`` (``quantize=True`` with ``tflite``), to
-        ``output`` (a file or folder; default: named after the study, here) and return what
-        was written (its ``path``, ``size``, ``describe()``); see
-        :func:`jupyter_automl.deploy.export`."""
+        """Write the best model in another format (what ``%automl export`` does).
+
+        Args:
+            format: An export format: ``keras``, ``savedmodel``, ``tflite``... (the list is
+                that of ``jupyter-automl export --format``).
+            output: A file or folder to write (default: named after the study, in the
+                current folder).
+            quantize: Dynamic-range quantization (weights in 8 bits), for the formats that
+                have it (``tflite``).
+            trial: Which model of a multi-objective study's Pareto front (required there).
+
+        Returns:
+            What was written: :class:`~jupyter_automl.deploy.Exported` (``path``, ``size``,
+            ``describe()``).
+
+        Raises:
+            AutomlError: An unknown format, or a study without a best model yet.
+
+        Example:
+            In a notebook, after a Keras study::
+
+                _automl.export("tflite", quantize=True).describe()
+        """
         from ..deploy import export
 
         return export(self, format, output, quantize, trial)
 
     @property
     def trials(self) -> TrialRows:
+        """Every trial as a row (number, state, value(s), params, epochs, duration...), the
+        table ``%automl show`` prints: a list of dicts, ``to_pandas()`` for a DataFrame."""
         return TrialRows(self)
 
     def summarize(self, runners: int | None = None) -> StudySummary:
@@ -198,6 +301,7 @@ class AutomlResult:
 
     @property
     def total(self) -> int:
+        """The study's total of trials (``--trials``, as stored)."""
         return int(self.spec.get("trials", 0))
 
     def summary(self) -> str:

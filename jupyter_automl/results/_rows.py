@@ -169,7 +169,13 @@ def cell_text(column: str, value: Any) -> str:
 
 
 class TrialRows:
-    """The study's trials as rows of plain dicts (``to_pandas()`` if pandas is installed)."""
+    """The study's trials as rows of plain dicts (``to_pandas()`` if pandas is installed).
+
+    A row holds ``number``, ``state``, the value(s) (``value``, or one column per metric),
+    ``params``, ``epochs``, ``duration`` and what the study adds (PBT members, constraints,
+    deployment costs...); ``columns`` lists those of the table. It prints as the table
+    ``%automl show`` prints, and shows as an HTML table in a notebook.
+    """
 
     def __init__(self, result: StudyResult) -> None:
         self.value_columns = value_columns(result.metrics)
@@ -191,6 +197,7 @@ class TrialRows:
         return self.rows[index]
 
     def to_pandas(self) -> Any:
+        """The rows as a ``pandas.DataFrame`` indexed by trial number."""
         import pandas as pd
 
         return pd.DataFrame(self.rows).set_index("number")

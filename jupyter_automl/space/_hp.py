@@ -184,26 +184,101 @@ def unbind(token: contextvars.Token[TrialSpace | None]) -> None:
 
 
 class HyperParameters:
-    """``hp``: define-by-run hyperparameters for the trial that is running."""
+    """``hp``: define-by-run hyperparameters for the trial that is running.
+
+    Each call draws the named parameter for the current trial (the sampler picks it) and
+    returns its value; calling the same name again in one trial returns the same value.
+    Before any trial runs, the cell's ``hp`` calls are read from its source and checked, so a
+    range that cannot be sampled fails at once with a :class:`~jupyter_automl.errors.SpaceError`
+    naming the parameter and its line.
+
+    Example:
+        >>> import jupyter_automl
+        >>> source = '''
+        ... layers = hp.int("layers", 1, 3)
+        ... lr = hp.float("lr", 1e-4, 1e-1, log=True)
+        ... optimizer = hp.choice("optimizer", ["adam", "sgd"])
+        ... batch_norm = hp.bool("batch_norm")
+        ... epochs = hp.fixed("epochs", 10)
+        ... layers * lr + (optimizer == "sgd") - batch_norm / 2
+        ... '''
+        >>> result = jupyter_automl.run_study(source, "space --trials 2",
+        ...                                   listeners=[])  # doctest: +ELLIPSIS
+        study 'space': 2/2 trials (2 complete, 0 pruned, 0 failed)
+        ...
+        >>> sorted(result.trials[0]["params"])
+        ['batch_norm', 'epochs', 'layers', 'lr', 'optimizer']
+        >>> result.trials[0]["params"]["epochs"]
+        10
+
+        A range that cannot be sampled stops the study before its first trial:
+
+        >>> jupyter_automl.run_study('hp.int("units", 128, 16)', "bad")
+        Traceback (most recent call last):
+        ...
+        jupyter_automl.errors.SpaceError: hp.int('units', line 1): low=128 must be below high=16; \
+swap them, or use hp.fixed('units', 128) for a constant
+    """
 
     def int(self, name: str, low: int, high: int, step: int = 1, log: bool = False,
             mutable: bool = False) -> int:
-        """An integer in ``[low, high]``; ``log=True`` samples on a log scale. ``mutable=True``:
-        ``--scheduler pbt`` may change it between generations of training."""
+        """An integer in ``[low, high]``, both included.
+
+        Args:
+            name: The parameter's name, unique in the study.
+            low: The smallest value.
+            high: The largest value (above ``low``).
+            step: Only ``low``, ``low + step``, ... (not with ``log``).
+            log: Sample on a log scale (``low`` at least 1): for sizes spanning magnitudes.
+            mutable: ``--scheduler pbt`` may change it between generations of training.
+
+        Returns:
+            The trial's value.
+
+        Raises:
+            SpaceError: Called outside a trial, or a range that cannot be sampled.
+        """
         return self._draw(ParamSpec(name, "int", low=low, high=high, step=step, log=log,
                                     mutable=bool(mutable)))
 
     def float(self, name: str, low: float, high: float, step: float | None = None,
               log: bool = False, mutable: bool = False) -> float:
-        """A float in ``[low, high]``; ``step`` discretises it, ``log=True`` samples log-scale.
-        ``mutable=True``: ``--scheduler pbt`` may change it between generations of training
-        (a learning rate, an augmentation's magnitude)."""
+        """A float in ``[low, high]``.
+
+        Args:
+            name: The parameter's name, unique in the study.
+            low: The smallest value.
+            high: The largest value (above ``low``).
+            step: Discretise the range: only ``low``, ``low + step``, ... (not with ``log``).
+            log: Sample on a log scale (``low`` above 0): learning rates, weight decays.
+            mutable: ``--scheduler pbt`` may change it between generations of training (a
+                learning rate, an augmentation's magnitude).
+
+        Returns:
+            The trial's value.
+
+        Raises:
+            SpaceError: Called outside a trial, or a range that cannot be sampled.
+        """
         return self._draw(ParamSpec(name, "float", low=low, high=high, step=step, log=log,
                                     mutable=bool(mutable)))
 
     def choice(self, name: str, options: Any, mutable: bool = False) -> Any:
-        """One of ``options``; options may be any objects (non-primitives are stored by label).
-        ``mutable=True``: ``--scheduler pbt`` may move it to a neighbouring option."""
+        """One of ``options``.
+
+        Args:
+            name: The parameter's name, unique in the study.
+            options: The options, in a list: numbers, strings, None, or any objects (a Keras
+                layer, a function); those are stored by a label (a function's name, a layer's
+                class and settings) and the cell gets the object itself.
+            mutable: ``--scheduler pbt`` may move it to a neighbouring option.
+
+        Returns:
+            The option the trial drew.
+
+        Raises:
+            SpaceError: Called outside a trial, no options, or two options with one label.
+        """
         options = list(options)
         labels = [_label(o) for o in options]
         if len(set(labels)) != len(labels):
@@ -217,11 +292,26 @@ class HyperParameters:
                           dict(zip(labels, options)))
 
     def bool(self, name: str) -> bool:
-        """``True`` or ``False``."""
+        """``True`` or ``False``.
+
+        Args:
+            name: The parameter's name, unique in the study.
+
+        Returns:
+            The trial's value.
+        """
         return bool(self._draw(ParamSpec(name, "bool")))
 
     def fixed(self, name: str, value: Any) -> Any:
-        """A constant recorded with the trial's parameters (handy to compare studies)."""
+        """A constant, recorded with the trial's parameters (handy to compare studies).
+
+        Args:
+            name: The parameter's name, unique in the study.
+            value: The value, returned as it is.
+
+        Returns:
+            ``value``.
+        """
         return self._draw(ParamSpec(name, "fixed", value=_label(value)), {_label(value): value})
 
     def _draw(self, spec: ParamSpec, objects: dict[Any, Any] | None = None) -> Any:

@@ -23,39 +23,96 @@ from ._fit import TrialFit, _current
 
 
 class LoopTrial:
-    """The running trial, as a custom training loop sees it (``trial`` in the cell)."""
+    """The running trial, as a custom training loop sees it (``trial`` in the cell, as ``hp``
+    is).
+
+    Each :meth:`report` is what an epoch end of Keras's ``fit`` is: the trial's history and
+    live curves, the pruner, ``--early-stopping``, a checkpoint of what :meth:`checkpoint`
+    named, and Stop. When the cell ends without a value, the trial's value is its best
+    reported step's. Outside a trial, every call is an error saying where ``trial`` works.
+
+    Example:
+        A loop without Keras; its state (a dict of plain values) is saved at every step and
+        restored when a trial is retried:
+
+        >>> import jupyter_automl
+        >>> source = '''
+        ... lr = hp.float("lr", 0.05, 0.5, log=True)
+        ... state = {"w": 0.0}
+        ... start = trial.checkpoint(state=state)  # 0, or the step a retried trial saved
+        ... for step in range(start, 5):
+        ...     state["w"] += lr * (1.0 - state["w"])
+        ...     trial.report({"loss": (1.0 - state["w"]) ** 2}, step=step + 1)
+        ... '''
+        >>> result = jupyter_automl.run_study(source, "loop --trials 2 --minimize loss",
+        ...                                   listeners=[])  # doctest: +ELLIPSIS
+        study 'loop': 2/2 trials (2 complete, 0 pruned, 0 failed)
+        ...
+        >>> [row["epochs"] for row in result.trials]
+        [5, 5]
+        >>> result.best_value == min(row["loss"] for row in result.trials)
+        True
+    """
 
     def report(self, value: float | dict[str, float], step: int | None = None) -> None:
-        """Report step ``step`` (by default the one after the last): a number (the objective)
-        or a dict of metrics that holds it (``{"loss": ..., "val_accuracy": ...}``).
+        """Report one step of training, as an epoch end of ``fit``.
 
-        Raises ``optuna.TrialPruned`` when the pruner stops the trial (let it propagate, as a
-        pruned ``fit`` does); with Stop pressed, the step is saved and the trial queued."""
+        Args:
+            value: A number (the objective), or a dict of metrics that holds the objective's
+                (``{"loss": ..., "val_accuracy": ...}``; the same metrics every step).
+            step: The step's number, 1 or more and increasing (default: the one after the
+                last).
+
+        Raises:
+            optuna.TrialPruned: The pruner stops the trial; let it propagate, as a pruned
+                ``fit`` does. With Stop pressed, the step is saved and the trial queued.
+            TrialValueError: A step reported twice or going backwards, a value that is not a
+                number, metrics that change between steps.
+        """
         fit = _fit("report")
         report_step(fit, _metrics(value, fit), step)
 
     def should_prune(self) -> bool:
-        """Optuna's question, for code written for Optuna: False here, since ``report``
-        already raises ``optuna.TrialPruned`` when the pruner says so."""
+        """Optuna's question, for code written for Optuna.
+
+        Returns:
+            False: :meth:`report` already raises ``optuna.TrialPruned`` when the pruner
+            says so.
+        """
         _fit("should_prune")
         return False
 
     def should_stop(self) -> bool:
-        """True once ``--early-stopping N`` steps have passed without improvement: end the
-        loop, and the trial completes with its best step."""
+        """Whether ``--early-stopping N`` steps have passed without improvement.
+
+        Returns:
+            True once they have: end the loop, and the trial completes with its best step.
+        """
         return _fit("should_stop").stopping_early()
 
     def checkpoint(self, **objects: Any) -> int:
-        """Keep ``objects`` (Keras models, Keras optimizers, dicts of plain values) in every
-        step's checkpoint; on a retried trial, restore them first. Returns the step to go on
-        from: 0 on a first attempt, else the last saved step::
+        """Keep ``objects`` in every step's checkpoint; on a retried trial, restore them first.
+
+        Call it once, after the model is built (a ``keras.Input``, or ``model.build``). The
+        Keras model named here is the one exported as the study's best model, with the
+        weights of its best step::
 
             start = trial.checkpoint(model=model, optimizer=optimizer, state=state)
             for step in range(start, steps):
                 ...
                 trial.report({"loss": loss, "val_accuracy": acc}, step=step + 1)
 
-        Call it once the model is built (a ``keras.Input``, or ``model.build``)."""
+        Args:
+            **objects: What to keep, by name: Keras models (weights), Keras optimizers
+                (every variable), ``tf.train.Checkpoint`` objects, and dicts of plain values
+                (numbers, strings, lists, dicts; kept as JSON), restored in place.
+
+        Returns:
+            The step to go on from: 0 on a first attempt, else the last saved step.
+
+        Raises:
+            TrialValueError: Nothing named, or an object it cannot keep.
+        """
         if not objects:
             raise TrialValueError("trial.checkpoint() needs what to keep, by name: "
                                   "trial.checkpoint(model=model, optimizer=optimizer)")
@@ -63,10 +120,12 @@ class LoopTrial:
 
     @property
     def number(self) -> int:
+        """The trial's number in the study (0, 1, 2...)."""
         return int(_fit("number").trial.number)
 
     @property
     def params(self) -> dict[str, Any]:
+        """The parameters the trial has drawn so far, by name."""
         return dict(_fit("params").trial.params)
 
     def __repr__(self) -> str:

@@ -175,10 +175,40 @@ class SpaceRow:
 class SpaceBuilder(widgets.VBox):
     """A search space as a form: one row per parameter, validated as you type.
 
-    ``SpaceBuilder(source=cell)`` opens a cell's space (the whole ``%%automl`` cell or its
-    body) and writes the edited ranges back into it; ``SpaceBuilder(specs)`` opens a space
-    (e.g. ``load_space``); with neither it starts empty. ``on_write(new_source)`` is called by
-    "Write to cell"; the new source is also kept in ``pending_source``.
+    Display it in a notebook (it is an ipywidgets ``VBox``); ``%%automl ... --edit`` opens one
+    on the cell's own ``hp`` calls. Every row is checked with ``hp``'s own rules and
+    messages; "Save as..." stores the space for ``--space NAME``.
+
+    Args:
+        specs: A space to open (:class:`~jupyter_automl.space.ParamSpec` rows, e.g. one read
+            back by ``jupyter_automl.space.load_space``).
+        source: A cell to open instead (the whole ``%%automl`` cell or its body): its ``hp``
+            calls become the rows, and "Write to cell" rewrites only the calls whose ranges
+            changed. With neither, the builder starts empty.
+        runs_dir: Where "Save as..." stores spaces (``RUNS_DIR/spaces/NAME.json``; default
+            the magic's runs folder).
+        on_write: Called with the new source by "Write to cell" (it is also kept in
+            ``pending_source``).
+        **kwargs: Passed to ``ipywidgets.VBox``.
+
+    Example:
+        >>> from jupyter_automl import SpaceBuilder
+        >>> builder = SpaceBuilder(source='''
+        ... lr = hp.float("lr", 1e-4, 1e-1, log=True)  # the learning rate
+        ... units = hp.int("units", 16, 128)
+        ... ''', runs_dir="runs")
+        >>> builder.rows[1].low.value = "200"  # what typing in the form does
+        >>> builder.errors
+        ["hp.int('units', line 3): low=200 must be below high=128; swap them, or use \
+hp.fixed('units', 200) for a constant"]
+        >>> builder.rows[1].low.value = "32"
+        >>> print(builder.written_source())
+        <BLANKLINE>
+        lr = hp.float("lr", 1e-4, 1e-1, log=True)  # the learning rate
+        units = hp.int("units", 32, 128)
+        <BLANKLINE>
+        >>> builder.save("small")
+        PosixPath('.../runs/spaces/small.json')
     """
 
     def __init__(self, specs: Sequence[ParamSpec] | None = None, source: str | None = None,
@@ -225,7 +255,11 @@ class SpaceBuilder(widgets.VBox):
         return self._evaluate()[1]
 
     def to_code(self) -> str:
-        """The space as ``hp`` code, one assignment per parameter."""
+        """The space as ``hp`` code, one assignment per parameter.
+
+        Raises:
+            SpaceError: The space cannot be sampled; the message has every row's error.
+        """
         return render_space(self.specs)
 
     def written_source(self) -> str:
@@ -236,7 +270,15 @@ class SpaceBuilder(widgets.VBox):
         return rewrite_cell(self.source, specs, self._origins())
 
     def save(self, name: str) -> Path:
-        """Save the space as ``name`` in ``runs_dir/spaces`` (``load_space`` reads it back)."""
+        """Save the space as ``name`` in ``runs_dir/spaces`` (``load_space`` reads it back,
+        ``%%automl ... --space NAME`` runs a cell with its ranges).
+
+        Returns:
+            The file written.
+
+        Raises:
+            SpaceError: The space cannot be sampled.
+        """
         path = save_space(self.runs_dir, name, self.specs)
         self._note(f"saved as {name!r} ({path})")
         return path
