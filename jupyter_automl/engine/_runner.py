@@ -399,6 +399,8 @@ class StudyRunner:
             return None  # a --darts search's retrain: it runs, even past the total
         if self.done + self.in_flight + searching >= self.total and self._reruns_queued():
             return None  # a trial queued by %automl rerun: it runs, even past the total
+        if self.done >= self.total and not searching and self._discarded_meanwhile():
+            return None  # a trial was discarded (%automl discard): one more in its place
         if self.done >= self.total and not searching:
             return RunEnd.FINISHED
         if self.done + self.in_flight + searching < self.total:
@@ -416,6 +418,21 @@ class StudyRunner:
         if not self.prepared.options.darts:
             return 0, 0
         return retrains_owed(self.study.get_trials(deepcopy=False))
+
+    def _discarded_meanwhile(self) -> bool:
+        """Whether the storage has fewer finished trials than this runner counted (a runner
+        alone counts its own): ``%automl discard`` made one FAIL while it ran. Then the best
+        is read again, without the discarded trial. A query at the total, not one per
+        trial."""
+        done = self.done
+        self._alone = False  # the next census reads the storage
+        self._count_trials()
+        if self.done >= done:
+            return False
+        self.front, self.best_text = [], ""
+        for best in own_best_trials(self.study):
+            self._note_values(best.number, list(best.values))
+        return True
 
     def _reruns_queued(self) -> bool:
         """Whether ``%automl rerun`` queued a trial that has not started yet. Read only where

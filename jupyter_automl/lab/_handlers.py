@@ -7,6 +7,10 @@
 * ``POST api/studies/<path>/export``: write its best model (``{"format": ID}``, an ``id`` of
   the listing's ``formats``, rows of deploy's format table) into ``<path>/export/``, in a
   process of its own (TensorFlow stays out of the server);
+* ``POST api/studies/<path>/trials/<n>/discard``: discard trial ``n`` (``{"reason": TEXT}``),
+  or take its discard back (``{"undo": true}``), as ``%automl discard`` does;
+* ``POST api/studies/<path>/trials/<n>/rerun``: queue its parameters to run again
+  (``{"discard": true, "reason": TEXT}``: in its place), as ``%automl rerun`` does;
 * ``GET  dashboard/<path>/...``: optuna-dashboard for the study (see :mod:`._dashboard`).
 
 Every route needs Jupyter's authentication; POSTs also pass its XSRF check (a browser's cookie
@@ -25,7 +29,7 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 from ..deploy import EXPORT_FORMATS, format_choices
-from ..errors import AutomlError
+from ..errors import AutomlError, StudyNotFoundError
 from ..runs import StudyPaths, request_stop
 from . import _dashboard
 from ._studies import PathRefused, Studies, trial_rows_json
@@ -139,6 +143,52 @@ class ExportHandler(_Base):
                           "said": out.decode(errors="replace").strip()})
 
 
+class TrialEditHandler(_Base):
+    """Discard a trial or queue it again, as ``%automl discard`` / ``rerun`` do, recorded as
+    done by ``JupyterLab (<user>)``: ``discard`` takes ``{"reason": TEXT}`` or ``{"undo":
+    true}``, ``rerun`` ``{"discard": true, "reason": TEXT}`` (both optional). 200 ``{"said":
+    ..., "trial": N, "queued": M}`` (``queued``: the rerun's number); 400 for a body it does not
+    take, 404 for an unknown trial, 409 for one that cannot be edited (running, queued, failed,
+    discarded already), with what to do instead."""
+
+    FIELDS = {"discard": {"reason": str, "undo": bool},
+              "rerun": {"discard": bool, "reason": str}}
+
+    @web.authenticated
+    async def post(self, study_id: str, number: str, verb: str) -> None:
+        from ..results import UnknownTrialError, discard_trial, rerun_trial
+
+        folder = self.folder(study_id)
+        asked = self._body(verb)
+        user = getattr(self.current_user, "username", None) or "someone"
+        act = discard_trial if verb == "discard" else rerun_trial
+        try:
+            edit = await asyncio.get_running_loop().run_in_executor(
+                _dashboard.POOL, lambda: act(folder.name, int(number), folder.parent,
+                                             by=f"JupyterLab ({user})", **asked))
+        except (UnknownTrialError, StudyNotFoundError) as exc:
+            raise web.HTTPError(404, str(exc)) from None
+        except AutomlError as exc:
+            raise web.HTTPError(409, str(exc)) from None
+        self.log.info("jupyter-automl: trial %s of %s: %s", number, study_id, verb)
+        self.answer(200, {"said": edit.said, "trial": edit.trial, "queued": edit.queued})
+
+    def _body(self, verb: str) -> dict[str, Any]:
+        fields = self.FIELDS[verb]
+        try:
+            asked = json.loads(self.request.body or b"{}")
+        except ValueError:
+            asked = None
+        wrong = [k for k, v in (asked or {}).items() if k not in fields
+                 or not isinstance(v, fields[k]) and v is not None] \
+            if isinstance(asked, dict) else ["the body"]
+        if wrong:
+            said = ", ".join(f'"{k}": {t.__name__}' for k, t in fields.items())
+            raise web.HTTPError(400, f"{verb}: send a JSON object with {said} (all optional); "
+                                     f"not {', '.join(map(str, wrong))}")
+        return {k: v for k, v in asked.items() if v is not None}
+
+
 class DashboardHandler(JupyterHandler):  # type: ignore[misc]
     """optuna-dashboard for the study at ``<path>``, read-only, in a Lab tab: its pages and its
     own API under this prefix, each with its content type. A request without Jupyter's token
@@ -166,6 +216,7 @@ def handlers(base_url: str) -> list[tuple[str, type]]:
         (route("api/studies"), StudiesHandler),
         (route("api/studies/(.+)/stop"), StopHandler),
         (route("api/studies/(.+)/export"), ExportHandler),
+        (route("api/studies/(.+)/trials/([0-9]+)/(discard|rerun)"), TrialEditHandler),
         (route("api/studies/(.+)"), StudyHandler),
         (route("dashboard/(.*)"), DashboardHandler),
     ]

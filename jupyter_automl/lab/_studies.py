@@ -111,7 +111,7 @@ class Studies:
         folder = self.folder(study_id)
         result = load_result(folder.name, folder.parent)
         rows = list(result.trials)
-        columns = list(rows[0]) if rows else []
+        columns = list(dict.fromkeys(k for row in rows for k in row))  # a later row's too
         return {"study": self.record(folder), "columns": columns, "trials": rows}
 
     # -- one study ---------------------------------------------------------------------------

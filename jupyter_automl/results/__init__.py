@@ -56,11 +56,18 @@ from ._rows import (
     with_discarded,
 )
 from ._summary import StudyState, StudySummary, own_best_trials
-from ._trials import TrialEdit, TrialEditError, discard_trial, follow_best, rerun_trial
+from ._trials import (
+    TrialEdit,
+    TrialEditError,
+    UnknownTrialError,
+    discard_trial,
+    follow_best,
+    rerun_trial,
+)
 
 __all__ = [
-    "TrialEdit", "TrialEditError", "discard_trial", "follow_best", "mark_discarded",
-    "rerun_trial", "with_discarded",
+    "TrialEdit", "TrialEditError", "UnknownTrialError", "discard_trial", "follow_best",
+    "mark_discarded", "rerun_trial", "with_discarded",
     "BUNDLE_FORMATS", "CONTINUED", "COPIED", "COSTS", "COSTS_CACHED", "COST_SECONDS", "EPOCHS",
     "FINAL", "FORMATS", "GENERATION", "GPU_COLUMN", "MEMBER", "MUTABLE", "QUANTIZATIONS",
     "STUDY_COLUMNS", "TRIAL_COLUMNS", "AutomlResult", "CompressionReport", "DashboardTarget",

@@ -50,6 +50,10 @@ class TrialEditError(AutomlError):
     do instead)."""
 
 
+class UnknownTrialError(TrialEditError):
+    """The study has no trial of that number."""
+
+
 @dataclass
 class TrialEdit:
     """What a discard, an undo or a rerun did: its words, and the numbers a client needs."""
@@ -108,7 +112,7 @@ def _trial(study: optuna.Study, name: str, number: int) -> optuna.trial.FrozenTr
     numbers = [t.number for t in study.get_trials(deepcopy=False)]
     if number not in numbers:
         have = f"its trials are 0 to {max(numbers)}" if numbers else "it has no trials yet"
-        raise TrialEditError(f"study {name!r} has no trial {number}; {have} (%automl show "
+        raise UnknownTrialError(f"study {name!r} has no trial {number}; {have} (%automl show "
                              f"{name} lists them)")
     return _optuna.trial_by_number(study, number)
 
