@@ -55,7 +55,8 @@ OPTION_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 TRACKING_PREFIXES = ("--tensorboard", "--mlflow")  # --mlflow-uri and the like join their group
 OTHER = "Other options"
 METHODS = ("get", "post", "put", "patch", "delete")
-_INLINE = re.compile(r"``(.+?)``|`([^`]+)`")
+# ``code``, `code`, and option names (--trials) as code
+_INLINE = re.compile(r"``(.+?)``|`([^`]+)`|(?<![\w-])(--[a-z][a-z0-9-]*)")
 
 
 # -- small builders ---------------------------------------------------------------------------
@@ -72,7 +73,7 @@ def inline(text: str) -> list[nodes.Node]:
     for match in _INLINE.finditer(text):
         if match.start() > at:
             out.append(nodes.Text(text[at:match.start()]))
-        code = match.group(1) or match.group(2)
+        code = match.group(1) or match.group(2) or match.group(3)
         out.append(nodes.literal(code, code))
         at = match.end()
     if at < len(text):
@@ -81,7 +82,9 @@ def inline(text: str) -> list[nodes.Node]:
 
 
 def paragraph(text: str) -> nodes.paragraph:
-    return nodes.paragraph("", "", *inline(" ".join(text.split())))
+    """``text`` as it is written: no curly quotes, no dashes for ``--`` (Sphinx's
+    SmartQuotes would turn ``--bundle`` into an en dash and ``bundle``)."""
+    return nodes.paragraph("", "", *inline(" ".join(text.split())), support_smartquotes=False)
 
 
 def doc_paragraphs(doc: str | None) -> list[nodes.Node]:
