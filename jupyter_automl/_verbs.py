@@ -86,7 +86,8 @@ def _export_arguments(parser: argparse.ArgumentParser) -> None:
     _name(parser)
     parser.add_argument("--format", default=None, metavar="|".join(f.name for f in formats),
                         help="; ".join(f"{f.name}: {f.help}" for f in formats)
-                        + ". With --bundle, comma-separated (default: all of them)")
+                        + ". With --bundle, comma-separated (default: "
+                        + ", ".join(f.name for f in formats if f.bundled) + ")")
     parser.add_argument("--quantize", action="store_true",
                         help=f"{' or '.join(quantizable())} only: dynamic-range quantization "
                              "(weights in 8 bits)")

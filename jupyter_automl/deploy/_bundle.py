@@ -1,9 +1,10 @@
 """A deployment bundle: a study's best model in the formats asked, with what the person who
 deploys it needs: ``model_card.md`` (the study, the trial's parameters and metrics, the
 compression report when there is one, the input and output signature, the preprocessing the
-setup cells applied), ``signature.json``, and ``predict.py``, which loads the model with
-nothing but TensorFlow (or the TFLite runtime) and predicts on an ``.npy`` file. The model
-files and their names come from the format table (:mod:`._formats`).
+setup cells applied), ``signature.json`` (which also records how each file was checked and
+which TFLite runtime read it), and ``predict.py``, which loads the model without
+jupyter_automl (TensorFlow; LiteRT for TFLite; onnxruntime alone for ONNX) and predicts on an
+``.npy`` file. The model files and their names come from the format table (:mod:`._formats`).
 
 The bundle is written whole or not at all: staged next to its folder, then moved in.
 """
@@ -14,18 +15,21 @@ import datetime as _dt
 import json
 import shutil
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from ..errors import AutomlError
 from ..version import __version__
+from ._check import Checked
 from ._files import size_of, size_text, tf_quiet
 from ._formats import bundle_files
 from ._keras import ModelFile
-from ._predict import predict_script
+from ._litert import open_tflite
+from ._predict import LOADERS, predict_script
 from ._quantize import calibration_data
 from ._source import StudyResult, best_model_file
-from ._tflite import convert, interpreter
+from ._tflite import convert
 
 MARKER = "signature.json"  # a folder with this file is a bundle, and may be replaced
 
@@ -59,16 +63,16 @@ def write_bundle(result: StudyResult, folder: str | Path, formats: list[str] | N
         staged = Path(tmp) / "bundle"
         staged.mkdir()
         model = ModelFile(source)
-        files = {}
+        files, checks = {}, {}
         for name, row in rows.items():
             if quantize == "int8" and row.base == "tflite":
                 data = convert(model.model, "int8", calibration_data(calibration, model.model))
                 (staged / name).write_bytes(data)
-            else:
-                row.write(model, staged / name)
+            elif checked := row.write(model, staged / name):
+                checks[name] = checked
             files[name] = size_of(staged / name)
         lite = next((staged / name for name, row in rows.items() if row.base == "tflite"), None)
-        signature = _signature(model.model, lite)
+        signature = _signature(model.model, lite, checks)
         (staged / MARKER).write_text(json.dumps(signature, indent=1))
         (staged / "predict.py").write_text(predict_script(next(iter(rows.values())).base))
         (staged / "model_card.md").write_text(_card(result, number, signature, files,
@@ -80,9 +84,11 @@ def write_bundle(result: StudyResult, folder: str | Path, formats: list[str] | N
     return target
 
 
-def _signature(model: Any, tflite: Path | None) -> dict[str, Any]:
+def _signature(model: Any, tflite: Path | None,
+               checks: dict[str, Checked]) -> dict[str, Any]:
     """Inputs and outputs, with shapes (``null``: any size) and dtypes, for Keras and, when
-    there is one, for the TFLite file (its dtypes may differ)."""
+    there is one, for the TFLite file (its dtypes may differ; read by the runtime named);
+    and how the files that were checked against Keras were (``checked``)."""
 
     def tensors(items: Any) -> list[dict[str, Any]]:
         return [{"name": getattr(t, "name", f"tensor_{i}").split(":")[0],
@@ -93,12 +99,15 @@ def _signature(model: Any, tflite: Path | None) -> dict[str, Any]:
     signature: dict[str, Any] = {"inputs": tensors(model.inputs),
                                  "outputs": tensors(model.outputs)}
     if tflite is not None:
-        opened = interpreter(tflite)
+        opened, runtime = open_tflite(tflite)
         signature["tflite"] = {
             side: [{"name": d["name"], "shape": [int(s) for s in d["shape_signature"]],
                     "dtype": d["dtype"].__name__} for d in details]
             for side, details in (("inputs", opened.get_input_details()),
                                   ("outputs", opened.get_output_details()))}
+        signature["tflite"]["runtime"] = runtime
+    if checks:
+        signature["checked"] = {name: asdict(c) for name, c in checks.items()}
     return signature
 
 
@@ -146,15 +155,20 @@ def _card(result: StudyResult, number: int, signature: dict[str, Any],
     lines += [f"| `{name}` | {size_text(size)} |" for name, size in files.items()]
     lines += ["| `predict.py` | predicts on an `.npy` file: `python predict.py inputs.npy` |",
               "| `signature.json` | the input and output tensors, as above |", ""]
+    lines += [f"`{name}` was {Checked(**c).text()}." for name, c in
+              signature.get("checked", {}).items()]
+    lines += [""] if signature.get("checked") else []
     lines += _preprocessing(result)
     lines += _compression(result)
     lines += ["## Use", "", "```bash",
               "python predict.py inputs.npy                   # the first format of this "
               "bundle",
-              "python predict.py inputs.npy --format tflite   # or keras, savedmodel",
+              "python predict.py inputs.npy --format tflite   # or "
+              + ", ".join(n for n in LOADERS if n != "tflite"),
               "python predict.py inputs.npy --output predictions.npy", "```", "",
-              "`predict.py` needs TensorFlow only (for TFLite, `tflite-runtime` is enough).",
-              ""]
+              "`predict.py` needs TensorFlow for the Keras and SavedModel files; the TFLite "
+              "file runs on `ai-edge-litert` (or `tflite-runtime`, or TensorFlow), the ONNX "
+              "file on `onnxruntime` alone.", ""]
     return "\n".join(lines)
 
 
@@ -181,8 +195,11 @@ def _compression(result: StudyResult) -> list[str]:
     except (OSError, ValueError):
         return []
     metric = data.get("metric", "score")
+    runtimes = ", ".join(dict.fromkeys(v["runtime"] for v in data.get("variants", [])
+                                       if v.get("runtime")))
     lines = ["## Compression", "", f"From `jupyter-automl compress` ({metric} on its "
-             "evaluation data; latency per sample on the machine that measured it):", "",
+             "evaluation data; latency per sample on the machine that measured it"
+             + (f", run by {runtimes}" if runtimes else "") + "):", "",
              f"| variant | size | {metric} | ms/sample | same class as Keras |",
              "|---|---|---|---|---|"]
     for v in data.get("variants", []):

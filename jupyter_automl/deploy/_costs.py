@@ -15,8 +15,9 @@ import numpy as np
 from ..errors import AutomlError
 from ._data import check_shapes
 from ._files import tf_quiet
+from ._litert import open_tflite
 from ._report import median_ms
-from ._tflite import convert_saved, interpreter, invoke, saved_model
+from ._tflite import convert_saved, invoke, saved_model
 
 # Each measure, and the TFLite conversion it is read from.
 COSTS = {
@@ -69,7 +70,7 @@ def deployment_costs(model: Any, wanted: Iterable[str],
 
 def _latency_ms(path: Path, sample: np.ndarray) -> float:
     """The median time of one sample through the TFLite file at ``path``, on one thread."""
-    opened = interpreter(path, threads=1)
+    opened, _ = open_tflite(path, threads=1)
     return median_ms(lambda row: invoke(opened, row), sample)
 
 

@@ -1,10 +1,11 @@
 """Exporting a study's best model in one of the formats of :data:`._formats.EXPORT_FORMATS`:
-the ``.keras`` file, a TF SavedModel, TensorFlow Lite (float, or quantized).
+the ``.keras`` file, a TF SavedModel, ONNX (checked with onnxruntime against the Keras model),
+TensorFlow Lite (float, or quantized).
 
 The model comes from the study's ``best/`` folder, kept by the engine's best-model exporter:
 ``best/model.keras`` with one objective, ``best/<number>/model.keras`` for each trial on the
 Pareto front with several. Nothing here changes the runs folder, so a running study can be
-exported. TensorFlow is imported only for the SavedModel and TFLite formats.
+exported. TensorFlow is imported only for the SavedModel, ONNX and TFLite formats.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import AutomlError
+from ._check import Checked
 from ._files import size_of, size_text, tf_quiet
 from ._formats import Format, base_formats, export_format
 from ._keras import ModelFile
@@ -32,11 +34,13 @@ class Exported:
     quantized: bool
     path: Path
     size: int  # bytes, all files of a SavedModel folder together
+    checked: Checked | None = None  # how the file was checked against Keras (ONNX)
 
     def describe(self) -> str:
         kind = self.format + (" (dynamic-range quantized)" if self.quantized else "")
         return (f"exported study {self.study!r} trial {self.trial} as {kind}: {self.path} "
-                f"({size_text(self.size)})")
+                f"({size_text(self.size)})"
+                + (f"; {self.checked.text()}" if self.checked else ""))
 
 
 def export(result: StudyResult, format: str = "keras", output: str | Path | None = None,
@@ -44,8 +48,10 @@ def export(result: StudyResult, format: str = "keras", output: str | Path | None
     """Write the best model of ``result``'s study in ``format`` to ``output`` and say what was
     written.
 
-    ``format``: ``keras``, ``savedmodel``, ``tflite`` or ``tflite-quant``; ``quantize`` turns
-    ``tflite`` into ``tflite-quant`` (dynamic-range quantization, weights in 8 bits).
+    ``format``: ``keras``, ``savedmodel``, ``onnx``, ``tflite`` or ``tflite-quant``;
+    ``quantize`` turns ``tflite`` into ``tflite-quant`` (dynamic-range quantization, weights
+    in 8 bits). An ONNX file is run with onnxruntime on random inputs and compared with the
+    Keras model before it is written (``Exported.checked``); one that differs is an error.
     ``output``: a file or folder (default: named after the study, in the current folder).
     ``trial`` picks one model of a multi-objective study's Pareto front (required there).
     """
@@ -54,9 +60,9 @@ def export(result: StudyResult, format: str = "keras", output: str | Path | None
     target = output_path(output, result.name, row,
                          number if len(result.directions) > 1 else None)
     with tf_quiet():
-        row.write(ModelFile(source), target)
+        checked = row.write(ModelFile(source), target)
     return Exported(result.name, number, row.base, row.variant_of is not None, target,
-                    size_of(target))
+                    size_of(target), checked)
 
 
 def output_path(output: str | Path | None, name: str, row: Format,

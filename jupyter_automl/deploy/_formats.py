@@ -3,7 +3,8 @@ them reads this table: ``jupyter-automl export --format`` (its help, choices and
 ``result.export``, ``export --bundle`` (the formats and their file names), and JupyterLab's
 sidebar (the server lists the rows' names and labels; the sidebar shows what it is sent).
 
-A new format is a writer ``(source, target) -> None`` in a module of its own and a row in
+A new format is a writer ``(source, target) -> Checked | None`` in a module of its own (what
+it returns: how the written file was checked against the Keras model, if it was) and a row in
 :data:`EXPORT_FORMATS`.
 """
 
@@ -15,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import AutomlError
+from ._check import Checked
 from ._keras import ModelFile, write_keras, write_savedmodel
+from ._onnx import require_onnx, write_onnx
 from ._tflite import write_tflite
 
 
@@ -28,9 +31,11 @@ class Format:
     help: str  # what it is, in --format's help
     file: str  # its name in a bundle, and in the sidebar's <study>/export/ folder
     suffix: str  # the default output: <study>[-trial<N>] and this
-    write: Callable[[ModelFile, Path], None]  # the whole file (or folder), or nothing
+    write: Callable[[ModelFile, Path], Checked | None]  # the whole file (or folder), or nothing
     quantized: str | None = None  # the row --quantize picks instead (the format can be)
     variant_of: str | None = None  # a quantized variant: the format it is one of
+    requires: Callable[[], None] | None = None  # raises when its packages are not installed
+    bundled: bool = True  # in a bundle whose formats are not named (needs no extra package)
 
     @property
     def base(self) -> str:
@@ -43,6 +48,9 @@ EXPORT_FORMATS = {row.name: row for row in (
     Format("savedmodel", "TensorFlow SavedModel",
            "a TF SavedModel folder (serving signature 'serve')", "savedmodel", "_savedmodel",
            write_savedmodel),
+    Format("onnx", "ONNX", "an ONNX file (Keras's export; checked by running it with "
+           "onnxruntime against the Keras model)", "model.onnx", ".onnx", write_onnx,
+           requires=require_onnx, bundled=False),
     Format("tflite", "TensorFlow Lite", "a TensorFlow Lite file", "model.tflite", ".tflite",
            write_tflite, quantized="tflite-quant"),
     Format("tflite-quant", "TensorFlow Lite, quantized (weights in 8 bits)",
@@ -69,11 +77,13 @@ def format_choices() -> list[dict[str, str]]:
 
 def export_format(name: str, quantize: bool = False) -> Format:
     """The row to write for ``format=name`` (``quantize``: its quantized variant), or an
-    error naming the formats there are."""
+    error naming the formats there are, or the packages it needs that are missing."""
     row = EXPORT_FORMATS.get(name)
     if row is None:
         raise AutomlError(f"unknown export format {name!r}; use one of "
                           f"{', '.join(EXPORT_FORMATS)}")
+    if row.requires is not None:
+        row.requires()
     if quantize and row.variant_of is None:
         if row.quantized is None:
             raise AutomlError(f"--quantize applies to --format {' or '.join(quantizable())} "
@@ -84,10 +94,10 @@ def export_format(name: str, quantize: bool = False) -> Format:
 
 def bundle_files(formats: list[str] | None, quantize: bool) -> dict[str, Format]:
     """A bundle's model files, each with the row it is written by: the formats asked
-    (default: every format), under their own file names even when quantized (``predict.py``
-    reads ``model.tflite`` either way)."""
+    (default: every format that needs no extra package), under their own file names even
+    when quantized (``predict.py`` reads ``model.tflite`` either way)."""
     known = [row.name for row in base_formats()]
-    names = list(formats or known)
+    names = list(formats or [row.name for row in base_formats() if row.bundled])
     unknown = [n for n in names if n not in known]
     if unknown:
         raise AutomlError(f"unknown bundle format {', '.join(map(repr, unknown))}; use "

@@ -5,7 +5,8 @@ For each: file size (and gzipped, which shows what zeros save), parameters and h
 zero, the study's metric on the evaluation data (accuracy for class labels, else mean squared
 error), latency per sample on this CPU (one thread for TFLite, the median of many runs), the
 largest difference from the Keras model's outputs with the tolerance it must stay within, and
-the share of samples where both predict the same class. Every file is loaded back to be
+the share of samples where both predict the same class, and what ran it (Keras, or the TFLite
+runtime :mod:`._litert` chooses: LiteRT's where installed). Every file is loaded back to be
 measured.
 """
 
@@ -24,12 +25,15 @@ from typing import Any
 import numpy as np
 
 from ._files import size_text
+from ._litert import open_tflite
 from ._prune import zeros_of
-from ._tflite import interpreter, invoke
+from ._tflite import invoke
 
-# the largest difference from the Keras model's outputs each variant must stay within, for
-# outputs between 0 and 1 (probabilities); scaled by the outputs' range otherwise
-TOLERANCE = {"keras": 1e-5, "float32": 1e-4, "float16": 0.02, "dynamic": 0.1, "int8": 0.2}
+# the largest difference from the Keras model's outputs each variant (and each exported ONNX
+# file) must stay within, for outputs between 0 and 1 (probabilities); scaled by the outputs'
+# range otherwise
+TOLERANCE = {"keras": 1e-5, "float32": 1e-4, "float16": 0.02, "dynamic": 0.1, "int8": 0.2,
+             "onnx": 1e-4}
 LATENCY_RUNS = 200  # timed single-sample predictions per variant, at least
 
 
@@ -49,6 +53,7 @@ class Variant:
     max_diff: float  # largest |output - the Keras model's output|
     tolerance: float
     agreement: float  # share of samples whose predicted class is the Keras model's
+    runtime: str = ""  # what ran it: "keras 3.9.2", "ai-edge-litert 2.3.0", ...
 
     @property
     def within(self) -> bool:
@@ -95,7 +100,15 @@ class CompressionReport:
         lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in table]
         off = [v.name for v in self.variants if not v.within]
         note = ([f"(!) outside its tolerance: {', '.join(off)}"] if off else [])
-        return "\n".join([head, *lines, *note])
+        return "\n".join([head, *lines, *note, self.runtimes()])
+
+    def runtimes(self) -> str:
+        """What ran the variants: ``Keras models run by keras 3.9.2; TFLite files by
+        ai-edge-litert 2.3.0``."""
+        keras = dict.fromkeys(v.runtime for v in self.variants if v.kind == "keras")
+        lite = dict.fromkeys(v.runtime for v in self.variants if v.kind != "keras")
+        return "; ".join([*([f"Keras models run by {', '.join(keras)}"] if keras else []),
+                          *([f"TFLite files by {', '.join(lite)}"] if lite else [])])
 
     def to_json(self) -> str:
         return json.dumps({"study": self.study, "trial": self.trial, "metric": self.metric,
@@ -155,29 +168,31 @@ class Evaluation:
         its agreement against the float model's."""
         from .._utils.process import import_keras
 
-        loaded = import_keras().saving.load_model(path)
+        keras = import_keras()
+        loaded = keras.saving.load_model(path)
         again = predict(loaded, self.x)
         times = median_ms(lambda sample: loaded(sample[None], training=False), self.x)
         outputs = self.reference if own is None else own
         return Variant(name, "keras", str(path), _file_size(path), _gzipped(path),
                        *_counts(loaded), _score(again, self.y, self.metric), times,
-                       float(np.max(np.abs(again - outputs))), _tolerance("keras", outputs),
-                       float(np.mean(_classes(again) == _classes(self.reference))))
+                       float(np.max(np.abs(again - outputs))), tolerance("keras", outputs),
+                       float(np.mean(_classes(again) == _classes(self.reference))),
+                       f"keras {keras.__version__}")
 
     def tflite(self, name: str, path: Path, model: Any, kind: str,
                own: np.ndarray | None = None) -> Variant:
         """The TFLite file at ``path``, run by the interpreter on one thread; compared with the
         Keras ``model`` it was converted from (its ``own`` outputs, when that is not the
-        float model)."""
-        opened = interpreter(path, threads=1)
+        float model). The runtime is the one :mod:`._litert` chooses."""
+        opened, runtime = open_tflite(path, threads=1)
         outputs = np.stack([invoke(opened, sample) for sample in self.x])
         outputs = outputs.reshape((len(self.x), *self.reference.shape[1:]))
         times = median_ms(lambda sample: invoke(opened, sample), self.x)
         source = self.reference if own is None else own
         return Variant(name, kind, str(path), _file_size(path), _gzipped(path),
                        *_counts(model), _score(outputs, self.y, self.metric), times,
-                       float(np.max(np.abs(outputs - source))), _tolerance(kind, source),
-                       float(np.mean(_classes(outputs) == _classes(self.reference))))
+                       float(np.max(np.abs(outputs - source))), tolerance(kind, source),
+                       float(np.mean(_classes(outputs) == _classes(self.reference))), runtime)
 
 
 def predict(model: Any, x: np.ndarray) -> np.ndarray:
@@ -207,7 +222,9 @@ def _counts(model: Any) -> tuple[int, int]:
     return int(sum(np.prod(w.shape) for w in model.weights)), zeros_of(model)
 
 
-def _tolerance(kind: str, reference: np.ndarray) -> float:
+def tolerance(kind: str, reference: np.ndarray) -> float:
+    """The largest difference from ``reference`` (the Keras model's outputs) a ``kind`` of
+    model may show: :data:`TOLERANCE`, scaled by the outputs' range when it is over 1."""
     spread = float(np.max(reference) - np.min(reference)) if reference.size else 1.0
     return TOLERANCE[kind] * max(1.0, spread)
 

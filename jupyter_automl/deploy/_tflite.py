@@ -1,12 +1,12 @@
 """TensorFlow Lite in one place: the converter that export, the bundle and compression all
 call (``float32``, or quantized: ``dynamic``, ``float16``, ``int8``), the writers of the
-``tflite`` formats, and the interpreter that opens and runs its files."""
+``tflite`` formats, and one sample run through a file (opened by the runtime that
+:mod:`._litert` chooses)."""
 
 from __future__ import annotations
 
 import contextlib
 import tempfile
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -66,18 +66,6 @@ def write_tflite(source: ModelFile, target: Path, mode: str = "float32") -> None
     """The TFLite file of ``source``'s model, converted in ``mode``."""
     data = convert(source.model, mode)
     write_file(target, lambda tmp: Path(tmp).write_bytes(data))
-
-
-def interpreter(path: Path, threads: int | None = None) -> Any:
-    """TensorFlow's TFLite interpreter on ``path``, its tensors allocated (its "moving to
-    LiteRT" warning left out: the same runtime)."""
-    import tensorflow as tf
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        opened = tf.lite.Interpreter(model_path=str(path), num_threads=threads)
-    opened.allocate_tensors()
-    return opened
 
 
 def invoke(opened: Any, sample: np.ndarray) -> np.ndarray:

@@ -70,7 +70,7 @@ async def test_the_listing_finds_every_study_under_the_root(jp_fetch: Any,
     assert set(digits["best_params"]) == {"x"} and digits["updated"]
     assert studies["automl_runs/plain"]["notebook"] is None
     # the sidebar's export choices: deploy's format table, ids and labels
-    assert [f["id"] for f in listed["formats"]] == ["keras", "savedmodel", "tflite",
+    assert [f["id"] for f in listed["formats"]] == ["keras", "savedmodel", "onnx", "tflite",
                                                     "tflite-quant"]
     labels = [f["label"] for f in listed["formats"]]
     assert all(labels) and len(set(labels)) == len(labels) and "quantized" in labels[-1]
@@ -261,16 +261,19 @@ async def test_export_writes_the_best_model_in_each_format(jp_fetch: Any,
     process = start_keras_study(runs, epochs=2, pause=0.0)
     output, _ = process.communicate(timeout=300)
     assert process.returncode == 0, output
-    for fmt, file_name in (("keras", "model.keras"), ("tflite-quant", "model-quant.tflite")):
+    for fmt, file_name in (("keras", "model.keras"), ("onnx", "model.onnx"),
+                           ("tflite-quant", "model-quant.tflite")):
         response = await jp_fetch("jupyter-automl", "api", "studies", "automl_runs/keras",
                                   "export", method="POST", body=json.dumps({"format": fmt}),
                                   request_timeout=300)
         answer = json.loads(response.body)
         assert answer["path"] == f"automl_runs/keras/export/{file_name}"
         assert (jp_root_dir / answer["path"]).stat().st_size > 1000
+        if fmt == "onnx":  # run with onnxruntime against Keras before it was written
+            assert "checked against Keras with onnxruntime" in answer["said"]
     with pytest.raises(HTTPClientError) as info:
         await jp_fetch("jupyter-automl", "api", "studies", "automl_runs/keras", "export",
-                       method="POST", body=json.dumps({"format": "onnx"}))
+                       method="POST", body=json.dumps({"format": "h5"}))
     assert info.value.code == 400
 
 
