@@ -124,7 +124,8 @@ class Studies:
         single = len(summary.directions) == 1
         return {**record, "done": summary.done, "total": summary.total,
                 "complete": summary.complete, "pruned": summary.pruned,
-                "failed": summary.failed, "running": summary.running,
+                "failed": summary.failed, "discarded": summary.discarded,
+                "running": summary.running,
                 "best_value": summary.best_value if single else None,
                 "best_params": summary.best_params if single else None,
                 "front": None if single else len(summary.best),
@@ -140,7 +141,8 @@ class Studies:
             "folder": self.study_id(paths.root.parent) if paths.root.parent != self.root
             else "",
             "notebook": notebook, "state": "unknown", "done": 0, "total": None,
-            "complete": 0, "pruned": 0, "failed": 0, "running": 0, "best_value": None,
+            "complete": 0, "pruned": 0, "failed": 0, "discarded": 0, "running": 0,
+            "best_value": None,
             "best_params": None, "front": None, "metric": objectives[0].get("metric"),
             "direction": objectives[0].get("direction") if len(objectives) == 1 else None,
             "objectives": len(objectives), "updated": None,

@@ -177,7 +177,8 @@ def _discard(study: optuna.Study, name: str, trial: optuna.trial.FrozenTrial,
               "at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
               "state": trial.state.name, "values": trial.values}
     _rewrite(study, name, trial, TrialState.FAIL, None, record)
-    value = "" if trial.values is None else f", value {_values_text(trial.values)}"
+    value = "" if trial.values is None else \
+        f", value{'s' * (len(trial.values) > 1)} {_values_text(trial.values)}"
     return (f"trial {trial.number} of study {name!r} ({trial.state.name}{value}) is discarded"
             f"{f' ({reason})' if reason else ''}: it stays in the storage as FAIL, and no best, "
             "total or sampler counts it (the next run of the study trains one more trial in "
@@ -264,8 +265,8 @@ def follow_best(paths: StudyPaths, study: optuna.Study, before: list[int],
     _write_params(paths, study, best)
     if not best:
         return "\nthe study has no best trial now"
-    head = "the best trial is now " + (f"{after[0]} (value {_values_text(best[0].values)})"
-                                       if not several else f"the Pareto front {after}")
+    head = (f"the best trial is now {after[0]} (value {_values_text(best[0].values)})"
+            if not several else f"the Pareto front is now trials {after}")
     if missing and had:
         head += (f"; the model of trial{'s' * (len(missing) > 1)} "
                  f"{', '.join(map(str, missing))} was not kept (a study keeps only its best "

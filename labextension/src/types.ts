@@ -21,6 +21,8 @@ export interface IStudy {
   complete: number;
   pruned: number;
   failed: number;
+  /** Trials discarded by hand (`%automl discard`): counted apart from the failed. */
+  discarded?: number;
   running: number;
   best_value: number | null;
   best_params: Record<string, unknown> | null;

@@ -58,6 +58,8 @@ async def test_discard_undo_and_rerun_through_the_server(jp_fetch: Any,
     assert row["state"] == "DISCARDED" and row["discarded"].startswith("bad batch (by JupyterLab")
     assert "discarded" in shown["columns"]
     assert shown["study"]["done"] == 2 and shown["study"]["best_value"] != row["value"]
+    listed = json.loads((await jp_fetch("jupyter-automl", "api", "studies")).body)
+    assert [(s["done"], s["failed"], s["discarded"]) for s in listed["studies"]] == [(2, 0, 1)]
     attrs = load_result("q", jp_root_dir / "automl_runs").study.trials[best].user_attrs
     assert attrs[DISCARDED]["by"].startswith("JupyterLab (")
 
