@@ -59,7 +59,7 @@ export function studyActions(study: IStudy): StudyAction[] {
   if (study.best_value !== null) {
     actions.push('export');
   }
-  if (study.done + study.failed > 0 && study.state !== 'unreadable') {
+  if (study.done + study.failed + (study.discarded ?? 0) > 0 && study.state !== 'unreadable') {
     actions.push('trials');
   }
   if (study.command) {

@@ -16,12 +16,13 @@ export function formatDone(study: Pick<IStudy, 'done' | 'total'>): string {
   return study.total === null ? `${study.done}` : `${study.done}/${study.total}`;
 }
 
-/** `12/40 trials · 2 pruned · 1 failed · 1 running`: the parts that are not zero. */
+/** `12/40 trials · 2 pruned · 1 failed · 1 discarded · 1 running`: the parts not zero. */
 export function progressText(study: IStudy): string {
   const parts = [`${formatDone(study)} trials`];
   for (const [count, label] of [
     [study.pruned, 'pruned'],
     [study.failed, 'failed'],
+    [study.discarded ?? 0, 'discarded'],
     [study.running, 'running']
   ] as const) {
     if (count > 0) {

@@ -46,6 +46,11 @@ describe('studyActions', () => {
       'dashboard',
       'trials'
     ]);
+    // every finished trial discarded: the action stays, to take a discard back
+    expect(studyActions(study({ ...fresh, discarded: 1, state: 'stopped' }))).toEqual([
+      'dashboard',
+      'trials'
+    ]);
   });
 });
 

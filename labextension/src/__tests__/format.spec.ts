@@ -36,6 +36,9 @@ describe('progress', () => {
     expect(progressText(study({ pruned: 0, failed: 0, running: 0, total: null }))).toBe(
       '12 trials'
     );
+    expect(progressText(study({ discarded: 2 }))).toBe(
+      '12/40 trials · 2 pruned · 1 failed · 2 discarded · 1 running'
+    );
   });
 
   it('sizes the bar segments against the total', () => {
