@@ -158,8 +158,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2, help="tutorials run at a time")
     parser.add_argument("--force", action="store_true", help="run every tutorial again")
+    parser.add_argument("--kept-only", action="store_true",
+                        help="run none: each must have the executed copy nbval kept (make test)")
     args = parser.parse_args()
     names = list(TUTORIALS) if args.force else stale(TUTORIALS)
+    if args.kept_only and names:
+        sys.exit(f"docs: nbval kept no up-to-date executed copy of {', '.join(names)} in "
+                 f"{EXECUTED} (tests/nbval_outputs.py writes one when every cell of a tutorial "
+                 "passes under make real)")
     if names:
         print(f"docs: running {len(names)} tutorial(s) headlessly: {', '.join(names)}",
               flush=True)

@@ -7,7 +7,8 @@ display handle sends (``update_display_data``: the progress line of a study). Th
 reads the same kernel messages nbval reads, builds each cell's outputs from them as nbclient
 does (a display updated in place, cleared, streams joined), and, once every cell of a
 tutorial has passed, writes ``build/executed/NAME.ipynb``; ``docs/tutorials.py`` renders it.
-A tutorial that fails leaves no executed copy.
+A tutorial that fails leaves no executed copy. The tutorials' kernels are told they are
+headless, so a study shows static charts (a saved notebook holds no widget state).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 
 RECORD = "_automl_messages"
+HEADLESS_ENV = "JUPYTER_AUTOML_HEADLESS"  # jupyter_automl.ui._where: static output, no widgets
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -27,9 +29,26 @@ def pytest_configure(config: pytest.Config) -> None:
         import nbval.plugin
     except ImportError:
         return
+    _headless(nbval.kernel)
     _record_messages(nbval.kernel.RunningKernel)
     _keep_outputs(nbval.plugin.IPyNbCell)
     _write_when_done(nbval.plugin.IPyNbFile, config)
+
+
+def _headless(kernel_module: Any) -> None:
+    """The tutorials' kernels show a study as a kernel driven by a program does (static
+    charts, no widget state), as they do under a single pytest: under xdist their parent is an
+    execnet worker, which jupyter_automl cannot tell from a person's front end."""
+    if getattr(kernel_module, "_automl_headless", False):
+        return
+    start = kernel_module.start_new_kernel
+
+    def headless_start(*args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("env", {**os.environ, HEADLESS_ENV: "1"})
+        return start(*args, **kwargs)
+
+    kernel_module.start_new_kernel = headless_start
+    kernel_module._automl_headless = True
 
 
 def _record_messages(kernel_class: Any) -> None:
