@@ -4,9 +4,9 @@ one table and exits non-zero on any failure.
     .venv/bin/python benchmarks/gpu.py              # on a machine with a GPU
     .venv/bin/python benchmarks/gpu.py --dry-run    # here: every check's study on the CPU
 
-No GPU has been lent to this project yet, so nothing here has run on one (the README says
-so). Each check runs a real study (``jupyter_automl.run_study``, the engine of the cell) in a
-fresh process, on generated images (no download):
+No GPU has been lent to this project yet, so nothing here has run on one (the docs say so:
+docs/guide/workers.md, GPUs). Each check runs a real study (``jupyter_automl.run_study``, the
+engine of the cell) in a fresh process, on generated images (no download):
 
 - ``gpu-vs-cpu``: one trial of a small CNN on the GPU and the same trial on the CPU
   (``CUDA_VISIBLE_DEVICES=""``): both complete, the GPU's held memory is recorded on the trial
