@@ -262,9 +262,10 @@ class StudyModel:
         return len(self.directions) > 1
 
     def count(self, state: TrialState) -> int:
-        """Trials in ``state``, --warm-start observations from other studies left out."""
+        """Trials in ``state``, --warm-start observations from other studies and discarded
+        trials (FAIL, not failures) left out."""
         return int(self._cached("counts", lambda: Counter(
-            r.state for r in self.records.values() if not r.warm))[state])
+            r.state for r in self.records.values() if not r.warm and not r.discard))[state])
 
     @property
     def done(self) -> int:

@@ -11,9 +11,11 @@ import {
   formatDone,
   progressSegments,
   progressText,
-  relativeTime
+  relativeTime,
+  stateText
 } from './format';
 import { basename, groupStudies } from './grouping';
+import type { Trans } from './trans';
 import type { IStudy, IStudyListing, StudyAction } from './types';
 
 export type ActionIcons = Partial<Record<StudyAction | 'refresh', React.ReactElement>>;
@@ -27,25 +29,57 @@ export interface IStudiesViewProps {
   onAction: (action: StudyAction, study: IStudy) => void;
   onRefresh: () => void;
   icons?: ActionIcons;
+  /** JupyterLab's translator (`english` in the tests). */
+  trans: Trans;
 }
 
-const ACTION_LABELS: Record<StudyAction, string> = {
-  dashboard: 'Open the dashboard of',
-  notebook: 'Open the notebook of',
-  stop: 'Stop',
-  export: 'Export the best model of',
-  trials: 'Discard or rerun a trial of',
-  copy: 'Copy the command that runs'
-};
+/** An action button's label and tooltip, naming the study. */
+function actionLabel(action: StudyAction, name: string, trans: Trans): string {
+  switch (action) {
+    case 'dashboard':
+      return trans.__('Open the dashboard of %1', name);
+    case 'notebook':
+      return trans.__('Open the notebook of %1', name);
+    case 'stop':
+      return trans.__('Stop %1', name);
+    case 'export':
+      return trans.__('Export the best model of %1', name);
+    case 'trials':
+      return trans.__('Discard or rerun a trial of %1', name);
+    case 'copy':
+      return trans.__('Copy the command that runs %1', name);
+  }
+}
 
-const ACTION_TEXT: Record<StudyAction, string> = {
-  dashboard: 'Dashboard',
-  notebook: 'Notebook',
-  stop: 'Stop',
-  export: 'Export',
-  trials: 'Trials',
-  copy: 'Copy command'
-};
+/** An action button's text, where no icon is given. */
+function actionText(action: StudyAction, trans: Trans): string {
+  switch (action) {
+    case 'dashboard':
+      return trans.__('Dashboard');
+    case 'notebook':
+      return trans.__('Notebook');
+    case 'stop':
+      return trans.__('Stop');
+    case 'export':
+      return trans.__('Export');
+    case 'trials':
+      return trans.__('Trials');
+    case 'copy':
+      return trans.__('Copy command');
+  }
+}
+
+/** `text` with its `%1` replaced by `element` (a translated sentence around markup). */
+function around(text: string, element: React.ReactElement): React.ReactElement {
+  const [before, ...after] = text.split('%1');
+  return (
+    <>
+      {before}
+      {after.length > 0 && element}
+      {after.join('%1')}
+    </>
+  );
+}
 
 /** The actions a study offers, in display order. */
 export function studyActions(study: IStudy): StudyAction[] {
@@ -69,20 +103,20 @@ export function studyActions(study: IStudy): StudyAction[] {
 }
 
 export function StudiesView(props: IStudiesViewProps): React.ReactElement {
-  const { error, loading, icons } = props;
+  const { error, loading, icons, trans } = props;
   return (
     <div className="jp-AutoML-panel">
       <div className="jp-AutoML-header">
-        <h2 className="jp-AutoML-title">AutoML</h2>
+        <h2 className="jp-AutoML-title">{trans.__('AutoML')}</h2>
         <button
           type="button"
           className="jp-AutoML-button jp-AutoML-refresh"
-          aria-label="Refresh the AutoML studies"
-          title="Refresh"
+          aria-label={trans.__('Refresh the AutoML studies')}
+          title={trans.__('Refresh')}
           aria-busy={loading}
           onClick={props.onRefresh}
         >
-          {icons?.refresh ?? 'Refresh'}
+          {icons?.refresh ?? trans.__('Refresh')}
         </button>
       </div>
       {error !== null && (
@@ -96,17 +130,17 @@ export function StudiesView(props: IStudiesViewProps): React.ReactElement {
 }
 
 function StudiesBody(props: IStudiesViewProps): React.ReactElement | null {
-  const { listing, error } = props;
+  const { listing, error, trans } = props;
   if (listing === null) {
-    return error === null ? <p className="jp-AutoML-empty">Loading studies…</p> : null;
+    return error === null ? (
+      <p className="jp-AutoML-empty">{trans.__('Loading studies…')}</p>
+    ) : null;
   }
   if (listing.studies.length === 0) {
-    return (
-      <p className="jp-AutoML-empty">
-        No AutoML studies yet. Run an <code>%%automl</code> cell (the notebook toolbar&apos;s
-        AutoML button inserts one) and its study shows up here.
-      </p>
+    const text = trans.__(
+      "No AutoML studies yet. Run an %1 cell (the notebook toolbar's AutoML button inserts one) and its study shows up here."
     );
+    return <p className="jp-AutoML-empty">{around(text, <code>%%automl</code>)}</p>;
   }
   return (
     <div className="jp-AutoML-groups">
@@ -114,7 +148,11 @@ function StudiesBody(props: IStudiesViewProps): React.ReactElement | null {
         <section
           key={group.folder}
           className="jp-AutoML-folder"
-          aria-label={`Studies in ${group.folder || 'the server root'}`}
+          aria-label={
+            group.folder
+              ? trans.__('Studies in %1', group.folder)
+              : trans.__('Studies in the server root')
+          }
         >
           <h3 className="jp-AutoML-folderName" title={group.folder}>
             {group.folder || '/'}
@@ -122,7 +160,7 @@ function StudiesBody(props: IStudiesViewProps): React.ReactElement | null {
           {group.notebooks.map(nb => (
             <div key={nb.notebook ?? ''} className="jp-AutoML-notebook">
               <h4 className="jp-AutoML-notebookName" title={nb.notebook ?? undefined}>
-                {nb.notebook === null ? 'No notebook' : basename(nb.notebook)}
+                {nb.notebook === null ? trans.__('No notebook') : basename(nb.notebook)}
               </h4>
               <ul className="jp-AutoML-studies">
                 {nb.studies.map(study => (
@@ -138,11 +176,12 @@ function StudiesBody(props: IStudiesViewProps): React.ReactElement | null {
 }
 
 function StudyRow(props: IStudiesViewProps & { study: IStudy }): React.ReactElement {
-  const { study, now, icons, onAction } = props;
-  const best = bestText(study);
-  const updated = relativeTime(study.updated, now);
+  const { study, now, icons, onAction, trans } = props;
+  const best = bestText(study, trans);
+  const updated = relativeTime(study.updated, now, trans);
+  const state = stateText(study.state, trans);
   return (
-    <li className="jp-AutoML-study" aria-label={`Study ${study.name}, ${study.state}`}>
+    <li className="jp-AutoML-study" aria-label={trans.__('Study %1, %2', study.name, state)}>
       <div className="jp-AutoML-studyHead">
         <span className="jp-AutoML-studyName" title={study.id}>
           {study.name}
@@ -151,32 +190,36 @@ function StudyRow(props: IStudiesViewProps & { study: IStudy }): React.ReactElem
           className={`jp-AutoML-badge jp-AutoML-badge-${study.state}`}
           title={study.error ?? undefined}
         >
-          {study.state}
+          {state}
         </span>
       </div>
-      <ProgressBar study={study} />
-      <div className="jp-AutoML-progressText">{progressText(study)}</div>
+      <ProgressBar study={study} trans={trans} />
+      <div className="jp-AutoML-progressText">{progressText(study, trans)}</div>
       {(best !== null || updated !== null) && (
         <div className="jp-AutoML-meta">
           {best !== null && <span className="jp-AutoML-best">{best}</span>}
           {updated !== null && (
             <span className="jp-AutoML-updated" title={absoluteTime(study.updated) ?? undefined}>
-              updated {updated}
+              {trans.__('updated %1', updated)}
             </span>
           )}
         </div>
       )}
-      <div className="jp-AutoML-actions" role="group" aria-label={`Actions for ${study.name}`}>
+      <div
+        className="jp-AutoML-actions"
+        role="group"
+        aria-label={trans.__('Actions for %1', study.name)}
+      >
         {studyActions(study).map(action => (
           <button
             key={action}
             type="button"
             className={`jp-AutoML-button jp-AutoML-action-${action}`}
-            aria-label={`${ACTION_LABELS[action]} ${study.name}`}
-            title={`${ACTION_LABELS[action]} ${study.name}`}
+            aria-label={actionLabel(action, study.name, trans)}
+            title={actionLabel(action, study.name, trans)}
             onClick={() => onAction(action, study)}
           >
-            {icons?.[action] ?? ACTION_TEXT[action]}
+            {icons?.[action] ?? actionText(action, trans)}
           </button>
         ))}
       </div>
@@ -184,7 +227,7 @@ function StudyRow(props: IStudiesViewProps & { study: IStudy }): React.ReactElem
   );
 }
 
-function ProgressBar({ study }: { study: IStudy }): React.ReactElement {
+function ProgressBar({ study, trans }: { study: IStudy; trans: Trans }): React.ReactElement {
   const widths = progressSegments(study);
   const max = study.total ?? undefined;
   const segments = (['complete', 'pruned', 'failed', 'running'] as const).filter(
@@ -194,12 +237,12 @@ function ProgressBar({ study }: { study: IStudy }): React.ReactElement {
     <div
       className="jp-AutoML-progress"
       role="progressbar"
-      aria-label={`Trials of ${study.name}`}
+      aria-label={trans.__('Trials of %1', study.name)}
       aria-valuemin={0}
       aria-valuemax={max}
       aria-valuenow={study.done}
-      aria-valuetext={`${progressText(study).replace(/ · /g, ', ')}`}
-      title={`${formatDone(study)} trials`}
+      aria-valuetext={progressText(study, trans).replace(/ · /g, ', ')}
+      title={trans._n('%2 trial', '%2 trials', study.total ?? study.done, formatDone(study))}
     >
       {segments.map(kind => (
         <span

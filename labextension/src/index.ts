@@ -56,7 +56,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       settings: () => settings
     });
 
-    const sidebar = new AutomlSidebar(model, actions);
+    const sidebar = new AutomlSidebar(model, actions, trans);
     addCommands(app, { tracker, model, dashboards, trans, sidebarId: sidebar.id });
     const category = trans.__('AutoML');
     for (const command of [CommandIDs.newStudyCell, ...CELL_COMMANDS, CommandIDs.showSidebar]) {

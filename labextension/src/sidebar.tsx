@@ -19,6 +19,7 @@ import type { StudyActions } from './actions';
 import { type ActionIcons, StudiesView } from './components';
 import { automlIcon } from './icons';
 import type { StudiesModel } from './model';
+import type { Trans } from './trans';
 
 const icons: ActionIcons = {
   dashboard: <launchIcon.react tag="span" />,
@@ -33,15 +34,16 @@ const icons: ActionIcons = {
 export class AutomlSidebar extends ReactWidget {
   constructor(
     private readonly model: StudiesModel,
-    private readonly actions: StudyActions
+    private readonly actions: StudyActions,
+    private readonly trans: Trans
   ) {
     super();
     this.id = 'jupyter-automl-sidebar';
     this.addClass('jp-AutoML-sidebar');
     this.title.icon = automlIcon;
-    this.title.caption = 'AutoML studies';
+    this.title.caption = trans.__('AutoML studies');
     this.node.setAttribute('role', 'region');
-    this.node.setAttribute('aria-label', 'AutoML studies');
+    this.node.setAttribute('aria-label', trans.__('AutoML studies'));
     model.changed.connect(this.update, this);
   }
 
@@ -55,6 +57,7 @@ export class AutomlSidebar extends ReactWidget {
         icons={icons}
         onAction={(action, study) => void this.actions.run(action, study)}
         onRefresh={() => void this.model.refresh()}
+        trans={this.trans}
       />
     );
   }

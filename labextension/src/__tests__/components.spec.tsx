@@ -2,6 +2,7 @@ import React from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
 
 import { type IStudiesViewProps, StudiesView, studyActions } from '../components';
+import { english } from '../trans';
 import type { IStudyListing } from '../types';
 import { formats, study } from './fixtures';
 
@@ -15,6 +16,7 @@ function render(overrides: Partial<IStudiesViewProps>): string {
     now: NOW,
     onAction: () => undefined,
     onRefresh: () => undefined,
+    trans: english,
     ...overrides
   };
   return renderToStaticMarkup(<StudiesView {...props} />);

@@ -7,6 +7,7 @@ import {
   progressText,
   relativeTime
 } from '../format';
+import { english } from '../trans';
 import { study } from './fixtures';
 
 describe('formatValue', () => {
@@ -32,11 +33,11 @@ describe('progress', () => {
   });
 
   it('lists pruned, failed and running only when there are some', () => {
-    expect(progressText(study())).toBe('12/40 trials · 2 pruned · 1 failed · 1 running');
-    expect(progressText(study({ pruned: 0, failed: 0, running: 0, total: null }))).toBe(
+    expect(progressText(study(), english)).toBe('12/40 trials · 2 pruned · 1 failed · 1 running');
+    expect(progressText(study({ pruned: 0, failed: 0, running: 0, total: null }), english)).toBe(
       '12 trials'
     );
-    expect(progressText(study({ discarded: 2 }))).toBe(
+    expect(progressText(study({ discarded: 2 }), english)).toBe(
       '12/40 trials · 2 pruned · 1 failed · 2 discarded · 1 running'
     );
   });
@@ -65,24 +66,29 @@ describe('progress', () => {
 
 describe('bestText', () => {
   it('names the metric and the direction', () => {
-    expect(bestText(study())).toBe('best val_accuracy 0.972 (max)');
+    expect(bestText(study(), english)).toBe('best val_accuracy 0.972 (max)');
     expect(
-      bestText(study({ metric: 'val_loss', direction: 'minimize', best_value: 0.1234567 }))
+      bestText(
+        study({ metric: 'val_loss', direction: 'minimize', best_value: 0.1234567 }),
+        english
+      )
     ).toBe('best val_loss 0.1235 (min)');
   });
 
   it('is the Pareto front size with several objectives, as jupyter-automl list says it', () => {
-    expect(bestText(study({ front: 3, best_value: null, direction: null }))).toBe(
+    expect(bestText(study({ front: 3, best_value: null, direction: null }), english)).toBe(
       'Pareto front of 3 trials'
     );
-    expect(bestText(study({ front: 1, best_value: null, direction: null }))).toBe(
+    expect(bestText(study({ front: 1, best_value: null, direction: null }), english)).toBe(
       'Pareto front of 1 trial'
     );
   });
 
   it('is plain without a metric, and null before any trial completed', () => {
-    expect(bestText(study({ metric: null, direction: null, best_value: 2 }))).toBe('best 2');
-    expect(bestText(study({ best_value: null }))).toBeNull();
+    expect(bestText(study({ metric: null, direction: null, best_value: 2 }), english)).toBe(
+      'best 2'
+    );
+    expect(bestText(study({ best_value: null }), english)).toBeNull();
   });
 });
 
@@ -103,13 +109,13 @@ describe('relativeTime', () => {
     [2 * 86400, '2 d ago'],
     [30 * 86400, '2026-10-27']
   ])('%p s before → %s', (seconds, text) => {
-    expect(relativeTime(ago(seconds), now)).toBe(text);
+    expect(relativeTime(ago(seconds), now, english)).toBe(text);
   });
 
   it('accepts offsets and returns null for nothing or garbage', () => {
-    expect(relativeTime('2026-11-26T08:19:00+02:00', now)).toBe('1 min ago');
-    expect(relativeTime(null, now)).toBeNull();
-    expect(relativeTime('yesterday', now)).toBeNull();
+    expect(relativeTime('2026-11-26T08:19:00+02:00', now, english)).toBe('1 min ago');
+    expect(relativeTime(null, now, english)).toBeNull();
+    expect(relativeTime('yesterday', now, english)).toBeNull();
     expect(absoluteTime(null)).toBeNull();
     expect(absoluteTime('nope')).toBeNull();
     expect(absoluteTime('2026-11-26T06:20:00Z')).toEqual(expect.any(String));
