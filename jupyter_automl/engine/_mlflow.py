@@ -25,7 +25,13 @@ from .. import _optuna
 from ..errors import TrackingError
 from ..runs import redact
 from ._events import Listener, Outcome
-from ._tracking import epochs_after, params_of, result_metrics, trial_epochs
+from ._tracking import (
+    epochs_after,
+    first_execution,
+    params_of,
+    result_metrics,
+    trial_epochs,
+)
 
 if TYPE_CHECKING:
     import optuna
@@ -145,7 +151,7 @@ class MlflowRuns(Listener):
 
     def epoch_ended(self, run: RunView, fit: TrialFit) -> None:
         number = fit.trial.number
-        if number not in self._runs or not fit.history:
+        if number not in self._runs or not fit.history or not first_execution(fit):
             return
         after = max(self._logged[number], int(fit.resumed_at or 0))
         self._log_params(number, dict(fit.trial.params))

@@ -26,7 +26,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..training import trial_log_folder as trial_folder
 from ._events import Listener, Outcome
-from ._tracking import epochs_after, params_of, result_metrics, trial_epochs
+from ._tracking import (
+    epochs_after,
+    first_execution,
+    params_of,
+    result_metrics,
+    trial_epochs,
+)
 
 if TYPE_CHECKING:
     import optuna
@@ -195,7 +201,7 @@ class TensorBoardRecords(Listener):
         self._started[trial.number] = time.time()
 
     def epoch_ended(self, run: RunView, fit: TrialFit) -> None:
-        if self.folder is None or not fit.history:
+        if self.folder is None or not fit.history or not first_execution(fit):
             return
         number = fit.trial.number
         after = max(self._written.get(number, 0), int(fit.resumed_at or 0))

@@ -23,6 +23,7 @@ from .. import _optuna
 if TYPE_CHECKING:
     import optuna
 
+    from ..training import TrialFit
     from ._events import Listener, Outcome, RunView
     from ._study import PreparedStudy
 
@@ -51,6 +52,12 @@ def epochs_after(history: list[dict[str, Any]], after: int) -> list[Epoch]:
             epochs.append((step, {k: float(v) for k, v in logs.items()
                                   if k != "epoch" and isinstance(v, (int, float))}))
     return epochs
+
+
+def first_execution(fit: TrialFit) -> bool:
+    """Whether ``fit`` trains a trial's first execution (``--executions-per-trial``): the
+    curves written live are that one's, each epoch once."""
+    return not getattr(fit.settings, "execution", 0)
 
 
 def result_metrics(run: RunView, values: list[float] | None) -> dict[str, float]:

@@ -99,7 +99,7 @@ def hparam(group: Any, name: str) -> Any:
 
 
 def test_tensorboard_shows_the_study_in_the_hparams_dashboard(
-        namespace: dict[str, Any], tmp_path: Path) -> None:
+        namespace: dict[str, Any], tmp_path: Path, mlflow_process: Any) -> None:
     from tensorboard.plugins.hparams import api_pb2
 
     logdir = tmp_path / "tb"
@@ -136,39 +136,45 @@ def test_tensorboard_shows_the_study_in_the_hparams_dashboard(
 
 # -- MLflow --------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real ``mlflow server`` on 127.0.0.1 (SQLite backend, artifacts served), for the
-    module; killed after."""
-    import urllib.request
-
+def mlflow_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str, Path]]:
+    """A real ``mlflow server`` on 127.0.0.1 (SQLite backend, artifacts served), started for
+    the module (the first test asks for it, so that it starts while that test trains: it takes
+    its time) and killed after."""
     folder = tmp_path_factory.mktemp("mlflow")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     mlflow = shutil.which("mlflow", path=str(Path(sys.executable).parent)) or "mlflow"
-    log = open(folder / "server.log", "wb")  # noqa: SIM115 - closed below
-    server = subprocess.Popen(
-        [mlflow, "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
-         "--artifacts-destination", str(folder / "artifacts"), "--serve-artifacts"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        assert server.poll() is None, (folder / "server.log").read_text()[-3000:]
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=2) as reply:
-                return reply.status == 200
-        except OSError:
-            return False
-
+    with open(folder / "server.log", "wb") as log:
+        server = subprocess.Popen(
+            [mlflow, "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+             "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
+             "--artifacts-destination", str(folder / "artifacts"), "--serve-artifacts"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        wait_for(healthy, 120, "the mlflow server to answer /health")
-        yield url
+        yield server, f"http://127.0.0.1:{port}", folder / "server.log"
     finally:
         os.killpg(server.pid, 15)
         server.wait(30)
-        log.close()
+
+
+@pytest.fixture
+def mlflow_server(mlflow_process: tuple[Any, str, Path]) -> str:
+    """The server's URL, once it answers /health."""
+    import urllib.request
+
+    server, url, log = mlflow_process
+
+    def healthy() -> bool:
+        assert server.poll() is None, log.read_text()[-3000:]
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=2) as reply:
+                return bool(reply.status == 200)
+        except OSError:
+            return False
+
+    wait_for(healthy, 120, "the mlflow server to answer /health")
+    return url
 
 
 def runs_of(url: str, experiment: str) -> dict[str, Any]:
@@ -223,13 +229,16 @@ def test_mlflow_logs_each_trial_as_a_run_with_the_best_model(
 
 
 def test_a_resumed_trial_continues_its_run_and_its_curves(
-        mlflow_server: str, namespace: dict[str, Any], tmp_path: Path) -> None:
+        mlflow_server: str, namespace: dict[str, Any], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """An interrupted trial's retry resumes from its checkpoint in the same MLflow run, and
-    neither MLflow nor TensorBoard get an epoch twice."""
+    neither MLflow nor TensorBoard get an epoch twice. (--mlflow alone: MLFLOW_TRACKING_URI's
+    server.)"""
     exec(INTERRUPT, namespace)
     namespace.update(callbacks=[namespace["Interrupt"]()], interrupt=[True], calls=[0, 0, 0])
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
     options = (f"rs --trials 1 --runs-dir {tmp_path} --maximize val_accuracy "
-               f"--mlflow {mlflow_server} --tensorboard={tmp_path / 'tb'}")
+               f"--tensorboard={tmp_path / 'tb'} --mlflow")
     with pytest.raises(StudyInterrupted):
         run_study(CELL, options, namespace, display="text")
     run_study(CELL, options, namespace, display="text")
