@@ -80,8 +80,7 @@ export class StudyActions {
       const answer = await showDialog({
         title: trans.__('Stop the study %1?', study.name),
         body: trans.__(
-          'Its finished trials are kept; the running ones are saved and retried when the ' +
-            'study runs again.'
+          'Its finished trials are kept; the running ones are saved and retried when the study runs again.'
         ),
         buttons: [
           Dialog.cancelButton({ label: trans.__('Cancel') }),

@@ -24,14 +24,12 @@ export async function exportFormats(source: IListingSource): Promise<readonly IE
 export function noFormatsText(source: IListingSource, trans: Trans): string {
   if (source.listing === null) {
     return trans.__(
-      'The studies could not be listed (%1), so the export formats are not known: try ' +
-        'again once the sidebar shows the studies.',
+      'The studies could not be listed (%1), so the export formats are not known: try again once the sidebar shows the studies.',
       source.error ?? trans.__('no answer')
     );
   }
   return trans.__(
-    'The server offers no export format: its jupyter-automl listed none. Check that the ' +
-      'server runs the same jupyter-automl version as this JupyterLab extension.'
+    'The server offers no export format: its jupyter-automl listed none. Check that the server runs the same jupyter-automl version as this JupyterLab extension.'
   );
 }
 
