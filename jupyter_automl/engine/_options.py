@@ -69,6 +69,9 @@ class StudyOptions:
     seed: int | None = None
     pruner: str | None = None  # None: the default for the study's number of objectives
     early_stopping: int | None = None
+    # --executions-per-trial: the cell runs this many times per trial, each on a seed of its
+    # own; the trial's values are their mean (see results/_executions.py)
+    executions: int = 1
     storage: str | None = None
     runs_dir: str = DEFAULT_RUNS_DIR
     checkpoint_dir: str | None = None  # where the trials' checkpoints go (a shared disk)
@@ -351,6 +354,11 @@ def build_parser() -> argparse.ArgumentParser:
                         f"labels, 0..1 (default {DEFAULT_SOFT_WEIGHT}); search: a parameter")
     p.add_argument("--early-stopping", type=_positive_int, default=None, metavar="PATIENCE",
                    help="stop a trial's training after PATIENCE epochs without improvement")
+    p.add_argument("--executions-per-trial", type=_positive_int, default=None, metavar="N",
+                   help="train each trial N times, each with a seed of its own (Keras, NumPy, "
+                        "Python; drawn from --seed when given), and score it by the mean of "
+                        "the N values, for noisy objectives; the table shows their spread "
+                        "(0.912 ± 0.008 (3 runs)). Default 1")
     p.add_argument("--storage", default=None, metavar="URL",
                    help="SQLAlchemy URL or .db path (default: RUNS_DIR/NAME/study.db)")
     p.add_argument("--runs-dir", default=None, metavar="PATH",
@@ -467,6 +475,7 @@ def parse_options(line: str, *,
     _check_pbt(args, objectives)
     _check_distill(args)
     _check_tracking(args)
+    _check_executions(args)
     return StudyOptions(
         name=args.name,
         trials=args.trials,
@@ -478,6 +487,7 @@ def parse_options(line: str, *,
         seed=args.seed,
         pruner=args.pruner,
         early_stopping=args.early_stopping,
+        executions=args.executions_per_trial or 1,
         storage=args.storage,
         runs_dir=args.runs_dir or default_runs_dir,
         checkpoint_dir=args.checkpoint_dir,
@@ -655,6 +665,27 @@ def _check_pbt(args: argparse.Namespace, objectives: list[Objective]) -> None:
                      "study is --population members each trained for the epochs its fit asks "
                      "for, a trial per member and generation (P x epochs/--interval); drop "
                      "--trials and set the length with fit's epochs")
+
+
+def _check_executions(args: argparse.Namespace) -> None:
+    """``--executions-per-trial`` and the options it cannot be combined with."""
+    n = args.executions_per_trial
+    if n is None or n == 1:
+        return
+    if args.scheduler == "pbt":
+        PARSER.error(f"--executions-per-trial {n} cannot be combined with --scheduler pbt: a "
+                     "PBT trial is one generation of one member, which the next generation "
+                     "continues from its weights; N seeds would leave N members. Drop one "
+                     "(a larger --population averages out the seeds' noise)")
+    if args.darts:
+        PARSER.error(f"--executions-per-trial {n} cannot be combined with --darts: a search "
+                     "trial derives one architecture from its own architecture weights, which "
+                     "N seeds cannot average. Drop one")
+    if args.strategy == "multi-worker":
+        PARSER.error(f"--executions-per-trial {n} cannot be combined with --strategy "
+                     "multi-worker: its kernels train one execution in step, and running "
+                     "several is not supported. Use --kernels N without the strategy (each "
+                     "kernel runs a trial's executions), or drop --executions-per-trial")
 
 
 def _unknown_message(unknown: list[str]) -> str:

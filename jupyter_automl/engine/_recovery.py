@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import _optuna
+from ..results import CARRIED
 from ..runs import (
     GRACE_BEATS,
     HOST,
@@ -113,7 +114,9 @@ def fail_and_retry(study: optuna.Study, trial: optuna.trial.FrozenTrial, paths: 
     if attempt >= MAX_ATTEMPTS:
         return False
     attrs: dict[str, Any] = {"retry_of": trial.number, "attempt": attempt + 1,
-                             **retry_attrs(trial)}
+                             **retry_attrs(trial),
+                             # --executions-per-trial: the retry goes on at the one cut short
+                             **{k: trial.user_attrs[k] for k in CARRIED if k in trial.user_attrs}}
     for kept in (DERIVED_FROM, RERUN_OF):  # a --darts retrain, a rerun: still one, retried
         if kept in trial.user_attrs:
             attrs[kept] = trial.user_attrs[kept]

@@ -10,6 +10,7 @@ parameter set, it stops the study.
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -60,6 +61,7 @@ from ..training import (
 )
 from ._cell import Cell, trial_namespace
 from ._events import Outcome, RunEnd, TrialLost
+from ._executions import Executions, better, unseed
 from ._options import SEARCH
 from ._recovery import ran_elsewhere
 from ._values import constraint_values, resolve_values
@@ -117,16 +119,68 @@ class ThisKernel:
         """Run the cell once for ``trial``; every exception but an interrupt becomes an Outcome.
 
         A ``follower`` is another kernel of a multi-worker trial: it trains in step with the
-        chief and leaves the reporting, the checkpoints and the decisions to it."""
-        import optuna
-        from optuna.trial import TrialState
-
+        chief and leaves the reporting, the checkpoints and the decisions to it.
+        With ``--executions-per-trial N`` the cell runs N times (see ``_executions``)."""
         session = None
         if self.cell.uses_keras or "keras" in sys.modules:
             install()
             session = fresh_session()
+        options = self.prepared.options
+        start = time.monotonic()
+        try:
+            if options.executions > 1 and not follower and not options.check:
+                outcome = self._run_executions(trial, Executions.of(trial, options.executions))
+            else:
+                outcome = self._execute(trial, self._resume_point(trial), follower)
+        finally:
+            if session is not None:  # what TensorFlow would keep of the trial for good
+                end_session(session)
+        outcome.duration = time.monotonic() - start
+        return outcome
+
+    def _run_executions(self, trial: optuna.Trial, runs: Executions) -> Outcome:
+        """The trial's executions still to run, each seeded; its outcome, their mean. An
+        execution that does not complete ends the trial as it ended."""
+        from optuna.trial import TrialState
+
+        resume = runs.resume_point(trial, self._resume_point(trial))
+        chosen: Outcome | None = None  # the best execution's: its model is the trial's
+        peaks: list[float] = []
+        violations: dict[str, list[float]] = {}
+        try:
+            while runs.next < runs.total:
+                runs.begin(trial, self.prepared.options.seed)
+                outcome = self._execute(trial, resume, runs=runs, violations=violations)
+                resume = None
+                peaks.append(outcome.peak_mb or 0.0)
+                if outcome.fit is not None and outcome.fit.resumed_at:
+                    trial.set_user_attr("resumed_at_epoch", outcome.fit.resumed_at)
+                if outcome.state != TrialState.COMPLETE:
+                    outcome.peak_mb = max(peaks)
+                    return outcome
+                assert outcome.values is not None
+                runs.finished(trial, outcome.values, outcome.fit)
+                chosen = better(chosen, outcome, self.prepared.options.directions[0])
+        finally:
+            unseed()
+        for text, figures in violations.items():
+            trial.set_constraint(text, math.fsum(figures) / len(figures))
+        return Outcome(TrialState.COMPLETE, values=runs.result(trial),
+                       fit=chosen.fit if chosen is not None else None,
+                       peak_mb=max(peaks, default=None) or rss_mb())
+
+    def _execute(self, trial: optuna.Trial, resume: Checkpoint | None, follower: bool = False,
+                 runs: Executions | None = None,
+                 violations: dict[str, list[float]] | None = None) -> Outcome:
+        """Run the cell once, resuming from ``resume``; as the next of ``runs`` (its
+        constraints' violations then collected in ``violations``, to be averaged)."""
+        import optuna
+        from optuna.trial import TrialState
+
+        options = self.prepared.options
         settings = self._fit_settings(trial)
-        resume = self._resume_point(trial)
+        if runs is not None:
+            runs.configure(settings)
         settings.distill = self._distillation(trial)
         if settings.stop_at is not None and self.prepared.options.seed is not None \
                 and "keras" in sys.modules:
@@ -134,7 +188,6 @@ class ThisKernel:
         if follower:
             settings.report = settings.prune = False
             settings.follower = True
-        options = self.prepared.options
         darts = Darts(DartsSettings(options.darts_lr, options.darts_beta)) \
             if options.darts else None
         settings.darts = darts
@@ -146,7 +199,6 @@ class ThisKernel:
                            mix=darts.mix if darts is not None else None)
         space_token = bind_space(space)
         fit_token = bind_fit(fit)
-        start = time.monotonic()
         try:
             with strategy_scope(name):
                 value = self.cell.run(trial_namespace(self.user_ns, self.cell))
@@ -161,7 +213,11 @@ class ThisKernel:
             if options.constraints and not fit.supernet and not follower:
                 for constraint, figure in constraint_values(value, fit, options.constraints,
                                                             measured):
-                    trial.set_constraint(constraint.text, constraint.violation(figure))
+                    violation = constraint.violation(figure)
+                    if violations is None:
+                        trial.set_constraint(constraint.text, violation)
+                    else:
+                        violations.setdefault(constraint.text, []).append(violation)
             if fit.supernet and not follower and not options.check:
                 _record_search(trial, fit)
             outcome = Outcome(TrialState.COMPLETE, values=values)
@@ -187,14 +243,11 @@ class ThisKernel:
             unbind_fit(fit_token)
             unbind_space(space_token)
             fit.writer.wait()
-            if session is not None:  # what TensorFlow would keep of the trial for good
-                end_session(session)
         if fit.history and not follower:
             from ..runs import write_state
 
             write_state(fit.folder, fit.state())
         outcome.fit = fit
-        outcome.duration = time.monotonic() - start
         outcome.peak_mb = fit.peak_mb or rss_mb()
         return outcome
 

@@ -22,6 +22,15 @@ from ._dashboard import Target as DashboardTarget
 from ._dashboard import open_app as dashboard_app
 from ._dashboard import serve as serve_dashboard
 from ._deploy import compress_study, export_bundle, export_model
+from ._executions import (
+    CARRIED,
+    EXECUTION_CURVES,
+    EXECUTION_SEEDS,
+    EXECUTIONS,
+    EXECUTIONS_STD,
+    mean_and_std,
+    spread_of,
+)
 from ._lineage import (
     CONTINUED,
     COPIED,
@@ -43,6 +52,7 @@ from ._rows import (
     GPU_COLUMN,
     STUDY_COLUMNS,
     TRIAL_COLUMNS,
+    Averaged,
     TrialRows,
     cell_text,
     frozen_row,
@@ -68,6 +78,8 @@ from ._trials import (
 __all__ = [
     "TrialEdit", "TrialEditError", "UnknownTrialError", "discard_trial", "follow_best",
     "mark_discarded", "rerun_trial", "with_discarded",
+    "CARRIED", "EXECUTIONS", "EXECUTIONS_STD", "EXECUTION_CURVES", "EXECUTION_SEEDS",
+    "Averaged", "mean_and_std", "spread_of",
     "BUNDLE_FORMATS", "CONTINUED", "COPIED", "COSTS", "COSTS_CACHED", "COST_SECONDS", "EPOCHS",
     "FINAL", "FORMATS", "GENERATION", "GPU_COLUMN", "MEMBER", "MUTABLE", "QUANTIZATIONS",
     "STUDY_COLUMNS", "TRIAL_COLUMNS", "AutomlResult", "CompressionReport", "DashboardTarget",

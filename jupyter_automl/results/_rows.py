@@ -15,6 +15,7 @@ from .._utils.constraints import unmet
 from .._utils.duration import format_duration
 from ..search import origin_text
 from ._costs import cost_names, costs_of
+from ._executions import spread_of
 from ._lineage import COPIED, GENERATION, MEMBER
 from ._summary import StudyState, StudySummary
 from ._trials import discard_note, discarded_values
@@ -68,6 +69,38 @@ def trial_columns(metrics: Sequence[str | None], pbt: bool = False,
             *([GPU_COLUMN] if gpu else [])]
 
 
+class Averaged(float):
+    """A trial's value that is the mean of its executions (``--executions-per-trial``): a
+    number everywhere (sorting, pandas, JSON), which a table cell reads as
+    ``0.9123 ± 0.0081 (3 runs)``."""
+
+    std: float
+    runs: int
+
+    def __new__(cls, value: float, std: float, runs: int) -> Averaged:
+        averaged = super().__new__(cls, value)
+        averaged.std, averaged.runs = std, runs
+        return averaged
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return Averaged, (float(self), self.std, self.runs)
+
+    @property
+    def text(self) -> str:
+        return f"{float(self):.4g} ± {self.std:.2g} ({self.runs} runs)"
+
+
+def averaged(values: Sequence[float | None] | None,
+             spread: tuple[list[float], int] | None) -> list[Any] | None:
+    """``values``, each an :class:`Averaged` with its standard deviation when the trial's
+    values are the mean of several executions (``spread``: the deviations and the count)."""
+    if values is None or spread is None:
+        return None if values is None else list(values)
+    stds, runs = spread
+    return [v if v is None or i >= len(stds) else Averaged(v, stds[i], runs)
+            for i, v in enumerate(values)]
+
+
 def feasible_text(unmet: list[str] | None) -> str | None:
     """``yes``, or ``no: params <= 5e+04`` (the constraints a trial misses); None for a trial
     that recorded no constraint."""
@@ -90,14 +123,17 @@ def trial_row(number: int, state: TrialState, values: Sequence[float | None] | N
               error: str | None = None, member: str | None = None,
               origin: str | None = None, unmet: list[str] | None = None,
               costs: dict[str, float] | None = None,
-              gpu_peak_mb: float | None = None) -> dict[str, Any]:
+              gpu_peak_mb: float | None = None,
+              spread: tuple[list[float], int] | None = None) -> dict[str, Any]:
     """One trial, by column (its state by name); ``columns`` are its objectives'
     (:func:`value_columns`); ``unmet``, the constraints it misses (None: it recorded none);
-    ``costs``, the deployment costs measured of its model (``--measure``)."""
+    ``costs``, the deployment costs measured of its model (``--measure``); ``spread``, the
+    standard deviation of each value and the executions it is the mean of
+    (``--executions-per-trial``)."""
     row: dict[str, Any] = {"number": number, "state": state.name}
     if member is not None:
         row["member"] = member
-    row.update(zip(columns, values or [None] * len(columns)))
+    row.update(zip(columns, averaged(values, spread) or [None] * len(columns)))
     if (feasible := feasible_text(unmet)) is not None:
         row["feasible"] = feasible
     for name, figure in (costs or {}).items():
@@ -131,7 +167,7 @@ def frozen_row(trial: optuna.trial.FrozenTrial, paths: StudyPaths,
                     trial.user_attrs.get(COPIED)),
         origin_text(trial.user_attrs),
         unmet(trial.constraints) if trial.constraints else None, costs_of(trial.user_attrs),
-        state.get(GPU_COLUMN)), trial.user_attrs, columns)
+        state.get(GPU_COLUMN), spread_of(trial.user_attrs)), trial.user_attrs, columns)
 
 
 def mark_discarded(row: dict[str, Any], attrs: dict[str, Any],
@@ -161,6 +197,8 @@ def cell_text(column: str, value: Any) -> str:
         return format_duration(value)
     if column in ("peak_mb", GPU_COLUMN):
         return f"{value:.0f} MB"
+    if isinstance(value, Averaged):
+        return value.text
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, dict):

@@ -50,6 +50,7 @@ class Checkpoint:
     plain: dict[str, Any] = field(default_factory=dict)  # a custom loop's plain state, by name
     batch: int = 0  # batches of epoch ``epoch + 1`` trained (a save inside an epoch), else 0
     order_seed: int | None = None  # the seed of the epochs' sample order (--checkpoint-every)
+    execution: int = 0  # --executions-per-trial: the trial's execution it saved (0: the first)
 
 
 class CheckpointWriter:
@@ -105,7 +106,8 @@ class CheckpointWriter:
             # the history goes in the file too: a kill before state.json is written would
             # otherwise resume at this epoch without its metrics
             logs: dict[str, Any] = {HISTORY: np.array(json_text(state.get("history", [])))}
-            np.savez(buffer, epoch=np.int64(epoch), **logs, **arrays)
+            np.savez(buffer, epoch=np.int64(epoch),
+                     execution=np.int64(state.get("execution") or 0), **logs, **arrays)
             write_atomic(self.folder / CHECKPOINT, buffer.getvalue(), failpoint="checkpoint")
             failpoint("checkpoint.state")
             write_state(self.folder, state)
@@ -188,6 +190,7 @@ def _parse(path: Path | io.BytesIO, folder: Path, label: str) -> Checkpoint:
                 plain=json.loads(str(data[PLAIN])) if PLAIN in data.files else {},
                 batch=int(data["batch"]) if "batch" in data.files else 0,
                 order_seed=int(data["order_seed"]) if "order_seed" in data.files else None,
+                execution=int(data["execution"]) if "execution" in data.files else 0,
             )
             history = json.loads(str(data[HISTORY])) if HISTORY in data.files else None
     except Exception as exc:

@@ -83,6 +83,11 @@ class FitSettings:
     distill: Distillation | None = None  # --distill-from: learn from a teacher's predictions
     # --darts: the trial's mixed operations; their architecture weights step after each batch
     darts: Darts | None = None
+    # --executions-per-trial: which of the trial's executions this fit trains (0: the first),
+    # kept in its checkpoints; and the objective of the executions before it, by step, which
+    # each reported step is averaged with (engine/_trial.py reports in the last one only)
+    execution: int = 0
+    earlier: tuple[dict[int, float], ...] = ()
 
 
 CONTINUE, PRUNE, STOP = 0, 1, 2  # what the chief decided at the end of an epoch
@@ -135,7 +140,8 @@ class TrialFit:
         # --checkpoint-every: the order of fit's samples (kept by a retry, so it can find the
         # batch an epoch had reached), the epoch under way, and when it was last saved
         self.order_seed = (resume.order_seed if resume is not None and resume.order_seed
-                           is not None else (settings.seed or 0) * 1_000_003 + trial.number)
+                           is not None else (settings.seed or 0) * 1_000_003 + trial.number
+                           + settings.execution * 7_919)
         self.feed: feeds.Feed | None = None
         self.epoch_index = 0  # epochs finished before the one under way
         self.batch_offset = 0  # batches of the epoch under way that an earlier process trained
@@ -325,12 +331,19 @@ class TrialFit:
         """The best step so far, the report to Optuna and the pruner's verdict."""
         self._track_best(logs, weights)
         if value is not None and self.settings.report:
+            value = self.reported(value, step)
             self.trial.report(value, step)
             if self.settings.prune and self.trial.should_prune():
                 self._decide(PRUNE, step, value)
         self.peak_mb = max(self.peak_mb or 0.0, rss_mb())
         if (gpu := gpu_peak_mb()) is not None:
             self.gpu_peak_mb = max(self.gpu_peak_mb or 0.0, gpu)
+
+    def reported(self, value: float, step: int) -> float:
+        """What step ``step`` reports to Optuna: its value, averaged with the same step of the
+        trial's earlier executions that reached it (``--executions-per-trial``)."""
+        seen = [curve[step] for curve in self.settings.earlier if step in curve]
+        return (value + math.fsum(seen)) / (1 + len(seen)) if seen else value
 
     def after_save(self, step: int, value: float | None) -> None:
         """Once a step's checkpoint is on its way: the listeners, then Stop (when pressed, the
@@ -436,7 +449,7 @@ class TrialFit:
                 "history": list(self.history), "metric": self.metric,
                 "best_epoch": self.best_epoch, "best_value": self.best_value,
                 "epochs_planned": self.epochs_planned, "resumed_at": self.resumed_at,
-                "peak_mb": self.peak_mb,
+                "peak_mb": self.peak_mb, "execution": self.settings.execution,
                 **({"gpu_peak_mb": self.gpu_peak_mb} if self.gpu_peak_mb is not None else {})}
 
     def value_of(self, logs: dict[str, float]) -> float | None:

@@ -31,6 +31,7 @@ from ..results import (
     costs_of,
     mark_discarded,
     member_text,
+    spread_of,
     trial_columns,
     trial_row,
     value_columns,
@@ -76,6 +77,8 @@ class TrialRecord:
     costs: dict[str, float] = field(default_factory=dict)  # --measure: its model's figures
     # --darts: a search's architecture weights by epoch, {choice: {option: [weight, ...]}}
     architecture: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    # --executions-per-trial: its values' standard deviations and the executions they average
+    spread: tuple[list[float], int] | None = None
     # %automl discard: the trial's user attributes that say so (its row reads DISCARDED)
     discard: dict[str, Any] = field(default_factory=dict)
 
@@ -221,6 +224,7 @@ class StudyModel:
         self.records[trial.number].supernet = bool(trial.user_attrs.get(SUPERNET))
         self.records[trial.number].constraints = dict(trial.constraints)
         self.records[trial.number].costs = costs_of(trial.user_attrs)
+        self.records[trial.number].spread = spread_of(trial.user_attrs)
         self.records[trial.number].discard = {k: v for k, v in trial.user_attrs.items()
                                               if k == DISCARDED}
         self.touch(trial.number)
@@ -480,7 +484,7 @@ class StudyModel:
                         r.kernel,
                         r.peak_mb, r.error,
                         member_text(r.member, r.generation, r.source if r.copied else None),
-                        r.origin, r.unmet, r.costs, r.gpu_peak_mb)
+                        r.origin, r.unmet, r.costs, r.gpu_peak_mb, r.spread)
         return mark_discarded(row, r.discard, self.value_columns)
 
     @property

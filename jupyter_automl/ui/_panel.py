@@ -20,7 +20,7 @@ from optuna.trial import TrialState
 from .. import _optuna
 from .._utils.duration import format_duration
 from ..engine import Listener, Outcome, RunEnd
-from ..results import StudyState, costs_of
+from ..results import StudyState, costs_of, spread_of
 from ..search import SUPERNET, origin_text, weights_by_epoch
 from . import _charts as charts
 from ._model import StudyModel
@@ -56,6 +56,7 @@ class StudyPanel(Listener):
         self._evolution = False  # --sampler evolution: the table shows each trial's origin
         self._darts = False  # --darts: the panel draws the searches' architecture weights
         self._constrained = False  # --constraint: the table marks the trials that miss them
+        self._executions = False  # --executions-per-trial N: values with their spread
 
     # -- listener events -------------------------------------------------------------------------
     def study_started(self, runner: RunView) -> None:
@@ -71,6 +72,7 @@ class StudyPanel(Listener):
         self._evolution = "evolution" in options.sampler
         self._darts = options.darts
         self._constrained = bool(options.constraints)
+        self._executions = options.executions > 1
         model.costs = list(options.measures)
         if self.root is None:
             self.attach(model)
@@ -113,7 +115,7 @@ class StudyPanel(Listener):
         # there, and ``trial`` keeps the attributes it had when it was asked.
         stored = _optuna.frozen(runner.study, trial) \
             if model.population is not None or self._evolution or self._darts \
-            or self._constrained or model.costs else None
+            or self._constrained or model.costs or self._executions else None
         attrs = stored.user_attrs if stored is not None else {}
         if stored is not None and self._constrained:  # a worker kernel set them in the storage
             record.constraints = dict(stored.constraints)
@@ -134,6 +136,11 @@ class StudyPanel(Listener):
         if "kernel" in extra:
             record.kernel = extra["kernel"]
             record.curve = [(int(e), float(v)) for e, v in extra.get("curve", [])]
+        if stored is not None and self._executions:  # the mean curve, once they all ran
+            record.spread = spread_of(attrs)
+            if stored.intermediate_values:
+                record.curve = sorted((int(k), float(v))
+                                      for k, v in stored.intermediate_values.items())
         model.touch(trial.number)
         self._trials_dirty = True
         self.refresh()
