@@ -21,7 +21,7 @@ class Checked:
     """A file run by ``runtime`` on ``samples`` inputs, its largest difference from the Keras
     model's outputs and the tolerance it had to stay within."""
 
-    runtime: str  # "onnxruntime 1.22.0"
+    runtime: str  # "onnxruntime 1.32.0"
     samples: int
     max_diff: float
     tolerance: float

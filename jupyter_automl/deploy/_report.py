@@ -53,7 +53,7 @@ class Variant:
     max_diff: float  # largest |output - the Keras model's output|
     tolerance: float
     agreement: float  # share of samples whose predicted class is the Keras model's
-    runtime: str = ""  # what ran it: "keras 3.9.2", "ai-edge-litert 2.3.0", ...
+    runtime: str = ""  # what ran it: "keras 3.15.1", "ai-edge-litert 2.3.0", ...
 
     @property
     def within(self) -> bool:
@@ -103,7 +103,7 @@ class CompressionReport:
         return "\n".join([head, *lines, *note, self.runtimes()])
 
     def runtimes(self) -> str:
-        """What ran the variants: ``Keras models run by keras 3.9.2; TFLite files by
+        """What ran the variants: ``Keras models run by keras 3.15.1; TFLite files by
         ai-edge-litert 2.3.0``."""
         keras = dict.fromkeys(v.runtime for v in self.variants if v.kind == "keras")
         lite = dict.fromkeys(v.runtime for v in self.variants if v.kind != "keras")
