@@ -79,6 +79,11 @@ def test_a_discarded_best_leaves_every_reader_and_the_next_run_trains_one_more(
     assert row["discarded"].startswith("a noisy run (by ")
     assert "discarded" in load_result("q", runs).trials.columns
     assert "1 discarded" in load_result("q", runs).summary()
+    from jupyter_automl.ui import StudyModel  # the panel's table: the same row
+
+    panel = StudyModel.from_result(load_result("q", runs))
+    assert panel.table_rows()[best] == row and panel.columns[-1] == "discarded"
+    assert (panel.done, panel.count(optuna.trial.TrialState.FAIL)) == (3, 0)
 
     study(runs, "q")  # the cell again: one more trial in the discarded one's place
     assert (summary_of(paths).done, len(trials_of(runs, "q"))) == (4, 5)
