@@ -14,6 +14,10 @@ import pytest
 from conftest import study_of
 from fault_study import PLAIN_SETUP, Study, run, script
 
+from jupyter_automl.engine import _background as background
+from jupyter_automl.results import cell_text
+from jupyter_automl.ui._panel import StudyPanel
+
 MODEL = '''
 model = keras.Sequential([keras.Input((8,)),
                           keras.layers.Dense(hp.int("units", 4, 16), activation="relu"),
@@ -29,8 +33,13 @@ def test_a_trial_is_the_mean_of_its_executions(ip: Any, tmp_path: Path) -> None:
     x = rng.normal(size=(192, 8)).astype("float32")
     y = (x[:, 0] + x[:, 1] > 0).astype("int64")
     ip.user_ns.update(x=x, y=y, x_val=x[:64], y_val=y[:64])
-    ip.run_cell_magic("automl", "ex --trials 1 --executions-per-trial 2 --seed 0 "
-                      "--minimize val_loss --pruner median", MODEL)
+    ip.run_line_magic("config", 'Automl.display = "widgets"')
+    try:  # in the background, so that the live panel can be read once it ends
+        ip.run_cell_magic("automl", "ex --trials 1 --executions-per-trial 2 --seed 0 "
+                          "--minimize val_loss --pruner median --background", MODEL)
+        ip.run_line_magic("automl", "wait ex")
+    finally:
+        ip.run_line_magic("config", 'Automl.display = "auto"')
     study = study_of(tmp_path / "runs", "ex")
     for trial in study.trials:
         attrs = trial.user_attrs
@@ -44,8 +53,16 @@ def test_a_trial_is_the_mean_of_its_executions(ip: Any, tmp_path: Path) -> None:
         assert trial.intermediate_values == {
             step: pytest.approx((curves[0][step] + curves[1][step]) / 2) for step in (1, 2, 3)}
     text = repr(ip.user_ns["_automl"].trials)
-    for trial in study.trials:
-        assert f"{trial.value:.4g} ± {trial.user_attrs['executions_std'][0]:.2g} (2 runs)" in text
+    (trial,) = study.trials
+    said = f"{trial.value:.4g} ± {trial.user_attrs['executions_std'][0]:.2g} (2 runs)"
+    assert said in text
+    # the live panel's table and curve say the same: the spread, and the mean curve
+    panel = next(li for li in background.get("ex").runner.listeners
+                 if isinstance(li, StudyPanel))
+    assert panel.model is not None
+    (row,) = panel.model.table_rows()
+    assert cell_text("val_loss", row["val_loss"]) == said
+    assert panel.model.records[0].curve == sorted(trial.intermediate_values.items())
     # the model kept is the best execution's, at its best epoch
     best = study.best_trial
     model = keras.models.load_model(tmp_path / "runs" / "ex" / "best" / "model.keras")
