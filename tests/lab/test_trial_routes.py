@@ -62,6 +62,14 @@ async def test_discard_undo_and_rerun_through_the_server(jp_fetch: Any,
     assert [(s["done"], s["failed"], s["discarded"]) for s in listed["studies"]] == [(2, 0, 1)]
     attrs = load_result("q", jp_root_dir / "automl_runs").study.trials[best].user_attrs
     assert attrs[DISCARDED]["by"].startswith("JupyterLab (")
+    # optuna-dashboard, served by the same server, agrees: FAIL, the reason among its
+    # attributes, and not the best
+    dashboard = ("jupyter-automl", "dashboard", "automl_runs/q", "api", "studies")
+    (summary,) = json.loads((await jp_fetch(*dashboard)).body)["study_summaries"]
+    seen = json.loads((await jp_fetch(*dashboard, str(summary["study_id"]))).body)
+    trial = next(t for t in seen["trials"] if t["number"] == best)
+    assert trial["state"] == "Fail" and "bad batch" in json.dumps(trial["user_attrs"])
+    assert best not in [t["number"] for t in seen["best_trials"]]
 
     await post(jp_fetch, "q", best, "discard", {"undo": True})
     assert (await detail())["study"]["done"] == 3
