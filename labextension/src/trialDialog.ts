@@ -7,20 +7,19 @@ import { Widget } from '@lumino/widgets';
 import type { AutomlClient } from './api';
 import {
   applyTrialEdit,
-  type ITranslate,
   type ITrialChoice,
   type ITrialEditRequest,
-  plainText,
   trialChoices,
   type TrialVerb
 } from './trials';
+import type { Trans } from './trans';
 import type { IStudy } from './types';
 
 /** The action's flow: read the trials, ask which and what, send it, say what was done. */
 export async function editTrials(
   client: AutomlClient,
   study: IStudy,
-  trans: ITranslate = plainText
+  trans: Trans
 ): Promise<boolean> {
   const title = trans.__('Discard or rerun a trial of %1', study.name);
   const choices = trialChoices(await client.getStudy(study.id), study.metric);
@@ -59,7 +58,7 @@ let editorCount = 0;
 class TrialEditor extends Widget implements Dialog.IBodyWidget<ITrialEditRequest> {
   constructor(
     private readonly choices: readonly ITrialChoice[],
-    private readonly trans: ITranslate
+    private readonly trans: Trans
   ) {
     super();
     this.addClass('jp-AutoML-trialEditor');

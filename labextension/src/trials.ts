@@ -7,17 +7,6 @@
 import type { AutomlClient } from './api';
 import type { IStudyDetail, ITrialEditResult } from './types';
 
-/** The translator's call this module makes (JupyterLab's `TranslationBundle.__`). */
-export interface ITranslate {
-  __(msgid: string, ...args: unknown[]): string;
-}
-
-/** English, `%1`... replaced, for callers without a translator. */
-export const plainText: ITranslate = {
-  __: (msgid: string, ...args: unknown[]) =>
-    msgid.replace(/%(\d+)/g, (_match, index: string) => String(args[Number(index) - 1]))
-};
-
 /** What can be done to a trial. */
 export type TrialVerb = 'discard' | 'undo' | 'rerun' | 'rerun-discard';
 

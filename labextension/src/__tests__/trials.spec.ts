@@ -1,5 +1,6 @@
 import { AutomlClient, type Fetcher } from '../api';
-import { applyTrialEdit, plainText, trialChoices, verbsFor } from '../trials';
+import { english } from '../trans';
+import { applyTrialEdit, trialChoices, verbsFor } from '../trials';
 import type { IStudyDetail } from '../types';
 import { study } from './fixtures';
 
@@ -54,7 +55,7 @@ describe('trial choices', () => {
   });
 
   it('interpolates without a translator', () => {
-    expect(plainText.__('Trial %1 of %2', 3, 'digits')).toBe('Trial 3 of digits');
+    expect(english.__('Trial %1 of %2', 3, 'digits')).toBe('Trial 3 of digits');
   });
 });
 
