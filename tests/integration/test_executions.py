@@ -1,10 +1,13 @@
 """``--executions-per-trial N``: a Keras study in this kernel scored by the mean of two seeds,
-with the spread kept and shown, and a study killed (``kill -9``, a failpoint) in its second
-execution that resumes there, its first execution's value kept."""
+with the spread kept and shown (the table, the live panel); a study killed (``kill -9``, a
+failpoint) in its second execution that resumes there, its first execution's value kept; and
+worker kernels running the executions, read back by ``show``."""
 
 from __future__ import annotations
 
 import statistics
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -110,3 +113,21 @@ def test_a_kill_in_execution_2_resumes_at_execution_2(tmp_path: Path) -> None:
     (uninterrupted,) = Study(whole / "automl_runs").trials()
     assert retry.user_attrs["executions"] == uninterrupted.user_attrs["executions"]
     assert retry.values == uninterrupted.values
+
+
+def test_worker_kernels_run_the_executions(tmp_path: Path) -> None:
+    done = run(script(OPTIONS.replace("--trials 1", "--trials 2 --kernels 2"), PLAIN_SETUP, BODY,
+                      display="text"), tmp_path)
+    assert done.returncode == 0, done.stderr
+    trials = Study(tmp_path / "automl_runs").trials()
+    assert [t.state.name for t in trials] == ["COMPLETE", "COMPLETE"]
+    for trial in trials:
+        assert trial.user_attrs["kernel"].startswith("local kernel")
+        runs = [v[0] for v in trial.user_attrs["executions"]]
+        assert len(runs) == 2 and trial.value == pytest.approx(statistics.mean(runs))
+    shown = subprocess.run([sys.executable, "-m", "jupyter_automl.cli", "show", "m"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    for trial in trials:  # `show`, the verb, reads the spread from the trials' attributes
+        std = trial.user_attrs["executions_std"][0]
+        assert f"{trial.value:.4g} ± {std:.2g} (2 runs)" in shown.stdout, shown.stdout
