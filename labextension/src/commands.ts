@@ -109,7 +109,6 @@ export function addCommands(app: JupyterFrontEnd, options: ICommandsOptions): vo
   commands.addCommand(CommandIDs.showSidebar, {
     label: trans.__('AutoML Studies'),
     caption: trans.__('Show the AutoML studies sidebar'),
-    icon: args => (args.toolbar ? automlIcon : undefined),
     execute: () => app.shell.activateById(options.sidebarId)
   });
 
