@@ -49,6 +49,8 @@ myst_enable_extensions = ["colon_fence", "deflist", "attrs_inline", "attrs_block
 nb_execution_mode = "off"
 nb_output_stderr = "show"
 nb_merge_streams = True
+# The linkcheck builder (DOCS_LINKCHECK_EXTERNAL=1) renders outputs too: text, then HTML.
+nb_mime_priority_overrides = [("linkcheck", "text/plain", 10), ("linkcheck", "text/html", 20)]
 
 # Autodoc: the public Python API, from its docstrings (documented under reference/).
 autodoc_typehints = "description"
