@@ -23,7 +23,7 @@ from ..errors import AutomlError
 from ..version import __version__
 from ._check import Checked
 from ._files import size_of, size_text, tf_quiet
-from ._formats import bundle_files
+from ._formats import EXPORT_FORMATS, bundle_files
 from ._keras import ModelFile
 from ._litert import open_tflite
 from ._predict import LOADERS, predict_script
@@ -150,7 +150,8 @@ def _card(result: StudyResult, number: int, signature: dict[str, Any],
                   + ", ".join(f"{t['dtype']} {tuple(t['shape'])}" for t in lite["inputs"])
                   + " and returns "
                   + ", ".join(f"{t['dtype']} {tuple(t['shape'])}" for t in lite["outputs"])
-                  + "." + (f" It is quantized: {quantized}." if quantized else "")]
+                  + f" (read by {lite['runtime']})."
+                  + (f" It is quantized: {quantized}." if quantized else "")]
     lines += ["", "## Files", "", "| file | size |", "|---|---|"]
     lines += [f"| `{name}` | {size_text(size)} |" for name, size in files.items()]
     lines += ["| `predict.py` | predicts on an `.npy` file: `python predict.py inputs.npy` |",
@@ -160,11 +161,11 @@ def _card(result: StudyResult, number: int, signature: dict[str, Any],
     lines += [""] if signature.get("checked") else []
     lines += _preprocessing(result)
     lines += _compression(result)
+    held = [n for n in LOADERS if EXPORT_FORMATS[n].file in files]
     lines += ["## Use", "", "```bash",
               "python predict.py inputs.npy                   # the first format of this "
-              "bundle",
-              "python predict.py inputs.npy --format tflite   # or "
-              + ", ".join(n for n in LOADERS if n != "tflite"),
+              "bundle", *([f"python predict.py inputs.npy --format {held[-1]}   # this bundle "
+                           f"holds {', '.join(held)}"] if len(held) > 1 else []),
               "python predict.py inputs.npy --output predictions.npy", "```", "",
               "`predict.py` needs TensorFlow for the Keras and SavedModel files; the TFLite "
               "file runs on `ai-edge-litert` (or `tflite-runtime`, or TensorFlow), the ONNX "

@@ -133,6 +133,8 @@ def test_a_bundles_onnx_and_tflite_files_predict_without_tensorflow(digits: dict
     card = (folder / "model_card.md").read_text()
     assert "`model.onnx` was checked against Keras with onnxruntime" in card
     assert "the ONNX file on `onnxruntime` alone" in card
+    assert f"(read by ai-edge-litert {litert})" in card
+    assert "--format tflite   # this bundle holds onnx, tflite" in card
     inputs = tmp_path / "inputs.npy"
     np.save(inputs, digits["sample"])
     no_tf = without(tmp_path, "tensorflow", "keras")
