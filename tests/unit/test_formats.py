@@ -117,7 +117,8 @@ def test_a_row_says_where_export_writes_and_what_quantize_picks(tmp_path: Path) 
 
 def test_importing_deploy_imports_no_heavy_module() -> None:
     code = ("import sys\nimport jupyter_automl.deploy, jupyter_automl.results\n"
-            "heavy = [m for m in ('tensorflow', 'keras', 'plotly') if m in sys.modules]\n"
+            "heavy = [m for m in ('tensorflow', 'keras', 'plotly', 'onnx', 'tf2onnx',\n"
+            "                     'onnxruntime', 'ai_edge_litert') if m in sys.modules]\n"
             "print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
