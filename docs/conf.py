@@ -73,6 +73,8 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }
+# Pages with no section below them: no empty navigation column, a wider text.
+html_sidebars = {"index": [], "getting-started": [], "benchmarks": []}
 html_show_sourcelink = False
 html_last_updated_fmt = None
 
