@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _optuna
 from ..errors import TrackingError
-from ..runs import redact
+from ..runs import LOST, redact
 from ._events import Listener, Outcome
 from ._tracking import (
     epochs_after,
@@ -130,6 +130,20 @@ class MlflowRuns(Listener):
         return cls(client, uri, experiment_id)
 
     # -- the hooks -----------------------------------------------------------------------------
+    def study_started(self, run: RunView) -> None:
+        """The runs of trials whose process died with them (failed since by the recovery)
+        still say RUNNING: ended now, as failures (a retry opens its run again)."""
+        from optuna.trial import TrialState
+
+        for trial in run.study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
+            run_id = trial.user_attrs.get(RUN_ID)
+            if run_id is None or LOST not in trial.user_attrs \
+                    or self.client.get_run(run_id).info.status != "RUNNING":
+                continue
+            lost = str(trial.user_attrs.get(LOST, "its process died"))
+            self._tag(run_id, {"automl.state": "FAIL", "automl.lost": lost})
+            self.client.set_terminated(run_id, status="FAILED")
+
     def trial_started(self, run: RunView, trial: optuna.Trial) -> None:
         number = trial.number
         tags = {"automl.study": run.name, "automl.trial": str(number),
@@ -138,6 +152,8 @@ class MlflowRuns(Listener):
         if run_id is not None:  # the retry goes on in the run of the trial it retries
             self.client.update_run(run_id, status="RUNNING")
             history = self.client.get_run(run_id).data
+            if "automl.lost" in history.tags:  # the attempt's, said by automl.retry_of now
+                self.client.delete_tag(run_id, "automl.lost")
             self._params[number] = set(history.params)
             self._logged[number] = self._last_step(run_id, history.metrics)
             self._tag(run_id, {**tags, "automl.retry_of": str(trial.user_attrs["retry_of"])})

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from ._events import RunEnd, RunView
 
 EXPERIMENT = ".automl-experiment"  # the suffix of the file holding the experiment's config
+SESSION = ".automl-session"  # the suffix of a trial's HParams records (written once it ended)
 STATE = "trial_state"  # the hparam that says the trial's Optuna state
 _count = itertools.count()
 
@@ -195,6 +196,7 @@ class TensorBoardRecords(Listener):
     def study_started(self, run: RunView) -> None:
         if self.folder is not None:
             self._metrics[self.folder].update(self._objective_tags(run))
+            self._close_dead(run, self.folder)
             self._write_experiment(run, self.folder)
 
     def trial_started(self, run: RunView, trial: optuna.Trial) -> None:
@@ -261,7 +263,7 @@ class TensorBoardRecords(Listener):
     def _record_session(self, run: RunView, trial: optuna.Trial, root: Path, state: str,
                         values: dict[str, float], step: int) -> None:
         params = {**params_of(run, trial), STATE: state}
-        file = EventFile(root / trial_folder(trial.number))
+        file = EventFile(root / trial_folder(trial.number), SESSION)
         try:
             started = self._started.get(trial.number, time.time())
             file.summary(session_start(params, trial_folder(trial.number), started))
@@ -271,6 +273,16 @@ class TensorBoardRecords(Listener):
         finally:
             file.close()
         self._metrics.setdefault(root, set()).update((tag, "") for tag in values)
+
+    def _close_dead(self, run: RunView, root: Path) -> None:
+        """The trials whose process died with them (failed since by the recovery): their
+        curves are there, their records not yet; written now, as failures."""
+        from optuna.trial import TrialState
+
+        for trial in run.study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
+            folder = root / trial_folder(trial.number)
+            if folder.is_dir() and not any(folder.glob(f"*{SESSION}")):
+                self._record_session(run, trial, root, "FAIL", {}, 0)  # type: ignore[arg-type]
 
     def _close(self, number: int) -> None:
         for key in [k for k in self._files if k[0] == number]:
