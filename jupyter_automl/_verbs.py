@@ -313,7 +313,7 @@ def _discard(args: argparse.Namespace, said: Invocation) -> int:
     if args.undo and args.reason is not None:
         raise AutomlError("--undo takes a discard back: drop --reason")
     print(discard_trial(args.name, args.trial, _where(args, said), args.storage,
-                        reason=args.reason, undo=args.undo).said)
+                        reason=args.reason, undo=args.undo, prog=_prog(said)).said)
     return 0
 
 
@@ -323,8 +323,12 @@ def _rerun(args: argparse.Namespace, said: Invocation) -> int:
     if args.reason is not None and not args.discard:
         raise AutomlError("--reason goes with --discard (the old trial's discard)")
     print(rerun_trial(args.name, args.trial, _where(args, said), args.storage,
-                      discard=args.discard, reason=args.reason).said)
+                      discard=args.discard, reason=args.reason, prog=_prog(said)).said)
     return 0
+
+
+def _prog(said: Invocation) -> str:
+    return "%automl" if said.where == MAGIC else "jupyter-automl"
 
 
 def _dashboard(args: argparse.Namespace, said: Invocation) -> int:

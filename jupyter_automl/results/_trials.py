@@ -34,6 +34,7 @@ from ..runs import (
     is_running,
     list_study_folders,
     open_storage,
+    redact,
     storage_errors,
     storage_url,
     study_paths,
@@ -105,15 +106,17 @@ def _open(name: str, runs_dir: str | Path, storage: str | None) -> tuple[StudyPa
         try:
             return paths, optuna.load_study(study_name=paths.name, storage=open_storage(url))
         except KeyError:
-            raise StudyNotFoundError(f"study {name!r} is not in its storage {url}") from None
+            raise StudyNotFoundError(f"study {name!r} is not in its storage "
+                                     f"{redact(url)}") from None
 
 
-def _trial(study: optuna.Study, name: str, number: int) -> optuna.trial.FrozenTrial:
+def _trial(study: optuna.Study, name: str, number: int,
+           prog: str) -> optuna.trial.FrozenTrial:
     numbers = [t.number for t in study.get_trials(deepcopy=False)]
     if number not in numbers:
         have = f"its trials are 0 to {max(numbers)}" if numbers else "it has no trials yet"
-        raise UnknownTrialError(f"study {name!r} has no trial {number}; {have} (%automl show "
-                             f"{name} lists them)")
+        raise UnknownTrialError(f"study {name!r} has no trial {number}; {have} ({prog} show "
+                                f"{name} lists them)")
     return _optuna.trial_by_number(study, number)
 
 
@@ -147,23 +150,26 @@ def _by(by: str | None) -> str:
 # -- discard -----------------------------------------------------------------------------------
 def discard_trial(name: str, number: int, runs_dir: str | Path = DEFAULT_RUNS_DIR,
                   storage: str | None = None, *, reason: str | None = None,
-                  by: str | None = None, undo: bool = False) -> TrialEdit:
+                  by: str | None = None, undo: bool = False,
+                  prog: str = "%automl") -> TrialEdit:
     """Discard trial ``number`` of study ``name`` (see this module's docstring), or take a
-    discard back (``undo``). ``by`` names who did it (default: user@host).
+    discard back (``undo``). ``by`` names who did it (default: user@host); ``prog``, how the
+    commands it suggests start (``jupyter-automl`` on a terminal).
 
     Raises :class:`TrialEditError` for an unknown trial, one still running or queued, one
     that failed, and :class:`~jupyter_automl.errors.StudyNotFoundError` for an unknown
     study."""
     paths, study = _open(name, runs_dir, storage)
-    trial = _trial(study, name, number)
+    trial = _trial(study, name, number, prog)
     _refuse_unfinished(trial, name, "discarded")
     before = [t.number for t in own_best_trials(study)]
-    said = _undo(study, name, trial) if undo else _discard(study, name, trial, reason, by)
-    return TrialEdit(said + _after(paths, study, name, before), number)
+    said = _undo(study, name, trial, prog) if undo \
+        else _discard(study, name, trial, reason, by, prog)
+    return TrialEdit(said + _after(paths, study, name, before, prog), number)
 
 
 def _discard(study: optuna.Study, name: str, trial: optuna.trial.FrozenTrial,
-             reason: str | None, by: str | None) -> str:
+             reason: str | None, by: str | None, prog: str) -> str:
     from optuna.trial import TrialState
 
     if DISCARDED in trial.user_attrs:
@@ -172,20 +178,20 @@ def _discard(study: optuna.Study, name: str, trial: optuna.trial.FrozenTrial,
     if trial.state == TrialState.FAIL:
         raise TrialEditError(f"trial {trial.number} of study {name!r} failed: no best, total or "
                              "sampler counts it already. To train its parameters again: "
-                             f"%automl rerun {name} {trial.number}")
+                             f"{prog} rerun {name} {trial.number}")
     record = {"reason": reason or None, "by": _by(by),
               "at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
               "state": trial.state.name, "values": trial.values}
-    _rewrite(study, name, trial, TrialState.FAIL, None, record)
+    _rewrite(study, name, trial, TrialState.FAIL, None, record, prog)
     value = "" if trial.values is None else \
         f", value{'s' * (len(trial.values) > 1)} {_values_text(trial.values)}"
     return (f"trial {trial.number} of study {name!r} ({trial.state.name}{value}) is discarded"
             f"{f' ({reason})' if reason else ''}: it stays in the storage as FAIL, and no best, "
             "total or sampler counts it (the next run of the study trains one more trial in "
-            f"its place). %automl discard {name} {trial.number} --undo takes it back")
+            f"its place). {prog} discard {name} {trial.number} --undo takes it back")
 
 
-def _undo(study: optuna.Study, name: str, trial: optuna.trial.FrozenTrial) -> str:
+def _undo(study: optuna.Study, name: str, trial: optuna.trial.FrozenTrial, prog: str) -> str:
     from optuna.trial import TrialState
 
     record = trial.user_attrs.get(DISCARDED)
@@ -193,19 +199,19 @@ def _undo(study: optuna.Study, name: str, trial: optuna.trial.FrozenTrial) -> st
         raise TrialEditError(f"trial {trial.number} of study {name!r} is not discarded "
                              f"({trial.state.name}): there is nothing to take back")
     state = TrialState[str(record.get("state", "COMPLETE"))]
-    _rewrite(study, name, trial, state, discarded_values(trial.user_attrs), None)
+    _rewrite(study, name, trial, state, discarded_values(trial.user_attrs), None, prog)
     return (f"trial {trial.number} of study {name!r} is {state.name} again: its discard is "
             "taken back")
 
 
 def _rewrite(study: optuna.Study, name: str, trial: optuna.trial.FrozenTrial, state: Any,
-             values: list[float] | None, record: dict[str, Any] | None) -> None:
+             values: list[float] | None, record: dict[str, Any] | None, prog: str) -> None:
     try:
         _optuna.rewrite_finished(study, trial.number, expected=trial.state, state=state,
                                  values=values, attr=DISCARDED, attr_value=record)
     except _optuna.TrialChanged as exc:
         raise TrialEditError(f"study {name!r}: {exc} (another process changed it meanwhile); "
-                             "look again (%automl show) and retry") from None
+                             f"look again ({prog} show {name}) and retry") from None
     except LookupError as exc:
         raise TrialEditError(f"study {name!r}: {exc}") from None
 
@@ -215,11 +221,12 @@ def _values_text(values: list[float]) -> str:
 
 
 # -- after an edit: the best model follows --------------------------------------------------
-def _after(paths: StudyPaths, study: optuna.Study, name: str, before: list[int]) -> str:
+def _after(paths: StudyPaths, study: optuna.Study, name: str, before: list[int],
+           prog: str) -> str:
     """The best model on disk made to follow the new best; and what a running study does."""
     fresh = _reloaded(study)
     best = own_best_trials(fresh)
-    said = follow_best(paths, fresh, before, best)
+    said = follow_best(paths, fresh, before, best, prog)
     if is_running(fresh, paths):
         said += (f"\nstudy {name!r} is running: the runs going on now keep the best they "
                  "knew, and may count the trial until they end; the next run counts it as "
@@ -238,7 +245,7 @@ def _reloaded(study: optuna.Study) -> optuna.Study:
 
 
 def follow_best(paths: StudyPaths, study: optuna.Study, before: list[int],
-                best: list[optuna.trial.FrozenTrial]) -> str:
+                best: list[optuna.trial.FrozenTrial], prog: str = "%automl") -> str:
     """Make ``best/`` hold the models of ``best`` (the trial numbers were ``before``): a model
     that leaves the best goes back to its trial's folder (``trials/N/model.keras``, where a
     discard taken back finds it), one that joins comes from there if it was kept. Returns
@@ -270,7 +277,7 @@ def follow_best(paths: StudyPaths, study: optuna.Study, before: list[int],
     if missing and had:
         head += (f"; the model of trial{'s' * (len(missing) > 1)} "
                  f"{', '.join(map(str, missing))} was not kept (a study keeps only its best "
-                 f"model): %automl rerun {study.study_name} {missing[0]} trains one with its "
+                 f"model): {prog} rerun {study.study_name} {missing[0]} trains one with its "
                  "parameters, saved if it is then the best")
     return "\n" + head
 
@@ -307,7 +314,8 @@ def _write_params(paths: StudyPaths, study: optuna.Study,
 # -- rerun ---------------------------------------------------------------------------------------
 def rerun_trial(name: str, number: int, runs_dir: str | Path = DEFAULT_RUNS_DIR,
                 storage: str | None = None, *, discard: bool = False,
-                reason: str | None = None, by: str | None = None) -> TrialEdit:
+                reason: str | None = None, by: str | None = None,
+                prog: str = "%automl") -> TrialEdit:
     """Queue trial ``number``'s parameters to be trained again (Optuna's ``enqueue_trial``):
     the study's next run trains it first, even past its total. ``discard``: discard the old
     trial too (``reason``), so that the rerun takes its place in the total.
@@ -317,7 +325,7 @@ def rerun_trial(name: str, number: int, runs_dir: str | Path = DEFAULT_RUNS_DIR,
     from optuna.trial import TrialState
 
     paths, study = _open(name, runs_dir, storage)
-    trial = _trial(study, name, number)
+    trial = _trial(study, name, number, prog)
     _refuse_unfinished(trial, name, "rerun")
     if paths.read_spec().get("scheduler") or trial.user_attrs.get(SUPERNET):
         raise TrialEditError(f"trial {number} of study {name!r} cannot be rerun alone: "
@@ -328,7 +336,8 @@ def rerun_trial(name: str, number: int, runs_dir: str | Path = DEFAULT_RUNS_DIR,
     said = ""
     if discard and trial.state != TrialState.FAIL and DISCARDED not in trial.user_attrs:
         before = [t.number for t in own_best_trials(study)]
-        said = _discard(study, name, trial, reason, by) + _after(paths, study, name, before)
+        said = _discard(study, name, trial, reason, by, prog) \
+            + _after(paths, study, name, before, prog)
         said += "\n"
         study = _reloaded(study)  # its cache holds the trial as it was
     queued = _queue(study, trial)
