@@ -16,9 +16,12 @@ for, whatever the display.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import _optuna
+from ..errors import TrackingError
 
 if TYPE_CHECKING:
     import optuna
@@ -86,10 +89,17 @@ def trackers(prepared: PreparedStudy) -> list[Listener]:
     options = prepared.options
     folder = None
     if options.tensorboard is not None:
-        from pathlib import Path
-
         folder = Path(options.tensorboard) if options.tensorboard \
             else prepared.paths.root / "tensorboard"
+    if folder is not None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if not os.access(folder, os.W_OK):
+                raise PermissionError("not writable")
+        except OSError as exc:
+            raise TrackingError(f"--tensorboard: the folder {folder} cannot be written "
+                                f"({exc.strerror or exc}); give one you can write, e.g. "
+                                "--tensorboard=logs. No trial has started.") from None
     listeners: list[Listener] = [TensorBoardRecords(folder)]
     if options.mlflow is not None:
         from ._mlflow import MlflowRuns

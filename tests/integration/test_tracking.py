@@ -285,7 +285,8 @@ def test_a_tensorboard_callback_on_worker_kernels_gets_a_folder_per_trial(
     cell = cell.replace("calls.append(1)\n", "calls = [1]\n")  # every trial completes
     ip.run_cell_magic("automl", "cb --trials 2 --kernels 2 --maximize val_accuracy", cell)
     trials = study_of(tmp_path / "runs", "cb").trials
-    assert [t.state.name for t in trials] == ["COMPLETE"] * 2
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 2, [
+        t.user_attrs.get("error") for t in trials]
     assert all(t.user_attrs["kernel"].startswith("local kernel") for t in trials)
     mux, experiment, groups = tensorboard(tmp_path / "tb_logs")
     assert set(groups) == {"trial-000", "trial-001"}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -75,3 +76,16 @@ def test_a_server_that_does_not_answer_is_said_at_once() -> None:
                                             rf"http://u:\*\*\*@127.0.0.1:{port} does not answer"):
         check_server(f"http://u:secret@127.0.0.1:{port}")
     check_server("sqlite:///nowhere.db")  # a database or a folder: MLflow opens it itself
+
+
+def test_a_tensorboard_folder_that_cannot_be_written_is_said_before_any_trial(
+        tmp_path: Path) -> None:
+    from jupyter_automl import run_study
+
+    (tmp_path / "taken").write_text("a file, not a folder")
+    with pytest.raises(TrackingError, match=r"--tensorboard: the folder .*taken cannot be "
+                                            r"written .*No trial has started"):
+        run_study('hp.float("x", 0, 1)', f"t --trials 2 --runs-dir {tmp_path} "
+                                         f"--tensorboard={tmp_path / 'taken'}")
+    assert not (tmp_path / "t" / "trials").exists() or not any((tmp_path / "t" / "trials")
+                                                               .iterdir())
