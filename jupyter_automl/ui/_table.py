@@ -71,6 +71,8 @@ _CSS = """
 .automl-trials tr.state-fail td { color: #c33; }
 .automl-trials tr.state-running td { color: #e67e00; }
 .automl-trials tr.state-waiting td { color: #888; font-style: italic; }
+.automl-trials tr.state-discarded td { color: #999; text-decoration: line-through; }
+.automl-trials tr.state-discarded td:last-child { text-decoration: none; }
 .automl-trials tr.selected td { background: #ffe3e3; }
 """
 
