@@ -105,3 +105,20 @@ def test_a_discarded_trial_reads_as_such_in_its_row() -> None:
     assert mark_discarded(dict(untouched), {}, ["loss"]) == untouched
     assert with_discarded(["number"], [untouched]) == ["number"]
     assert with_discarded(["number"], [untouched, row]) == ["number", "discarded"]
+
+
+def test_a_lost_rerun_is_retried_as_a_rerun(tmp_path: Path) -> None:
+    """A queued rerun whose kernel died is failed and queued again, still marked a rerun, so
+    that it still runs past the study's total."""
+    from jupyter_automl.engine._recovery import fail_and_retry
+    from jupyter_automl.runs import RERUN_OF, StudyPaths
+
+    study = make_study(tmp_path)
+    study.enqueue_trial(dict(study.trials[0].params), user_attrs={RERUN_OF: 0})
+    running = study.ask()
+    assert running.user_attrs[RERUN_OF] == 0
+    assert fail_and_retry(study, _optuna.frozen(study, running), StudyPaths(tmp_path / "s"),
+                          reason="its kernel died")
+    retry = study.trials[-1]
+    assert (retry.state.name, retry.user_attrs[RERUN_OF]) == ("WAITING", 0)
+    assert _optuna.given_params(study.ask()) == study.trials[0].params
