@@ -117,6 +117,7 @@ def test_a_lost_rerun_is_retried_as_a_rerun(tmp_path: Path) -> None:
     study.enqueue_trial(dict(study.trials[0].params), user_attrs={RERUN_OF: 0})
     running = study.ask()
     assert running.user_attrs[RERUN_OF] == 0
+    running.suggest_float("x", -3, 3)  # the cell draws (is given) its parameters, then dies
     assert fail_and_retry(study, _optuna.frozen(study, running), StudyPaths(tmp_path / "s"),
                           reason="its kernel died")
     retry = study.trials[-1]
