@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..training import MEASURES
 from ..training import trial_log_folder as trial_folder
 from ._events import Listener, Outcome
 from ._tracking import (
@@ -304,7 +305,8 @@ class TensorBoardRecords(Listener):
     @staticmethod
     def _objective_tags(run: RunView) -> set[tuple[str, str]]:
         tags = {(tag, "") for tag in result_metrics(run, [0.0] * len(run.prepared.objectives))}
-        tags |= {curve_tag(o.metric) for o in run.prepared.objectives if o.metric}
+        tags |= {curve_tag(o.metric) for o in run.prepared.objectives  # a curve of the logs
+                 if o.metric and o.metric not in MEASURES}
         return tags
 
     def _callback_roots(self, trial: optuna.Trial, outcome: Outcome) -> list[Path]:

@@ -40,6 +40,8 @@ if len(calls) == 3:
     raise optuna.TrialPruned("pruned by the cell")
 '''
 
+SECRET = "tok-5e3f9a-not-to-be-seen"  # an MLflow token: never shown nor written
+
 # a Keras callback that interrupts the first trial as its second epoch begins (epoch 1 saved)
 INTERRUPT = '''
 class Interrupt(keras.callbacks.Callback):
@@ -194,9 +196,11 @@ def history(url: str, run: Any, key: str) -> list[tuple[int, float]]:
 
 
 def test_mlflow_logs_each_trial_as_a_run_with_the_best_model(
-        mlflow_server: str, namespace: dict[str, Any], tmp_path: Path) -> None:
+        mlflow_server: str, namespace: dict[str, Any], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capfd: Any) -> None:
     from mlflow import MlflowClient
 
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", SECRET)  # MLflow sends it; we never show it
     result = run_study(CELL, f"ml --trials 2 --runs-dir {tmp_path} --maximize val_accuracy "
                              f"--mlflow {mlflow_server}", namespace, display="text")
     trials = study_of(tmp_path, "ml").trials
@@ -226,6 +230,13 @@ def test_mlflow_logs_each_trial_as_a_run_with_the_best_model(
     local = client.download_artifacts(best.info.run_id, "model/model.keras",
                                       str(tmp_path / "download"))
     assert Path(local).read_bytes() == (tmp_path / "ml" / "best" / "model.keras").read_bytes()
+    # the token is in no output, no file of the study's, no tag or parameter of a run
+    said = capfd.readouterr()
+    assert SECRET not in said.out + said.err
+    assert not [f for f in (tmp_path / "ml").rglob("*") if f.is_file()
+                and SECRET.encode() in f.read_bytes()]
+    assert not [r for r in runs.values()
+                if SECRET in repr(r.data.tags) + repr(r.data.params)]
 
 
 def test_a_resumed_trial_continues_its_run_and_its_curves(
