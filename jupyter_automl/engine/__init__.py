@@ -17,7 +17,7 @@ from ._options import (
 )
 from ._runner import StopSignal, StudyRunner
 from ._study import PreparedStudy, prepare
-from ._tracking import trackers as tracking_listeners
+from ._trackers import trackers as tracking_listeners
 from ._trial import ThisKernel
 
 __all__ = [

@@ -1,6 +1,6 @@
 """What the experiment trackers (TensorBoard's HParams records, MLflow's runs) share: a trial's
 epochs however it ran, the epochs a tracker has not written yet, the trial's result under a
-metric name, and the trackers a study's options ask for.
+metric name (the trackers a study's options ask for: ``_trackers.py``).
 
 Why the trackers live in the engine, as listeners of the runner, and write from the notebook:
 the runner already hears of every trial wherever it ran (this kernel, worker kernels, Ray
@@ -16,19 +16,15 @@ for, whatever the display.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import _optuna
-from ..errors import TrackingError
 
 if TYPE_CHECKING:
     import optuna
 
     from ..training import TrialFit
-    from ._events import Listener, Outcome, RunView
-    from ._study import PreparedStudy
+    from ._events import Outcome, RunView
 
 
 Epoch = tuple[int, dict[str, float]]  # (its number, from 1; its logs but "epoch")
@@ -78,32 +74,3 @@ def result_metrics(run: RunView, values: list[float] | None) -> dict[str, float]
 def params_of(run: RunView, trial: optuna.Trial) -> dict[str, Any]:
     """The trial's parameters as the storage has them (a worker kernel draws them there)."""
     return dict(_optuna.frozen(run.study, trial).params)
-
-
-def trackers(prepared: PreparedStudy) -> list[Listener]:
-    """The trackers the study's options ask for, each checked now (an MLflow server that does
-    not answer is an error before any trial): TensorBoard's records always (they also follow a
-    TensorBoard callback in the cell's ``fit``), MLflow's with ``--mlflow``."""
-    from ._tensorboard import TensorBoardRecords
-
-    options = prepared.options
-    folder = None
-    if options.tensorboard is not None:
-        folder = Path(options.tensorboard) if options.tensorboard \
-            else prepared.paths.root / "tensorboard"
-    if folder is not None:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            if not os.access(folder, os.W_OK):
-                raise PermissionError("not writable")
-        except OSError as exc:
-            raise TrackingError(f"--tensorboard: the folder {folder} cannot be written "
-                                f"({exc.strerror or exc}); give one you can write, e.g. "
-                                "--tensorboard=logs. No trial has started.") from None
-    listeners: list[Listener] = [TensorBoardRecords(folder)]
-    if options.mlflow is not None:
-        from ._mlflow import MlflowRuns
-
-        listeners.append(MlflowRuns.connect(options.mlflow,
-                                            options.mlflow_experiment or options.name))
-    return listeners
