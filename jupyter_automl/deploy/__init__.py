@@ -21,6 +21,7 @@ from ._formats import (
     format_choices,
     quantizable,
 )
+from ._litert import tflite_interpreter
 from ._prune import prune_model, sparsity_of
 from ._quantize import QUANTIZATIONS
 from ._report import CompressionReport, Variant
@@ -33,5 +34,5 @@ __all__ = [
     "CompressionReport", "Exported", "Format", "StudyResult", "Variant", "base_formats",
     "best_model_file", "bundle_files", "compress", "deployment_costs", "export", "export_format",
     "format_choices", "load_npz", "prune_model", "quantizable", "sparsity_of", "tf_quiet",
-    "write_bundle",
+    "tflite_interpreter", "write_bundle",
 ]

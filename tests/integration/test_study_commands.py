@@ -16,7 +16,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -238,11 +237,9 @@ def test_export_savedmodel_serves_the_same_predictions(trained: Path,
 
 
 def tflite_predict(path: Path, sample: Any) -> Any:
-    import tensorflow as tf
+    from jupyter_automl.deploy import tflite_interpreter
 
-    with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation notice
-        warnings.simplefilter("ignore")
-        interpreter = tf.lite.Interpreter(model_path=str(path))
+    interpreter, _ = tflite_interpreter(path)  # LiteRT where installed, as the product does
     source, = interpreter.get_input_details()
     interpreter.resize_tensor_input(source["index"], list(sample.shape))
     interpreter.allocate_tensors()
