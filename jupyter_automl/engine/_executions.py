@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import random
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -117,6 +117,19 @@ class Executions:
         means, stds = mean_and_std(self.values)
         trial.set_user_attr(EXECUTIONS_STD, stds)
         return means
+
+
+def checkpoint_text(state: Mapping[str, Any], attrs: Mapping[str, Any],
+                    total: int) -> str | None:
+    """Where a lost trial of ``total`` executions was checkpointed, as an interrupted run
+    says it (`` at execution 2 of 3, epoch 4``), from its ``state`` (state.json) and its user
+    ``attrs``; None when the checkpoint is an earlier, finished execution's (the execution cut
+    short starts again)."""
+    execution = int(state.get("execution") or 0)
+    if execution < len(attrs.get(EXECUTIONS) or ()):
+        return None
+    epochs = len(state.get("history") or [])
+    return f" at execution {execution + 1} of {total}" + (f", epoch {epochs}" if epochs else "")
 
 
 def curve_of(fit: TrialFit | None) -> list[list[float]]:

@@ -48,6 +48,7 @@ from ..runs import (
 from ..search import SUPERNET, retrains_owed
 from ..training import memory_scope
 from ._events import Executor, Listener, Outcome, RunEnd, TrialLost
+from ._executions import checkpoint_text
 from ._pbt import PbtSchedule, is_final
 from ._recovery import fail_and_retry, recover
 
@@ -343,10 +344,16 @@ class StudyRunner:
         saved = {n: len(self.paths.read_state(n).get("history", [])) for n in self._lost_now}
         # a checkpoint inside the first epoch (--checkpoint-every) has no epoch in its history
         resumed = sorted(n for n in saved if saved[n] or self.paths.checkpoint(n).exists())
+        where = {n: f" at epoch {saved[n]}" if saved[n] else "" for n in resumed}
+        if self.prepared.options.executions > 1:  # which execution; not a finished one's
+            places = {n: checkpoint_text(self.paths.read_state(n), _optuna.trial_by_number(
+                self.study, n).user_attrs, self.prepared.options.executions) for n in resumed}
+            where = {n: place for n, place in places.items() if place is not None}
+            resumed = sorted(where)
         fresh = sorted(n for n in saved if n not in resumed)
         if len(resumed) == 1:
-            where = f" at epoch {saved[resumed[0]]}" if saved[resumed[0]] else ""
-            text += f", trial {resumed[0]} was checkpointed{where} and will resume from there"
+            text += (f", trial {resumed[0]} was checkpointed{where[resumed[0]]} and will resume "
+                     "from there")
         elif resumed:
             text += (f", trials {', '.join(map(str, resumed))} were checkpointed and will "
                      "resume from there")

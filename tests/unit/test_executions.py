@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from optuna.trial import TrialState
 
-from jupyter_automl.engine._executions import Executions, better
+from jupyter_automl.engine._executions import Executions, better, checkpoint_text
 from jupyter_automl.engine._options import parse_options
 from jupyter_automl.errors import OptionError
 from jupyter_automl.results import (
@@ -113,3 +113,13 @@ def test_the_best_execution_is_kept() -> None:
     low, high = SimpleNamespace(values=[0.2]), SimpleNamespace(values=[0.5])
     assert better(None, low, "maximize") is low
     assert better(low, high, "maximize") is high and better(low, high, "minimize") is low
+
+
+def test_an_interrupted_run_says_which_execution_was_checkpointed() -> None:
+    history = [{"epoch": 1.0}, {"epoch": 2.0}]
+    one_done = {EXECUTIONS: [[0.8]]}
+    assert checkpoint_text({"execution": 1, "history": history}, one_done, 3) == \
+        " at execution 2 of 3, epoch 2"
+    # the first execution's last checkpoint, execution 2 not saved yet: it starts again
+    assert checkpoint_text({"execution": 0, "history": history}, one_done, 3) is None
+    assert checkpoint_text({"history": []}, {}, 2) == " at execution 1 of 2"
