@@ -21,12 +21,12 @@ from ._internals import (
     trial_count,
     trial_id,
 )
-from ._rewrite import TrialChanged, rewrite_finished
+from ._rewrite import TrialChanged, reread, rewrite_finished
 from ._sql import Point, StudyRows, read_study
 
 __all__ = [
     "Point", "StudyRows", "add_storage_service", "age", "database", "frozen", "given_params",
-    "TrialChanged", "heartbeat_ages", "preload", "read_study", "record_heartbeat",
+    "TrialChanged", "heartbeat_ages", "preload", "read_study", "record_heartbeat", "reread",
     "rewrite_finished", "set_param", "state_counts",
     "storage_client", "storage_of",
     "study_id", "supports_heartbeats", "tell", "trial_by_number", "trial_count", "trial_id",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from ._internals import database, study_id
+from ._internals import database, storage_of, study_id
 
 if TYPE_CHECKING:
     import optuna
@@ -76,3 +76,19 @@ def _writing(storage: Any) -> Any:
     except ImportError:  # a future Optuna moved it: SQLAlchemy's own transaction block
         return storage.scoped_session().begin()
     return _create_scoped_session(storage.scoped_session)
+
+
+def reread(study: optuna.Study) -> None:
+    """Have ``study`` read its finished trials again at its next read: Optuna's cache keeps a
+    finished trial as it first read it, and :func:`rewrite_finished` changes one later. Its
+    next ``get_trials`` reads every trial (one query), then only what changed, as before."""
+    try:
+        from optuna.storages._cached_storage import _CachedStorage
+    except ImportError:  # a future Optuna moved it: no cache of ours to drop
+        return
+    cached = storage_of(study)
+    if isinstance(cached, _CachedStorage):
+        with cached._lock:
+            info = cached._studies.get(study_id(study))
+            if info is not None:
+                info.last_finished_trial_id = -1

@@ -123,6 +123,7 @@ class StudyRunner:
         self._hung = 0  # trials in a row whose worker did not answer within --trial-timeout
         self._fatal: BaseException | None = None
         self._lost_now: list[int] = []  # trials an interrupt cut short
+        self._edits_seen = self.paths.edits_stamp()  # trials edited by hand (%automl discard)
 
     # -- the template ------------------------------------------------------------------------
     def run(self) -> RunEnd:
@@ -400,14 +401,12 @@ class StudyRunner:
         """
         if lock.heartbeats and time.monotonic() - self._recovered_at > heartbeat_interval():
             self._recover(lock)
-        self._count_trials()
+        self._count_trials(best=self._edited())
         queued, searching = self._retrains_owed()
         if queued:
             return None  # a --darts search's retrain: it runs, even past the total
         if self.done + self.in_flight + searching >= self.total and self._reruns_queued():
             return None  # a trial queued by %automl rerun: it runs, even past the total
-        if self.done >= self.total and not searching and self._discarded_meanwhile():
-            return None  # a trial was discarded (%automl discard): one more in its place
         if self.done >= self.total and not searching:
             return RunEnd.FINISHED
         if self.done + self.in_flight + searching < self.total:
@@ -426,19 +425,15 @@ class StudyRunner:
             return 0, 0
         return retrains_owed(self.study.get_trials(deepcopy=False))
 
-    def _discarded_meanwhile(self) -> bool:
-        """Whether the storage has fewer finished trials than this runner counted (a runner
-        alone counts its own): ``%automl discard`` made one FAIL while it ran. Then the best
-        is read again, without the discarded trial. A query at the total, not one per
-        trial."""
-        done = self.done
-        self._alone = False  # the next census reads the storage
-        self._count_trials()
-        if self.done >= done:
+    def _edited(self) -> bool:
+        """Whether a trial was discarded, or a discard taken back, since this runner last
+        looked (``%automl discard`` touches the study's ``edits.stamp``): its counts and best
+        are then read from the storage again. A file's time per trial, not a query."""
+        stamp = self.paths.edits_stamp()
+        if stamp == self._edits_seen:
             return False
-        self.front, self.best_text = [], ""
-        for best in own_best_trials(self.study):
-            self._note_values(best.number, list(best.values))
+        self._edits_seen = stamp
+        self._alone = False  # the next census reads the storage, even alone on the study
         return True
 
     def _reruns_queued(self) -> bool:
@@ -466,8 +461,9 @@ class StudyRunner:
                   "checkpoint")
         return lost
 
-    def _count_trials(self) -> None:
-        """The study's trials by state, as the storage has them now (every runner's).
+    def _count_trials(self, best: bool = False) -> None:
+        """The study's trials by state, as the storage has them now (every runner's); the
+        best too at the first census, or with ``best`` (a trial edited by hand).
 
         A runner alone on its study (no other live lock, no storage others may share) since
         its last census knows the figures already: its own counts, kept as it tells trials.
@@ -488,10 +484,13 @@ class StudyRunner:
         self.counts = Counter({k: states.get(k, 0) for k in (
             TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)})
         self.in_flight = states.get(TrialState.RUNNING, 0)
-        if first:
-            for best in own_best_trials(self.study):
-                self._final_seen = self.schedule is not None and is_final(self.study, best)
-                self._note_values(best.number, list(best.values))
+        if first or best:
+            if best:  # the trial edited is cached as it was
+                _optuna.reread(self.study)
+            self.front, self.best_text = [], ""
+            for trial in own_best_trials(self.study):
+                self._final_seen = self.schedule is not None and is_final(self.study, trial)
+                self._note_values(trial.number, list(trial.values))
 
     # -- telling -------------------------------------------------------------------------------
     def _tell(self, trial: optuna.Trial, outcome: Outcome) -> None:
@@ -500,6 +499,8 @@ class StudyRunner:
         import optuna
         from optuna.trial import TrialState
 
+        if self._edited():  # read before this trial is told: its count is added below
+            self._count_trials(best=True)
         try:
             if not outcome.taken:
                 self._record(trial, outcome)

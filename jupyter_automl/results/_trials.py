@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import getpass
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,6 +166,7 @@ def discard_trial(name: str, number: int, runs_dir: str | Path = DEFAULT_RUNS_DI
     before = [t.number for t in own_best_trials(study)]
     said = _undo(study, name, trial, prog) if undo \
         else _discard(study, name, trial, reason, by, prog)
+    _tell_runners(paths)
     return TrialEdit(said + _after(paths, study, name, before, prog), number)
 
 
@@ -216,6 +218,13 @@ def _rewrite(study: optuna.Study, name: str, trial: optuna.trial.FrozenTrial, st
         raise TrialEditError(f"study {name!r}: {exc}") from None
 
 
+def _tell_runners(paths: StudyPaths) -> None:
+    """Touch the study's ``edits.stamp``: its runners read its counts and best again (a
+    runner alone on its study counts its own trials, and keeps its best in memory)."""
+    paths.edits.touch()
+    os.utime(paths.edits)  # a new time even where touch() keeps the old one within a tick
+
+
 def _values_text(values: list[float]) -> str:
     return ", ".join(f"{v:.6g}" for v in values)
 
@@ -228,9 +237,10 @@ def _after(paths: StudyPaths, study: optuna.Study, name: str, before: list[int],
     best = own_best_trials(fresh)
     said = follow_best(paths, fresh, before, best, prog)
     if is_running(fresh, paths):
-        said += (f"\nstudy {name!r} is running: the runs going on now keep the best they "
-                 "knew, and may count the trial until they end; the next run counts it as "
-                 "every reader does now")
+        said += (f"\nstudy {name!r} is running: its runners in this runs folder count it as "
+                 "every reader does from their next trial on; a runner on another machine "
+                 "(a shared --storage) counts it at once, and keeps the best it knew until a "
+                 "trial beats it")
     return said
 
 
@@ -336,8 +346,9 @@ def rerun_trial(name: str, number: int, runs_dir: str | Path = DEFAULT_RUNS_DIR,
     said = ""
     if discard and trial.state != TrialState.FAIL and DISCARDED not in trial.user_attrs:
         before = [t.number for t in own_best_trials(study)]
-        said = _discard(study, name, trial, reason, by, prog) \
-            + _after(paths, study, name, before, prog)
+        said = _discard(study, name, trial, reason, by, prog)
+        _tell_runners(paths)
+        said += _after(paths, study, name, before, prog)
         said += "\n"
         study = _reloaded(study)  # its cache holds the trial as it was
     queued = _queue(study, trial)

@@ -95,6 +95,19 @@ class StudyPaths:
         """Present while the study is asked to stop (see :func:`request_stop`)."""
         return self.root / "stop.request"
 
+    @property
+    def edits(self) -> Path:
+        """Touched when a trial is discarded or its discard taken back (``%automl
+        discard``): the study's runners then read its counts and best again."""
+        return self.root / "edits.stamp"
+
+    def edits_stamp(self) -> int:
+        """When a trial was last edited by hand (0: never)."""
+        try:
+            return self.edits.stat().st_mtime_ns
+        except OSError:
+            return 0
+
     def trial(self, number: int) -> Path:
         return self.trials / str(number)
 

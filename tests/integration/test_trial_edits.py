@@ -146,7 +146,8 @@ def test_what_cannot_be_discarded_or_rerun_says_why_and_what_to_do(tmp_path: Pat
     run = run_study(body, f"busy --trials 2 --background --runs-dir {runs}", {"gate": gate},
                     listeners=[])
     try:
-        wait_for(lambda: summary_of(study_paths(runs, "busy")).running == 1, 60,
+        wait_for(lambda: (summary_of(study_paths(runs, "busy")).done,
+                          summary_of(study_paths(runs, "busy")).running) == (1, 1), 60,
                  "the second trial to start")
         assert "is running: it cannot be discarded while it runs" in said("discard", "busy",
                                                                            "1")
@@ -157,8 +158,12 @@ def test_what_cannot_be_discarded_or_rerun_says_why_and_what_to_do(tmp_path: Pat
     finally:
         gate.set()
         run.wait(120)
-    # its runner, alone on the study, read the storage again at its total: one more trial
-    assert (summary_of(study_paths(runs, "busy")).done, len(trials_of(runs, "busy"))) == (2, 3)
+    # its runner, alone on the study, read the storage again (edits.stamp told it): one more
+    # trial, and its best (best/params.json) without the discarded one
+    figures = summary_of(study_paths(runs, "busy"))
+    assert (figures.done, len(trials_of(runs, "busy"))) == (2, 3)
+    best = json.loads(study_paths(runs, "busy").best_params.read_text())
+    assert best["trial"] == figures.best[0] != 0  # whichever value trial 0 had
     assert "no study 'nope'" in said("discard", "nope", "0")
     assert "has no trial 9; its trials are 0 to 2" in said("discard", "busy", "9")
     assert "is discarded already" in said("discard", "busy", "0")
