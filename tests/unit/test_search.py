@@ -395,6 +395,7 @@ def test_a_running_search_keeps_room_for_its_retrain_and_a_queued_retrain_always
 
     from jupyter_automl.engine._events import RunEnd
     from jupyter_automl.engine._runner import StudyRunner
+    from jupyter_automl.runs import StudyPaths
     from jupyter_automl.search import DERIVED_FROM
 
     study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'study.db'}")
@@ -404,6 +405,7 @@ def test_a_running_search_keeps_room_for_its_retrain_and_a_queued_retrain_always
     runner.study, runner.schedule, runner.lock, runner.total = study, None, None, 4
     runner.counts = Counter({TrialState.COMPLETE: 0})  # counted before: no first census
     runner._alone, runner._recover = False, lambda lock: []
+    runner.paths, runner._edits_seen = StudyPaths(tmp_path), 0  # no trial edited by hand
     lock = SimpleNamespace(heartbeats=False)
 
     def search_ends(search: Any) -> None:  # as _record_search does, then the tell
