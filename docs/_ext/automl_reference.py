@@ -327,8 +327,11 @@ def render_verbs() -> list[nodes.Node]:
 # -- REST routes -------------------------------------------------------------------------------
 def route_path(pattern: str) -> str:
     """``/jupyter-automl/api/studies/(.+)/stop`` as ``{base_url}jupyter-automl/api/studies/
-    <path>/stop``."""
-    return "{base_url}" + re.sub(r"\(\.[+*]\)", "<path>", pattern).lstrip("/")
+    <path>/stop``, and a trial's ``([0-9]+)/(discard|rerun)`` as ``<n>/discard|rerun``."""
+    path = re.sub(r"\(\.[+*]\)", "<path>", pattern)
+    path = re.sub(r"\(\[0-9\]\+\)", "<n>", path)
+    path = re.sub(r"\(([\w|]+)\)", r"\1", path)
+    return "{base_url}" + path.lstrip("/")
 
 
 def _authenticated(method: Callable[..., Any]) -> bool:

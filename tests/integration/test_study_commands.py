@@ -152,13 +152,13 @@ def test_show_and_dashboard_of_an_unknown_study_name_the_studies_there(plain: Pa
 
 
 def test_export_errors(plain: Path) -> None:
-    usage_error(cli("export", "quad", "--runs-dir", "runs", "--format", "onnx", cwd=plain),
-                "--format: give one of keras, savedmodel, tflite (not 'onnx')")
+    usage_error(cli("export", "quad", "--runs-dir", "runs", "--format", "h5", cwd=plain),
+                "--format: give one of keras, savedmodel, onnx, tflite (not 'h5')")
     usage_error(cli("export", "quad", "--runs-dir", "runs", cwd=plain),
-                "--format: give one of keras, savedmodel, tflite;",
+                "--format: give one of keras, savedmodel, onnx, tflite;",
                 "several, comma-separated, go with --bundle DIR")
-    usage_error(cli("export", "quad", "--runs-dir", "runs", "--bundle", "b", "--format", "onnx",
-                    cwd=plain), "unknown bundle format 'onnx'")
+    usage_error(cli("export", "quad", "--runs-dir", "runs", "--bundle", "b", "--format", "h5",
+                    cwd=plain), "unknown bundle format 'h5'")
     usage_error(cli("export", "quad", "--runs-dir", "runs", "--format", "keras", "--quantize",
                     cwd=plain), "--quantize applies to --format tflite only")
     usage_error(cli("export", "quad", "--runs-dir", "runs", "--format", "tflite", cwd=plain),
