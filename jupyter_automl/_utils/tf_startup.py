@@ -5,9 +5,9 @@ absl::InitializeLog()" banner, oneDNN, CUDA-probe and CPU-feature notes from C++
 file descriptor 2: ``TF_CPP_MIN_LOG_LEVEL`` does not reach them (they come before absl reads
 it), and in a kernel ipykernel forwards that descriptor to the cell as red stderr. So
 :func:`install` puts a finder on ``sys.meta_path`` that, on TensorFlow's first import only,
-runs the real loader with descriptor 2 sent to a temporary file, then writes back every line
-that is not known noise (:mod:`.noise`): real errors still show, only later. Nothing here
-imports TensorFlow.
+runs the real loader (and TensorFlow's device probe) with descriptor 2 sent to a temporary
+file, then writes back every line that is not known noise (:mod:`.noise`): real errors still
+show, only later. Nothing here imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -76,12 +76,23 @@ class QuietFirstImport(importlib.abc.MetaPathFinder):
             try:
                 with quiet_stderr_fd():
                     real(module)
+                    _probe_devices(module)
             finally:
                 # the loader's own method again: a reload is as loud as TensorFlow makes it
                 vars(loader).pop("exec_module", None)
 
         loader.exec_module = exec_module  # type: ignore[method-assign]
         return spec
+
+
+def _probe_devices(tensorflow: ModuleType) -> None:
+    """Let TensorFlow look for its devices now, inside the quiet block: on a machine without a
+    GPU its CUDA probe says "failed call to cuInit" (an E0000 line) at the first use of a
+    device, under whichever cell trains first. Listing the physical devices initializes no
+    device (memory growth and visible devices can still be set after, as TensorFlow's own
+    guide does) and costs about 10 ms."""
+    with contextlib.suppress(Exception):  # a TensorFlow without tf.config: nothing to probe
+        tensorflow.config.list_physical_devices()
 
 
 def install(enabled: Callable[[], bool]) -> None:

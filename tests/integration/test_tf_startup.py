@@ -45,11 +45,15 @@ def test_the_start_up_lines_stay_out_unless_asked_for(tmp_path: Path) -> None:
         loud_id = loud.submit("%load_ext jupyter_automl\n"
                               "%config Automl.tensorflow_startup_logs = True\nimport keras")
         kept, shown = quiet.collect(quiet_id, 150), loud.collect(loud_id, 150)
+        # the first use of a device: TensorFlow's CUDA probe ("failed call to cuInit" without
+        # a GPU) ran inside the quiet import, not under the cell that trains first
+        used = quiet.collect(quiet.submit("keras.layers.Dense(2)(keras.ops.ones((1, 2)))"), 60)
     finally:
         quiet.shutdown()
         loud.shutdown()
     assert kept.status == "ok" and shown.status == "ok", (kept.text, shown.text)
     assert REAL_ERROR in kept.stderr, kept.text
     assert not [word for word in NOISE if word in kept.text], kept.text
+    assert used.status == "ok" and "cuInit" not in used.text and not used.stderr, used.text
     # asked for: TensorFlow printed them, and they reached the cell
     assert "absl::InitializeLog" in shown.stderr, shown.text
