@@ -28,9 +28,10 @@ PACKAGE = "tensorflow"
 
 
 @contextlib.contextmanager
-def quiet_stderr_fd() -> Iterator[None]:
+def quiet_stderr_fd(noise: Callable[[str], bool] = is_noise) -> Iterator[None]:
     """Descriptor 2 into a temporary file for the block; afterwards the lines that are not
-    noise go back to descriptor 2 (all of them when the block raised)."""
+    ``noise`` go to ``sys.stderr`` (all of them when the block raised), so that in a notebook
+    they land under the cell that ran the block."""
     sys.stderr.flush()
     saved = os.dup(2)
     failed = False
@@ -46,10 +47,10 @@ def quiet_stderr_fd() -> Iterator[None]:
             os.dup2(saved, 2)
             os.close(saved)
             captured.seek(0)
-            lines = captured.read().decode(errors="replace").splitlines(keepends=True)
-            kept = "".join(line for line in lines if failed or not is_noise(line))
+            lines = captured.read().decode(errors="replace").splitlines()
+            kept = lines if failed else [line for line in lines if not noise(line)]
             if kept:
-                os.write(2, kept.encode())
+                print("\n".join(kept), file=sys.stderr)
 
 
 class QuietFirstImport(importlib.abc.MetaPathFinder):

@@ -8,11 +8,11 @@ import contextlib
 import logging
 import os
 import re
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from .._utils.tf_startup import quiet_stderr_fd
 from ..errors import AutomlError
 
 
@@ -57,31 +57,16 @@ def tf_quiet() -> Iterator[None]:
     """Keep TensorFlow's chatter off stderr: its C++ log lines (other lines pass, and all of
     them on failure) and its Python loggers' notes ("Assets written to", retracing warnings),
     which in a notebook would land in the cell's output."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    failed = False
     loggers = [logging.getLogger(name) for name in ("tensorflow", "absl")]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.setLevel(logging.ERROR)
-    with contextlib.ExitStack() as restore, tempfile.TemporaryFile() as captured:
-        for logger, level in zip(loggers, levels):
-            restore.callback(logger.setLevel, level)
-        os.dup2(captured.fileno(), 2)
-        try:
+    try:
+        with quiet_stderr_fd(lambda line: _TF_NOISE.match(line) is not None):
             yield
-        except BaseException:
-            failed = True
-            raise
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            lines = captured.read().decode(errors="replace").splitlines()
-            kept = lines if failed else [line for line in lines if not _TF_NOISE.match(line)]
-            if kept:
-                print("\n".join(kept), file=sys.stderr)
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def size_of(path: Path) -> int:
